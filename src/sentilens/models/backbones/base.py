@@ -1,0 +1,122 @@
+"""The interface every backbone answers: ordered stages, named taps and input scaling.
+
+A backbone is a plain :class:`torch.nn.Module` whose computation is an ordered sequence of
+*stages* (stem convolutions, pooling layers and Inception blocks).  Some stages are *taps*:
+the Inception blocks that auxiliary heads and visualisations can attach to by name.  Running
+a contiguous slice of stages (``start`` .. ``stop``) is what lets training cache the output
+of frozen lower blocks and run only the trainable upper ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+class UnknownTapError(ValueError):
+    """A tap (block) name that the backbone does not have."""
+
+
+@dataclass
+class BackboneOutput:
+    """What one pass through a backbone yields.
+
+    Attributes:
+        final: output map of the last stage that ran.
+        taps: output map of each requested tap, by name.
+    """
+
+    final: torch.Tensor
+    taps: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class Backbone(nn.Module):
+    """Base class: subclasses fill ``self.stages`` in execution order and set the metadata.
+
+    Attributes:
+        name: registry name of the backbone.
+        input_size: side of the square input image the weights expect.
+        tap_names: names of the stages that are taps, in depth order.
+        tap_channels: channel count of each tap's output map.
+        num_features: channel count of the final map (the pooled feature size).
+    """
+
+    name: str = ""
+    input_size: int = 224
+    tap_names: tuple[str, ...] = ()
+    tap_channels: dict[str, int] = {}
+    num_features: int = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stages = nn.ModuleDict()
+
+    @property
+    def stage_names(self) -> list[str]:
+        return list(self.stages.keys())
+
+    def check_taps(self, taps: Sequence[str]) -> None:
+        """Raise :class:`UnknownTapError` naming the valid taps if any name is unknown."""
+        unknown = [t for t in taps if t not in self.tap_names]
+        if unknown:
+            raise UnknownTapError(
+                f"unknown tap(s) {', '.join(map(repr, unknown))} for backbone {self.name!r}; "
+                f"valid taps: {', '.join(self.tap_names)}"
+            )
+
+    def stage_index(self, stage: str) -> int:
+        """Position of a stage in execution order."""
+        try:
+            return self.stage_names.index(stage)
+        except ValueError:
+            raise UnknownTapError(
+                f"unknown stage {stage!r} for backbone {self.name!r}; "
+                f"valid stages: {', '.join(self.stage_names)}"
+            ) from None
+
+    def input_stage_before(self, stage: str) -> str | None:
+        """Name of the stage whose output feeds ``stage`` (None for the first stage)."""
+        index = self.stage_index(stage)
+        return self.stage_names[index - 1] if index > 0 else None
+
+    @staticmethod
+    def normalize(images: torch.Tensor) -> torch.Tensor:
+        """Map RGB images in [0, 1] to the backbone's input range ([-1, 1] for both ports)."""
+        return images * 2.0 - 1.0
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        taps: Sequence[str] = (),
+        start: str | None = None,
+        stop: str | None = None,
+    ) -> BackboneOutput:
+        """Run stages ``start`` .. ``stop`` (inclusive) and collect the requested taps.
+
+        Args:
+            x: normalised images when ``start`` is None, else the input of stage ``start``
+                (the output of the stage before it).
+            taps: tap names whose outputs to return; each must lie in the slice that runs.
+            start: first stage to run (default: the first stage).
+            stop: last stage to run (default: the last stage).
+        """
+        self.check_taps(taps)
+        names = self.stage_names
+        first = self.stage_index(start) if start is not None else 0
+        last = self.stage_index(stop) if stop is not None else len(names) - 1
+        running = names[first : last + 1]
+        missing = [t for t in taps if t not in running]
+        if missing:
+            raise UnknownTapError(
+                f"tap(s) {', '.join(missing)} are outside the stages run ({running[0]}..{running[-1]})"
+            )
+        wanted = set(taps)
+        collected: dict[str, torch.Tensor] = {}
+        for stage_name in running:
+            x = self.stages[stage_name](x)
+            if stage_name in wanted:
+                collected[stage_name] = x
+        return BackboneOutput(final=x, taps=collected)

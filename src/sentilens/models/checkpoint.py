@@ -1,0 +1,150 @@
+"""Checkpoints that hold only what training changed, load without unpickling code, and refuse
+to be applied to the wrong backbone.
+
+A checkpoint is a plain dict of tensors and primitives written with ``torch.save`` to a temporary
+file and renamed into place (so a crash never leaves half a file), and read with
+``torch.load(weights_only=True)``, which refuses any pickled object other than tensors and
+containers.  With ImageNet backbone weights, only the heads and the fine-tuned blocks are stored;
+the frozen blocks come from the pinned weight package again at load time and are checked
+against a digest taken when the checkpoint was saved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..training.config import TrainConfig
+from .sentiment import SentimentModel
+
+FORMAT = "sentilens-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used here; the message says why."""
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A ready model with the config and class names it was trained with."""
+
+    model: SentimentModel
+    config: TrainConfig
+    class_names: tuple[str, ...]
+    metadata: dict[str, Any]
+
+
+def tensors_digest(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the sorted names and float32 bytes of the tensors."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _stage_of(key: str) -> str:
+    return key.split(".")[2]  # backbone.stages.<stage>....
+
+
+def _split_state(model: SentimentModel, config: TrainConfig) -> tuple[dict, dict]:
+    """(state to store, frozen backbone state to fingerprint)."""
+    from ..training.trainer import boundary_stage, trainable_stages
+
+    state = model.state_dict()
+    if config.weights != "imagenet":
+        return state, {}
+    trained = set(trainable_stages(model, boundary_stage(config, model)))
+    stored = {k: v for k, v in state.items() if not k.startswith("backbone.") or _stage_of(k) in trained}
+    frozen = {k: v for k, v in state.items() if k not in stored}
+    return stored, frozen
+
+
+def save_checkpoint(
+    model: SentimentModel,
+    config: TrainConfig,
+    path: str | Path,
+    class_names: tuple[str, ...] = ("negative", "positive"),
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write the checkpoint atomically; return its path."""
+    from .. import __version__
+
+    stored, frozen = _split_state(model, config)
+    payload = {
+        "format": FORMAT,
+        "sentilens_version": __version__,
+        "config": config.to_dict(),
+        "class_names": list(class_names),
+        "backbone": config.backbone,
+        "taps": list(model.taps),
+        "aux_weights": list(model.aux_weights),
+        "frozen_digest": tensors_digest(frozen) if frozen else "",
+        "extra": extra or {},
+        "state_dict": {k: v.detach().cpu().clone() for k, v in stored.items()},
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        torch.save(payload, temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return path
+
+
+def read_payload(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint's dict safely (no arbitrary unpickling) and check its format."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch's UnpicklingError and friends: the file is unsafe or corrupt
+        raise CheckpointError(f"{path}: refused to load ({type(error).__name__}: {str(error).splitlines()[0]})") from error
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a sentilens checkpoint (format {FORMAT})")
+    return payload
+
+
+def load_checkpoint(
+    path: str | Path, expect_backbone: str | None = None, expect_taps: tuple[str, ...] | None = None
+) -> LoadedCheckpoint:
+    """Rebuild the model of a checkpoint, optionally insisting on a backbone and taps."""
+    from ..training.trainer import build_model
+
+    payload = read_payload(path)
+    if expect_backbone is not None and payload["backbone"] != expect_backbone:
+        raise CheckpointError(f"{path}: made for backbone {payload['backbone']!r}, not {expect_backbone!r}")
+    if expect_taps is not None and tuple(payload["taps"]) != tuple(expect_taps):
+        raise CheckpointError(f"{path}: has heads on taps {payload['taps']}, not {list(expect_taps)}")
+    config = TrainConfig.from_dict(payload["config"])
+    weights = config.weights
+    if weights != "imagenet":
+        config.weights = "none"  # every backbone tensor is in the checkpoint
+    model = build_model(config)
+    config.weights = weights
+    stored, frozen = _split_state(model, config)
+    if frozen and tensors_digest(frozen) != payload["frozen_digest"]:
+        raise CheckpointError(f"{path}: the installed {config.backbone} ImageNet weights differ from those it was trained on")
+    missing = set(stored) - set(payload["state_dict"])
+    unexpected = set(payload["state_dict"]) - set(stored)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: tensors do not fit {config.backbone} with taps {list(model.taps)} "
+            f"({len(missing)} missing, {len(unexpected)} unexpected)"
+        )
+    try:
+        model.load_state_dict(payload["state_dict"], strict=False)
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: tensor shapes do not fit the model ({error})") from error
+    return LoadedCheckpoint(model.eval(), config, tuple(payload["class_names"]), payload)

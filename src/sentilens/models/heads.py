@@ -1,0 +1,26 @@
+"""The light classifier head of the paper: global average pooling, dropout, linear."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ClassifierHead(nn.Module):
+    """GAP -> dropout -> linear (Table 1 of the paper).
+
+    Accepts a feature map ``(N, C, H, W)`` or already pooled features ``(N, C)``; the second form
+    lets training reuse pooled features cached from frozen blocks.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int = 2, dropout: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(in_channels, num_classes)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if features.dim() == 4:
+            features = features.mean(dim=(2, 3))
+        return self.linear(self.dropout(features))

@@ -1,0 +1,109 @@
+"""The paper's model: a backbone, a main classifier and weighted auxiliary heads on chosen taps.
+
+Training loss = main loss + sum_i w_i * auxiliary loss_i.  Prediction fuses *probabilities*:
+``p = (softmax(main) + sum_i w_i softmax(aux_i)) / (1 + sum_i w_i)``.  We fuse probabilities
+rather than logits because each head's softmax is a calibrated vote on the same scale, the
+result stays a probability that the CLI can print, and one over-confident head cannot swamp the
+others through a large logit; the normalisation by ``1 + sum w`` does not change the argmax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .backbones import Backbone
+from .heads import ClassifierHead
+
+
+@dataclass
+class HeadLogits:
+    """Logits of the main classifier and of each auxiliary head (by tap name)."""
+
+    main: torch.Tensor
+    aux: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def validate_aux_weights(taps: Sequence[str], aux_weights: Sequence[float]) -> tuple[float, ...]:
+    """Check one weight in [0, 1] per tap."""
+    if len(aux_weights) != len(taps):
+        raise ValueError(f"{len(taps)} taps but {len(aux_weights)} auxiliary weights")
+    bad = [w for w in aux_weights if not 0.0 <= w <= 1.0]
+    if bad:
+        raise ValueError(f"auxiliary weights must lie in [0, 1], got {bad}")
+    if len(set(taps)) != len(taps):
+        raise ValueError(f"taps listed twice: {list(taps)}")
+    return tuple(float(w) for w in aux_weights)
+
+
+class SentimentModel(nn.Module):
+    """Backbone + main head + auxiliary heads that vote with weights.
+
+    Args:
+        backbone: a :class:`~sentilens.models.backbones.Backbone`.
+        taps: blocks that get an auxiliary head.
+        aux_weights: one weight per tap (the paper uses 0.1).
+        num_classes: 2 for negative/positive.
+        dropout: dropout rate of every head.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        taps: Sequence[str] = (),
+        aux_weights: Sequence[float] | None = None,
+        num_classes: int = 2,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        backbone.check_taps(taps)
+        self.backbone = backbone
+        self.taps = tuple(taps)
+        self.aux_weights = validate_aux_weights(
+            self.taps, [0.1] * len(self.taps) if aux_weights is None else aux_weights
+        )
+        self.num_classes = num_classes
+        self.main_head = ClassifierHead(backbone.num_features, num_classes, dropout)
+        self.aux_heads = nn.ModuleDict(
+            {tap: ClassifierHead(backbone.tap_channels[tap], num_classes, dropout) for tap in self.taps}
+        )
+
+    def forward(self, images: torch.Tensor) -> HeadLogits:
+        """Logits of every head for RGB images in [0, 1] of the backbone's input size."""
+        out = self.backbone(self.backbone.normalize(images), taps=self.taps)
+        return self.heads_forward(out.final, out.taps)
+
+    def heads_forward(self, final: torch.Tensor, tap_features: Mapping[str, torch.Tensor]) -> HeadLogits:
+        """Apply the heads to the final map and the tap maps (maps or pooled vectors)."""
+        return HeadLogits(
+            main=self.main_head(final),
+            aux={tap: self.aux_heads[tap](tap_features[tap]) for tap in self.taps},
+        )
+
+    def loss(self, logits: HeadLogits, targets: torch.Tensor) -> torch.Tensor:
+        """Main cross-entropy plus each auxiliary cross-entropy times its weight."""
+        total = F.cross_entropy(logits.main, targets)
+        for tap, weight in zip(self.taps, self.aux_weights):
+            total = total + weight * F.cross_entropy(logits.aux[tap], targets)
+        return total
+
+    def fuse(self, logits: HeadLogits) -> torch.Tensor:
+        """Weighted mean of the heads' class probabilities (main head weight 1)."""
+        fused = logits.main.softmax(dim=1)
+        for tap, weight in zip(self.taps, self.aux_weights):
+            fused = fused + weight * logits.aux[tap].softmax(dim=1)
+        return fused / (1.0 + sum(self.aux_weights))
+
+    @torch.no_grad()
+    def predict_proba(self, images: torch.Tensor) -> torch.Tensor:
+        """Fused class probabilities ``(N, num_classes)`` for images in [0, 1] (eval mode)."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.fuse(self(images))
+        finally:
+            self.train(was_training)

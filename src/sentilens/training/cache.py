@@ -1,0 +1,112 @@
+"""Run the frozen part of the backbone once per image view and keep what training needs.
+
+Fine-tuning from block B never recomputes blocks below B: their output (the input of B) is
+computed once for the centre view and once for the mirror view and kept in memory, together with
+the pooled outputs of frozen taps.  In frozen mode nothing of the backbone trains, so only pooled
+vectors are kept (final map and taps), and the heads train on those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from ..data.images import to_unit_range, views_of
+from ..models.backbones import Backbone
+from ..progress import track
+
+VIEWS = ("centre", "mirror")
+FINAL = "final"
+
+
+@dataclass
+class ViewCache:
+    """Per-view inputs of the first trainable stage and pooled frozen features.
+
+    Attributes:
+        boundary: first trainable stage; None when the whole backbone is frozen.
+        inputs: view -> input of ``boundary`` for every image (uint8 images when the boundary is
+            the first stage); empty when frozen.
+        pooled: view -> name -> ``(N, C)`` pooled outputs of taps below the boundary, and of
+            the final map (key ``"final"``) when frozen.
+    """
+
+    boundary: str | None
+    inputs: dict[str, torch.Tensor]
+    pooled: dict[str, dict[str, torch.Tensor]]
+
+    def __len__(self) -> int:
+        first = next(iter(self.pooled.values()), {})
+        if self.inputs:
+            return len(next(iter(self.inputs.values())))
+        return len(next(iter(first.values())))
+
+    def select(self, view_per_sample: torch.Tensor, indices: torch.Tensor) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+        """Gather samples ``indices``, taking the mirror view where ``view_per_sample`` is True."""
+        def pick(centre: torch.Tensor, mirror: torch.Tensor) -> torch.Tensor:
+            chosen = centre[indices].clone()
+            flip = view_per_sample.nonzero().flatten()
+            chosen[flip] = mirror[indices[flip]]
+            return chosen
+
+        inputs = pick(self.inputs["centre"], self.inputs["mirror"]) if self.inputs else None
+        pooled = {name: pick(self.pooled["centre"][name], self.pooled["mirror"][name]) for name in self.pooled["centre"]}
+        return inputs, pooled
+
+    def view(self, view: str, indices: torch.Tensor) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+        """Samples ``indices`` of one named view."""
+        inputs = self.inputs[view][indices] if self.inputs else None
+        return inputs, {name: values[indices] for name, values in self.pooled[view].items()}
+
+
+@torch.no_grad()
+def build_view_cache(
+    backbone: Backbone,
+    images: torch.Tensor,
+    taps: Sequence[str],
+    boundary: str | None,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> ViewCache:
+    """Compute the cache for uint8 ``images`` ``(N, 3, S, S)``.
+
+    Args:
+        backbone: the (pretrained) backbone; only stages below ``boundary`` run.
+        images: decoded centre crops at the backbone's input size.
+        taps: auxiliary-head taps; those below the boundary are pooled and cached.
+        boundary: first trainable stage, or None to cache everything pooled (frozen mode).
+        batch_size: images per forward pass.
+        device: where the frozen stages run; the cache is kept on the CPU.
+        dtype: storage type of cached maps (pooled vectors stay float32).
+    """
+    names = backbone.stage_names
+    if boundary is not None and boundary == names[0]:
+        return ViewCache(boundary, dict(zip(VIEWS, views_of(images, VIEWS))), {v: {} for v in VIEWS})
+    stop = names[backbone.stage_index(boundary) - 1] if boundary is not None else None
+    running = names[: names.index(stop) + 1] if stop is not None else names
+    frozen_taps = [t for t in taps if t in running]
+    backbone = backbone.to(device).eval()
+    inputs: dict[str, list[torch.Tensor]] = {v: [] for v in VIEWS}
+    pooled: dict[str, dict[str, list[torch.Tensor]]] = {v: {t: [] for t in [*frozen_taps, FINAL]} for v in VIEWS}
+    starts = range(0, len(images), batch_size)
+    for start in track(starts, total=len(starts), description="running frozen blocks"):
+        batch = to_unit_range(images[start : start + batch_size]).to(device)
+        for view, view_batch in zip(VIEWS, views_of(batch, VIEWS)):
+            out = backbone(backbone.normalize(view_batch), taps=frozen_taps, stop=stop)
+            for tap in frozen_taps:
+                pooled[view][tap].append(out.taps[tap].mean(dim=(2, 3)).float().cpu())
+            if boundary is None:
+                pooled[view][FINAL].append(out.final.mean(dim=(2, 3)).float().cpu())
+            else:
+                inputs[view].append(out.final.to(dtype).cpu())
+    if boundary is not None:
+        for view in VIEWS:
+            del pooled[view][FINAL]
+    return ViewCache(
+        boundary=boundary,
+        inputs={v: torch.cat(parts) for v, parts in inputs.items() if parts},
+        pooled={v: {name: torch.cat(parts) for name, parts in by_name.items()} for v, by_name in pooled.items()},
+    )

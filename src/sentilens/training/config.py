@@ -1,0 +1,111 @@
+"""Every setting of a training run in one validated, serialisable object."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+MODES = ("frozen", "finetune")
+
+
+@dataclass
+class TrainConfig:
+    """How to build and train a :class:`~sentilens.models.SentimentModel`.
+
+    Attributes:
+        backbone: registry name (``inception_v3`` or ``googlenet``).
+        weights: ``imagenet``, ``none`` or a state-dict file for the backbone.
+        taps: blocks with auxiliary heads; None means the backbone's default taps.
+        aux_weights: one weight per tap; None means 0.1 each (the paper).
+        mode: ``frozen`` (backbone fixed: pooled features are computed once per image view and
+            only the heads learn) or ``finetune`` (blocks from ``trainable_from`` upward learn).
+        trainable_from: first trainable block in ``finetune`` mode; None fine-tunes the whole
+            backbone (the paper).  Blocks below it run once per image view and are cached.
+        epochs: passes over the training images; None picks 40 for frozen, 10 for finetune.
+        batch_size: images per optimisation step.
+        lr: AdamW learning rate of the heads.
+        backbone_lr_scale: the backbone's learning rate is ``lr * backbone_lr_scale``.
+        weight_decay: AdamW weight decay.
+        dropout: dropout rate of every head.
+        seed: seeds initialisation, shuffling and flips.
+        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+        cache_dtype: storage type of cached intermediate maps (``float32`` or ``bfloat16``).
+        predict_views: views whose fused probabilities are averaged at prediction time.
+    """
+
+    backbone: str = "inception_v3"
+    weights: str = "imagenet"
+    taps: tuple[str, ...] | None = None
+    aux_weights: tuple[float, ...] | None = None
+    mode: str = "frozen"
+    trainable_from: str | None = None
+    epochs: int | None = None
+    batch_size: int = 32
+    lr: float = 1e-3
+    backbone_lr_scale: float = 0.1
+    weight_decay: float = 1e-4
+    dropout: float = 0.5
+    seed: int = 0
+    device: str = "auto"
+    cache_dtype: str = "float32"
+    predict_views: tuple[str, ...] = field(default=("centre", "mirror"))
+
+    def __post_init__(self) -> None:
+        if self.taps is not None:
+            self.taps = tuple(self.taps)
+        if self.aux_weights is not None:
+            self.aux_weights = tuple(float(w) for w in self.aux_weights)
+        self.predict_views = tuple(self.predict_views)
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.mode == "frozen" and self.trainable_from is not None:
+            raise ValueError("trainable_from applies to mode 'finetune' only")
+        for name in ("batch_size",):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.cache_dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"cache_dtype must be float32 or bfloat16, got {self.cache_dtype!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        unknown_views = set(self.predict_views) - {"centre", "mirror"}
+        if unknown_views or not self.predict_views:
+            raise ValueError(f"predict_views must name 'centre' and/or 'mirror', got {self.predict_views}")
+
+    @property
+    def num_epochs(self) -> int:
+        if self.epochs is not None:
+            return self.epochs
+        return 40 if self.mode == "frozen" else 10
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, tuple):
+                data[key] = list(value)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config key(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a JSON config (as written by :meth:`to_dict` or the inspect report)."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"cannot read config {path}: {error}") from error
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a config is a JSON object")
+        return cls.from_dict(data)

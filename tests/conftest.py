@@ -1,0 +1,63 @@
+"""Shared fixtures: the Twitter I data (CI always has it) and small synthetic image sets."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+warnings.filterwarnings("ignore", message=".*torch.jit.load.*")
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "twitter1"
+
+
+@pytest.fixture(scope="session")
+def twitter_root() -> Path:
+    root = Path(os.environ.get("SENTILENS_DATA", DEFAULT_DATA))
+    if not (root / "ground_truth").is_dir():
+        pytest.fail(f"Twitter I data not found at {root}; set SENTILENS_DATA")
+    return root
+
+
+@pytest.fixture(scope="session")
+def inception():
+    from sentilens.models import create_backbone
+
+    return create_backbone("inception_v3", "imagenet")
+
+
+def write_image(path: Path, seed: int, size: tuple[int, int] = (64, 48), mode: str = "RGB") -> Path:
+    rng = np.random.default_rng(seed)
+    array = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(array).convert(mode).save(path)
+    return path
+
+
+@pytest.fixture
+def class_folder(tmp_path: Path) -> Path:
+    """negative/ and positive/ with six small random images each."""
+    for label in ("negative", "positive"):
+        (tmp_path / label).mkdir()
+        for i in range(6):
+            write_image(tmp_path / label / f"{label}{i}.png", seed=hash((label, i)) % 2**32)
+    return tmp_path
+
+
+@pytest.fixture
+def small_twitter_csv(tmp_path: Path, twitter_root: Path) -> Path:
+    """A path,label CSV naming 24 real Twitter I images (12 per class) from five agree."""
+    lines = (twitter_root / "ground_truth" / "twitter_five_agrees.txt").read_text().split("\n")
+    chosen: dict[str, list[str]] = {"0": [], "1": []}
+    for line in lines:
+        if line.strip():
+            name, label = line.split()
+            if len(chosen[label]) < 12:
+                chosen[label].append(name)
+    csv_path = tmp_path / "small.csv"
+    rows = ["path,label"] + [f"{twitter_root / 'images' / n},{label}" for label, names in chosen.items() for n in names]
+    csv_path.write_text("\n".join(rows) + "\n")
+    return csv_path

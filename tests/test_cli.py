@@ -1,0 +1,80 @@
+"""The command line: help of every command, and small end-to-end runs on real images."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sentilens.cli import app
+
+runner = CliRunner()
+COMMANDS = ["cv", "train", "predict", "backbones"]
+
+
+def test_top_level_help_lists_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_cv_end_to_end_frozen(small_twitter_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    result = runner.invoke(
+        app,
+        ["cv", str(small_twitter_csv), "--folds", "3", "--epochs", "5", "--baseline", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    table = json.loads((out / "table3.json").read_text())
+    (ours,) = table.values()
+    assert len(ours["ours"]) == 2  # our model and the logistic baseline
+    for metrics in ours["ours"].values():
+        assert 0.0 <= metrics["accuracy"] <= 1.0
+    folds = json.loads((out / "folds.json").read_text())
+    (runs,) = folds.values()
+    assert [len(run["folds"]) for run in runs] == [3, 3]
+    assert sum(f["n_test"] for f in runs[0]["folds"]) == 24
+    assert "| **inception_v3 frozen" in (out / "table3.md").read_text()
+
+
+def test_train_then_predict(small_twitter_csv: Path, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "model.pt"
+    result = runner.invoke(app, ["train", str(small_twitter_csv), "--out", str(checkpoint), "--epochs", "3"])
+    assert result.exit_code == 0, result.output
+    assert checkpoint.stat().st_size < 1_000_000  # frozen backbone: only the heads are stored
+    images = [line.split(",")[0] for line in small_twitter_csv.read_text().splitlines()[1:4]]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    result = runner.invoke(app, ["predict", *images, str(broken), "-c", str(checkpoint), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["file"] for row in rows] == images
+    for row in rows:
+        assert row["label"] in ("negative", "positive")
+        assert 0.5 <= float(row["probability"]) <= 1.0
+        assert {"head_main", "head_6b", "head_6c", "head_6e"} <= set(row)
+    assert "skipped" in result.stderr and "broken.jpg" in result.stderr
+
+
+def test_cv_reports_a_missing_folder(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["cv", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "not found" in result.output
+
+
+def test_cv_reports_an_unknown_tap(small_twitter_csv: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["cv", str(small_twitter_csv), "--taps", "6b,4z", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "valid taps: 5b" in result.output
