@@ -101,7 +101,7 @@ def cross_validate(
         fold_began = time.perf_counter()
         model = build_model(config)
         fit(model, cache, fold.train, labels[list(fold.train)], config, description=f"fold {fold.number + 1}/{n_splits}")
-        probabilities = predict_cached(model, cache, fold.test, config.predict_views)
+        probabilities = predict_cached(model, cache, fold.test, config.predict_views, precision=config.precision)
         metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1))
         results.append(FoldResult(fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - fold_began))
     return CrossValidationResult(

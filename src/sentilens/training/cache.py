@@ -43,6 +43,14 @@ class ViewCache:
             return len(next(iter(self.inputs.values())))
         return len(next(iter(first.values())))
 
+    def to(self, device: torch.device | str) -> ViewCache:
+        """The same cache with every tensor on ``device``."""
+        return ViewCache(
+            self.boundary,
+            {v: t.to(device) for v, t in self.inputs.items()},
+            {v: {k: t.to(device) for k, t in d.items()} for v, d in self.pooled.items()},
+        )
+
     def select(self, view_per_sample: torch.Tensor, indices: torch.Tensor) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """Gather samples ``indices``, taking the mirror view where ``view_per_sample`` is True."""
         def pick(centre: torch.Tensor, mirror: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,7 @@ class TrainConfig:
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
         cache_dtype: storage type of cached intermediate maps (``float32`` or ``bfloat16``).
         predict_views: views whose fused probabilities are averaged at prediction time.
+        precision: ``fp32``, or ``bf16`` to run the backbone under bfloat16 autocast.
     """
 
     backbone: str = "inception_v3"
@@ -51,6 +52,7 @@ class TrainConfig:
     device: str = "auto"
     cache_dtype: str = "float32"
     predict_views: tuple[str, ...] = field(default=("centre", "mirror"))
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.taps is not None:
@@ -73,6 +75,8 @@ class TrainConfig:
             raise ValueError(f"cache_dtype must be float32 or bfloat16, got {self.cache_dtype!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
         unknown_views = set(self.predict_views) - {"centre", "mirror"}
         if unknown_views or not self.predict_views:
             raise ValueError(f"predict_views must name 'centre' and/or 'mirror', got {self.predict_views}")

@@ -66,6 +66,11 @@ def forward_cached(
     return model.heads_forward(out.final, {**pooled, **out.taps})
 
 
+def autocast(precision: str, device: torch.device) -> torch.autocast:
+    """bfloat16 autocast when ``precision="bf16"``, otherwise a disabled context."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def _set_train_mode(model: SentimentModel) -> None:
     model.train()
     for module in model.backbone.modules():
@@ -90,6 +95,7 @@ def fit(
     for name, stage in model.backbone.stages.items():
         stage.requires_grad_(name in stages)
     model.to(device)
+    cache = cache.to(device)
     backbone_params = [p for name in stages for p in model.backbone.stages[name].parameters()]
     head_params = [*model.main_head.parameters(), *model.aux_heads.parameters()]
     groups = [{"params": head_params, "lr": config.lr}]
@@ -108,11 +114,11 @@ def fit(
         for start in range(0, len(order), config.batch_size):
             batch = order[start : start + config.batch_size]
             flips = torch.rand(len(batch), generator=generator) < 0.5
-            inputs, pooled = cache.select(flips, index_tensor[batch])
-            inputs = inputs.to(device) if inputs is not None else None
-            pooled = {k: v.to(device) for k, v in pooled.items()}
+            inputs, pooled = cache.select(flips.to(device), index_tensor[batch].to(device))
             targets = label_tensor[batch].to(device)
-            loss = model.loss(forward_cached(model, boundary, inputs, pooled), targets)
+            with autocast(config.precision, device):
+                logits = forward_cached(model, boundary, inputs, pooled)
+            loss = model.loss(HeadLogits(logits.main.float(), {k: v.float() for k, v in logits.aux.items()}), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -131,6 +137,7 @@ def predict_cached(
     indices: Sequence[int],
     views: Sequence[str] = ("centre", "mirror"),
     batch_size: int = 64,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Fused probabilities ``(len(indices), num_classes)`` averaged over ``views``."""
     device = next(model.parameters()).device
@@ -143,6 +150,8 @@ def predict_cached(
             inputs, pooled = cache.view(view, batch)
             inputs = inputs.to(device) if inputs is not None else None
             pooled = {k: v.to(device) for k, v in pooled.items()}
-            probs = model.fuse(forward_cached(model, cache.boundary, inputs, pooled))
+            with autocast(precision, device):
+                logits = forward_cached(model, cache.boundary, inputs, pooled)
+            probs = model.fuse(HeadLogits(logits.main.float(), {k: v.float() for k, v in logits.aux.items()}))
             result[start : start + len(batch)] += probs.float().cpu()
     return (result / len(views)).numpy()
