@@ -78,3 +78,27 @@ def test_cv_reports_an_unknown_tap(small_twitter_csv: Path, tmp_path: Path) -> N
     result = runner.invoke(app, ["cv", str(small_twitter_csv), "--taps", "6b,4z", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "valid taps: 5b" in result.output
+
+
+@pytest.mark.parametrize("command", ["layers", "ablation"])
+def test_experiment_help(command: str) -> None:
+    result = runner.invoke(app, ["experiment", command, "--help"])
+    assert result.exit_code == 0, result.output
+
+
+def test_ablation_end_to_end(small_twitter_csv: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["experiment", "ablation", str(small_twitter_csv), "--blocks", "6b,7a", "--folds", "3", "--epochs", "3",
+         "--out", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "ablation.json").read_text())["rows"]
+    assert [r["taps"] for r in rows] == [["6b", "7a"], ["6b"], ["7a"]]
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
+
+
+def test_experiment_refuses_unknown_blocks(small_twitter_csv: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["experiment", "layers", str(small_twitter_csv), "--blocks", "6b,zz", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "valid taps" in result.output

@@ -231,6 +231,89 @@ def predict(
         console.print(f"{len(predictions)} classified, {len(skipped)} skipped")
 
 
+experiment_app = typer.Typer(help="The paper's block experiments (Tables 4 and 5) on shared folds.", no_args_is_help=True)
+app.add_typer(experiment_app, name="experiment")
+
+
+def _run_experiment(kind: str, data: Path, subset: Subset, blocks: Optional[str], folds: int, out: Path,
+                    config_file: Optional[Path], backbone: Optional[str], mode: Optional[str],
+                    trainable_from: Optional[str], epochs: Optional[int], seed: Optional[int],
+                    device: Optional[str]) -> None:
+    import json as json_module
+
+    from .data import DataError, ImageDecodeError, load_dataset
+    from .evaluation.experiments import ablation_experiment, block_table_json, layer_experiment, markdown_block_table
+    from .models.backbones import DEFAULT_TAPS, WeightsUnavailableError, create_backbone
+
+    if subset is Subset.all:
+        _fail("experiments use one subset; choose five, four or three")
+    try:
+        config = _config(config_file, backbone=backbone, weights=None, taps=None, aux_weight=None, mode=mode,
+                         trainable_from=trainable_from, epochs=epochs, batch_size=None, lr=None, seed=seed,
+                         device=device)
+        if blocks is not None:
+            taps = tuple(t.strip() for t in blocks.split(",") if t.strip())
+        elif kind == "layers":
+            taps = create_backbone(config.backbone, "none").tap_names
+        else:
+            taps = tuple(config.taps) if config.taps else DEFAULT_TAPS[config.backbone]
+        create_backbone(config.backbone, "none").check_taps(taps)
+        dataset = load_dataset(data, subset.value)
+        runner = layer_experiment if kind == "layers" else ablation_experiment
+        rows = runner(dataset, config, taps, folds, config.seed)
+    except (DataError, ImageDecodeError, WeightsUnavailableError, ValueError) as error:
+        _fail(str(error))
+    title = {"layers": "Table 4: one auxiliary head per block", "ablation": "Table 5: ablation of the chosen blocks"}[kind]
+    table = markdown_block_table(rows, f"{title} ({dataset.name}, {config.backbone}, {config.mode})")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{kind}.md").write_text(table, encoding="utf-8")
+    (out / f"{kind}.json").write_text(json_module.dumps({"dataset": dataset.name, "config": config.to_dict(),
+                                                         "rows": block_table_json(rows)}, indent=2), encoding="utf-8")
+    print(table)
+    console.print(f"results written to [bold]{out}/[/] ({kind}.md, {kind}.json)")
+
+
+BlocksOpt = Annotated[Optional[str], typer.Option("--blocks", help="Comma-separated blocks (default: every tap for layers, the config's taps for ablation).")]
+
+
+@experiment_app.command("layers")
+def experiment_layers(
+    data: Annotated[Path, typer.Argument(help="Twitter I root, a folder per class, or a path,label CSV.")],
+    subset: Annotated[Subset, typer.Option(help="Twitter I agreement subset.")] = Subset.five,
+    blocks: BlocksOpt = None,
+    folds: Annotated[int, typer.Option(help="Number of folds.")] = 5,
+    out: Annotated[Path, typer.Option(help="Folder for layers.md and layers.json.")] = Path("sentilens-results"),
+    config_file: ConfigOpt = None,
+    backbone: BackboneOpt = None,
+    mode: ModeOpt = None,
+    trainable_from: FromOpt = None,
+    epochs: EpochsOpt = None,
+    seed: SeedOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Table 4: no auxiliary head, then one head on each block in turn."""
+    _run_experiment("layers", data, subset, blocks, folds, out, config_file, backbone, mode, trainable_from, epochs, seed, device)
+
+
+@experiment_app.command("ablation")
+def experiment_ablation(
+    data: Annotated[Path, typer.Argument(help="Twitter I root, a folder per class, or a path,label CSV.")],
+    subset: Annotated[Subset, typer.Option(help="Twitter I agreement subset.")] = Subset.five,
+    blocks: BlocksOpt = None,
+    folds: Annotated[int, typer.Option(help="Number of folds.")] = 5,
+    out: Annotated[Path, typer.Option(help="Folder for ablation.md and ablation.json.")] = Path("sentilens-results"),
+    config_file: ConfigOpt = None,
+    backbone: BackboneOpt = None,
+    mode: ModeOpt = None,
+    trainable_from: FromOpt = None,
+    epochs: EpochsOpt = None,
+    seed: SeedOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Table 5: every non-empty subset of the chosen blocks."""
+    _run_experiment("ablation", data, subset, blocks, folds, out, config_file, backbone, mode, trainable_from, epochs, seed, device)
+
+
 @app.command()
 def backbones() -> None:
     """List the backbones, their taps and default auxiliary-head taps."""
