@@ -45,6 +45,26 @@ def png_header_claiming(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", pixels) + _png_chunk(b"IEND", b"")
 
 
+def format_samples() -> dict[str, bytes]:
+    """Small valid files of each format Pillow reads here, and a bomb header: seeds for mutation."""
+
+    def encoded(format: str, mode: str = "RGB") -> bytes:
+        buffer = io.BytesIO()
+        Image.frombytes("RGB", (12, 9), bytes(range(256)) * 2).convert(mode).save(buffer, format)
+        return buffer.getvalue()
+
+    return {
+        "jpeg": jpeg_bytes(1, (24, 16)),
+        "png": png_bytes(1, (24, 16)),
+        "gif": encoded("GIF", "P"),
+        "webp": encoded("WEBP"),
+        "bmp": encoded("BMP"),
+        "tiff": encoded("TIFF"),
+        "png16": encoded("PNG", "I;16"),
+        "bomb": png_header_claiming(70_000, 70_000),
+    }
+
+
 def _save(image: Image.Image, path: Path, format: str, **options) -> Path:
     image.save(path, format, **options)
     return path

@@ -42,8 +42,10 @@ def decode_image(path: str | Path) -> Image.Image:
         raise ImageDecodeError(f"{path}: cannot decode image ({type(error).__name__}: {error})") from error
 
 
-# What Pillow's parsers raise on corrupt or hostile bytes (tests/test_reliability.py fuzzes them);
-# MemoryError is among them because a damaged header can ask for an absurd buffer.
+# What Pillow's format plugins raise on corrupt or hostile bytes.  Fuzzing (tests/test_fuzz.py,
+# benchmarks/reliability.py) meets UnidentifiedImageError, OSError, ValueError and SyntaxError;
+# the others come from individual plugins' header parsing, and MemoryError from a header asking
+# for an absurd buffer.
 _PILLOW_ERRORS = (
     UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error,
     IndexError, KeyError, TypeError, ZeroDivisionError, MemoryError,

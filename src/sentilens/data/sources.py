@@ -84,6 +84,8 @@ def load_twitter(root: str | Path, subset: str = "five") -> LabelledImages:
         if len(fields) != 2:
             raise DataError(f"{label_file}:{line_number}: expected '<file name> <label>', got {line!r}")
         entries.append((fields[0], _parse_label(fields[1], label_file, line_number), line_number))
+    if not entries:
+        raise DataError(f"{label_file}: lists no images")
     _check_duplicates(entries, label_file)
     paths = [root / "images" / name for name, _, _ in entries]
     _check_exist(paths, [line for _, _, line in entries], label_file)
@@ -139,6 +141,8 @@ def load_csv(csv_path: str | Path) -> LabelledImages:
         if len(row) != 2 or not row[0].strip():
             raise DataError(f"{csv_path}:{line_number}: expected 'path,label', got {','.join(row)!r}")
         entries.append((row[0].strip(), _parse_label(row[1], csv_path, line_number), line_number))
+    if not entries:
+        raise DataError(f"{csv_path}: lists no images")
     _check_duplicates(entries, csv_path)
     paths = [(csv_path.parent / name) for name, _, _ in entries]
     _check_exist(paths, [line for _, _, line in entries], csv_path)
