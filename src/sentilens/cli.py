@@ -28,6 +28,11 @@ class Subset(str, Enum):
     all = "all"
 
 
+class OnError(str, Enum):
+    fail = "fail"
+    skip = "skip"
+
+
 class OutputFormat(str, Enum):
     table = "table"
     jsonl = "jsonl"
@@ -47,6 +52,9 @@ BatchOpt = Annotated[Optional[int], typer.Option(help="Batch size.")]
 LrOpt = Annotated[Optional[float], typer.Option(help="Learning rate of the heads.")]
 SeedOpt = Annotated[Optional[int], typer.Option(help="Random seed (folds, initialisation, flips).")]
 DeviceOpt = Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")]
+TrainOnErrorOpt = Annotated[
+    OnError, typer.Option(help="An image that cannot be decoded: fail (stop, naming it) or skip (leave it out, listed).")
+]
 
 
 def _config(config_file: Optional[Path], **options: object):
@@ -78,6 +86,21 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def _decode(dataset, config, on_error: OnError):
+    """Decode the dataset for ``config``'s backbone; print and return what was skipped."""
+    from .data.store import decode_dataset
+    from .models import create_backbone
+
+    size = create_backbone(config.backbone, "none").input_size
+    usable, images, failures = decode_dataset(dataset, size, on_error.value)
+    for failure in failures:
+        console.print(f"[yellow]skipped[/] {failure.reason}")
+    if failures:
+        console.print(f"{dataset.name}: {len(usable)} images used, {len(failures)} skipped")
+    skipped = [{"file": str(f.path), "reason": f.reason} for f in failures]
+    return usable, images, skipped
+
+
 @app.command()
 def cv(
     data: Annotated[Path, typer.Argument(help="Twitter I root, a folder per class, or a path,label CSV.")],
@@ -85,6 +108,10 @@ def cv(
     folds: Annotated[int, typer.Option(help="Number of folds.")] = 5,
     baseline: Annotated[bool, typer.Option(help="Also score logistic regression on frozen pooled features.")] = False,
     out: Annotated[Path, typer.Option(help="Folder for results (JSON and Markdown).")] = Path("sentilens-results"),
+    run_dir: Annotated[
+        Optional[Path], typer.Option(help="Keep each finished fold here; rerun with the same folder to resume.")
+    ] = None,
+    on_error: TrainOnErrorOpt = OnError.fail,
     config_file: ConfigOpt = None,
     backbone: BackboneOpt = None,
     weights: WeightsOpt = None,
@@ -102,6 +129,7 @@ def cv(
     from .data import DataError, ImageDecodeError, TWITTER_SUBSETS, load_dataset
     from .evaluation import cross_validate, cross_validate_logistic, markdown_table3, prepare_cache, table3_json
     from .models.backbones import WeightsUnavailableError
+    from .models.checkpoint import CheckpointError
     from .training import TrainConfig
 
     try:
@@ -110,16 +138,23 @@ def cv(
                          lr=lr, seed=seed, device=device)
         subsets = TWITTER_SUBSETS if subset is Subset.all else (subset.value,)
         results = {}
+        skipped = {}
         for name in subsets:
             dataset = load_dataset(data, name)
             console.print(f"[bold]{dataset.name}[/]: {len(dataset)} images {dataset.class_counts()}")
-            cache = prepare_cache(dataset, config)
-            ours = [cross_validate(dataset, config, folds, config.seed, cache=cache)]
+            key = name if (data / "ground_truth").is_dir() else dataset.name
+            dataset, images, skipped[key] = _decode(dataset, config, on_error)
+            cache = prepare_cache(dataset, config, images)
+            fold_dir = run_dir / key if run_dir is not None else None
+            ours = [cross_validate(dataset, config, folds, config.seed, cache=cache, run_dir=fold_dir)]
+            resumed = [f.number + 1 for f in ours[0].folds if f.resumed]
+            if resumed:
+                console.print(f"folds {', '.join(map(str, resumed))} reused from {fold_dir}")
             if baseline:
-                frozen = cache if cache.boundary is None else prepare_cache(dataset, TrainConfig(**{**config.to_dict(), "mode": "frozen", "trainable_from": None}))
+                frozen = cache if cache.boundary is None else prepare_cache(dataset, TrainConfig(**{**config.to_dict(), "mode": "frozen", "trainable_from": None}), images)
                 ours.append(cross_validate_logistic(dataset, frozen, folds, config.seed))
-            results[name if (data / "ground_truth").is_dir() else dataset.name] = ours
-    except (DataError, ImageDecodeError, WeightsUnavailableError, ValueError) as error:
+            results[key] = ours
+    except (DataError, ImageDecodeError, WeightsUnavailableError, CheckpointError, ValueError) as error:
         _fail(str(error))
     out.mkdir(parents=True, exist_ok=True)
     table = markdown_table3(results)
@@ -128,8 +163,9 @@ def cv(
     (out / "folds.json").write_text(
         json.dumps({s: [r.to_dict() for r in rs] for s, rs in results.items()}, indent=2), encoding="utf-8"
     )
+    (out / "skipped.json").write_text(json.dumps(skipped, indent=2), encoding="utf-8")
     print(table)
-    console.print(f"results written to [bold]{out}/[/] (table3.md, table3.json, folds.json)")
+    console.print(f"results written to [bold]{out}/[/] (table3.md, table3.json, folds.json, skipped.json)")
 
 
 @app.command()
@@ -137,6 +173,7 @@ def train(
     data: Annotated[Path, typer.Argument(help="Twitter I root, a folder per class, or a path,label CSV.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint file to write.")] = Path("sentilens-model.pt"),
     subset: Annotated[Subset, typer.Option(help="Twitter I agreement subset (not 'all').")] = Subset.five,
+    on_error: TrainOnErrorOpt = OnError.fail,
     config_file: ConfigOpt = None,
     backbone: BackboneOpt = None,
     weights: WeightsOpt = None,
@@ -163,14 +200,14 @@ def train(
         config = _config(config_file, backbone=backbone, weights=weights, taps=taps, aux_weight=aux_weight,
                          mode=mode, trainable_from=trainable_from, epochs=epochs, batch_size=batch_size,
                          lr=lr, seed=seed, device=device)
-        dataset = load_dataset(data, subset.value)
+        dataset, images, skipped = _decode(load_dataset(data, subset.value), config, on_error)
         dataset.require_all_classes()
-        cache = prepare_cache(dataset, config)
+        cache = prepare_cache(dataset, config, images)
         model = build_model(config)
         losses = fit(model, cache, range(len(dataset)), dataset.labels, config)
     except (DataError, ImageDecodeError, WeightsUnavailableError, ValueError) as error:
         _fail(str(error))
-    save_checkpoint(model, config, out, dataset.class_names, extra={"dataset": dataset.name, "losses": losses})
+    save_checkpoint(model, config, out, dataset.class_names, extra={"dataset": dataset.name, "losses": losses, "skipped": skipped})
     console.print(f"trained on {len(dataset)} images of {dataset.name}; final loss {losses[-1]:.4f}")
     console.print(f"checkpoint written to [bold]{out}[/]")
 
@@ -182,7 +219,7 @@ def predict(
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, jsonl or csv.")] = OutputFormat.table,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of standard output.")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
-    on_error: Annotated[str, typer.Option(help="skip (report unreadable images) or fail.")] = "skip",
+    on_error: Annotated[OnError, typer.Option(help="skip (classify the rest, list unreadable images) or fail.")] = OnError.skip,
 ) -> None:
     """Classify images: label and probability per file, as a table, JSON lines or CSV."""
     from .data import ImageDecodeError
@@ -198,7 +235,7 @@ def predict(
     try:
         loaded = load_checkpoint(checkpoint)
         predictions, skipped = predict_paths(
-            loaded.model, loaded.class_names, paths, loaded.config.predict_views, batch_size, on_error
+            loaded.model, loaded.class_names, paths, loaded.config.predict_views, batch_size, on_error.value
         )
     except (CheckpointError, ImageDecodeError, ValueError) as error:
         _fail(str(error))

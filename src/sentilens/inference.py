@@ -10,8 +10,9 @@ from pathlib import Path
 
 import torch
 
-from .data.images import ImageDecodeError, load_view, to_unit_range, views_of
+from .data.images import ImageDecodeError, to_unit_range, views_of
 from .data.sources import IMAGE_SUFFIXES
+from .data.store import check_on_error, load_or_reason
 from .models import SentimentModel
 from .progress import track
 
@@ -54,13 +55,6 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     return paths
 
 
-def _load_or_reason(path: Path, size: int) -> torch.Tensor | str:
-    try:
-        return load_view(path, size)
-    except ImageDecodeError as error:
-        return str(error)
-
-
 @torch.no_grad()
 def predict_paths(
     model: SentimentModel,
@@ -71,8 +65,7 @@ def predict_paths(
     on_error: str = "skip",
 ) -> tuple[list[Prediction], list[Skipped]]:
     """Classify ``paths``; with ``on_error="skip"`` undecodable files are listed, not fatal."""
-    if on_error not in ("skip", "fail"):
-        raise ValueError(f"on_error must be 'skip' or 'fail', got {on_error!r}")
+    check_on_error(on_error)
     model.eval()
     size = model.backbone.input_size
     device = next(model.parameters()).device
@@ -81,7 +74,7 @@ def predict_paths(
     batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         for batch_paths in track(batches, total=len(batches), description="classifying"):
-            loaded = list(pool.map(lambda p: _load_or_reason(p, size), batch_paths))
+            loaded = list(pool.map(lambda p: load_or_reason(p, size), batch_paths))
             good = [(p, t) for p, t in zip(batch_paths, loaded) if isinstance(t, torch.Tensor)]
             for path, result in zip(batch_paths, loaded):
                 if isinstance(result, str):

@@ -21,10 +21,10 @@ def content_digests(paths: Sequence[Path]) -> list[str]:
     return [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths]
 
 
-def content_groups(paths: Sequence[Path]) -> np.ndarray:
-    """An integer group per image; identical files share a group."""
+def content_groups(paths: Sequence[Path], digests: Sequence[str] | None = None) -> np.ndarray:
+    """An integer group per image; identical files share a group (``digests`` saves re-reading)."""
     index: dict[str, int] = {}
-    return np.array([index.setdefault(d, len(index)) for d in content_digests(paths)])
+    return np.array([index.setdefault(d, len(index)) for d in (digests or content_digests(paths))])
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,27 +19,56 @@ def decode_image(path: str | Path) -> Image.Image:
     """Open an image as 8-bit RGB, applying its EXIF orientation.
 
     Grayscale, palette, CMYK, 16-bit and alpha images are converted (alpha is composited on
-    white); anything Pillow cannot decode raises :class:`ImageDecodeError` naming the file.
+    white).  An image with more pixels than ``PIL.Image.MAX_IMAGE_PIXELS`` is refused before its
+    pixels are decoded (a small file can claim a huge size), and so is an empty one.  Anything
+    Pillow cannot decode raises :class:`ImageDecodeError` naming the file and the reason.
     """
     path = Path(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image.load()
-                image = ImageOps.exif_transpose(image)
-                return _to_rgb(image)
+        with Image.open(path) as image:
+            _check_size(image, path)
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return _to_rgb(image)
+    except ImageDecodeError:
+        raise
     except FileNotFoundError:
         raise ImageDecodeError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ImageDecodeError(f"{path}: cannot decode image ({error})") from error
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except IsADirectoryError:
+        raise ImageDecodeError(f"{path}: is a folder, not an image") from None
+    except Image.DecompressionBombError as error:
         raise ImageDecodeError(f"{path}: refused, too many pixels ({error})") from error
+    except _PILLOW_ERRORS as error:
+        raise ImageDecodeError(f"{path}: cannot decode image ({type(error).__name__}: {error})") from error
+
+
+# What Pillow's format plugins raise on corrupt or hostile bytes.  Fuzzing (tests/test_fuzz.py,
+# benchmarks/reliability.py) meets UnidentifiedImageError, OSError, ValueError and SyntaxError;
+# the others come from individual plugins' header parsing, and MemoryError from a header asking
+# for an absurd buffer.
+_PILLOW_ERRORS = (
+    UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error,
+    IndexError, KeyError, TypeError, ZeroDivisionError, MemoryError,
+)
+
+
+def _check_size(image: Image.Image, path: Path) -> None:
+    """Refuse empty images and decompression bombs from the header alone (thread-safe, unlike
+    turning Pillow's DecompressionBombWarning into an error)."""
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageDecodeError(f"{path}: empty image ({width}x{height} pixels)")
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        raise ImageDecodeError(
+            f"{path}: refused, {width}x{height} = {width * height} pixels exceeds the "
+            f"decompression-bomb limit of {limit} (PIL.Image.MAX_IMAGE_PIXELS)"
+        )
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float64)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.nan_to_num(np.asarray(image, dtype=np.float64)).clip(0, None)
         peak = array.max() if array.max() > 255 else 255.0
         image = Image.fromarray((array / peak * 255).astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):

@@ -8,6 +8,7 @@ silently dropped.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from .samples import SENTIMENT_CLASSES, DataError, LabelledImages
@@ -31,6 +32,16 @@ def _parse_label(text: str, source: Path, line_number: int) -> int:
             f"{source}:{line_number}: unknown label {text!r} (expected 0/1 or negative/positive)"
         )
     return label
+
+
+def _read_text(path: Path) -> str:
+    """A label file's text; undecodable bytes raise :class:`DataError` naming the file and line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text ({error.reason} at byte {error.start})") from None
 
 
 def _check_duplicates(entries: list[tuple[str, int, int]], source: Path) -> None:
@@ -66,13 +77,15 @@ def load_twitter(root: str | Path, subset: str = "five") -> LabelledImages:
     if not label_file.is_file():
         raise DataError(f"Twitter I label file not found: {label_file}")
     entries: list[tuple[str, int, int]] = []
-    for line_number, line in enumerate(label_file.read_text(encoding="utf-8").splitlines(), 1):
+    for line_number, line in enumerate(_read_text(label_file).split("\n"), 1):
         if not line.strip():
             continue
         fields = line.split()
         if len(fields) != 2:
             raise DataError(f"{label_file}:{line_number}: expected '<file name> <label>', got {line!r}")
         entries.append((fields[0], _parse_label(fields[1], label_file, line_number), line_number))
+    if not entries:
+        raise DataError(f"{label_file}: lists no images")
     _check_duplicates(entries, label_file)
     paths = [root / "images" / name for name, _, _ in entries]
     _check_exist(paths, [line for _, _, line in entries], label_file)
@@ -114,17 +127,22 @@ def load_csv(csv_path: str | Path) -> LabelledImages:
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise DataError(f"CSV file not found: {csv_path}")
-    with open(csv_path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
-    if not rows or [cell.strip().lower() for cell in rows[0]] != ["path", "label"]:
+    reader = csv.reader(io.StringIO(_read_text(csv_path), newline=""))
+    try:
+        rows = [(reader.line_num, row) for row in reader]  # line_num: the row's (last) line
+    except csv.Error as error:
+        raise DataError(f"{csv_path}:{reader.line_num}: malformed CSV ({error})") from error
+    if not rows or [cell.strip().lower() for cell in rows[0][1]] != ["path", "label"]:
         raise DataError(f"{csv_path}:1: expected the header 'path,label'")
     entries: list[tuple[str, int, int]] = []
-    for line_number, row in enumerate(rows[1:], 2):
+    for line_number, row in rows[1:]:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != 2 or not row[0].strip():
             raise DataError(f"{csv_path}:{line_number}: expected 'path,label', got {','.join(row)!r}")
         entries.append((row[0].strip(), _parse_label(row[1], csv_path, line_number), line_number))
+    if not entries:
+        raise DataError(f"{csv_path}: lists no images")
     _check_duplicates(entries, csv_path)
     paths = [(csv_path.parent / name) for name, _, _ in entries]
     _check_exist(paths, [line for _, _, line in entries], csv_path)

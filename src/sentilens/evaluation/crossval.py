@@ -2,13 +2,15 @@
 
 Frozen blocks run once for the whole dataset (their weights are the same pretrained ones in
 every fold); each fold then trains fresh heads and trainable blocks on its training images and
-scores the held-out fold.
+scores the held-out fold.  Each fold's randomness comes from (seed, fold number) alone, so a fold
+gives the same model whether it runs first, last, or after a resume from a run folder.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,12 +19,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .. import __version__
 from ..data import Fold, LabelledImages, content_groups, grouped_stratified_folds
+from ..data.folds import content_digests
 from ..data.store import decode_all
+from ..models.checkpoint import save_checkpoint
 from ..training import TrainConfig, ViewCache, boundary_stage, build_model, build_view_cache, fit, predict_cached
 from ..training.cache import FINAL
 from ..training.trainer import resolve_device
 from .metrics import binary_metrics, summarise
+from .rundir import RunDirectory, dataset_digest, indices_digest, json_digest
 
 
 @dataclass
@@ -34,6 +40,8 @@ class FoldResult:
     n_train: int
     n_test: int
     seconds: float
+    indices_digest: str = ""
+    resumed: bool = False
 
 
 @dataclass
@@ -61,16 +69,22 @@ class CrossValidationResult:
         }
 
 
-def make_folds(dataset: LabelledImages, n_splits: int = 5, seed: int = 0) -> list[Fold]:
-    """Stratified folds with identical images kept together."""
+def make_folds(dataset: LabelledImages, n_splits: int = 5, seed: int = 0, digests: list[str] | None = None) -> list[Fold]:
+    """Stratified folds with identical images kept together (``digests``: the files' contents)."""
     dataset.require_all_classes()
-    return grouped_stratified_folds(dataset.labels, content_groups(dataset.paths), n_splits, seed)
+    return grouped_stratified_folds(dataset.labels, content_groups(dataset.paths, digests), n_splits, seed)
 
 
-def prepare_cache(dataset: LabelledImages, config: TrainConfig) -> ViewCache:
-    """Decode the dataset once and run its frozen blocks once per view."""
+def fold_seed(seed: int, number: int) -> int:
+    """The seed of fold ``number``: a function of (seed, number) only."""
+    return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
+
+
+def prepare_cache(dataset: LabelledImages, config: TrainConfig, images: torch.Tensor | None = None) -> ViewCache:
+    """Run the frozen blocks once per view; ``images`` are the decoded crops if already at hand."""
     template = build_model(config)
-    images = decode_all(dataset.paths, template.backbone.input_size)
+    if images is None:
+        images = decode_all(dataset.paths, template.backbone.input_size).images
     dtype = torch.bfloat16 if config.cache_dtype == "bfloat16" else torch.float32
     return build_view_cache(
         template.backbone,
@@ -90,20 +104,50 @@ def cross_validate(
     seed: int = 0,
     cache: ViewCache | None = None,
     model_name: str | None = None,
+    run_dir: str | Path | None = None,
 ) -> CrossValidationResult:
-    """Train and score ``config`` on each fold; ``cache`` may be given to share frozen work."""
+    """Train and score ``config`` on each fold; ``cache`` may be given to share frozen work.
+
+    With ``run_dir`` every finished fold is kept there (scores and model) and folds found there
+    from an earlier, interrupted run of the same config, seed, folds and data are reused; a
+    folder from a different run raises :class:`~sentilens.evaluation.rundir.RunDirError`.
+    """
     began = time.perf_counter()
-    folds = make_folds(dataset, n_splits, seed)
-    cache = cache if cache is not None else prepare_cache(dataset, config)
+    digests = content_digests(dataset.paths)
+    folds = make_folds(dataset, n_splits, seed, digests)
+    run = None
+    if run_dir is not None:
+        run = RunDirectory(run_dir, {
+            "config": json_digest(config.to_dict()),
+            "seed": seed,
+            "n_splits": n_splits,
+            "dataset": dataset_digest(dataset.labels, digests, dataset.class_names),
+            "sentilens_version": __version__,
+        })
     labels = np.asarray(dataset.labels)
     results = []
     for fold in folds:
+        fold_digest = indices_digest(fold.train, fold.test)
+        record = run.finished(fold.number, fold_digest) if run is not None else None
+        if record is not None:
+            results.append(FoldResult(fold.number, record["metrics"], record["n_train"], record["n_test"],
+                                      record["seconds"], fold_digest, resumed=True))
+            continue
+        if cache is None:
+            cache = prepare_cache(dataset, config)
         fold_began = time.perf_counter()
+        torch.manual_seed(fold_seed(seed, fold.number))
         model = build_model(config)
         fit(model, cache, fold.train, labels[list(fold.train)], config, description=f"fold {fold.number + 1}/{n_splits}")
         probabilities = predict_cached(model, cache, fold.test, config.predict_views, precision=config.precision)
         metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1))
-        results.append(FoldResult(fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - fold_began))
+        result = FoldResult(fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - fold_began,
+                            fold_digest)
+        if run is not None:
+            save_checkpoint(model, config, run.fold_checkpoint(fold.number), dataset.class_names,
+                            extra={"fold": fold.number, "metrics": metrics, "indices_digest": fold_digest})
+            run.record(fold.number, {k: v for k, v in vars(result).items() if k != "resumed"})
+        results.append(result)
     return CrossValidationResult(
         dataset=dataset.name,
         model=model_name or describe(config),
@@ -129,7 +173,8 @@ def cross_validate_logistic(
         classifier.fit(features[list(fold.train)], labels[list(fold.train)])
         predictions = classifier.predict(features[list(fold.test)])
         metrics = binary_metrics(labels[list(fold.test)], predictions)
-        results.append(FoldResult(fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - fold_began))
+        results.append(FoldResult(fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - fold_began,
+                                  indices_digest(fold.train, fold.test)))
     return CrossValidationResult(dataset.name, "logistic regression (frozen pooled)", results, {"C": c},
                                  time.perf_counter() - began)
 

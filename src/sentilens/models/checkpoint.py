@@ -110,10 +110,17 @@ def read_payload(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch's UnpicklingError and friends: the file is unsafe or corrupt
-        raise CheckpointError(f"{path}: refused to load ({type(error).__name__}: {str(error).splitlines()[0]})") from error
+        first_line = next(iter(str(error).splitlines()), "")
+        raise CheckpointError(f"{path}: refused to load ({type(error).__name__}: {first_line})") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a sentilens checkpoint (format {FORMAT})")
+    missing = [key for key in _REQUIRED if key not in payload]
+    if missing:
+        raise CheckpointError(f"{path}: damaged checkpoint, missing {', '.join(missing)}")
     return payload
+
+
+_REQUIRED = ("config", "class_names", "backbone", "taps", "frozen_digest", "state_dict")
 
 
 def load_checkpoint(
@@ -127,7 +134,10 @@ def load_checkpoint(
         raise CheckpointError(f"{path}: made for backbone {payload['backbone']!r}, not {expect_backbone!r}")
     if expect_taps is not None and tuple(payload["taps"]) != tuple(expect_taps):
         raise CheckpointError(f"{path}: has heads on taps {payload['taps']}, not {list(expect_taps)}")
-    config = TrainConfig.from_dict(payload["config"])
+    try:
+        config = TrainConfig.from_dict(payload["config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: damaged config ({error})") from error
     weights = config.weights
     if weights != "imagenet":
         config.weights = "none"  # every backbone tensor is in the checkpoint

@@ -31,8 +31,15 @@ def resolve_device(device: str) -> torch.device:
 
 
 def build_model(config: TrainConfig) -> SentimentModel:
-    """The backbone with its weights and fresh heads on the configured taps."""
-    backbone = create_backbone(config.backbone, config.weights)
+    """The backbone with its weights and fresh heads on the configured taps.
+
+    A randomly initialised backbone (``weights="none"``) is drawn from ``config.seed`` alone, so
+    the backbone that features are cached with is the one every fold's model (and checkpoint)
+    holds.  The heads draw from the global generator: seed it first for reproducible heads.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        backbone = create_backbone(config.backbone, config.weights)
     taps = config.taps if config.taps is not None else DEFAULT_TAPS[config.backbone]
     return SentimentModel(backbone, taps, config.aux_weights, dropout=config.dropout)
 

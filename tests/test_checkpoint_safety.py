@@ -1,0 +1,117 @@
+"""Checkpoints: atomic writes, what they carry, refusal of other backbones/taps and of pickled code."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from sentilens import __version__
+from sentilens.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sentilens.training import TrainConfig, build_model
+
+CONFIG = TrainConfig(backbone="googlenet", weights="none", taps=("4a", "4d"), epochs=1, device="cpu")
+
+
+class RunsCode:
+    """Unpickling this calls ``open(marker, "w")``: proof that code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("checkpoint") / "model.pt"
+    return save_checkpoint(build_model(CONFIG), CONFIG, path, extra={"note": "test"})
+
+
+def test_checkpoint_carries_what_the_issue_lists(checkpoint: Path) -> None:
+    loaded = load_checkpoint(checkpoint, expect_backbone="googlenet", expect_taps=("4a", "4d"))
+    meta = loaded.metadata
+    assert meta["backbone"] == "googlenet" and meta["taps"] == ["4a", "4d"]
+    assert meta["sentilens_version"] == __version__
+    assert meta["config"] == CONFIG.to_dict() and loaded.class_names == ("negative", "positive")
+    assert "frozen_digest" in meta
+    original = build_model(CONFIG)  # the seeded random backbone is rebuilt identically
+    for key, value in loaded.model.state_dict().items():
+        if key.startswith("backbone."):
+            assert torch.equal(value, original.state_dict()[key]), key
+
+
+def test_other_backbone_or_taps_are_refused(checkpoint: Path) -> None:
+    with pytest.raises(CheckpointError, match="made for backbone 'googlenet', not 'inception_v3'"):
+        load_checkpoint(checkpoint, expect_backbone="inception_v3")
+    with pytest.raises(CheckpointError, match=r"has heads on taps \['4a', '4d'\], not \['4b'\]"):
+        load_checkpoint(checkpoint, expect_taps=("4b",))
+
+
+def test_tensors_that_do_not_fit_are_refused(checkpoint: Path, tmp_path: Path) -> None:
+    payload = torch.load(checkpoint, weights_only=True)
+    payload["taps"] = ["4b"]
+    payload["config"]["taps"] = ["4b"]
+    torch.save(payload, tmp_path / "edited.pt")
+    with pytest.raises(CheckpointError, match=r"tensors do not fit googlenet with taps \['4b'\]"):
+        load_checkpoint(tmp_path / "edited.pt")
+
+
+@pytest.mark.parametrize("writer", ["torch.save", "pickle"])
+def test_a_checkpoint_that_runs_code_when_unpickled_is_refused(checkpoint: Path, tmp_path: Path, writer: str) -> None:
+    marker = tmp_path / "code-ran"
+    payload = torch.load(checkpoint, weights_only=True)
+    payload["extra"] = {"surprise": RunsCode(marker)}
+    evil = tmp_path / "evil.pt"
+    if writer == "torch.save":
+        torch.save(payload, evil)
+    else:
+        evil.write_bytes(pickle.dumps(payload))
+    with pytest.raises(CheckpointError, match="evil.pt: refused to load"):
+        load_checkpoint(evil)
+    assert not marker.exists()
+    pickle.loads(pickle.dumps(RunsCode(marker)))  # the same object does run code when unpickled
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", b"PK\x03\x04 half a zip"])
+def test_damaged_files_are_refused(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "damaged.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="damaged.pt"):
+        load_checkpoint(path)
+
+
+def test_not_a_sentilens_checkpoint(tmp_path: Path) -> None:
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a sentilens checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_a_failed_write_leaves_the_old_checkpoint_and_no_temporary_file(
+    checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "model.pt"
+    target.write_bytes(checkpoint.read_bytes())
+
+    def crash(payload, file) -> None:
+        Path(file).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(build_model(CONFIG), CONFIG, target)
+    assert target.read_bytes() == checkpoint.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_a_checkpoint_missing_parts_is_refused(checkpoint: Path, tmp_path: Path) -> None:
+    payload = torch.load(checkpoint, weights_only=True)
+    del payload["state_dict"]
+    torch.save(payload, tmp_path / "partial.pt")
+    with pytest.raises(CheckpointError, match="partial.pt: damaged checkpoint, missing state_dict"):
+        load_checkpoint(tmp_path / "partial.pt")
