@@ -15,6 +15,14 @@ warnings.filterwarnings("ignore", message=".*torch.jit.load.*")
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "twitter1"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Feature and channel caches of a test session live in a temporary folder."""
+    cache = tmp_path_factory.mktemp("sentilens-cache")
+    os.environ["SENTILENS_CACHE"] = str(cache)
+    return cache
+
+
 @pytest.fixture(scope="session")
 def twitter_root() -> Path:
     root = Path(os.environ.get("SENTILENS_DATA", DEFAULT_DATA))

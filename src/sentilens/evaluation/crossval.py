@@ -26,6 +26,7 @@ from ..data.store import decode_all
 from ..models.checkpoint import save_checkpoint
 from ..training import TrainConfig, ViewCache, boundary_stage, build_model, build_view_cache, fit, predict_cached
 from ..training.cache import FINAL
+from ..training.feature_store import load_or_build_frozen
 from ..training.trainer import resolve_device
 from .metrics import binary_metrics, summarise
 from .rundir import RunDirectory, dataset_digest, indices_digest, json_digest
@@ -81,19 +82,28 @@ def fold_seed(seed: int, number: int) -> int:
 
 
 def prepare_cache(dataset: LabelledImages, config: TrainConfig, images: torch.Tensor | None = None) -> ViewCache:
-    """Run the frozen blocks once per view; ``images`` are the decoded crops if already at hand."""
+    """Run the frozen blocks once per view; ``images`` are the decoded crops if already at hand.
+
+    In frozen mode the pooled features come from the on-disk feature store when this backbone
+    has seen these image files before (see :mod:`sentilens.training.feature_store`).
+    """
     template = build_model(config)
+    size = template.backbone.input_size
+    boundary = boundary_stage(config, template)
+    device = resolve_device(config.device)
+    if boundary is None:
+        return load_or_build_frozen(
+            template.backbone,
+            content_digests(dataset.paths),
+            lambda: images if images is not None else decode_all(dataset.paths, size).images,
+            batch_size=config.batch_size,
+            device=device,
+        )
     if images is None:
-        images = decode_all(dataset.paths, template.backbone.input_size).images
+        images = decode_all(dataset.paths, size).images
     dtype = torch.bfloat16 if config.cache_dtype == "bfloat16" else torch.float32
     return build_view_cache(
-        template.backbone,
-        images,
-        template.taps,
-        boundary_stage(config, template),
-        batch_size=config.batch_size,
-        device=resolve_device(config.device),
-        dtype=dtype,
+        template.backbone, images, template.taps, boundary, batch_size=config.batch_size, device=device, dtype=dtype
     )
 
 

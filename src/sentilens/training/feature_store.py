@@ -1,0 +1,84 @@
+"""An on-disk store of frozen pooled features: the backbone runs once per dataset, not per run.
+
+In frozen mode the backbone's pooled outputs of every tap and of the last block, for the centre
+and mirror views, depend only on the backbone weights and the image files.  They are kept under
+``$SENTILENS_CACHE/features`` (default ``~/.cache/sentilens/features``), keyed by a digest of the
+backbone's tensors, its input size and the SHA-256 of every image file in order.  Cross-validation,
+the block experiments and the layer ranking then cost seconds after the first run instead of
+minutes.  A damaged store file is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+from ..models.backbones import Backbone
+from .cache import ViewCache, build_view_cache
+
+
+def default_store_dir() -> Path:
+    """``$SENTILENS_CACHE/features``, else ``~/.cache/sentilens/features``."""
+    root = os.environ.get("SENTILENS_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "sentilens") / "features"
+
+
+def backbone_digest(backbone: Backbone) -> str:
+    """SHA-256 over the names and bytes of the backbone's tensors."""
+    digest = hashlib.sha256(backbone.name.encode())
+    for key, tensor in sorted(backbone.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def features_key(backbone: Backbone, image_digests: Sequence[str]) -> str:
+    """Key of one (weights, input size, image files) combination."""
+    digest = hashlib.sha256(f"{backbone_digest(backbone)}:{backbone.input_size}".encode())
+    for image in image_digests:
+        digest.update(image.encode())
+    return digest.hexdigest()[:32]
+
+
+def load_or_build_frozen(
+    backbone: Backbone,
+    image_digests: Sequence[str],
+    decode: Callable[[], torch.Tensor],
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    store_dir: Path | None = None,
+) -> ViewCache:
+    """Pooled features of every tap (and the final map) per view, from the store or computed.
+
+    Args:
+        backbone: the frozen backbone.
+        image_digests: SHA-256 of each image file, in dataset order.
+        decode: returns the decoded uint8 crops; called only when the store has no entry.
+        batch_size: images per forward pass when computing.
+        device: where to compute.
+        store_dir: the store folder (default :func:`default_store_dir`).
+    """
+    store_dir = store_dir or default_store_dir()
+    path = store_dir / f"{backbone.name}-{features_key(backbone, image_digests)}.pt"
+    if path.is_file():
+        try:
+            pooled = torch.load(path, map_location="cpu", weights_only=True)
+            return ViewCache(None, {}, pooled)
+        except Exception:  # a damaged or partial file: rebuild it below
+            path.unlink(missing_ok=True)
+    cache = build_view_cache(backbone, decode(), backbone.tap_names, None, batch_size=batch_size, device=device)
+    store_dir.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=store_dir)
+    os.close(handle)
+    try:
+        torch.save(cache.pooled, temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return cache
