@@ -1,0 +1,110 @@
+"""The Python API: ``sentilens.load()`` gives a classifier that predicts and explains images.
+
+    import sentilens
+    classifier = sentilens.load()                  # the shipped default model
+    predictions = classifier.predict(["cat.jpg", "photos/"])
+    explanation = classifier.explain("cat.jpg")    # Grad-CAM of the fused prediction
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data.images import load_view, to_unit_range
+from .inference import Prediction, Skipped, expand_inputs, predict_paths
+from .models import SentimentModel
+from .models.checkpoint import load_checkpoint
+from .training import TrainConfig
+
+DEFAULT_MODEL_FILE = "twitter1-inception_v3-frozen.pt"
+
+
+def default_model_path() -> Path:
+    """The checkpoint shipped inside the package (see ``benchmarks/default_model.md``)."""
+    return Path(str(resources.files("sentilens") / "assets" / DEFAULT_MODEL_FILE))
+
+
+@dataclass
+class Explanation:
+    """Grad-CAM of one image.
+
+    Attributes:
+        path: the image file.
+        tap: the block whose map is explained.
+        label: the class the map explains (the fused prediction unless a target was given).
+        probability: fused probability of that class.
+        cam: ``(H, W)`` map in [0, 1] at the model's input size.
+        image: ``(H, W, 3)`` uint8 centre crop the map belongs to.
+    """
+
+    path: Path
+    tap: str
+    label: str
+    probability: float
+    cam: np.ndarray
+    image: np.ndarray
+
+    def overlay(self, alpha: float = 0.5) -> np.ndarray:
+        """The map blended over the image as ``(H, W, 3)`` floats in [0, 1]."""
+        from .reports.figures import overlay
+
+        return overlay(self.image, self.cam, alpha)
+
+
+class SentimentClassifier:
+    """A trained sentiment model with its class names, ready to predict and explain.
+
+    Args:
+        model: the fused model.
+        class_names: names indexed by class (``class_names[1]`` is positive).
+        config: the training config it was built with.
+    """
+
+    def __init__(self, model: SentimentModel, class_names: tuple[str, ...], config: TrainConfig) -> None:
+        self.model = model.eval()
+        self.class_names = class_names
+        self.config = config
+
+    @property
+    def taps(self) -> tuple[str, ...]:
+        return self.model.taps
+
+    def predict(self, inputs: str | Path | Iterable[str | Path], batch_size: int = 32) -> list[Prediction]:
+        """Classify image files and folders; unreadable files are left out (see ``predict_with_skipped``)."""
+        return self.predict_with_skipped(inputs, batch_size)[0]
+
+    def predict_with_skipped(
+        self, inputs: str | Path | Iterable[str | Path], batch_size: int = 32
+    ) -> tuple[list[Prediction], list[Skipped]]:
+        """Predictions, and the inputs that could not be decoded with the reason."""
+        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+        return predict_paths(self.model, self.class_names, expand_inputs(items), self.config.predict_views, batch_size)
+
+    def explain(self, image: str | Path, tap: str | None = None, target: int | None = None) -> Explanation:
+        """Grad-CAM of the fused prediction (or of class ``target``) at ``tap`` (default: last block)."""
+        from .explain import grad_cam
+
+        tap = tap or self.model.backbone.tap_names[-1]
+        view = load_view(image, self.model.backbone.input_size)
+        result = grad_cam(self.model, to_unit_range(view[None]), tap, target)
+        chosen = int(result.targets[0])
+        return Explanation(
+            path=Path(image),
+            tap=tap,
+            label=self.class_names[chosen],
+            probability=float(result.probabilities[0, chosen]),
+            cam=result.maps[0],
+            image=view.permute(1, 2, 0).numpy(),
+        )
+
+
+def load(checkpoint: str | Path | None = None, device: str = "cpu") -> SentimentClassifier:
+    """A classifier from ``checkpoint``, or the default model shipped with sentilens."""
+    loaded = load_checkpoint(checkpoint if checkpoint is not None else default_model_path())
+    return SentimentClassifier(loaded.model.to(torch.device(device)), loaded.class_names, loaded.config)
