@@ -5,6 +5,8 @@ block: 768 channels) with the default regularised settings into an empty cache, 
 path.  Then checks each channel: its mean activation on its picture against (a) 10x its value on
 the starting noise and (b) its largest mean activation over 100 real Twitter I images.  A smaller
 plain-mode (paper) run on a few channels at the full input size is checked the same way.
+With ``--limit N`` only the first N channels are timed (no cache) and the whole tap extrapolated,
+for machines too busy to run the full layer.
 
     PYTHONPATH=src SENTILENS_PROGRESS=0 python benchmarks/channels.py --data /work/shared/data/twitter1
 """
@@ -58,21 +60,32 @@ def main() -> None:
     parser.add_argument("--tap", default="6a")
     parser.add_argument("--plain-channels", type=int, default=8)
     parser.add_argument("--cache-dir", type=Path, default=None, help="channel cache (default: the user's cache)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="time only the first N channels (no cache) and extrapolate to the whole tap")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "channels.json")
     args = parser.parse_args()
     backbone = create_backbone("inception_v3", "imagenet")
     settings = AscentSettings()
-    cache = ChannelPictureCache(args.cache_dir)
-    entry = cache.path_for(backbone, args.tap, settings)
-    entry.unlink(missing_ok=True)  # time a true first run; the result stays cached for later use
-    began = time.perf_counter()
-    pictures = cache.layer(backbone, args.tap, settings)
-    first = time.perf_counter() - began
-    began = time.perf_counter()
-    cached = cache.layer(backbone, args.tap, settings)
-    cached_seconds = time.perf_counter() - began
-    cache_bytes = entry.stat().st_size
-    assert torch.allclose(cached.pictures, pictures.pictures, atol=1 / 255)
+    timing: dict[str, float | int | str] = {}
+    if args.limit is None:
+        cache = ChannelPictureCache(args.cache_dir)
+        entry = cache.path_for(backbone, args.tap, settings)
+        entry.unlink(missing_ok=True)  # time a true first run; the result stays cached for later use
+        began = time.perf_counter()
+        pictures = cache.layer(backbone, args.tap, settings)
+        timing["first_run_seconds"] = round(time.perf_counter() - began, 1)
+        began = time.perf_counter()
+        cached = cache.layer(backbone, args.tap, settings)
+        timing["cached_seconds"] = round(time.perf_counter() - began, 3)
+        timing["cache_megabytes"] = round(entry.stat().st_size / 2**20, 1)
+        assert torch.allclose(cached.pictures, pictures.pictures, atol=1 / 255)
+    else:
+        began = time.perf_counter()
+        pictures = visualise_channels(backbone, args.tap, range(args.limit), settings)
+        seconds = time.perf_counter() - began
+        timing["channels_timed"] = args.limit
+        timing["seconds"] = round(seconds, 1)
+        timing["extrapolated_whole_tap_seconds"] = round(seconds * backbone.tap_channels[args.tap] / args.limit, 1)
     dataset = load_twitter(args.data, "five")
     images = decode_all(dataset.paths[:100], backbone.input_size)
     maxima = real_maxima(backbone.eval(), images, args.tap)
@@ -85,9 +98,7 @@ def main() -> None:
         "tap": args.tap,
         "regularised": {
             "settings": pictures.settings.to_dict(),
-            "first_run_seconds": round(first, 1),
-            "cached_seconds": round(cached_seconds, 3),
-            "cache_megabytes": round(cache_bytes / 2**20, 1),
+            **timing,
             "check_vs_100_real_images": check(pictures, maxima),
         },
         "plain": {
@@ -99,8 +110,10 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    save_picture_grid(args.out.with_name(f"channels-{args.tap}.png"), pictures.pictures[:64],
-                      [str(c) for c in range(64)], columns=16, title=f"inception_v3 {args.tap}, channels 0-63 (regularised)")
+    shown = min(64, len(pictures.channels))
+    save_picture_grid(args.out.with_name(f"channels-{args.tap}.png"), pictures.pictures[:shown],
+                      [str(c) for c in range(shown)], columns=16,
+                      title=f"inception_v3 {args.tap}, channels 0-{shown - 1} (regularised)")
     print(json.dumps(result, indent=2))
 
 
