@@ -81,7 +81,7 @@ def test_cache_computes_once_and_keys_on_weights_tap_and_settings(googlenet, tmp
     torch.manual_seed(1)
     assert key != cache_key(create_backbone("googlenet", "none"), "3a", TINY)
     monkeypatch.setenv("SENTILENS_CACHE", str(tmp_path / "elsewhere"))
-    assert default_cache_dir() == tmp_path / "elsewhere"
+    assert default_cache_dir() == tmp_path / "elsewhere" / "channels"
 
 
 def test_spatial_cells_are_activation_weighted_pictures() -> None:

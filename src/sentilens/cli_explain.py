@@ -30,7 +30,7 @@ StepsOpt = Annotated[int, typer.Option(help="Gradient-ascent steps per channel p
 LrOpt = Annotated[float, typer.Option(help="Gradient-ascent step size (paper: 0.05).")]
 BatchOpt = Annotated[int, typer.Option(help="Channels optimised together.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the starting noise and transforms.")]
-CacheOpt = Annotated[Optional[Path], typer.Option(help="Channel-picture cache folder (default $SENTILENS_CACHE or ~/.cache/sentilens/channels).")]
+CacheOpt = Annotated[Optional[Path], typer.Option(help="Channel-picture cache folder (default $SENTILENS_CACHE/channels or ~/.cache/sentilens/channels).")]
 
 
 def _settings(mode: str, size: Optional[int], steps: int, lr: float, batch_size: int, seed: int):

@@ -27,9 +27,9 @@ CACHE_ENV = "SENTILENS_CACHE"
 
 
 def default_cache_dir() -> Path:
-    """``$SENTILENS_CACHE`` if set, else ``~/.cache/sentilens/channels``."""
+    """``$SENTILENS_CACHE/channels``, else ``~/.cache/sentilens/channels``."""
     override = os.environ.get(CACHE_ENV)
-    return Path(override) if override else Path.home() / ".cache" / "sentilens" / "channels"
+    return (Path(override) if override else Path.home() / ".cache" / "sentilens") / "channels"
 
 
 def weights_digest(backbone: Backbone, tap: str) -> str:
