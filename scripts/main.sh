@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Set up (see setup.sh) and run the main job: 5-fold cross-validation on Twitter I (five agree),
-# Inception-v3 with auxiliary heads, frozen mode, beside the logistic-regression floor.
+# Set up (see setup.sh) and run the main job: the analyst workflow with the shipped default model
+# on scikit-image's sample photos (or on the images and folders given as arguments), writing a
+# predictions table and a one-page HTML summary to sentilens-demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-DATA="${SENTILENS_DATA:-../shared/data/twitter1}"
-exec .venv/bin/sentilens cv "$DATA" --subset five --baseline --out sentilens-results "$@"
+exec .venv/bin/sentilens demo "$@" --out sentilens-demo

@@ -5,3 +5,8 @@ sentiment, with light auxiliary classifiers on chosen blocks that vote in traini
 """
 
 __version__ = "0.1.0"
+
+from . import samples  # noqa: E402
+from .api import SentimentClassifier, load  # noqa: E402  (needs __version__ above for checkpoints)
+
+__all__ = ["SentimentClassifier", "__version__", "load", "samples"]

@@ -54,7 +54,7 @@ class Explanation:
         """The map blended over the image as ``(H, W, 3)`` floats in [0, 1]."""
         from .reports.figures import overlay
 
-        return overlay(self.image, self.cam, alpha)
+        return overlay(torch.from_numpy(self.image).permute(2, 0, 1).float() / 255.0, self.cam, alpha)
 
 
 class SentimentClassifier:

@@ -218,16 +218,18 @@ def train(
 @app.command()
 def predict(
     inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders (searched recursively).")],
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", "-c", help="Checkpoint written by 'sentilens train'.")],
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", "-c", help="Checkpoint written by 'sentilens train' (default: the shipped Twitter I model).")] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, jsonl or csv.")] = OutputFormat.table,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of standard output.")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
     on_error: Annotated[OnError, typer.Option(help="skip (classify the rest, list unreadable images) or fail.")] = OnError.skip,
 ) -> None:
     """Classify images: label and probability per file, as a table, JSON lines or CSV."""
+    from .api import default_model_path
     from .data import ImageDecodeError
     from .inference import expand_inputs, predict_paths
     from .models.checkpoint import CheckpointError, load_checkpoint
+    from .workflow import prediction_rows
 
     missing = [str(p) for p in inputs if not p.exists()]
     if missing:
@@ -236,18 +238,13 @@ def predict(
     if not paths:
         _fail("no image files found in the given inputs")
     try:
-        loaded = load_checkpoint(checkpoint)
+        loaded = load_checkpoint(checkpoint or default_model_path())
         predictions, skipped = predict_paths(
             loaded.model, loaded.class_names, paths, loaded.config.predict_views, batch_size, on_error.value
         )
     except (CheckpointError, ImageDecodeError, ValueError) as error:
         _fail(str(error))
-    rows = [
-        {"file": str(p.path), "label": p.label, "probability": round(p.probability, 6),
-         "positive_probability": round(p.positive_probability, 6),
-         **{f"head_{k}": round(v, 6) for k, v in p.head_probabilities.items()}}
-        for p in predictions
-    ]
+    rows = prediction_rows(predictions)
     stream = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout
     try:
         if output_format is OutputFormat.jsonl:
@@ -269,6 +266,39 @@ def predict(
         console.print(f"[yellow]skipped[/] {item.reason}")
     if skipped:
         console.print(f"{len(predictions)} classified, {len(skipped)} skipped")
+
+
+@app.command()
+def demo(
+    inputs: Annotated[Optional[list[Path]], typer.Argument(help="Images or folders (default: scikit-image's sample images).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the summary page and tables.")] = Path("sentilens-demo"),
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", "-c", help="Checkpoint (default: the shipped Twitter I model).")] = None,
+    group_tap: Annotated[str, typer.Option(help="Block of the neuron-group pictures.")] = "5b",
+) -> None:
+    """The analyst workflow: classify, explain, and write a predictions table and a one-page HTML summary."""
+    from .api import load
+    from .data import ImageDecodeError
+    from .inference import expand_inputs
+    from .models.backbones import UnknownTapError
+    from .models.checkpoint import CheckpointError
+    from .samples import sample_images
+    from .workflow import analyse
+
+    try:
+        images = expand_inputs(inputs) if inputs else sample_images()
+        if not images:
+            _fail("no image files found in the given inputs")
+        result = analyse(load(checkpoint), images, out, group_tap=group_tap)
+    except (CheckpointError, ImageDecodeError, UnknownTapError, FileNotFoundError) as error:
+        _fail(str(error))
+    table = Table("file", "label", "probability")
+    for prediction in result.predictions:
+        table.add_row(prediction.path.name, prediction.label, f"{prediction.probability:.3f}")
+    Console().print(table)
+    for item in result.skipped:
+        console.print(f"[yellow]skipped[/] {item.reason}")
+    print(f"summary page: {result.page.resolve()}")
+    print(f"tables: {result.table_csv.resolve()} and {result.table_jsonl.name}")
 
 
 experiment_app = typer.Typer(help="The paper's block experiments (Tables 4 and 5) on shared folds.", no_args_is_help=True)

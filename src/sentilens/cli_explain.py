@@ -1,9 +1,10 @@
 """``sentilens explain ...``: the paper's visualisations from the command line (parsing only).
 
 Every command takes ``--checkpoint FILE`` (a model written by ``sentilens train``); without one it
-builds ``--backbone`` with its ImageNet weights and fresh, untrained heads, which is fine for
-channel pictures, spatial grids and neuron groups (they depend on the backbone only) but makes
-class-specific Grad-CAM maps explain an untrained decision.
+uses the shipped Twitter I model (inception_v3 with ImageNet weights), or, for another
+``--backbone`` or ``--weights``, that backbone with fresh, untrained heads: fine for channel
+pictures, spatial grids and neuron groups (they depend on the backbone only), while class-specific
+Grad-CAM maps then explain an untrained decision.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ explain_app = typer.Typer(
 )
 console = Console(stderr=True)
 
-CheckpointOpt = Annotated[Optional[Path], typer.Option("--checkpoint", "-c", help="Trained model; without it the ImageNet backbone with fresh (untrained) heads is used.")]
+CheckpointOpt = Annotated[Optional[Path], typer.Option("--checkpoint", "-c", help="Trained model; without it the shipped Twitter I model (inception_v3, ImageNet weights), or fresh untrained heads for another backbone or weights.")]
 BackboneOpt = Annotated[str, typer.Option(help="Backbone when no checkpoint is given: inception_v3 or googlenet.")]
 WeightsOpt = Annotated[str, typer.Option(help="Backbone weights when no checkpoint is given: imagenet, none or a FILE.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder for PNG figures and .npy arrays.")]

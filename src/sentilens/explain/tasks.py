@@ -37,15 +37,19 @@ class Written:
 
 
 def load_model(checkpoint: str | Path | None, backbone: str = "inception_v3", weights: str = "imagenet") -> tuple[SentimentModel, tuple[str, ...]]:
-    """A trained model from ``checkpoint``, else ``backbone`` with fresh (untrained) heads.
+    """A trained model from ``checkpoint``; else the shipped default model for ImageNet
+    inception_v3, or ``backbone`` with fresh (untrained) heads for any other backbone or weights.
 
-    Returns the model (eval mode) and its class names.  Without a checkpoint the heads are random,
-    so class-specific maps explain an untrained decision; channel pictures, spatial grids and
-    neuron groups depend on the backbone only.
+    Returns the model (eval mode) and its class names.  With fresh heads, class-specific maps
+    explain an untrained decision; channel pictures, spatial grids and neuron groups depend on the
+    backbone only.
     """
-    if checkpoint is not None:
-        from ..models.checkpoint import load_checkpoint
+    from ..api import default_model_path
+    from ..models.checkpoint import load_checkpoint
 
+    if checkpoint is None and (backbone, weights) == ("inception_v3", "imagenet"):
+        checkpoint = default_model_path()
+    if checkpoint is not None:
         loaded = load_checkpoint(checkpoint)
         return loaded.model.eval(), loaded.class_names
     return build_model(TrainConfig(backbone=backbone, weights=weights)).eval(), ("negative", "positive")

@@ -1,0 +1,81 @@
+"""The analyst's side: the shipped default model, the Python API, and the summary workflow."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import sentilens
+from sentilens.api import default_model_path
+from sentilens.cli import app
+from sentilens.explain import AscentSettings
+from sentilens.samples import sample_images
+from sentilens.workflow import analyse
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.fixture(scope="module")
+def classifier() -> sentilens.SentimentClassifier:
+    return sentilens.load()
+
+
+def test_default_model_fits_the_budget_and_loads_offline(classifier) -> None:
+    assert default_model_path().stat().st_size < 10 * 2**20
+    assert classifier.config.backbone == "inception_v3"
+    assert classifier.class_names == ("negative", "positive")
+
+
+def test_default_model_predicts_the_sample_images(classifier) -> None:
+    samples = sample_images()
+    predictions = classifier.predict(samples)
+    assert [p.path for p in predictions] == samples
+    for prediction in predictions:
+        assert prediction.label in ("negative", "positive")
+        assert 0.5 <= prediction.probability <= 1.0
+        assert set(prediction.head_probabilities) == {"main", *classifier.taps}
+
+
+def test_explain_gives_a_map_of_the_input_size(classifier) -> None:
+    explanation = classifier.explain(sample_images()[1], tap="6e")
+    assert explanation.cam.shape == (299, 299)
+    assert explanation.cam.min() >= 0.0 and explanation.cam.max() <= 1.0
+    assert explanation.overlay().shape == (299, 299, 3)
+
+
+def test_workflow_writes_tables_and_page(classifier, tmp_path: Path) -> None:
+    images = sample_images()[:2]
+    result = analyse(classifier, images, tmp_path, group_tap="5b", settings=AscentSettings(size=80, steps=2))
+    page = result.page.read_text()
+    assert page.count("<tr>") == 3  # header + one row per image
+    for name in ("000-gradcam.png", "000-group.png", "001-image.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    rows = list(csv.DictReader(result.table_csv.open()))
+    assert [Path(r["file"]).name for r in rows] == [p.name for p in images]
+    assert list(rows[0])[:4] == ["file", "label", "probability", "positive_probability"]
+    lines = [json.loads(line) for line in result.table_jsonl.read_text().splitlines()]
+    assert lines[0]["label"] == rows[0]["label"]
+
+
+def test_readme_python_example_runs(tmp_path: Path, monkeypatch) -> None:
+    """The README's Python example, executed as written."""
+    block = re.search(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert block is not None
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block.group(1), "README.md", "exec"), namespace)
+    assert namespace["predictions"]
+
+
+def test_predict_without_checkpoint_uses_the_default_model() -> None:
+    result = CliRunner().invoke(app, ["predict", str(sample_images()[0]), "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout.splitlines()[0])
+    assert row["label"] in ("negative", "positive")
+    assert np.isclose(row["positive_probability"], row["probability"]) == (row["label"] == "positive")
