@@ -80,6 +80,7 @@ def prepare_cache(dataset: LabelledImages, config: TrainConfig) -> ViewCache:
         batch_size=config.batch_size,
         device=resolve_device(config.device),
         dtype=dtype,
+        recompute=config.frozen_blocks == "recompute",
     )
 
 
@@ -117,7 +118,7 @@ def cross_validate_logistic(
     dataset: LabelledImages, cache: ViewCache, n_splits: int = 5, seed: int = 0, c: float = 1.0
 ) -> CrossValidationResult:
     """The floor: logistic regression on the frozen pooled features of the centre view."""
-    if cache.boundary is not None:
+    if cache.boundary is not None or cache.recompute:
         raise ValueError("the logistic baseline needs a frozen-mode cache (pooled final features)")
     began = time.perf_counter()
     features = cache.pooled["centre"][FINAL].numpy()
