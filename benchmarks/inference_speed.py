@@ -9,7 +9,8 @@ For each backbone, on the first ``--images`` Twitter I images (centre view, batc
 Peak GFLOP/s comes from large fp32 and bf16 matrix products measured in the same run; the
 network's GFLOP/s is its forward pass alone on pre-decoded batches, from its counted
 multiply-adds.  GoogLeNet runs with random weights (its ImageNet weights are not available
-offline), which does not change its speed once subnormal floats are flushed to zero.  ``--agreement`` also classifies all Twitter I images
+offline), which does not change its speed once subnormal floats are flushed to zero.
+``--agreement`` also classifies the Twitter I images (all, or the first ``--agreement-images``)
 with a frozen-mode model on the fast path and compares the labels with the fp32 path.
 
     python benchmarks/inference_speed.py --agreement
@@ -114,6 +115,8 @@ def speed(args: argparse.Namespace, backbone_name: str, paths: list) -> dict:
 def agreement(args: argparse.Namespace) -> dict:
     """Labels of all Twitter I images: fast path (auto precision) against the fp32 path."""
     dataset = load_twitter(args.data, "three")
+    if args.agreement_images:
+        dataset = dataset.subset(list(range(args.agreement_images)))
     config = TrainConfig(mode="frozen", device="cpu")
     began = time.perf_counter()
     cache = prepare_cache(dataset, config)
@@ -145,6 +148,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--agreement", action="store_true", help="also label agreement on all Twitter I images")
+    parser.add_argument("--agreement-images", type=int, default=None, help="first N images only (default: all)")
     parser.add_argument("--tag", default="speed")
     args = parser.parse_args()
     # Random weights drive activations deep into subnormal floats, which x86 handles ~100x slower;
