@@ -54,7 +54,7 @@ def machine() -> dict[str, Any]:
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """A plain fixed-width table on standard output."""
     cells = [[f"{c:.3g}" if isinstance(c, float) else str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
     print("  ".join("-" * w for w in widths))
     for row in cells:

@@ -64,6 +64,7 @@ def rows_of(cache: ViewCache, rows: torch.Tensor) -> ViewCache:
 
 def timed_fold(cache: ViewCache, fold, labels: np.ndarray, config: TrainConfig) -> dict:
     """Train on one fold; seconds per epoch, losses, held-out probabilities and accuracy."""
+    torch.manual_seed(config.seed)  # the same initial heads for every mode
     model = build_model(config)
     began = time.perf_counter()
     losses = fit(model, cache, fold.train, labels[list(fold.train)], config)
@@ -78,6 +79,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--probe-epochs", type=int, default=1, help="epochs timed per mode on fold 1")
     parser.add_argument("--finetune-epochs", type=int, default=2, help="epochs of the fine-tuning cross-validation")
+    parser.add_argument("--no-cv", action="store_true", help="only the per-epoch timings on fold 1")
     parser.add_argument("--memory", action="store_true", help="also the 5-fold cross-validations on three agree")
     parser.add_argument("--limit", type=int, default=None, help="first N images of three agree only (a quick check)")
     parser.add_argument("--tag", default="training")
@@ -129,12 +131,12 @@ def main() -> None:
         for name, r in per_epoch.items()
     }
 
-    cv_runs = {
+    cv_runs = {} if args.no_cv else {
         "five agree, frozen": (five, rows_of(frozen_cache, rows), frozen),
         f"five agree, finetune 7a bf16 cache, {args.finetune_epochs} epochs": (
             five, rows_of(cache16, rows), TrainConfig(**{**finetune.to_dict(), "epochs": args.finetune_epochs})),
     }
-    if args.memory:
+    if args.memory and not args.no_cv:
         cv_runs["three agree, frozen"] = (three, frozen_cache, frozen)
         cv_runs["three agree, finetune 7a bf16 cache, 1 epoch"] = (
             three, cache16, TrainConfig(**{**finetune.to_dict(), "epochs": 1}))
