@@ -223,6 +223,8 @@ def predict(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of standard output.")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
     on_error: Annotated[OnError, typer.Option(help="skip (classify the rest, list unreadable images) or fail.")] = OnError.skip,
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the CPU runs it natively), fp32 or bf16.")] = "auto",
+    workers: Annotated[Optional[int], typer.Option(help="Decoding processes ahead of the network (0: none).")] = None,
 ) -> None:
     """Classify images: label and probability per file, as a table, JSON lines or CSV."""
     from .api import default_model_path
@@ -240,7 +242,8 @@ def predict(
     try:
         loaded = load_checkpoint(checkpoint or default_model_path())
         predictions, skipped = predict_paths(
-            loaded.model, loaded.class_names, paths, loaded.config.predict_views, batch_size, on_error.value
+            loaded.model, loaded.class_names, paths, loaded.config.predict_views, batch_size, on_error.value,
+            precision=precision, workers=workers,
         )
     except (CheckpointError, ImageDecodeError, ValueError) as error:
         _fail(str(error))

@@ -103,7 +103,14 @@ def prepare_cache(dataset: LabelledImages, config: TrainConfig, images: torch.Te
         images = decode_all(dataset.paths, size).images
     dtype = torch.bfloat16 if config.cache_dtype == "bfloat16" else torch.float32
     return build_view_cache(
-        template.backbone, images, template.taps, boundary, batch_size=config.batch_size, device=device, dtype=dtype
+        template.backbone,
+        images,
+        template.taps,
+        boundary,
+        batch_size=config.batch_size,
+        device=device,
+        dtype=dtype,
+        recompute=config.frozen_blocks == "recompute",
     )
 
 
@@ -171,7 +178,7 @@ def cross_validate_logistic(
     dataset: LabelledImages, cache: ViewCache, n_splits: int = 5, seed: int = 0, c: float = 1.0
 ) -> CrossValidationResult:
     """The floor: logistic regression on the frozen pooled features of the centre view."""
-    if cache.boundary is not None:
+    if cache.boundary is not None or cache.recompute:
         raise ValueError("the logistic baseline needs a frozen-mode cache (pooled final features)")
     began = time.perf_counter()
     features = cache.pooled["centre"][FINAL].numpy()

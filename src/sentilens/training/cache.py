@@ -3,7 +3,11 @@
 Fine-tuning from block B never recomputes blocks below B: their output (the input of B) is
 computed once for the centre view and once for the mirror view and kept in memory, together with
 the pooled outputs of frozen taps.  In frozen mode nothing of the backbone trains, so only pooled
-vectors are kept (final map and taps), and the heads train on those.
+vectors are kept (final map and taps), and the heads train on those.  The frozen pass is pure
+inference, so it runs in channels-last layout (oneDNN's fast path on CPUs).
+
+``recompute=True`` keeps the decoded views instead and runs the frozen blocks again in every
+training step: the slow reference that the cached path must match.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import torch
 from ..data.images import to_unit_range, views_of
 from ..models.backbones import Backbone
 from ..progress import track
+from ..runtime import to_memory_format
 
 VIEWS = ("centre", "mirror")
 FINAL = "final"
@@ -31,11 +36,14 @@ class ViewCache:
             the first stage); empty when frozen.
         pooled: view -> name -> ``(N, C)`` pooled outputs of taps below the boundary, and of
             the final map (key ``"final"``) when frozen.
+        recompute: ``inputs`` hold the decoded uint8 views and ``pooled`` is empty; every
+            forward pass runs the frozen blocks again (see :func:`run_frozen`).
     """
 
     boundary: str | None
     inputs: dict[str, torch.Tensor]
     pooled: dict[str, dict[str, torch.Tensor]]
+    recompute: bool = False
 
     def __len__(self) -> int:
         first = next(iter(self.pooled.values()), {})
@@ -49,6 +57,7 @@ class ViewCache:
             self.boundary,
             {v: t.to(device) for v, t in self.inputs.items()},
             {v: {k: t.to(device) for k, t in d.items()} for v, d in self.pooled.items()},
+            self.recompute,
         )
 
     def select(self, view_per_sample: torch.Tensor, indices: torch.Tensor) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
@@ -69,6 +78,40 @@ class ViewCache:
         return inputs, {name: values[indices] for name, values in self.pooled[view].items()}
 
 
+def frozen_stop(backbone: Backbone, boundary: str | None) -> str | None:
+    """Last frozen stage: the one before ``boundary`` (the last stage when all are frozen)."""
+    names = backbone.stage_names
+    return names[backbone.stage_index(boundary) - 1] if boundary is not None else names[-1]
+
+
+@torch.no_grad()
+def run_frozen(
+    backbone: Backbone,
+    images: torch.Tensor,
+    taps: Sequence[str],
+    boundary: str | None,
+    channels_last: bool = True,
+) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+    """The frozen stages on uint8 ``images``: the input of ``boundary`` and the pooled frozen taps.
+
+    Returns ``(x, pooled)``: ``x`` is the output of the last frozen stage (None when frozen, the
+    images themselves when the boundary is the first stage); ``pooled`` maps each tap below
+    the boundary, and ``"final"`` when frozen, to its float32 ``(N, C)`` global average.
+    """
+    if boundary is not None and boundary == backbone.stage_names[0]:
+        return images, {}
+    stop = frozen_stop(backbone, boundary)
+    running = backbone.stage_names[: backbone.stage_index(stop) + 1]
+    frozen_taps = [t for t in taps if t in running]
+    x = to_memory_format(backbone.normalize(to_unit_range(images)), channels_last)
+    out = backbone(x, taps=frozen_taps, stop=stop)
+    pooled = {tap: out.taps[tap].mean(dim=(2, 3)).float() for tap in frozen_taps}
+    if boundary is None:
+        pooled[FINAL] = out.final.mean(dim=(2, 3)).float()
+        return None, pooled
+    return out.final, pooled
+
+
 @torch.no_grad()
 def build_view_cache(
     backbone: Backbone,
@@ -78,6 +121,7 @@ def build_view_cache(
     batch_size: int = 32,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
+    recompute: bool = False,
 ) -> ViewCache:
     """Compute the cache for uint8 ``images`` ``(N, 3, S, S)``.
 
@@ -89,30 +133,23 @@ def build_view_cache(
         batch_size: images per forward pass.
         device: where the frozen stages run; the cache is kept on the CPU.
         dtype: storage type of cached maps (pooled vectors stay float32).
+        recompute: keep only the decoded views; training reruns the frozen stages each step.
     """
     names = backbone.stage_names
-    if boundary is not None and boundary == names[0]:
-        return ViewCache(boundary, dict(zip(VIEWS, views_of(images, VIEWS))), {v: {} for v in VIEWS})
-    stop = names[backbone.stage_index(boundary) - 1] if boundary is not None else None
-    running = names[: names.index(stop) + 1] if stop is not None else names
-    frozen_taps = [t for t in taps if t in running]
+    if recompute or (boundary is not None and boundary == names[0]):
+        return ViewCache(boundary, dict(zip(VIEWS, views_of(images, VIEWS))), {v: {} for v in VIEWS}, recompute)
     backbone = backbone.to(device).eval()
     inputs: dict[str, list[torch.Tensor]] = {v: [] for v in VIEWS}
-    pooled: dict[str, dict[str, list[torch.Tensor]]] = {v: {t: [] for t in [*frozen_taps, FINAL]} for v in VIEWS}
+    pooled: dict[str, dict[str, list[torch.Tensor]]] = {v: {} for v in VIEWS}
     starts = range(0, len(images), batch_size)
     for start in track(starts, total=len(starts), description="running frozen blocks"):
-        batch = to_unit_range(images[start : start + batch_size]).to(device)
+        batch = images[start : start + batch_size].to(device)
         for view, view_batch in zip(VIEWS, views_of(batch, VIEWS)):
-            out = backbone(backbone.normalize(view_batch), taps=frozen_taps, stop=stop)
-            for tap in frozen_taps:
-                pooled[view][tap].append(out.taps[tap].mean(dim=(2, 3)).float().cpu())
-            if boundary is None:
-                pooled[view][FINAL].append(out.final.mean(dim=(2, 3)).float().cpu())
-            else:
-                inputs[view].append(out.final.to(dtype).cpu())
-    if boundary is not None:
-        for view in VIEWS:
-            del pooled[view][FINAL]
+            x, view_pooled = run_frozen(backbone, view_batch, taps, boundary)
+            for name, values in view_pooled.items():
+                pooled[view].setdefault(name, []).append(values.cpu())
+            if x is not None:
+                inputs[view].append(x.to(dtype).contiguous().cpu())
     return ViewCache(
         boundary=boundary,
         inputs={v: torch.cat(parts) for v, parts in inputs.items() if parts},

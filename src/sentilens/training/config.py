@@ -34,6 +34,8 @@ class TrainConfig:
         cache_dtype: storage type of cached intermediate maps (``float32`` or ``bfloat16``).
         predict_views: views whose fused probabilities are averaged at prediction time.
         precision: ``fp32``, or ``bf16`` to run the backbone under bfloat16 autocast.
+        frozen_blocks: ``cache`` (run blocks below the trainable ones once per image view) or
+            ``recompute`` (run them again in every step: same results, slower; a baseline).
     """
 
     backbone: str = "inception_v3"
@@ -53,6 +55,7 @@ class TrainConfig:
     cache_dtype: str = "float32"
     predict_views: tuple[str, ...] = field(default=("centre", "mirror"))
     precision: str = "fp32"
+    frozen_blocks: str = "cache"
 
     def __post_init__(self) -> None:
         if self.taps is not None:
@@ -77,6 +80,8 @@ class TrainConfig:
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if self.frozen_blocks not in ("cache", "recompute"):
+            raise ValueError(f"frozen_blocks must be cache or recompute, got {self.frozen_blocks!r}")
         unknown_views = set(self.predict_views) - {"centre", "mirror"}
         if unknown_views or not self.predict_views:
             raise ValueError(f"predict_views must name 'centre' and/or 'mirror', got {self.predict_views}")

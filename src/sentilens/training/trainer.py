@@ -17,7 +17,8 @@ from torch import nn
 from ..data.images import to_unit_range
 from ..models import DEFAULT_TAPS, HeadLogits, SentimentModel, create_backbone
 from ..progress import track
-from .cache import FINAL, ViewCache
+from ..runtime import autocast
+from .cache import FINAL, ViewCache, run_frozen
 from .config import TrainConfig
 
 
@@ -60,9 +61,21 @@ def trainable_stages(model: SentimentModel, boundary: str | None) -> list[str]:
 
 
 def forward_cached(
-    model: SentimentModel, boundary: str | None, inputs: torch.Tensor | None, pooled: dict[str, torch.Tensor]
+    model: SentimentModel,
+    boundary: str | None,
+    inputs: torch.Tensor | None,
+    pooled: dict[str, torch.Tensor],
+    recompute: bool = False,
 ) -> HeadLogits:
-    """Heads' logits from cached inputs: run only the stages from ``boundary`` upward."""
+    """Heads' logits from cached inputs: run only the stages from ``boundary`` upward.
+
+    With ``recompute`` the inputs are uint8 images and the frozen stages run first, without
+    gradients, exactly as :func:`~sentilens.training.cache.build_view_cache` runs them.
+    """
+    if recompute:
+        assert inputs is not None
+        inputs, frozen = run_frozen(model.backbone, inputs, model.taps, boundary)
+        pooled = {**pooled, **frozen}
     if boundary is None:
         return model.heads_forward(pooled[FINAL], pooled)
     assert inputs is not None
@@ -71,11 +84,6 @@ def forward_cached(
     live = [t for t in model.taps if t not in pooled]
     out = backbone(x, taps=live, start=boundary)
     return model.heads_forward(out.final, {**pooled, **out.taps})
-
-
-def autocast(precision: str, device: torch.device) -> torch.autocast:
-    """bfloat16 autocast when ``precision="bf16"``, otherwise a disabled context."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def _set_train_mode(model: SentimentModel) -> None:
@@ -124,7 +132,7 @@ def fit(
             inputs, pooled = cache.select(flips.to(device), index_tensor[batch].to(device))
             targets = label_tensor[batch].to(device)
             with autocast(config.precision, device):
-                logits = forward_cached(model, boundary, inputs, pooled)
+                logits = forward_cached(model, boundary, inputs, pooled, cache.recompute)
             loss = model.loss(HeadLogits(logits.main.float(), {k: v.float() for k, v in logits.aux.items()}), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -158,7 +166,7 @@ def predict_cached(
             inputs = inputs.to(device) if inputs is not None else None
             pooled = {k: v.to(device) for k, v in pooled.items()}
             with autocast(precision, device):
-                logits = forward_cached(model, cache.boundary, inputs, pooled)
+                logits = forward_cached(model, cache.boundary, inputs, pooled, cache.recompute)
             probs = model.fuse(HeadLogits(logits.main.float(), {k: v.float() for k, v in logits.aux.items()}))
             result[start : start + len(batch)] += probs.float().cpu()
     return (result / len(views)).numpy()
