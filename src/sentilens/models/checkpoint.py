@@ -12,14 +12,13 @@ against a digest taken when the checkpoint was saved.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..atomic import atomic_path
 from ..training.config import TrainConfig
 from .sentiment import SentimentModel
 
@@ -90,15 +89,8 @@ def save_checkpoint(
         "state_dict": {k: v.detach().cpu().clone() for k, v in stored.items()},
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         torch.save(payload, temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return path
 
 

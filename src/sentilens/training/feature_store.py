@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_path
 from ..models.backbones import Backbone
 from .cache import ViewCache, build_view_cache
 
@@ -72,13 +72,6 @@ def load_or_build_frozen(
         except Exception:  # a damaged or partial file: rebuild it below
             path.unlink(missing_ok=True)
     cache = build_view_cache(backbone, decode(), backbone.tap_names, None, batch_size=batch_size, device=device)
-    store_dir.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=store_dir)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         torch.save(cache.pooled, temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return cache
