@@ -13,12 +13,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_explain import explain_app
+
 app = typer.Typer(
     help="Interpretable image sentiment classification (positive / negative) with Inception networks.",
     no_args_is_help=True,
     add_completion=False,
 )
 console = Console(stderr=True)
+app.add_typer(explain_app, name="explain")
 
 
 class Subset(str, Enum):

@@ -1,0 +1,76 @@
+"""Grad-CAM (Selvaraju et al. 2017) of the fused sentiment prediction at any tap.
+
+pytorch-grad-cam fits the model once it sees a single output: :class:`FusedLogProbabilities`
+wraps a :class:`~sentilens.models.SentimentModel` so that its forward returns the log of the
+fused class probabilities (the weighted vote of the main and auxiliary heads).  Its argmax is
+the fused prediction, which is therefore the default target, and a class's gradient flows
+through every head that lies above the chosen tap.  The tap's stage module is the target layer.
+Maps are the library's: ReLU of the gradient-weighted channel sum, resized to the input and
+scaled to [0, 1] per image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from torch import nn
+
+from ..models import SentimentModel
+from .errors import check_class_index
+
+
+class FusedLogProbabilities(nn.Module):
+    """``log p_fused(images)``: a one-output view of a multi-head sentiment model."""
+
+    def __init__(self, model: SentimentModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images01: torch.Tensor) -> torch.Tensor:
+        return self.model.fuse(self.model(images01)).clamp_min(1e-12).log()
+
+
+@dataclass
+class GradCamResult:
+    """Grad-CAM maps of a batch.
+
+    Attributes:
+        maps: ``(N, H, W)`` non-negative maps at the input's size, scaled to [0, 1] per image.
+        targets: the class each map explains.
+        probabilities: ``(N, num_classes)`` fused probabilities of the inputs.
+    """
+
+    maps: np.ndarray
+    targets: np.ndarray
+    probabilities: np.ndarray
+
+
+def grad_cam(model: SentimentModel, images01: torch.Tensor, tap: str, target: int | None = None) -> GradCamResult:
+    """Grad-CAM at ``tap`` for images ``(N, 3, H, W)`` in [0, 1].
+
+    Args:
+        model: the sentiment model (its weights are not changed).
+        images01: the input batch.
+        tap: block whose output map is explained (any of ``model.backbone.tap_names``).
+        target: class index to explain; None explains each image's fused prediction.
+    """
+    model.backbone.check_taps([tap])
+    if target is not None:
+        check_class_index(target, model.num_classes)
+    wrapper = FusedLogProbabilities(model).eval()
+    device = next(model.parameters()).device
+    # The input asks for gradients so that the tap's map has one even when every backbone
+    # parameter is frozen (as after frozen-mode training).
+    inputs = images01.detach().to(device).requires_grad_(True)
+    with GradCAM(model=wrapper, target_layers=[model.backbone.stages[tap]]) as cam:
+        targets = None if target is None else [ClassifierOutputTarget(target)] * len(images01)
+        maps = cam(input_tensor=inputs, targets=targets)
+        log_probabilities = cam.outputs.detach().cpu()
+    model.zero_grad(set_to_none=True)
+    probabilities = log_probabilities.exp().numpy()
+    chosen = probabilities.argmax(axis=1) if target is None else np.full(len(images01), target)
+    return GradCamResult(maps=np.asarray(maps, dtype=np.float32), targets=chosen, probabilities=probabilities)

@@ -1,0 +1,56 @@
+"""Spatial-location visualisation (paper eq. 3): what the network sees at each place of an image.
+
+For one image and one tap with an ``m x n`` map of ``t`` channels, the cell at ``(i, j)`` is
+``q_ij = sum_k P^k w^k_ij``: the channel pictures ``P^k`` weighted by the activations at that
+position.  We divide by ``sum_k w^k_ij`` so each cell is a weighted *mean* of pictures and stays
+a displayable image in [0, 1]; cells where every channel is silent are left black.  Cells are
+laid out in the map's own row/column order, so the grid lines up with the image.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..models.backbones import Backbone
+from .activation_max import tap_activations
+
+
+@torch.no_grad()
+def image_activation(backbone: Backbone, image01: torch.Tensor, tap: str) -> torch.Tensor:
+    """The tap's map ``(C, m, n)`` for one image ``(3, S, S)`` in [0, 1]."""
+    backbone.eval()
+    return tap_activations(backbone, image01.unsqueeze(0), tap)[0]
+
+
+def spatial_cells(pictures: torch.Tensor, activation: torch.Tensor, top_k: int | None = None) -> torch.Tensor:
+    """Eq. (3): one picture per map position, shape ``(m, n, 3, s, s)``.
+
+    Args:
+        pictures: channel pictures ``(C, 3, s, s)`` in [0, 1], one per channel of the tap.
+        activation: the tap's map ``(C, m, n)`` for one image (non-negative).
+        top_k: keep only each position's ``top_k`` strongest channels (None: all, as in eq. 3);
+            fewer channels give less washed-out cells.
+    """
+    if pictures.shape[0] != activation.shape[0]:
+        raise ValueError(f"{pictures.shape[0]} channel pictures for a map with {activation.shape[0]} channels")
+    weights = activation.clamp_min(0).flatten(1).T  # (m n, C)
+    if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        threshold = weights.topk(min(top_k, weights.shape[1]), dim=1).values[:, -1:]
+        weights = torch.where(weights >= threshold, weights, torch.zeros_like(weights))
+    totals = weights.sum(dim=1, keepdim=True)
+    weights = torch.where(totals > 0, weights / totals.clamp_min(1e-12), weights)
+    cells = torch.einsum("pc,cxyz->pxyz", weights, pictures.float())
+    return cells.view(activation.shape[1], activation.shape[2], *pictures.shape[1:])
+
+
+def tile(cells: torch.Tensor, gap: int = 1) -> torch.Tensor:
+    """Lay cells ``(m, n, 3, s, s)`` out as one image ``(3, m (s + gap) - gap, n (s + gap) - gap)``."""
+    rows, columns, channels, side, _ = cells.shape
+    step = side + gap
+    canvas = torch.ones((channels, rows * step - gap, columns * step - gap))
+    for i in range(rows):
+        for j in range(columns):
+            canvas[:, i * step : i * step + side, j * step : j * step + side] = cells[i, j]
+    return canvas

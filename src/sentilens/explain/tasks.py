@@ -1,0 +1,221 @@
+"""One function per explanation task: load what it needs, compute, write PNG and ``.npy`` files.
+
+These are what ``sentilens explain ...`` calls, and the convenient Python entry points; the
+modules beside this one hold the computations themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data.images import load_view, to_unit_range
+from ..inference import expand_inputs
+from ..models import SentimentModel
+from ..reports import figures
+from ..training import TrainConfig, build_model
+from .activation_max import AscentSettings, ChannelPictures, visualise_channels
+from .channel_cache import ChannelPictureCache
+from .errors import check_class_index, check_rank
+from .gradcam import grad_cam
+from .neuron_groups import factorise, group_pictures
+from .spatial import image_activation, spatial_cells, tile
+from .splice import spliced_test
+
+
+@dataclass
+class Written:
+    """Files a task wrote, and numbers worth printing (by file or by name)."""
+
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def load_model(checkpoint: str | Path | None, backbone: str = "inception_v3", weights: str = "imagenet") -> tuple[SentimentModel, tuple[str, ...]]:
+    """A trained model from ``checkpoint``, else ``backbone`` with fresh (untrained) heads.
+
+    Returns the model (eval mode) and its class names.  Without a checkpoint the heads are random,
+    so class-specific maps explain an untrained decision; channel pictures, spatial grids and
+    neuron groups depend on the backbone only.
+    """
+    if checkpoint is not None:
+        from ..models.checkpoint import load_checkpoint
+
+        loaded = load_checkpoint(checkpoint)
+        return loaded.model.eval(), loaded.class_names
+    return build_model(TrainConfig(backbone=backbone, weights=weights)).eval(), ("negative", "positive")
+
+
+def _images(paths: Sequence[Path], size: int) -> torch.Tensor:
+    return to_unit_range(torch.stack([load_view(p, size) for p in paths]))
+
+
+def run_gradcam(
+    model: SentimentModel,
+    class_names: Sequence[str],
+    inputs: Sequence[str | Path],
+    tap: str | None,
+    out: str | Path,
+    target: int | None = None,
+    batch_size: int = 8,
+) -> Written:
+    """Grad-CAM overlays (``<stem>-gradcam-<tap>-<class>.png``) and maps (``.npy``) for files and
+    folders; ``tap`` None means the backbone's last block."""
+    tap = tap or model.backbone.tap_names[-1]
+    model.backbone.check_taps([tap])
+    if target is not None:
+        check_class_index(target, len(class_names))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = Written()
+    paths = expand_inputs(inputs)
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start : start + batch_size]
+        images = _images(chunk, model.backbone.input_size)
+        result = grad_cam(model, images, tap, target)
+        for path, image, cam, chosen, probabilities in zip(chunk, images, result.maps, result.targets, result.probabilities):
+            stem = out / f"{Path(path).stem}-gradcam-{tap}-{class_names[chosen]}"
+            np.save(stem.with_suffix(".npy"), cam)
+            title = f"{tap}: {class_names[chosen]} (p = {probabilities[chosen]:.2f})"
+            written.files.append(figures.save_gradcam(stem.with_suffix(".png"), image, cam, title))
+            written.notes.append(f"{path}: {class_names[chosen]} p={probabilities[chosen]:.3f}")
+    return written
+
+
+def layer_pictures(
+    model: SentimentModel, tap: str, settings: AscentSettings, cache_dir: str | Path | None = None
+) -> ChannelPictures:
+    """Pictures of every channel of ``tap``, from the channel cache or computed and cached."""
+    return ChannelPictureCache(cache_dir).layer(model.backbone, tap, settings)
+
+
+def run_channels(
+    model: SentimentModel,
+    tap: str,
+    out: str | Path,
+    settings: AscentSettings,
+    channels: Sequence[int] | None = None,
+    cache_dir: str | Path | None = None,
+) -> Written:
+    """Channel pictures of ``tap``: all channels (cached) or the chosen ones (not cached).
+
+    Writes ``channels-<tap>.png`` (a grid) and ``channels-<tap>.npy`` ``(K, 3, s, s)``, plus
+    ``channels-<tap>-activation.npy`` (start and final activation of each channel).
+    """
+    model.backbone.check_taps([tap])
+    pictures = (
+        layer_pictures(model, tap, settings, cache_dir) if channels is None
+        else visualise_channels(model.backbone, tap, channels, settings)
+    )
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / f"channels-{tap}.npy", pictures.pictures.numpy())
+    np.save(out / f"channels-{tap}-activation.npy", torch.stack([pictures.start_activation, pictures.final_activation]).numpy())
+    labels = [str(int(c)) for c in pictures.channels]
+    png = figures.save_picture_grid(out / f"channels-{tap}.png", pictures.pictures, labels,
+                                    title=f"{model.backbone.name} {tap}: activation maximisation ({pictures.settings.mode})")
+    gain = (pictures.final_activation / pictures.start_activation.clamp_min(1e-6)).median()
+    return Written([png, out / f"channels-{tap}.npy"], [f"{len(labels)} channels; median activation gain {float(gain):.1f}x"])
+
+
+def _small(pictures: torch.Tensor, side: int) -> torch.Tensor:
+    if pictures.shape[-1] == side:
+        return pictures
+    return F.interpolate(pictures, size=(side, side), mode="bilinear", align_corners=False, antialias=True)
+
+
+def run_spatial(
+    model: SentimentModel,
+    image: str | Path,
+    tap: str,
+    out: str | Path,
+    settings: AscentSettings,
+    cache_dir: str | Path | None = None,
+    cell_size: int = 32,
+    top_k: int | None = None,
+) -> Written:
+    """Eq. (3) grid for one image: ``<stem>-spatial-<tap>.png`` and the cells as ``.npy``."""
+    model.backbone.check_taps([tap])
+    view = _images([Path(image)], model.backbone.input_size)[0]
+    pictures = _small(layer_pictures(model, tap, settings, cache_dir).pictures, cell_size)
+    activation = image_activation(model.backbone, view, tap)
+    cells = spatial_cells(pictures, activation, top_k)
+    stem = Path(out) / f"{Path(image).stem}-spatial-{tap}"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    np.save(stem.with_suffix(".npy"), cells.numpy())
+    rows, columns = activation.shape[1:]
+    png = figures.save_spatial(stem.with_suffix(".png"), view, tile(cells), f"{tap}: {rows}x{columns} locations")
+    return Written([png, stem.with_suffix(".npy")])
+
+
+def run_groups(
+    model: SentimentModel,
+    negatives: Sequence[str | Path],
+    positives: Sequence[str | Path],
+    taps: Sequence[str],
+    out: str | Path,
+    settings: AscentSettings,
+    rank: int = 1,
+    cache_dir: str | Path | None = None,
+) -> Written:
+    """Eq. (4)-(5) for negative and positive images on each tap: ``groups.png`` and per-tap ``.npy``.
+
+    The ``.npy`` per tap holds the group pictures ``(images, r, 3, s, s)`` (negatives first); the
+    relative reconstruction error of each factorisation is reported in the notes and in
+    ``groups-errors.csv``.
+    """
+    model.backbone.check_taps(taps)
+    check_rank(rank)
+    negative_paths, positive_paths = expand_inputs(negatives), expand_inputs(positives)
+    images = _images([*negative_paths, *positive_paths], model.backbone.input_size)
+    names = [p.name for p in [*negative_paths, *positive_paths]]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    written = Written()
+    lines = ["tap,image,relative_error"]
+    for tap in taps:
+        pictures = layer_pictures(model, tap, settings, cache_dir).pictures
+        per_image, errors = [], []
+        for name, image in zip(names, images):
+            groups = factorise(image_activation(model.backbone, image, tap), rank, settings.seed)
+            per_image.append(group_pictures(pictures, groups))
+            errors.append(groups.relative_error)
+            lines.append(f"{tap},{name},{groups.relative_error:.4f}")
+        stacked = torch.stack(per_image)
+        np.save(out / f"groups-{tap}.npy", stacked.numpy())
+        written.files.append(out / f"groups-{tap}.npy")
+        rows[tap] = (stacked[: len(negative_paths)], stacked[len(negative_paths) :])
+        written.notes.append(f"{tap}: mean relative reconstruction error {np.mean(errors):.3f} (r = {rank})")
+    (out / "groups-errors.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    png = figures.save_neuron_groups(out / "groups.png", rows, [p.name for p in negative_paths], [p.name for p in positive_paths])
+    written.files[:0] = [png, out / "groups-errors.csv"]
+    return written
+
+
+def run_splice(
+    model: SentimentModel,
+    class_names: Sequence[str],
+    negative: str | Path,
+    positive: str | Path,
+    out: str | Path,
+    tap: str | None = None,
+    layout: str = "squash",
+) -> Written:
+    """The spliced-image test for one negative and one positive image: PNG, map ``.npy`` and share."""
+    size = model.backbone.input_size
+    if tap is not None:
+        model.backbone.check_taps([tap])
+    images = _images([Path(negative), Path(positive)], size)
+    (result,) = spliced_test(model, images[:1], images[1:], tap, layout)
+    stem = Path(out) / f"splice-{Path(negative).stem}-{Path(positive).stem}"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    np.save(stem.with_suffix(".npy"), result.cam)
+    png = figures.save_splice(stem.with_suffix(".png"), result.image, result.cam, class_names[result.predicted], result.share)
+    return Written([png, stem.with_suffix(".npy")],
+                   [f"predicted {class_names[result.predicted]}; matching share {result.share:.3f}"])

@@ -1,0 +1,119 @@
+"""PNG figures for the explanations, drawn with matplotlib's Agg canvas.
+
+Figures are built on :class:`matplotlib.figure.Figure` objects rather than pyplot, so nothing
+touches the global backend or keeps figures alive, and drawing works without a display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+ArrayLike = np.ndarray | torch.Tensor
+
+
+def _hwc(image: ArrayLike) -> np.ndarray:
+    """A ``(3, H, W)`` image in [0, 1] as ``(H, W, 3)`` float numpy."""
+    array = image.detach().cpu().float().numpy() if isinstance(image, torch.Tensor) else np.asarray(image, dtype=np.float32)
+    return np.clip(array.transpose(1, 2, 0), 0.0, 1.0)
+
+
+def overlay(image: ArrayLike, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """The image ``(3, H, W)`` with a jet-coloured map ``(H, W)`` in [0, 1] blended on top."""
+    heat = colormaps["jet"](np.clip(cam, 0.0, 1.0))[..., :3]
+    return (1 - alpha) * _hwc(image) + alpha * heat
+
+
+def _save(figure: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    return path
+
+
+def _hide_axes(axes: np.ndarray) -> None:
+    for ax in np.ravel(axes):
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+
+def save_gradcam(path: str | Path, image: ArrayLike, cam: np.ndarray, title: str) -> Path:
+    """Input image and its Grad-CAM overlay side by side."""
+    figure = Figure(figsize=(7, 3.8))
+    axes = figure.subplots(1, 2)
+    axes[0].imshow(_hwc(image))
+    axes[0].set_title("input")
+    axes[1].imshow(overlay(image, cam))
+    axes[1].set_title(title)
+    _hide_axes(axes)
+    return _save(figure, path)
+
+
+def save_picture_grid(
+    path: str | Path, pictures: ArrayLike, labels: Sequence[str] | None = None, columns: int = 16, title: str = ""
+) -> Path:
+    """Pictures ``(K, 3, s, s)`` in a grid, optionally labelled (e.g. by channel index)."""
+    count = len(pictures)
+    columns = max(1, min(columns, count))
+    rows = -(-count // columns)
+    figure = Figure(figsize=(1.1 * columns, 1.2 * rows + (0.4 if title else 0)))
+    axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
+    for index, ax in enumerate(axes):
+        if index < count:
+            ax.imshow(_hwc(pictures[index]))
+            if labels is not None:
+                ax.set_title(labels[index], fontsize=7)
+        ax.axis("off")
+    if title:
+        figure.suptitle(title)
+    return _save(figure, path)
+
+
+def save_spatial(path: str | Path, image: ArrayLike, grid: ArrayLike, title: str) -> Path:
+    """Input image next to its spatial-location grid (eq. 3)."""
+    figure = Figure(figsize=(12, 6))
+    axes = figure.subplots(1, 2, width_ratios=[1, 2])
+    axes[0].imshow(_hwc(image))
+    axes[0].set_title("input")
+    axes[1].imshow(_hwc(grid))
+    axes[1].set_title(title)
+    _hide_axes(axes)
+    return _save(figure, path)
+
+
+def save_neuron_groups(
+    path: str | Path,
+    rows: Mapping[str, tuple[ArrayLike, ArrayLike]],
+    negative_names: Sequence[str],
+    positive_names: Sequence[str],
+) -> Path:
+    """Group pictures (eq. 5), one row per tap: negative images' groups left, positive right.
+
+    ``rows[tap]`` is ``(negative, positive)``, each ``(images, r, 3, s, s)``; with ``r > 1`` a
+    cell shows an image's groups side by side.
+    """
+    columns = len(negative_names) + len(positive_names)
+    figure = Figure(figsize=(1.6 * columns + 0.8, 1.7 * len(rows)))
+    axes = figure.subplots(len(rows), columns, squeeze=False)
+    for row, (tap, (negative, positive)) in enumerate(rows.items()):
+        groups = [*negative, *positive]
+        names = [f"neg: {n}" for n in negative_names] + [f"pos: {n}" for n in positive_names]
+        for column, (picture, name) in enumerate(zip(groups, names)):
+            ax = axes[row, column]
+            ax.imshow(np.concatenate([_hwc(p) for p in picture], axis=1))
+            if row == 0:
+                ax.set_title(name[:24], fontsize=7, color="tab:red" if name.startswith("neg") else "tab:green")
+            if column == 0:
+                ax.set_ylabel(tap)
+    _hide_axes(axes)
+    return _save(figure, path)
+
+
+def save_splice(path: str | Path, image: ArrayLike, cam: np.ndarray, predicted: str, share: float) -> Path:
+    """A spliced image (negative | positive) and the Grad-CAM of the predicted class."""
+    return save_gradcam(path, image, cam, f"Grad-CAM for {predicted}: {share:.0%} on the matching half")

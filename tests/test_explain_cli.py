@@ -1,0 +1,92 @@
+"""``sentilens explain``: help of every sub-command, a small real run of each, and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sentilens.cli import app
+
+from .conftest import write_image
+
+runner = CliRunner()
+COMMANDS = ["gradcam", "channels", "spatial", "groups", "splice"]
+SMALL = ["--backbone", "googlenet", "--weights", "none"]
+TINY_ASCENT = ["--size", "24", "--steps", "1", "--batch-size", "256"]
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> dict[str, Path]:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    return {name: write_image(folder / f"{name}.png", seed) for seed, name in enumerate(["neg", "pos"])}
+
+
+def invoke(*args: str):
+    return runner.invoke(app, ["explain", *args])
+
+
+def test_explain_lists_commands() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = invoke(command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "--checkpoint" in result.output and "--out" in result.output
+
+
+def test_gradcam_on_a_folder(images: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = invoke("gradcam", str(images["neg"].parent), "--tap", "4b", "--target", "1", *SMALL, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    maps = sorted(out.glob("*-gradcam-4b-positive.npy"))
+    assert [m.name.split("-")[0] for m in maps] == ["neg", "pos"]
+    cam = np.load(maps[0])
+    assert cam.shape == (224, 224) and cam.min() >= 0
+    assert len(list(out.glob("*.png"))) == 2
+
+
+def test_channels_spatial_groups_and_splice(images: dict[str, Path], tmp_path: Path) -> None:
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    common = [*SMALL, "--out", str(out)]
+    result = invoke("channels", "--tap", "3a", "--channels", "0:4", *common, *TINY_ASCENT)
+    assert result.exit_code == 0, result.output
+    assert np.load(out / "channels-3a.npy").shape == (4, 3, 24, 24)
+    result = invoke("spatial", str(images["pos"]), "--tap", "3a", "--cell-size", "8", *common, *TINY_ASCENT,
+                    "--cache-dir", str(cache))
+    assert result.exit_code == 0, result.output
+    assert np.load(out / "pos-spatial-3a.npy").shape == (28, 28, 3, 8, 8)
+    result = invoke("groups", "--negative", str(images["neg"]), "--positive", str(images["pos"]), "--tap", "3a",
+                    "--rank", "2", *common, *TINY_ASCENT, "--cache-dir", str(cache))
+    assert result.exit_code == 0, result.output
+    assert np.load(out / "groups-3a.npy").shape == (2, 2, 3, 24, 24)
+    assert "relative reconstruction error" in result.output
+    assert (out / "groups.png").is_file()
+    assert len(list(cache.glob("googlenet-3a-*.npz"))) == 1  # spatial and groups shared the cached layer
+    result = invoke("splice", str(images["neg"]), str(images["pos"]), *common)
+    assert result.exit_code == 0, result.output
+    assert "matching share" in result.output
+    assert len(list(out.glob("splice-neg-pos.*"))) == 2
+
+
+def test_bad_input_is_reported(images: dict[str, Path], tmp_path: Path) -> None:
+    out = ["--out", str(tmp_path / "out"), *SMALL]
+    result = invoke("gradcam", str(images["pos"]), "--tap", "4z", *out)
+    assert result.exit_code == 2 and "valid taps: 3a, 3b" in result.output
+    result = invoke("gradcam", str(images["pos"]), "--target", "2", *out)
+    assert result.exit_code == 2 and "class index 2" in result.output
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    result = invoke("gradcam", str(broken), *out)
+    assert result.exit_code == 2 and "cannot decode" in result.output
+    result = invoke("groups", "--negative", str(images["neg"]), "--positive", str(images["pos"]), "--tap", "3a",
+                    "--rank", "0", *out)
+    assert result.exit_code == 2 and "at least 1, got 0" in result.output
