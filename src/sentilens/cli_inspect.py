@@ -123,7 +123,8 @@ def inspect(
         dataset.require_all_classes()
         settings = AscentSettings(mode=ascent_mode, size=ascent_size, steps=ascent_steps, batch_size=ascent_batch, seed=seed)
         model, weights_name = _model_and_weights(checkpoint, backbone, weights, out)
-        source = f"checkpoint {checkpoint}" if checkpoint else f"{model.backbone.name} ({weights_name} weights)"
+        source = (f"checkpoint {checkpoint}" if checkpoint else
+                  f"{model.backbone.name} ({weights_name} weights; fresh heads, so Grad-CAM explains an untrained decision)")
         report = build_inspection(model, weights_name, dataset, out, per_class=per_class, probe_images=probe_images or None,
                                   settings=settings, cache_dir=cache, k=k, n_splits=folds, seed=seed, source=source)
     except _expected_errors() as error:
