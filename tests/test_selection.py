@@ -118,3 +118,21 @@ def test_cv_refuses_a_bad_config(class_folder: Path, tmp_path: Path, taps, weigh
                                  "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "error" in result.output and message in result.output
+
+
+def test_suggest_layers_on_a_checkpoint_names_its_backbone_weights(class_folder: Path, tmp_path: Path) -> None:
+    from sentilens.models.checkpoint import load_checkpoint
+    from sentilens.training import build_model
+
+    model_file = tmp_path / "model.pt"
+    trained = runner.invoke(app, ["train", str(class_folder), "--backbone", "googlenet", "--weights", "none",
+                                  "--taps", "4a", "--epochs", "1", "-o", str(model_file)])
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["suggest-layers", str(class_folder), "--checkpoint", str(model_file), "--folds", "2",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    config = TrainConfig.from_file(out / "suggested-config.json")
+    assert config.backbone == "googlenet" and Path(config.weights) == (out / "backbone.pt").resolve()
+    rebuilt, original = build_model(config).backbone.state_dict(), load_checkpoint(model_file).model.backbone.state_dict()
+    assert all(torch.equal(rebuilt[k], v) for k, v in original.items())
