@@ -6,9 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from sentilens.cli import app
+from sentilens.models import create_backbone
 
 from .conftest import write_image
 
@@ -56,7 +58,9 @@ def test_gradcam_on_a_folder(images: dict[str, Path], tmp_path: Path) -> None:
 
 def test_channels_spatial_groups_and_splice(images: dict[str, Path], tmp_path: Path) -> None:
     out, cache = tmp_path / "out", tmp_path / "cache"
-    common = [*SMALL, "--out", str(out)]
+    weights = tmp_path / "googlenet.pt"  # one fixed random initialisation, so the cache key repeats
+    torch.save(create_backbone("googlenet", "none").state_dict(), weights)
+    common = ["--backbone", "googlenet", "--weights", str(weights), "--out", str(out)]
     result = invoke("channels", "--tap", "3a", "--channels", "0:4", *common, *TINY_ASCENT)
     assert result.exit_code == 0, result.output
     assert np.load(out / "channels-3a.npy").shape == (4, 3, 24, 24)
