@@ -30,14 +30,15 @@ def one_thread() -> None:
 
 
 def test_rank_one_weights_equal_the_explain_modules_nmf() -> None:
-    maps = torch.rand((3, 40, 5, 6)) ** 3
-    maps[2] = 0
-    weights = rank_one_channel_weights(maps)
-    for single, row in zip(maps[:2], weights[:2]):
-        v = factorise(single, rank=1).channel_weights[0]
-        np.testing.assert_allclose(row, v / v.sum(), atol=1e-5)
-        assert row.min() >= 0 and row.sum() == pytest.approx(1.0, abs=1e-5)
-    assert not weights[2].any()
+    for shape in ((3, 40, 5, 6), (3, 12, 5, 6)):  # more channels than positions, and fewer
+        maps = torch.rand(shape) ** 3
+        maps[2] = 0
+        weights = rank_one_channel_weights(maps)
+        for single, row in zip(maps[:2], weights[:2]):
+            v = factorise(single, rank=1).channel_weights[0]
+            np.testing.assert_allclose(row, v / v.sum(), atol=1e-5)
+            assert row.min() >= 0 and row.sum() == pytest.approx(1.0, abs=1e-5)
+        assert not weights[2].any()
 
 
 def test_separation_is_near_zero_without_difference_and_large_with_it() -> None:

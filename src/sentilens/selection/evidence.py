@@ -91,12 +91,19 @@ def rank_one_channel_weights(maps: torch.Tensor) -> np.ndarray:
     For a non-negative matrix the leading singular vectors can be taken non-negative
     (Perron-Frobenius), so the best rank-1 approximation is itself a non-negative factorisation:
     the rank-1 NMF *is* the leading singular pair (what :func:`sentilens.explain.factorise`
-    converges to, starting from that very pair with ``nndsvda``).  One batched SVD replaces
-    thousands of iterative NMF fits.  An all-zero map gives all-zero weights.
+    converges to, starting from that very pair with ``nndsvda``).  The pair comes from the top
+    eigenvector of the smaller Gram matrix (``B B^T`` or ``B^T B``), batched over images, which is
+    exact and several times cheaper than thousands of iterative NMF fits or full SVDs.  An
+    all-zero map gives all-zero weights.
     """
     matrices = maps.flatten(2).transpose(1, 2).double().clamp_min(0)  # (N, m n, t)
-    _, _, vh = torch.linalg.svd(matrices, full_matrices=False)
-    weights = vh[:, 0, :].abs()
+    if matrices.shape[1] <= matrices.shape[2]:
+        _, vectors = torch.linalg.eigh(matrices @ matrices.transpose(1, 2))
+        weights = (matrices.transpose(1, 2) @ vectors[..., -1:]).squeeze(-1)
+    else:
+        _, vectors = torch.linalg.eigh(matrices.transpose(1, 2) @ matrices)
+        weights = vectors[..., -1]
+    weights = weights.abs()
     totals = weights.sum(dim=1, keepdim=True)
     weights = torch.where(totals > 0, weights / totals.clamp_min(1e-300), torch.zeros_like(weights))
     weights[matrices.flatten(1).amax(dim=1) == 0] = 0
