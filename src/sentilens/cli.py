@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .cli_explain import explain_app
+from .cli_inspect import register as register_inspect
 
 app = typer.Typer(
     help="Interpretable image sentiment classification (positive / negative) with Inception networks.",
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 app.add_typer(explain_app, name="explain")
+register_inspect(app)
 
 
 class Subset(str, Enum):

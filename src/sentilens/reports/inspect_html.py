@@ -1,0 +1,165 @@
+"""The ``sentilens inspect`` page: one self-contained HTML file plus the PNGs beside it.
+
+Everything the page needs is in ``index.html`` (inline CSS and JavaScript, no network) or in the
+``taps/`` folder next to it, referenced by relative paths, so the folder opens from disk and can
+be copied or zipped.  Each tap has a checkbox and a weight; "Export config" turns the ticked taps
+into a :class:`~sentilens.training.TrainConfig` JSON (backbone, weights, taps, aux_weights), shows
+it in ``<pre id="config">`` and offers it as a download for ``sentilens train|cv --config``.  The
+page refuses an empty selection and weights outside [0, 1], as the Python side does.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..selection.evidence import DEFAULT_AUX_WEIGHT, Ranking
+
+CONFIG_FILE_NAME = "sentilens-config.json"
+
+
+@dataclass
+class TapSection:
+    """The pictures of one tap (paths inside the report folder)."""
+
+    tap: str
+    groups: Path
+    average: Path
+    gradcam: list[Path]
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 0 2rem 6rem; color: #222; }
+h1 { margin-bottom: .2rem; } .meta { color: #555; margin-top: 0; }
+table.ranking { border-collapse: collapse; margin: 1rem 0; }
+table.ranking td, table.ranking th { border: 1px solid #ccc; padding: .25rem .6rem; text-align: right; }
+tr.suggested { background: #eef7ee; }
+section.tap { border-top: 2px solid #ddd; padding: .8rem 0; }
+section.tap h2 { display: flex; gap: 1.2rem; align-items: center; font-size: 1.25rem; }
+section.tap h2 label { font-weight: normal; font-size: 1rem; }
+.evidence { color: #333; } .pictures img { max-width: 100%; margin: .3rem .3rem 0 0; vertical-align: top; }
+.pictures .row { display: flex; flex-wrap: wrap; gap: .4rem; align-items: flex-start; }
+#exportbar { position: fixed; bottom: 0; left: 0; right: 0; background: #f6f6f6; border-top: 1px solid #bbb;
+             padding: .5rem 2rem; display: flex; gap: 1rem; align-items: center; }
+#export-error { color: #b00; margin: 0; } #config { margin: 1rem 0; background: #f4f4f4; padding: .6rem; }
+"""
+
+SCRIPT = """
+"use strict";
+function selection() {
+  const taps = [], weights = [], problems = [];
+  for (const box of document.querySelectorAll("input.tap-select")) {
+    if (!box.checked) continue;
+    const field = document.getElementById("weight-" + box.dataset.tap);
+    const text = field.value.trim();
+    const weight = Number(text);
+    if (text === "" || !Number.isFinite(weight) || weight < 0 || weight > 1) {
+      problems.push("weight of " + box.dataset.tap + " must lie in [0, 1], got '" + text + "'");
+    }
+    taps.push(box.dataset.tap);
+    weights.push(weight);
+  }
+  if (taps.length === 0) problems.push("no blocks selected: tick at least one block");
+  return {taps: taps, weights: weights, problems: problems};
+}
+function exportConfig() {
+  const chosen = selection();
+  const error = document.getElementById("export-error");
+  const pre = document.getElementById("config");
+  const link = document.getElementById("download");
+  if (chosen.problems.length > 0) {
+    error.textContent = chosen.problems.join("; ");
+    pre.textContent = "";
+    link.hidden = true;
+    return;
+  }
+  error.textContent = "";
+  const config = Object.assign({}, BASE_CONFIG, {taps: chosen.taps, aux_weights: chosen.weights});
+  const text = JSON.stringify(config, null, 2) + "\\n";
+  pre.textContent = text;
+  if (link.href) URL.revokeObjectURL(link.href);
+  link.href = URL.createObjectURL(new Blob([text], {type: "application/json"}));
+  link.hidden = false;
+}
+function showCount() {
+  document.getElementById("count").textContent = selection().taps.length + " selected";
+}
+document.getElementById("export").addEventListener("click", exportConfig);
+for (const box of document.querySelectorAll("input.tap-select")) box.addEventListener("change", showCount);
+showCount();
+"""
+
+
+def _img(path: Path, root: Path, alt: str) -> str:
+    return f'<img src="{html.escape(path.relative_to(root).as_posix())}" alt="{html.escape(alt)}" loading="lazy">'
+
+
+def _ranking_table(ranking: Ranking) -> str:
+    rows = "".join(
+        f'<tr class="{"suggested" if t.suggested else ""}"><td>{t.rank}</td><th><a href="#tap-{html.escape(t.tap)}">'
+        f"{html.escape(t.tap)}</a></th><td>{t.probe_accuracy:.3f} ± {t.probe_std:.3f}</td>"
+        f"<td>{t.separation:.3f}</td><td>{'yes' if t.suggested else ''}</td></tr>"
+        for t in ranking.taps
+    )
+    return ('<table class="ranking"><thead><tr><th>rank</th><th>block</th><th>probe accuracy</th>'
+            f"<th>NMF separation</th><th>suggested</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _section(section: TapSection, ranking: Ranking, root: Path) -> str:
+    evidence = {t.tap: t for t in ranking.taps}[section.tap]
+    tap = html.escape(section.tap)
+    checked = " checked" if evidence.suggested else ""
+    cams = "".join(_img(p, root, f"{section.tap} Grad-CAM") for p in section.gradcam)
+    return f"""
+<section class="tap" id="tap-{tap}" data-tap="{tap}">
+  <h2>Block {tap}
+    <label><input type="checkbox" class="tap-select" id="select-{tap}" data-tap="{tap}"{checked}> auxiliary head</label>
+    <label>weight <input type="number" class="tap-weight" id="weight-{tap}" min="0" max="1" step="0.05"
+      value="{DEFAULT_AUX_WEIGHT}" size="5"></label></h2>
+  <p class="evidence">rank {evidence.rank} of {len(ranking.taps)}; linear-probe accuracy
+    {evidence.probe_accuracy:.3f} ± {evidence.probe_std:.3f}; NMF separation {evidence.separation:.3f}</p>
+  <div class="pictures">
+    <p>Neuron groups (r = 1) of sampled images: negative left, positive right.</p>
+    {_img(section.groups, root, f"{section.tap} neuron groups")}
+    <div class="row"><div><p>Class averages</p>{_img(section.average, root, f"{section.tap} class averages")}</div>
+    <div><p>Grad-CAM at {tap} for each image's own label</p>{cams}</div></div>
+  </div>
+</section>"""
+
+
+def write_report(out: str | Path, ranking: Ranking, sections: Sequence[TapSection], source: str) -> Path:
+    """Write ``index.html``, ``ranking.json`` and ``ranking.md`` into ``out``; return the page."""
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    base = json.dumps({"backbone": ranking.backbone, "weights": ranking.weights}).replace("</", "<\\/")
+    body = "".join(_section(s, ranking, root) for s in sections)
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>sentilens inspect: {html.escape(ranking.backbone)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
+<body>
+<h1>Which blocks separate the sentiments?</h1>
+<p class="meta">{html.escape(source)} on {html.escape(ranking.dataset)}: evidence from {ranking.n_images} images,
+{ranking.n_splits}-fold linear probe on pooled features and the separation of rank-1 NMF groups between
+the classes. Suggested: <strong>{html.escape(", ".join(ranking.suggested))}</strong> (pre-ticked).
+Tick the blocks whose positive and negative pictures differ most, set weights, and export.</p>
+{_ranking_table(ranking)}
+{body}
+<h2>Config</h2>
+<p>Use with <code>sentilens cv DATA --config {CONFIG_FILE_NAME}</code> or <code>sentilens train</code>.</p>
+<pre id="config"></pre>
+<div id="exportbar"><button type="button" id="export">Export config</button><span id="count"></span>
+<a id="download" download="{CONFIG_FILE_NAME}" hidden>Download {CONFIG_FILE_NAME}</a>
+<p id="export-error" role="alert"></p></div>
+<script>const BASE_CONFIG = {base};{SCRIPT}</script>
+</body>
+</html>
+"""
+    index = root / "index.html"
+    index.write_text(page, encoding="utf-8")
+    (root / "ranking.json").write_text(json.dumps(ranking.to_dict(), indent=2), encoding="utf-8")
+    (root / "ranking.md").write_text(ranking.markdown(), encoding="utf-8")
+    return index

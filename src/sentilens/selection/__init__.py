@@ -1,0 +1,31 @@
+"""Choosing the blocks that get auxiliary heads: per-tap evidence, a ranking, a suggested set,
+and the browser report (``sentilens inspect``) in which a person makes the choice."""
+
+from .evidence import (
+    DEFAULT_AUX_WEIGHT,
+    Ranking,
+    SelectionError,
+    TapEvidence,
+    TapFeatures,
+    collect_tap_features,
+    probe_accuracy,
+    rank_taps,
+    selection_config,
+    separation_score,
+)
+from .sampling import per_class_sample, stratified_subset
+
+__all__ = [
+    "DEFAULT_AUX_WEIGHT",
+    "Ranking",
+    "SelectionError",
+    "TapEvidence",
+    "TapFeatures",
+    "collect_tap_features",
+    "per_class_sample",
+    "probe_accuracy",
+    "rank_taps",
+    "selection_config",
+    "separation_score",
+    "stratified_subset",
+]

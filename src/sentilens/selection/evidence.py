@@ -1,0 +1,250 @@
+"""Per-tap evidence of how well a block separates the sentiments, a ranking and a suggested set.
+
+The paper's person compares neuron-group pictures of positive and negative images block by block
+and picks the blocks where they differ most.  Two numbers stand in for that judgement here, both
+computed on the frozen backbone (centre view, no training of the backbone):
+
+* **probe accuracy**: the cross-validated accuracy of a linear probe (standardised features,
+  scikit-learn ``LogisticRegression``) on the tap's globally average-pooled map, which is exactly
+  what an auxiliary head reads.  The folds are :func:`~sentilens.evaluation.make_folds`' (grouped
+  by content, stratified), so the numbers line up with ``sentilens cv`` and the experiments.
+* **NMF separation**: every image's tap map is factorised with ``r = 1`` (paper eq. 4); the
+  group's channel weights ``v`` are scaled to sum to 1,
+  so ``v`` says *which* channels make up the image's neuron group (what eq. 5 draws).  The score
+  is the squared distance between the positive and the negative class mean of ``v``, minus its
+  sampling bias ``tr S+ / n+ + tr S- / n-``, divided by the pooled within-class variance
+  ``(tr S+ + tr S-) / 2`` (``S`` the class covariance).  It is about 0 when the two classes'
+  groups are drawn from the same distribution and grows as their pictures differ.
+
+The **ranking** orders taps by the mean of their rank under each number (a Borda count; ties go
+to the higher probe accuracy).  The **suggested set** is the ``k`` best-ranked taps (the paper
+chose three), leaving out the backbone's last tap: its pooled map is already what the main
+classifier reads, so a head there adds no new evidence.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import rankdata
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..data import LabelledImages
+from ..data.images import to_unit_range
+from ..evaluation.crossval import make_folds
+from ..models.backbones import Backbone
+from ..progress import track
+from ..training import TrainConfig
+
+DEFAULT_AUX_WEIGHT = 0.1
+
+
+class SelectionError(ValueError):
+    """A block selection that cannot become a training config (e.g. nothing selected)."""
+
+
+@dataclass
+class TapFeatures:
+    """What the frozen backbone gives per tap for the probe images (centre view).
+
+    Attributes:
+        pooled: tap -> ``(N, C)`` globally average-pooled maps.
+        factors: tap -> ``(N, C)`` rank-1 NMF channel weights, each row summing to 1 (or all 0
+            for an image whose map is all zero).
+    """
+
+    pooled: dict[str, np.ndarray]
+    factors: dict[str, np.ndarray]
+
+
+@torch.no_grad()
+def collect_tap_features(backbone: Backbone, images: torch.Tensor, taps: Sequence[str], batch_size: int = 16) -> TapFeatures:
+    """Run the backbone once over uint8 ``images`` ``(N, 3, S, S)`` and keep pooled maps and NMF factors."""
+    backbone.check_taps(taps)
+    backbone = backbone.eval()
+    last = max(taps, key=backbone.stage_index)
+    pooled: dict[str, list[np.ndarray]] = {t: [] for t in taps}
+    factors: dict[str, list[np.ndarray]] = {t: [] for t in taps}
+    starts = range(0, len(images), batch_size)
+    for start in track(starts, total=len(starts), description="tap features"):
+        batch = backbone.normalize(to_unit_range(images[start : start + batch_size]))
+        maps = backbone(batch, taps=list(taps), stop=last).taps
+        for tap in taps:
+            pooled[tap].append(maps[tap].mean(dim=(2, 3)).float().numpy())
+            factors[tap].append(rank_one_channel_weights(maps[tap]))
+    return TapFeatures(
+        pooled={t: np.concatenate(parts) for t, parts in pooled.items()},
+        factors={t: np.concatenate(parts) for t, parts in factors.items()},
+    )
+
+
+def rank_one_channel_weights(maps: torch.Tensor) -> np.ndarray:
+    """Channel weights ``v`` of the rank-1 NMF of each map ``(N, t, m, n)``, scaled to sum to 1.
+
+    For a non-negative matrix the leading singular vectors can be taken non-negative
+    (Perron-Frobenius), so the best rank-1 approximation is itself a non-negative factorisation:
+    the rank-1 NMF *is* the leading singular pair (what :func:`sentilens.explain.factorise`
+    converges to, starting from that very pair with ``nndsvda``).  The pair comes from the top
+    eigenvector of the smaller Gram matrix (``B B^T`` or ``B^T B``), batched over images, which is
+    exact and several times cheaper than thousands of iterative NMF fits or full SVDs.  An
+    all-zero map gives all-zero weights.
+    """
+    matrices = maps.flatten(2).transpose(1, 2).double().clamp_min(0)  # (N, m n, t)
+    if matrices.shape[1] <= matrices.shape[2]:
+        _, vectors = torch.linalg.eigh(matrices @ matrices.transpose(1, 2))
+        weights = (matrices.transpose(1, 2) @ vectors[..., -1:]).squeeze(-1)
+    else:
+        _, vectors = torch.linalg.eigh(matrices.transpose(1, 2) @ matrices)
+        weights = vectors[..., -1]
+    weights = weights.abs()
+    totals = weights.sum(dim=1, keepdim=True)
+    weights = torch.where(totals > 0, weights / totals.clamp_min(1e-300), torch.zeros_like(weights))
+    weights[matrices.flatten(1).amax(dim=1) == 0] = 0
+    return weights.float().numpy()
+
+
+def probe_accuracy(features: np.ndarray, labels: Sequence[int], folds: Sequence[Any], c: float = 1.0) -> np.ndarray:
+    """Held-out accuracy of a standardised logistic-regression probe on each fold."""
+    labels_array = np.asarray(labels)
+    scores = []
+    for fold in folds:
+        train, test = list(fold.train), list(fold.test)
+        probe = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+        probe.fit(features[train], labels_array[train])
+        scores.append(float((probe.predict(features[test]) == labels_array[test]).mean()))
+    return np.asarray(scores)
+
+
+def separation_score(factors: np.ndarray, labels: Sequence[int]) -> float:
+    """Bias-corrected squared distance of the class means of ``factors`` over the within-class variance.
+
+    ``labels`` are 0 (negative) and 1 (positive); each class needs at least two rows.
+    """
+    labels_array = np.asarray(labels)
+    classes = [factors[labels_array == value] for value in (0, 1)]
+    if min(len(c) for c in classes) < 2:
+        raise SelectionError("the separation score needs at least two images of each class")
+    means = [c.mean(axis=0) for c in classes]
+    spreads = [float(c.var(axis=0, ddof=1).sum()) for c in classes]
+    between = float(((means[1] - means[0]) ** 2).sum()) - sum(s / len(c) for s, c in zip(spreads, classes))
+    within = (spreads[0] + spreads[1]) / 2
+    return between / within if within > 0 else 0.0
+
+
+@dataclass
+class TapEvidence:
+    """The evidence for one tap and its place in the ranking (1 = best)."""
+
+    tap: str
+    probe_accuracy: float
+    probe_std: float
+    separation: float
+    rank: int = 0
+    suggested: bool = False
+
+
+@dataclass
+class Ranking:
+    """Taps ordered best first, the suggested set and what it took to compute them."""
+
+    backbone: str
+    weights: str
+    dataset: str
+    n_images: int
+    n_splits: int
+    taps: list[TapEvidence]
+    suggested: tuple[str, ...]
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def config(self, taps: Sequence[str] | None = None, aux_weights: Sequence[float] | None = None) -> TrainConfig:
+        """A training config with heads on ``taps`` (default: the suggested set)."""
+        chosen = tuple(self.suggested if taps is None else taps)
+        return selection_config(self.backbone, self.weights, chosen, aux_weights)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{k: v for k, v in asdict(self).items() if k != "taps"},
+                "suggested": list(self.suggested), "taps": [asdict(t) for t in self.taps]}
+
+    def markdown(self) -> str:
+        """The ranking as a Markdown table; suggested taps are marked."""
+        lines = [
+            f"Block ranking ({self.dataset}, {self.n_images} images, {self.backbone} {self.weights}, "
+            f"{self.n_splits}-fold probe)",
+            "",
+            "| rank | block | probe accuracy | NMF separation | suggested |",
+            "|---|---|---|---|---|",
+        ]
+        for t in self.taps:
+            lines.append(f"| {t.rank} | {t.tap} | {t.probe_accuracy:.3f} ± {t.probe_std:.3f} | {t.separation:.3f} | "
+                         f"{'yes' if t.suggested else ''} |")
+        lines += ["", f"Suggested set: {', '.join(self.suggested)} ({self.seconds:.0f} s)"]
+        return "\n".join(lines) + "\n"
+
+
+def selection_config(backbone: str, weights: str, taps: Sequence[str], aux_weights: Sequence[float] | None = None) -> TrainConfig:
+    """A :class:`TrainConfig` for a selection; refuses an empty one (unknown taps and weights
+    outside [0, 1] are refused when the model is built)."""
+    taps = tuple(taps)
+    if not taps:
+        raise SelectionError("no blocks selected; choose at least one block for an auxiliary head")
+    weights_list = tuple(aux_weights) if aux_weights is not None else (DEFAULT_AUX_WEIGHT,) * len(taps)
+    if len(weights_list) != len(taps):
+        raise SelectionError(f"{len(taps)} blocks but {len(weights_list)} weights")
+    bad = [w for w in weights_list if not 0.0 <= w <= 1.0]
+    if bad:
+        raise SelectionError(f"auxiliary weights must lie in [0, 1], got {bad}")
+    return TrainConfig(backbone=backbone, weights=weights, taps=taps, aux_weights=weights_list)
+
+
+def rank_taps(
+    backbone: Backbone,
+    weights: str,
+    dataset: LabelledImages,
+    images: torch.Tensor,
+    taps: Sequence[str] | None = None,
+    k: int = 3,
+    n_splits: int = 5,
+    seed: int = 0,
+) -> Ranking:
+    """Evidence, ranking and suggested set for ``taps`` (default: all) on decoded ``images``.
+
+    Args:
+        backbone: the frozen backbone (ImageNet or fine-tuned weights).
+        weights: how a training config names those weights (``imagenet``, ``none`` or a file).
+        dataset: the labelled images ``images`` were decoded from, in the same order.
+        images: uint8 centre crops at the backbone's input size.
+        k: size of the suggested set.
+    """
+    began = time.perf_counter()
+    dataset.require_all_classes()
+    taps = tuple(taps) if taps is not None else backbone.tap_names
+    backbone.check_taps(taps)
+    if not taps:
+        raise SelectionError("no blocks to rank")
+    if k < 1:
+        raise SelectionError(f"the suggested set needs at least one block, got k = {k}")
+    folds = make_folds(dataset, n_splits, seed)
+    features = collect_tap_features(backbone, images, taps)
+    evidence = []
+    for tap in taps:
+        scores = probe_accuracy(features.pooled[tap], dataset.labels, folds)
+        evidence.append(TapEvidence(tap, float(scores.mean()), float(scores.std()),
+                                    separation_score(features.factors[tap], dataset.labels)))
+    borda = (rankdata([-e.probe_accuracy for e in evidence]) + rankdata([-e.separation for e in evidence])) / 2
+    order = sorted(range(len(evidence)), key=lambda i: (borda[i], -evidence[i].probe_accuracy))
+    ranked = [evidence[i] for i in order]
+    eligible = [e for e in ranked if e.tap != backbone.tap_names[-1]] or ranked
+    suggested = {e.tap for e in eligible[:k]}
+    for position, e in enumerate(ranked, start=1):
+        e.rank, e.suggested = position, e.tap in suggested
+    in_depth_order = tuple(t for t in taps if t in suggested)
+    return Ranking(backbone.name, weights, dataset.name, len(dataset), n_splits, ranked, in_depth_order,
+                   time.perf_counter() - began)

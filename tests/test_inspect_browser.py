@@ -1,0 +1,115 @@
+"""``sentilens inspect`` in a real browser: headless Chromium opens the report from disk, a person's
+choice is simulated (tick two blocks, set a weight, export) and ``sentilens cv`` accepts the result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from sentilens.cli import app
+
+from .browser import chromium
+
+runner = CliRunner()
+GOOGLENET_TAPS = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
+ARTEFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+TINY = ["--backbone", "googlenet", "--weights", "none", "--per-class", "2", "--folds", "2",
+        "--ascent-size", "24", "--ascent-steps", "1", "--ascent-batch", "256"]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from .conftest import write_image
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("inspect")
+    for label in ("negative", "positive"):
+        (root / "data" / label).mkdir(parents=True)
+        for i in range(6):
+            write_image(root / "data" / label / f"{label}{i}.png", seed=hash((label, i)) % 2**32)
+    out = root / "report"
+    result = runner.invoke(app, ["inspect", str(root / "data"), "--out", str(out), "--cache", str(root / "cache"), *TINY])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    driver = chromium(tmp_path / "profile")
+    yield driver
+    driver.quit()
+
+
+def test_report_is_self_contained(report: Path) -> None:
+    page = (report / "index.html").read_text()
+    assert "http://" not in page and "https://" not in page
+    for tap in GOOGLENET_TAPS:
+        for name in (f"{tap}-groups.png", f"{tap}-average.png", f"{tap}-gradcam-negative.png", f"{tap}-gradcam-positive.png"):
+            assert (report / "taps" / name).stat().st_size > 0
+            assert f"taps/{name}" in page
+
+
+def test_tick_blocks_export_and_cross_validate(report: Path, browser, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get((report / "index.html").as_uri())
+    sections = [s.get_attribute("data-tap") for s in browser.find_elements(By.CSS_SELECTOR, "section.tap")]
+    assert sections == GOOGLENET_TAPS
+    images = browser.find_elements(By.CSS_SELECTOR, "section.tap img")
+    assert len(images) == 4 * len(GOOGLENET_TAPS)
+    browser.execute_script("for (const i of document.images) i.scrollIntoView();")
+    assert all(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0;", i) for i in images)
+
+    suggested = json.loads((report / "ranking.json").read_text())["suggested"]
+    assert [b.get_attribute("data-tap") for b in browser.find_elements(By.CSS_SELECTOR, "input.tap-select:checked")] == suggested
+
+    def click(element) -> None:
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+        element.click()
+
+    def export() -> tuple[str, str]:
+        click(browser.find_element(By.ID, "export"))
+        return browser.find_element(By.ID, "config").text, browser.find_element(By.ID, "export-error").text
+
+    for box in browser.find_elements(By.CSS_SELECTOR, "input.tap-select:checked"):
+        click(box)
+    config_text, error = export()
+    assert config_text == "" and "no blocks selected" in error
+
+    click(browser.find_element(By.ID, "select-4a"))
+    click(browser.find_element(By.ID, "select-4d"))
+    weight = browser.find_element(By.ID, "weight-4d")
+    click(weight)
+    weight.clear()
+    weight.send_keys("1.5")
+    config_text, error = export()
+    assert config_text == "" and "weight of 4d must lie in [0, 1]" in error
+
+    weight.clear()
+    weight.send_keys("0.3")
+    config_text, error = export()
+    assert error == ""
+    config = json.loads(config_text)
+    assert config == {"backbone": "googlenet", "weights": "none", "taps": ["4a", "4d"], "aux_weights": [0.1, 0.3]}
+    assert browser.find_element(By.ID, "download").get_attribute("href").startswith("blob:")
+
+    ARTEFACTS.mkdir(exist_ok=True)
+    browser.execute_script("window.scrollTo(0, 0);")
+    assert browser.save_screenshot(str(ARTEFACTS / "inspect.png"))
+    problems = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
+    assert problems == []
+
+    config_file = tmp_path / "sentilens-config.json"
+    config_file.write_text(config_text)
+    out = tmp_path / "cv"
+    result = runner.invoke(app, ["cv", str(report.parent / "data"), "--config", str(config_file), "--folds", "2",
+                                 "--epochs", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    folds = json.loads((out / "folds.json").read_text())
+    (run,) = next(iter(folds.values()))
+    assert run["config"]["taps"] == ["4a", "4d"] and run["config"]["aux_weights"] == [0.1, 0.3]
+    assert len(run["folds"]) == 2

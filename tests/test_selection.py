@@ -1,0 +1,139 @@
+"""Block selection: the evidence numbers, the suggested set, ``suggest-layers`` and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from sentilens.cli import app
+from sentilens.data import Fold, LabelledImages
+from sentilens.explain import factorise
+from sentilens.selection import SelectionError, probe_accuracy, selection_config, separation_score
+from sentilens.selection.evidence import rank_one_channel_weights
+from sentilens.training import TrainConfig
+
+from .conftest import write_image
+
+runner = CliRunner()
+SMALL = ["--backbone", "googlenet", "--weights", "none", "--folds", "2"]
+GOOGLENET_TAPS = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def test_rank_one_weights_equal_the_explain_modules_nmf() -> None:
+    for shape in ((3, 40, 5, 6), (3, 12, 5, 6)):  # more channels than positions, and fewer
+        maps = torch.rand(shape) ** 3
+        maps[2] = 0
+        weights = rank_one_channel_weights(maps)
+        for single, row in zip(maps[:2], weights[:2]):
+            v = factorise(single, rank=1).channel_weights[0]
+            np.testing.assert_allclose(row, v / v.sum(), atol=1e-5)
+            assert row.min() >= 0 and row.sum() == pytest.approx(1.0, abs=1e-5)
+        assert not weights[2].any()
+
+
+def test_separation_is_near_zero_without_difference_and_large_with_it() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 200)
+    same = rng.dirichlet(np.ones(30), size=400)
+    shifted = same.copy()
+    shifted[labels == 1, 0] += 0.2
+    assert abs(separation_score(same, labels)) < 0.2
+    assert separation_score(shifted, labels) > 5 * max(separation_score(same, labels), 0.05)
+    with pytest.raises(SelectionError, match="two images of each class"):
+        separation_score(same[:3], [0, 1, 1])
+
+
+def test_probe_accuracy_on_separable_and_on_random_features() -> None:
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], 30)
+    folds = [Fold(0, tuple(range(0, 60, 2)), tuple(range(1, 60, 2))), Fold(1, tuple(range(1, 60, 2)), tuple(range(0, 60, 2)))]
+    separable = rng.normal(size=(60, 5)) + labels[:, None] * 4
+    assert probe_accuracy(separable, labels, folds).min() == 1.0
+    assert probe_accuracy(rng.normal(size=(60, 5)), labels, folds).mean() < 0.8
+
+
+def test_selection_config_refuses_empty_and_out_of_range() -> None:
+    config = selection_config("googlenet", "none", ["4a", "4d"], [0.1, 0.3])
+    assert config.taps == ("4a", "4d") and config.aux_weights == (0.1, 0.3)
+    with pytest.raises(SelectionError, match="no blocks selected"):
+        selection_config("googlenet", "none", [])
+    with pytest.raises(SelectionError, match=r"\[0, 1\]"):
+        selection_config("googlenet", "none", ["4a"], [1.5])
+
+
+def one_class_folder(root: Path) -> Path:
+    for label in ("negative", "positive"):
+        (root / label).mkdir(parents=True)
+    for i in range(4):
+        write_image(root / "positive" / f"p{i}.png", seed=i)
+    return root
+
+
+def test_suggest_layers_ranks_every_tap_and_writes_a_usable_config(class_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["suggest-layers", str(class_folder), *SMALL, "--k", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    ranking = json.loads((out / "suggest.json").read_text())
+    assert sorted(t["tap"] for t in ranking["taps"]) == sorted(GOOGLENET_TAPS)
+    assert [t["rank"] for t in ranking["taps"]] == list(range(1, 10))
+    assert len(ranking["suggested"]) == 2 and "5b" not in ranking["suggested"]
+    for tap in ranking["taps"]:
+        assert 0.0 <= tap["probe_accuracy"] <= 1.0 and np.isfinite(tap["separation"])
+    config = TrainConfig.from_file(out / "suggested-config.json")
+    assert list(config.taps) == ranking["suggested"] and config.aux_weights == (0.1, 0.1)
+    assert "Suggested set" in result.output
+
+
+@pytest.mark.parametrize("command", ["suggest-layers", "inspect"])
+def test_one_class_dataset_is_refused(command: str, tmp_path: Path) -> None:
+    data = one_class_folder(tmp_path / "data")
+    result = runner.invoke(app, [command, str(data), *SMALL, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "no images of class negative" in result.output
+
+
+def test_empty_suggested_set_is_refused(class_folder: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["suggest-layers", str(class_folder), *SMALL, "--k", "0", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "at least one block" in result.output
+
+
+@pytest.mark.parametrize(
+    ("taps", "weights", "message"),
+    [(["4a", "9z"], [0.1, 0.1], "9z"), (["4a", "4d"], [0.1, 1.5], r"[0, 1]"), (["4a"], [-0.2], r"[0, 1]")],
+)
+def test_cv_refuses_a_bad_config(class_folder: Path, tmp_path: Path, taps, weights, message: str) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"backbone": "googlenet", "weights": "none", "taps": taps, "aux_weights": weights}))
+    result = runner.invoke(app, ["cv", str(class_folder), "--config", str(config), "--folds", "2", "--epochs", "1",
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "error" in result.output and message in result.output
+
+
+def test_suggest_layers_on_a_checkpoint_names_its_backbone_weights(class_folder: Path, tmp_path: Path) -> None:
+    from sentilens.models.checkpoint import load_checkpoint
+    from sentilens.training import build_model
+
+    model_file = tmp_path / "model.pt"
+    trained = runner.invoke(app, ["train", str(class_folder), "--backbone", "googlenet", "--weights", "none",
+                                  "--taps", "4a", "--epochs", "1", "-o", str(model_file)])
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["suggest-layers", str(class_folder), "--checkpoint", str(model_file), "--folds", "2",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    config = TrainConfig.from_file(out / "suggested-config.json")
+    assert config.backbone == "googlenet" and Path(config.weights) == (out / "backbone.pt").resolve()
+    rebuilt, original = build_model(config).backbone.state_dict(), load_checkpoint(model_file).model.backbone.state_dict()
+    assert all(torch.equal(rebuilt[k], v) for k, v in original.items())
