@@ -87,7 +87,7 @@ def main() -> None:
         timing["seconds"] = round(seconds, 1)
         timing["extrapolated_whole_tap_seconds"] = round(seconds * backbone.tap_channels[args.tap] / args.limit, 1)
     dataset = load_twitter(args.data, "five")
-    images = decode_all(dataset.paths[:100], backbone.input_size)
+    images = decode_all(dataset.paths[:100], backbone.input_size).images
     maxima = real_maxima(backbone.eval(), images, args.tap)
     plain_settings = AscentSettings(mode="plain")
     began = time.perf_counter()

@@ -40,7 +40,7 @@ def main() -> None:
     config = TrainConfig(mode="frozen", seed=args.seed)
     template = build_model(config)
     size = template.backbone.input_size
-    images = decode_all(dataset.paths, size)
+    images = decode_all(dataset.paths, size).images
     cache = build_view_cache(template.backbone, images, template.taps, None, batch_size=config.batch_size)
     labels = np.asarray(dataset.labels)
     rng = np.random.default_rng(args.seed)

@@ -94,7 +94,7 @@ def main() -> None:
     frozen = TrainConfig(mode="frozen", device="cpu")
     template = build_model(finetune)
     began = time.perf_counter()
-    images = decode_all(three.paths, template.backbone.input_size)
+    images = decode_all(three.paths, template.backbone.input_size).images
     result["decode_seconds_three_agree"] = time.perf_counter() - began
     began = time.perf_counter()
     cache32 = build_view_cache(template.backbone, images, template.taps, BOUNDARY)
