@@ -27,7 +27,7 @@ img {{ width: 180px; height: 180px; image-rendering: auto; }}
 <h1>sentilens: image sentiment</h1>
 <p class="note">{note}</p>
 <table>
-<tr><th>image</th><th>label</th><th>probability</th><th>Grad-CAM at {cam_tap}</th><th>neuron group at {group_tap}</th></tr>
+<tr><th>image</th><th>label</th><th>probability</th><th>Grad-CAM at {cam_tap}</th><th>neuron group at {group_tap} (contrast stretched)</th></tr>
 {rows}
 </table>
 </body></html>
@@ -46,6 +46,16 @@ class SummaryRow:
     group: np.ndarray  # (3, s, s) floats in [0, 1]
 
 
+def stretch(picture: np.ndarray) -> np.ndarray:
+    """Map a picture's value range to [0, 1] for display.
+
+    A neuron-group picture is a weighted mean of hundreds of channel pictures, so its values crowd
+    around mid-grey; stretching shows its structure without changing which colours dominate.
+    """
+    low, high = float(picture.min()), float(picture.max())
+    return (picture - low) / (high - low) if high > low else np.zeros_like(picture)
+
+
 def _png(array: np.ndarray, path: Path) -> str:
     values = array if array.dtype == np.uint8 else (np.clip(array, 0, 1) * 255).astype(np.uint8)
     Image.fromarray(values).save(path)
@@ -60,7 +70,7 @@ def write_summary(rows: Sequence[SummaryRow], out: Path, cam_tap: str, group_tap
         stem = f"{index:03d}"
         image = _png(row.image, out / f"{stem}-image.png")
         cam = _png(row.gradcam, out / f"{stem}-gradcam.png")
-        group = _png(row.group.transpose(1, 2, 0), out / f"{stem}-group.png")
+        group = _png(stretch(row.group.transpose(1, 2, 0)), out / f"{stem}-group.png")
         cells.append(
             f'<tr><td><img src="{image}" alt="{html.escape(row.name)}"><br>{html.escape(row.name)}</td>'
             f'<td class="{html.escape(row.label)}">{html.escape(row.label)}</td><td>{row.probability:.3f}</td>'
