@@ -81,6 +81,22 @@ def test_fast_predict_matches_plain(googlenet_model: SentimentModel, image_files
             assert a.label == b.label
 
 
+def test_compiled_predict_matches_plain(googlenet_model: SentimentModel, image_files: list[Path]) -> None:
+    """Five good images in batches of two: the last batch is padded to the compiled shape."""
+    names = ["negative", "positive"]
+    plain, _ = predict_paths(googlenet_model, names, image_files, batch_size=2, precision="fp32",
+                             channels_last=False, workers=0)
+    compiled, skipped = predict_paths(googlenet_model, names, image_files, batch_size=2, precision="fp32",
+                                      workers=0, compiled=True)
+    assert [p.path for p in compiled] == [p.path for p in plain]
+    assert [s.path for s in skipped] == [image_files[2]]
+    np.testing.assert_allclose(
+        [p.positive_probability for p in compiled], [p.positive_probability for p in plain], atol=1e-4
+    )
+    for a, b in zip(compiled, plain):
+        np.testing.assert_allclose(list(a.head_probabilities.values()), list(b.head_probabilities.values()), atol=1e-4)
+
+
 @pytest.mark.parametrize(("mode", "trainable_from"), [("finetune", "5a"), ("frozen", None)])
 def test_cached_and_recomputed_training_agree(mode: str, trainable_from: str | None) -> None:
     torch.manual_seed(1)

@@ -3,7 +3,7 @@
 Decoding runs in loader processes a few batches ahead of the network, so on a CPU the cores
 alternate between JPEG decoding and convolutions instead of waiting for each other; the network
 runs in channels-last layout with batch norm folded, under bfloat16 autocast where the CPU has
-native bfloat16 (see :mod:`sentilens.runtime`).
+native bfloat16, and optionally compiled (see :mod:`sentilens.runtime`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .data.sources import IMAGE_SUFFIXES
 from .data.store import check_on_error, load_or_reason
 from .models import HeadLogits, SentimentModel
 from .progress import track
-from .runtime import autocast, inference_copy, resolve_precision, to_memory_format
+from .runtime import autocast, compiled_copy, inference_copy, resolve_precision, to_memory_format
 
 
 @dataclass
@@ -107,6 +107,105 @@ def default_workers() -> int:
     return min(2, os.cpu_count() or 1)
 
 
+def _pad_batch(images: torch.Tensor, size: int) -> torch.Tensor:
+    """``images`` with black images appended up to ``size`` rows (the extra rows are discarded)."""
+    if len(images) >= size:
+        return images
+    return torch.cat([images, images.new_zeros((size - len(images), *images.shape[1:]))])
+
+
+class Predictor:
+    """A model prepared once for classifying many files: the fast copy is made (and compiled)
+    on construction, so repeated calls pay only for decoding and the network.
+
+    Args:
+        model: the trained model (left untouched).
+        class_names: name of each class index.
+        views: views averaged per image (``centre``, ``mirror``).
+        batch_size: images per batch.
+        precision: ``auto`` (bfloat16 autocast where the CPU or GPU runs it natively), ``fp32``
+            or ``bf16``.
+        channels_last: run an inference copy of the model (batch norm folded) in channels-last
+            layout; False runs ``model`` itself as it is (the plain path).
+        workers: loader processes decoding ahead of the model; None picks
+            :func:`default_workers`, 0 decodes in this process.
+        compiled: run a TorchInductor-compiled copy (:func:`~sentilens.runtime.compiled_copy`):
+            faster per image after a one-off compilation (up to a minute, on the first batch),
+            so worth it for many thousands of images.  Short batches are padded to ``batch_size`` so
+            that one compiled shape serves every call.
+    """
+
+    def __init__(
+        self,
+        model: SentimentModel,
+        class_names: Sequence[str],
+        views: Sequence[str] = ("centre", "mirror"),
+        batch_size: int = 32,
+        precision: str = "auto",
+        channels_last: bool = True,
+        workers: int | None = None,
+        compiled: bool = False,
+    ) -> None:
+        self.model = model
+        self.class_names = list(class_names)
+        self.views = tuple(views)
+        self.batch_size = batch_size
+        self.device = next(model.parameters()).device
+        self.precision = resolve_precision(precision, self.device)
+        self.channels_last = channels_last
+        self.workers = default_workers() if workers is None else workers
+        self.compiled = compiled
+        if compiled:
+            self.net = compiled_copy(model, channels_last)
+        else:
+            self.net = inference_copy(model) if channels_last else model.eval()
+
+    def __call__(self, paths: Sequence[Path], on_error: str = "skip") -> tuple[list[Prediction], list[Skipped]]:
+        """Classify ``paths``; with ``on_error="skip"`` undecodable files are listed, not fatal."""
+        check_on_error(on_error)
+        batches = image_batches(paths, self.model.backbone.input_size, self.batch_size, self.workers)
+        predictions: list[Prediction] = []
+        skipped: list[Skipped] = []
+        with torch.inference_mode():
+            for indices, uint8_images, failures in track(batches, total=len(batches), description="classifying"):
+                for index, reason in failures:
+                    if on_error == "fail":
+                        raise ImageDecodeError(reason)
+                    skipped.append(Skipped(Path(paths[index]), reason))
+                if uint8_images is None:
+                    continue
+                fused, heads = self._classify(uint8_images)
+                for row, index in enumerate(indices):
+                    best = int(fused[row].argmax())
+                    predictions.append(
+                        Prediction(
+                            path=Path(paths[index]),
+                            label=self.class_names[best],
+                            probability=float(fused[row, best]),
+                            positive_probability=float(fused[row, 1]),
+                            head_probabilities={name: float(values[row]) for name, values in heads.items()},
+                        )
+                    )
+        return predictions, skipped
+
+    def _classify(self, uint8_images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Fused class probabilities and each head's positive-class probability, views averaged."""
+        count = len(uint8_images)
+        if self.compiled:
+            uint8_images = _pad_batch(uint8_images, self.batch_size)
+        images = to_memory_format(to_unit_range(uint8_images).to(self.device), self.channels_last)
+        fused = torch.zeros((count, self.model.num_classes), device=self.device)
+        heads: dict[str, torch.Tensor] = {}
+        for view_batch in views_of(images, self.views):
+            with autocast(self.precision, self.device):
+                logits = self.net(view_batch)
+            logits = HeadLogits(logits.main[:count].float(), {k: v[:count].float() for k, v in logits.aux.items()})
+            fused += self.model.fuse(logits) / len(self.views)
+            for name, head_logits in {"main": logits.main, **logits.aux}.items():
+                heads[name] = heads.get(name, 0) + head_logits.softmax(1)[:, 1] / len(self.views)
+        return fused, heads
+
+
 def predict_paths(
     model: SentimentModel,
     class_names: Sequence[str],
@@ -117,52 +216,8 @@ def predict_paths(
     precision: str = "auto",
     channels_last: bool = True,
     workers: int | None = None,
+    compiled: bool = False,
 ) -> tuple[list[Prediction], list[Skipped]]:
-    """Classify ``paths``; with ``on_error="skip"`` undecodable files are listed, not fatal.
-
-    Args:
-        precision: ``auto`` (bfloat16 autocast where the CPU or GPU runs it natively), ``fp32``
-            or ``bf16``.
-        channels_last: run an inference copy of the model (batch norm folded) in channels-last
-            layout; False runs ``model`` itself as it is (the plain path).
-        workers: loader processes decoding ahead of the model; None picks
-            :func:`default_workers`, 0 decodes in this process.
-    """
-    check_on_error(on_error)
-    device = next(model.parameters()).device
-    precision = resolve_precision(precision, device)
-    net = inference_copy(model) if channels_last else model.eval()
-    workers = default_workers() if workers is None else workers
-    batches = image_batches(paths, model.backbone.input_size, batch_size, workers)
-    predictions: list[Prediction] = []
-    skipped: list[Skipped] = []
-    with torch.inference_mode():
-        for indices, uint8_images, failures in track(batches, total=len(batches), description="classifying"):
-            for index, reason in failures:
-                if on_error == "fail":
-                    raise ImageDecodeError(reason)
-                skipped.append(Skipped(Path(paths[index]), reason))
-            if uint8_images is None:
-                continue
-            images = to_memory_format(to_unit_range(uint8_images).to(device), channels_last)
-            fused = torch.zeros((len(indices), model.num_classes), device=device)
-            heads: dict[str, torch.Tensor] = {}
-            for view_batch in views_of(images, views):
-                with autocast(precision, device):
-                    logits = net(view_batch)
-                logits = HeadLogits(logits.main.float(), {k: v.float() for k, v in logits.aux.items()})
-                fused += net.fuse(logits) / len(views)
-                for name, head_logits in {"main": logits.main, **logits.aux}.items():
-                    heads[name] = heads.get(name, 0) + head_logits.softmax(1)[:, 1] / len(views)
-            for row, index in enumerate(indices):
-                best = int(fused[row].argmax())
-                predictions.append(
-                    Prediction(
-                        path=Path(paths[index]),
-                        label=class_names[best],
-                        probability=float(fused[row, best]),
-                        positive_probability=float(fused[row, 1]),
-                        head_probabilities={name: float(values[row]) for name, values in heads.items()},
-                    )
-                )
-    return predictions, skipped
+    """Classify ``paths`` once (see :class:`Predictor` for the arguments, and to classify often)."""
+    predictor = Predictor(model, class_names, views, batch_size, precision, channels_last, workers, compiled)
+    return predictor(paths, on_error)

@@ -5,6 +5,11 @@ beyond rounding: channels-last memory format (oneDNN's native layout for convolu
 norm folded into the preceding convolution (one pass over each feature map instead of two), and
 bfloat16 autocast where the CPU has native bfloat16 instructions (AVX-512 BF16 or AMX).  Without
 them bfloat16 is emulated and slower than float32, so ``auto`` falls back to float32.
+
+A fourth, :func:`compiled_copy`, trades a one-off compilation for the rest: TorchInductor with
+the weights frozen into the graph pre-packs every convolution's weights for oneDNN once and fuses
+the element-wise work between convolutions, where eager mode re-lays out (and under autocast
+re-casts) each weight on every call.
 """
 
 from __future__ import annotations
@@ -77,6 +82,16 @@ def inference_copy(model: nn.Module, channels_last: bool = True, fold: bool = Tr
     if channels_last:
         fast = fast.to(memory_format=torch.channels_last)
     return fast
+
+
+def compiled_copy(model: nn.Module, channels_last: bool = True) -> nn.Module:
+    """:func:`inference_copy` compiled by TorchInductor with its weights frozen as constants.
+
+    The first call of each input shape compiles (tens of seconds on a CPU; inductor caches the
+    result on disk, so later processes start faster) and needs a C++ compiler.  Call it under the
+    same :func:`autocast` every time: a different precision or shape compiles again.
+    """
+    return torch.compile(inference_copy(model, channels_last), options={"freezing": True})
 
 
 def to_memory_format(images: torch.Tensor, channels_last: bool) -> torch.Tensor:

@@ -10,7 +10,9 @@ class ClassifierHead(nn.Module):
     """GAP -> dropout -> linear (Table 1 of the paper).
 
     Accepts a feature map ``(N, C, H, W)`` or already pooled features ``(N, C)``; the second form
-    lets training reuse pooled features cached from frozen blocks.
+    lets training reuse pooled features cached from frozen blocks.  The head always pools and
+    classifies in float32, also under bfloat16 autocast: it costs nothing next to the backbone,
+    and its long dot products are where bfloat16 rounding would flip labels close to 0.5.
     """
 
     def __init__(self, in_channels: int, num_classes: int = 2, dropout: float = 0.5) -> None:
@@ -21,6 +23,8 @@ class ClassifierHead(nn.Module):
         self.linear = nn.Linear(in_channels, num_classes)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        if features.dim() == 4:
-            features = features.mean(dim=(2, 3))
-        return self.linear(self.dropout(features))
+        with torch.autocast(features.device.type, enabled=False):
+            features = features.float()
+            if features.dim() == 4:
+                features = features.mean(dim=(2, 3))
+            return self.linear(self.dropout(features))
