@@ -3,8 +3,10 @@
 Times the pictures of every channel of one mid-level tap (inception_v3 6a, the first 17x17
 block: 768 channels) with the default regularised settings into an empty cache, then the cached
 path.  Then checks each channel: its mean activation on its picture against (a) 10x its value on
-the starting noise and (b) its largest mean activation over 100 real Twitter I images.  A smaller
-plain-mode (paper) run on a few channels at the full input size is checked the same way.
+the starting noise and (b) its largest mean activation over 100 real Twitter I images, and counts
+the pixels clipped to black or white (a saturated picture is hard to read).  A plain-mode (paper)
+run at the full input size, on every ``--plain-every``-th channel of the layer, is checked the
+same way.
 With ``--limit N`` only the first N channels are timed (no cache) and the whole tap extrapolated,
 for machines too busy to run the full layer.
 
@@ -51,6 +53,7 @@ def check(pictures: ChannelPictures, maxima: torch.Tensor) -> dict[str, float]:
         "share_both": float((tenfold & above).float().mean()),
         "median_final_over_real_max": float((final / real.clamp_min(1e-6)).median()),
         "dead_channels (0 on noise and picture)": int(((final == 0) & (start == 0)).sum()),
+        "share_saturated_pixels": float(((pictures.pictures <= 1 / 255) | (pictures.pictures >= 254 / 255)).float().mean()),
     }
 
 
@@ -58,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data/twitter1"))
     parser.add_argument("--tap", default="6a")
-    parser.add_argument("--plain-channels", type=int, default=8)
+    parser.add_argument("--plain-every", type=int, default=6, help="plain mode on every N-th channel of the layer")
     parser.add_argument("--cache-dir", type=Path, default=None, help="channel cache (default: the user's cache)")
     parser.add_argument("--limit", type=int, default=None,
                         help="time only the first N channels (no cache) and extrapolate to the whole tap")
@@ -91,7 +94,8 @@ def main() -> None:
     maxima = real_maxima(backbone.eval(), images, args.tap)
     plain_settings = AscentSettings(mode="plain")
     began = time.perf_counter()
-    plain = visualise_channels(backbone, args.tap, range(args.plain_channels), plain_settings)
+    plain = visualise_channels(backbone, args.tap, range(0, backbone.tap_channels[args.tap], args.plain_every),
+                               plain_settings)
     plain_seconds = time.perf_counter() - began
     result = {
         "backbone": "inception_v3 (ImageNet)",

@@ -21,7 +21,7 @@ from sentilens.explain import (
     tile,
     visualise_channels,
 )
-from sentilens.explain.activation_max import tap_activations
+from sentilens.explain.activation_max import redirected_relu, tap_activations
 from sentilens.models import create_backbone
 from sentilens.models.backbones import UnknownTapError
 
@@ -34,18 +34,39 @@ def googlenet():
     return create_backbone("googlenet", "none")
 
 
-def test_activation_maximisation_beats_noise_and_real_images(inception, twitter_root: Path) -> None:
-    """Each channel the starting noise excites ends >= 10x higher and above its max on real images."""
+@pytest.mark.parametrize(("mode", "size", "steps"), [("plain", 64, 16), ("regularised", 96, 64)])
+def test_activation_maximisation_beats_noise_and_real_images(
+    inception, twitter_root: Path, mode: str, size: int, steps: int
+) -> None:
+    """Each channel the starting noise excites ends >= 10x higher and above its max on real images;
+    in the regularised mode the redirected ReLU also lifts the channels the start leaves at 0."""
     paths = load_twitter(twitter_root, "five").paths[:8]
     real = to_unit_range(torch.stack([load_view(p, 299) for p in paths]))
     with torch.no_grad():
         real_max = tap_activations(inception.eval(), real, "6a").mean(dim=(2, 3)).max(dim=0).values
-    pictures = visualise_channels(inception, "6a", range(5), AscentSettings(mode="plain", size=64, steps=16))
+    pictures = visualise_channels(inception, "6a", range(5), AscentSettings(mode=mode, size=size, steps=steps))
     alive = pictures.start_activation > 0
     assert alive.sum() >= 2
     assert (pictures.final_activation[alive] >= 10 * pictures.start_activation[alive]).all()
-    assert (pictures.final_activation[alive] > real_max[pictures.channels][alive]).all()
+    checked = alive if mode == "plain" else torch.ones_like(alive)
+    assert (pictures.final_activation[checked] > real_max[pictures.channels][checked]).all()
+    if mode == "regularised":
+        assert not alive.all(), "some channels start at 0, so the redirection is exercised"
     assert all(p.requires_grad for p in inception.parameters())  # flags restored after the ascent
+
+
+def test_redirected_relu_gives_blocked_images_a_rising_direction() -> None:
+    x = torch.tensor([[-1.0, -2.0, -3.0], [1.0, -1.0, -2.0]], requires_grad=True)
+    relu = torch.nn.functional.relu
+    with redirected_relu():
+        y = torch.nn.functional.relu(x, inplace=True)
+    assert torch.nn.functional.relu is relu, "restored on exit"
+    assert y.tolist() == [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
+    # The loss wants elements 0 and 1 raised and element 2 lowered.
+    (y * torch.tensor([-1.0, -1.0, 1.0])).sum().backward()
+    # Image 0 gets no gradient through a plain ReLU: the raising components pass, the lowering one
+    # (which would push a dead unit further down) does not.  Image 1 gets the exact ReLU gradient.
+    assert x.grad.tolist() == [[-1.0, -1.0, 0.0], [-1.0, 0.0, 0.0]]
 
 
 def test_pictures_are_images_and_weights_unchanged(googlenet) -> None:
@@ -65,6 +86,8 @@ def test_bad_tap_channel_and_settings(googlenet) -> None:
         visualise_channels(googlenet, "3a", [256], TINY)
     with pytest.raises(ValueError, match="mode"):
         AscentSettings(mode="fancy")
+    with pytest.raises(ValueError, match="spectrum_gain must be positive"):
+        AscentSettings(spectrum_gain=0)
 
 
 def test_cache_computes_once_and_keys_on_weights_tap_and_settings(googlenet, tmp_path: Path, monkeypatch) -> None:

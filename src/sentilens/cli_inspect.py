@@ -109,7 +109,7 @@ def inspect(
     seed: SeedOpt = 0,
     ascent_mode: Annotated[str, typer.Option(help="Channel pictures: regularised or plain (the paper).")] = "regularised",
     ascent_size: Annotated[Optional[int], typer.Option(help="Channel-picture canvas in px (default 96 regularised, input size plain).")] = None,
-    ascent_steps: Annotated[int, typer.Option(help="Gradient-ascent steps per channel picture.")] = 32,
+    ascent_steps: Annotated[int, typer.Option(help="Gradient-ascent steps per channel picture.")] = 64,
     ascent_batch: Annotated[int, typer.Option(help="Channels optimised together.")] = 64,
     cache: Annotated[Optional[Path], typer.Option(help="Channel-picture cache folder (default $SENTILENS_CACHE or ~/.cache/sentilens/channels).")] = None,
 ) -> None:

@@ -16,18 +16,23 @@ Two modes:
   everywhere (lucid and lucent make the same choice).
 * ``regularised`` follows Olah et al. (2017): the image is parametrised in a decorrelated colour
   space and in the Fourier domain with a 1/f spectrum, squashed to [0, 1] by a sigmoid, and
-  jittered and rescaled at every step.  It gives cleaner, more readable pictures.  Its default
-  canvas is 96 px instead of the input size: each step costs roughly the square of the side, and
-  96 px is what makes a whole 768-channel layer take minutes rather than hours on a CPU.
+  jittered and rescaled at every step.  It starts from a faint (nearly grey) noise and, for the
+  first quarter of the steps, lets gradient through ReLUs that block all of it (Lucid's
+  "redirected ReLU"), so channels that the faint start leaves at zero still get a direction.
+  It gives cleaner, more readable pictures.  Its default canvas is 96 px instead of the input
+  size: each step costs roughly the square of the side, and 96 px is what makes a whole
+  768-channel layer take minutes rather than hours on a CPU.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..models.backbones import Backbone
@@ -59,16 +64,26 @@ class AscentSettings:
         seed: seeds the starting noise and the random transforms.
         jitter: largest random shift in pixels (``regularised``).
         scales: random rescaling factors (``regularised``).
+        spectrum_gain: scale of the 1/f Fourier parametrisation (``regularised``): 1 is Lucid's,
+            under which 64 steps barely leave grey; much more saturates the pictures.
+        spectrum_start_std: standard deviation of the starting Fourier coefficients
+            (``regularised``); small, so that the start is faint noise that drives no channel hard.
+        redirect_relu: redirect the gradient of blocking ReLUs during the first quarter of the
+            steps, so that channels the start leaves at zero are not left blank; None means on
+            for ``regularised`` and off for ``plain`` (the paper's plain gradient).
     """
 
     mode: str = "regularised"
     size: int | None = None
-    steps: int = 32
+    steps: int = 64
     lr: float = 0.05
     batch_size: int = 64
     seed: int = 0
     jitter: int = 4
     scales: tuple[float, ...] = (0.9, 0.95, 1.0, 1.05, 1.1)
+    spectrum_gain: float = 3.0
+    spectrum_start_std: float = 0.01
+    redirect_relu: bool | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -78,15 +93,17 @@ class AscentSettings:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.size is not None and self.size < 16:
             raise ValueError(f"size must be at least 16 pixels, got {self.size}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+        for name in ("lr", "spectrum_gain", "spectrum_start_std"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
 
     def resolved(self, backbone: Backbone) -> AscentSettings:
-        """The same settings with ``size`` filled in for ``backbone``."""
-        if self.size is not None:
-            return self
-        return replace(self, size=backbone.input_size if self.mode == "plain" else REGULARISED_SIZE)
+        """The same settings with ``size`` and ``redirect_relu`` filled in for ``backbone``."""
+        plain = self.mode == "plain"
+        size = self.size if self.size is not None else backbone.input_size if plain else REGULARISED_SIZE
+        redirect = self.redirect_relu if self.redirect_relu is not None else not plain
+        return replace(self, size=size, redirect_relu=redirect)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -130,19 +147,22 @@ class PixelImage(nn.Module):
 class FourierImage(nn.Module):
     """Decorrelated-colour Fourier parametrisation with a 1/f spectrum, squashed by a sigmoid.
 
-    The spectrum starts as small random normal noise; scaling coefficients by 1/frequency makes
-    every frequency learn at a rate proportional to its share in natural images, so optimisation
-    favours smooth structure over pixel noise.
+    The spectrum starts as random normal noise of standard deviation ``start_std``; scaling
+    coefficients by ``gain``/frequency makes every frequency learn at a rate proportional to its
+    share in natural images, so optimisation favours smooth structure over pixel noise.
     """
 
-    def __init__(self, batch: int, size: int, generator: torch.Generator, decay: float = 1.0) -> None:
+    def __init__(
+        self, batch: int, size: int, generator: torch.Generator, gain: float = 1.0, start_std: float = 0.01,
+        decay: float = 1.0,
+    ) -> None:
         super().__init__()
         fy = torch.fft.fftfreq(size).view(-1, 1)
         fx = torch.fft.rfftfreq(size).view(1, -1)
         frequency = torch.sqrt(fx**2 + fy**2).clamp_min(1.0 / size)
-        self.register_buffer("scale", size / frequency**decay, persistent=False)
+        self.register_buffer("scale", gain / frequency**decay, persistent=False)
         self.size = size
-        self.spectrum = nn.Parameter(0.01 * torch.randn((batch, 3, *frequency.shape, 2), generator=generator))
+        self.spectrum = nn.Parameter(start_std * torch.randn((batch, 3, *frequency.shape, 2), generator=generator))
 
     def forward(self) -> torch.Tensor:
         coefficients = torch.view_as_complex(self.spectrum) * self.scale
@@ -198,6 +218,47 @@ def compose(*transforms: Transform) -> Transform:
     return apply
 
 
+# --- gradient through dead ReLUs -----------------------------------------------------------------
+
+
+class _RedirectedReLU(torch.autograd.Function):
+    """ReLU whose backward pass, for an image whose gradient the ReLU blocks entirely, lets
+    through every component that would raise its input (Olah et al.'s "redirected ReLU").
+
+    Images with any gradient passing get the exact ReLU gradient, so the redirection only
+    supplies a direction where there is none.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return x.clamp_min(0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        exact = grad * (x > 0)
+        raising = grad * ((x > 0) | (grad < 0))  # descent on the loss moves x against grad
+        blocked = exact.flatten(1).abs().amax(dim=1) == 0
+        return torch.where(blocked.view(-1, *[1] * (grad.dim() - 1)), raising, exact)
+
+
+@contextlib.contextmanager
+def redirected_relu() -> Iterator[None]:
+    """Within the block, ``torch.nn.functional.relu`` (which the backbones call) redirects its
+    gradient like :class:`_RedirectedReLU`.  Not thread-safe: it swaps a module attribute."""
+    original = F.relu
+
+    def relu(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        return _RedirectedReLU.apply(x)
+
+    F.relu = relu
+    try:
+        yield
+    finally:
+        F.relu = original
+
+
 # --- objective ----------------------------------------------------------------------------------
 
 
@@ -242,20 +303,22 @@ def _optimise_batch(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     size = settings.size
     assert size is not None
+    redirected_steps = settings.steps // 4 if settings.redirect_relu else 0
     if settings.mode == "plain":
         image: PixelImage | FourierImage = PixelImage(len(channels), size, generator)
         transform: Transform = compose()
     else:
-        image = FourierImage(len(channels), size, generator)
+        image = FourierImage(len(channels), size, generator, settings.spectrum_gain, settings.spectrum_start_std)
         transform = compose(jitter(settings.jitter, generator), random_scale(settings.scales, generator),
                             jitter(max(1, settings.jitter // 2), generator))
     with torch.no_grad():
         start = channel_means(tap_activations(backbone, image(), tap), channels)
     optimiser = torch.optim.Adam(image.parameters(), lr=settings.lr)
-    for _ in range(settings.steps):
+    for step in range(settings.steps):
         optimiser.zero_grad(set_to_none=True)
-        objective = channel_means(tap_activations(backbone, transform(image()), tap), channels)
-        (-objective.sum()).backward()
+        with redirected_relu() if step < redirected_steps else contextlib.nullcontext():
+            objective = channel_means(tap_activations(backbone, transform(image()), tap), channels)
+            (-objective.sum()).backward()
         optimiser.step()
         image.project()
     with torch.no_grad():
