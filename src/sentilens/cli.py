@@ -227,7 +227,7 @@ def predict(
     on_error: Annotated[OnError, typer.Option(help="skip (classify the rest, list unreadable images) or fail.")] = OnError.skip,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the CPU runs it natively), fp32 or bf16.")] = "auto",
     workers: Annotated[Optional[int], typer.Option(help="Decoding processes ahead of the network (0: none).")] = None,
-    compile_model: Annotated[bool, typer.Option("--compile", help="Compile the network first (TorchInductor, needs a C++ compiler): up to a minute once, then about 25% faster; worth it from roughly ten thousand images.")] = False,
+    compile_model: Annotated[bool, typer.Option("--compile", help="Compile the network first (TorchInductor, needs a C++ compiler): a minute or two once, then about 1.5x faster; worth it from several thousand images.")] = False,
 ) -> None:
     """Classify images: label and probability per file, as a table, JSON lines or CSV."""
     from .api import default_model_path

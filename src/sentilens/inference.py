@@ -130,8 +130,8 @@ class Predictor:
         workers: loader processes decoding ahead of the model; None picks
             :func:`default_workers`, 0 decodes in this process.
         compiled: run a TorchInductor-compiled copy (:func:`~sentilens.runtime.compiled_copy`):
-            faster per image after a one-off compilation (up to a minute, on the first batch),
-            so worth it for many thousands of images.  Short batches are padded to ``batch_size`` so
+            faster per image after a one-off compilation (a minute or two, on the first batch),
+            so worth it for several thousand images.  Short batches are padded to ``batch_size`` so
             that one compiled shape serves every call.
     """
 
