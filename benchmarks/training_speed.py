@@ -9,6 +9,8 @@ runs use the rows of that cache.  Measured:
   with the largest difference between the cached and recomputed losses and probabilities;
 * wall time and accuracy of a 5-fold cross-validation on five agree, frozen mode and fine-tuning
   from ``7a`` on the bfloat16 cache (``--finetune-epochs`` epochs);
+* with ``--full``, also one epoch of full fine-tuning (the whole backbone trains, so nothing
+  below it can be cached) on the same fold;
 * with ``--memory``, a 5-fold cross-validation on three agree (frozen, and fine-tuning from ``7a``
   for one epoch on the bfloat16 cache); the peak resident memory of this whole process, which
   holds more than one cross-validation needs, bounds theirs.
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--finetune-epochs", type=int, default=2, help="epochs of the fine-tuning cross-validation")
     parser.add_argument("--no-cv", action="store_true", help="only the per-epoch timings on fold 1")
     parser.add_argument("--memory", action="store_true", help="also the 5-fold cross-validations on three agree")
+    parser.add_argument("--full", action="store_true", help="also time one epoch of full fine-tuning on fold 1")
     parser.add_argument("--limit", type=int, default=None, help="first N images of three agree only (a quick check)")
     parser.add_argument("--tag", default="training")
     args = parser.parse_args()
@@ -115,6 +118,10 @@ def main() -> None:
         "finetune 7a, cached bf16": (rows_of(cache16, rows), finetune),
         "finetune 7a, recomputed": (rows_of(recomputed, rows), finetune),
     }
+    if args.full:
+        full_cache = build_view_cache(template.backbone, images, template.taps, template.backbone.stage_names[0])
+        full = TrainConfig(mode="finetune", device="cpu", epochs=args.probe_epochs)
+        probes["full fine-tuning (whole backbone)"] = (rows_of(full_cache, rows), full)
     per_epoch = {}
     for name, (cache, config) in probes.items():
         per_epoch[name] = timed_fold(cache, fold, labels, config)
