@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from channels import check, real_maxima
+from common import DATA
 from sentilens.data import load_twitter
 from sentilens.data.store import decode_all
 from sentilens.explain import AscentSettings, visualise_channels
@@ -37,7 +38,7 @@ VARIANTS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "twitter1")
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--tap", default="6a")
     parser.add_argument("--every", type=int, default=12, help="every N-th channel of the tap")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "channel_settings.json")

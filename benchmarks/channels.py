@@ -10,7 +10,7 @@ same way.
 With ``--limit N`` only the first N channels are timed (no cache) and the whole tap extrapolated,
 for machines too busy to run the full layer.
 
-    PYTHONPATH=src SENTILENS_PROGRESS=0 python benchmarks/channels.py --data /work/shared/data/twitter1
+    PYTHONPATH=src SENTILENS_PROGRESS=0 python benchmarks/channels.py
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common import DATA
 from sentilens.data import load_twitter, to_unit_range
 from sentilens.data.store import decode_all
 from sentilens.explain import AscentSettings, ChannelPictureCache, ChannelPictures, visualise_channels
@@ -59,7 +60,7 @@ def check(pictures: ChannelPictures, maxima: torch.Tensor) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/twitter1"))
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--tap", default="6a")
     parser.add_argument("--plain-every", type=int, default=6, help="plain mode on every N-th channel of the layer")
     parser.add_argument("--cache-dir", type=Path, default=None, help="channel cache (default: the user's cache)")

@@ -23,6 +23,7 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=None, help="stop the command after this many seconds")
     argv = sys.argv[1:]
     if "--" not in argv or argv.index("--") == len(argv) - 1:
+        parser.parse_args([a for a in argv if a != "--"])  # answers --help
         parser.error("give the command to measure after --")
     split = argv.index("--")
     args, command = parser.parse_args(argv[:split]), argv[split + 1 :]

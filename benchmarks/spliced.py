@@ -6,7 +6,7 @@ folds; negatives and positives of the held-out fold are paired at random, splice
 (negative | positive), and Grad-CAM at the last block (7c) for the predicted class gives the
 share of the map on the half whose label equals the prediction.
 
-    PYTHONPATH=src SENTILENS_PROGRESS=0 python benchmarks/spliced.py --data /work/shared/data/twitter1
+    PYTHONPATH=src SENTILENS_PROGRESS=0 python benchmarks/spliced.py
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common import DATA
 from sentilens.data import load_twitter, to_unit_range
 from sentilens.data.store import decode_all
 from sentilens.evaluation import make_folds
@@ -29,7 +30,7 @@ from sentilens.training import TrainConfig, build_model, build_view_cache, fit, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/twitter1"))
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--pairs-per-fold", type=int, default=30)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)

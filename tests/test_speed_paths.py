@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch._inductor.config as inductor_config
 
 from sentilens.inference import predict_paths
 from sentilens.models import SentimentModel, create_backbone
@@ -95,8 +96,6 @@ def test_compiled_predict_matches_plain(googlenet_model: SentimentModel, image_f
     )
     for a, b in zip(compiled, plain):
         np.testing.assert_allclose(list(a.head_probabilities.values()), list(b.head_probabilities.values()), atol=1e-4)
-    import torch._inductor.config as inductor_config
-
     assert not inductor_config.freezing, "freezing is patched in per call, not left switched on"
 
 
