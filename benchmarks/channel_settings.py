@@ -51,16 +51,25 @@ def main() -> None:
     for name, settings in VARIANTS.items():
         began = time.perf_counter()
         pictures = visualise_channels(backbone, args.tap, channels, settings)
-        results[name] = {"settings": pictures.settings.to_dict(), "seconds": round(time.perf_counter() - began, 1),
-                         **check(pictures, maxima)}
+        results[name] = {
+            "settings": pictures.settings.to_dict(),
+            "seconds": round(time.perf_counter() - began, 1),
+            **check(pictures, maxima),
+        }
         rows.append(pictures.pictures[:16])
         print(name, json.dumps(results[name]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"tap": args.tap, "channels": channels, "variants": results}, indent=2) + "\n",
-                        encoding="utf-8")
+    args.out.write_text(
+        json.dumps({"tap": args.tap, "channels": channels, "variants": results}, indent=2) + "\n", encoding="utf-8"
+    )
     labels = [f"{name} {c}" if i == 0 else str(c) for name in VARIANTS for i, c in enumerate(channels[:16])]
-    save_picture_grid(args.out.with_suffix(".png"), torch.cat(rows), labels, columns=16,
-                      title=f"inception_v3 {args.tap}, channel pictures; rows: {', '.join(VARIANTS)}")
+    save_picture_grid(
+        args.out.with_suffix(".png"),
+        torch.cat(rows),
+        labels,
+        columns=16,
+        title=f"inception_v3 {args.tap}, channel pictures; rows: {', '.join(VARIANTS)}",
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from common import DATA
@@ -54,7 +53,9 @@ def check(pictures: ChannelPictures, maxima: torch.Tensor) -> dict[str, float]:
         "share_both": float((tenfold & above).float().mean()),
         "median_final_over_real_max": float((final / real.clamp_min(1e-6)).median()),
         "dead_channels (0 on noise and picture)": int(((final == 0) & (start == 0)).sum()),
-        "share_saturated_pixels": float(((pictures.pictures <= 1 / 255) | (pictures.pictures >= 254 / 255)).float().mean()),
+        "share_saturated_pixels": float(
+            ((pictures.pictures <= 1 / 255) | (pictures.pictures >= 254 / 255)).float().mean()
+        ),
     }
 
 
@@ -64,8 +65,12 @@ def main() -> None:
     parser.add_argument("--tap", default="6a")
     parser.add_argument("--plain-every", type=int, default=6, help="plain mode on every N-th channel of the layer")
     parser.add_argument("--cache-dir", type=Path, default=None, help="channel cache (default: the user's cache)")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="time only the first N channels (no cache) and extrapolate to the whole tap")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="time only the first N channels (no cache) and extrapolate to the whole tap",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "channels.json")
     args = parser.parse_args()
     backbone = create_backbone("inception_v3", "imagenet")
@@ -95,8 +100,9 @@ def main() -> None:
     maxima = real_maxima(backbone.eval(), images, args.tap)
     plain_settings = AscentSettings(mode="plain")
     began = time.perf_counter()
-    plain = visualise_channels(backbone, args.tap, range(0, backbone.tap_channels[args.tap], args.plain_every),
-                               plain_settings)
+    plain = visualise_channels(
+        backbone, args.tap, range(0, backbone.tap_channels[args.tap], args.plain_every), plain_settings
+    )
     plain_seconds = time.perf_counter() - began
     result = {
         "backbone": "inception_v3 (ImageNet)",
@@ -116,9 +122,13 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     shown = min(64, len(pictures.channels))
-    save_picture_grid(args.out.with_name(f"channels-{args.tap}.png"), pictures.pictures[:shown],
-                      [str(c) for c in range(shown)], columns=16,
-                      title=f"inception_v3 {args.tap}, channels 0-{shown - 1} (regularised)")
+    save_picture_grid(
+        args.out.with_name(f"channels-{args.tap}.png"),
+        pictures.pictures[:shown],
+        [str(c) for c in range(shown)],
+        columns=16,
+        title=f"inception_v3 {args.tap}, channels 0-{shown - 1} (regularised)",
+    )
     print(json.dumps(result, indent=2))
 
 

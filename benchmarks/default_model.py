@@ -15,11 +15,11 @@ import argparse
 import json
 from pathlib import Path
 
-from sentilens.api import default_model_path
+from sentilens.app.classifier import default_model_path
 from sentilens.data import load_twitter
 from sentilens.evaluation import cross_validate
-from sentilens.models.checkpoint import read_payload
 from sentilens.training import TrainConfig
+from sentilens.training.checkpoint import read_payload
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -39,10 +39,20 @@ def main() -> None:
         result = cross_validate(dataset, config, 5, seed)
         accuracy = result.summary["accuracy"]["mean"]
         within = abs(accuracy - recorded["accuracy"]) <= recorded["accuracy_std"]
-        rows.append({"seed": seed, "accuracy": accuracy, "accuracy_std": result.summary["accuracy"]["std"],
-                     "within_one_std_of_recorded": within, "seconds": result.seconds})
-        print(f"seed {seed}: accuracy {accuracy:.4f} (recorded {recorded['accuracy']:.4f} ± "
-              f"{recorded['accuracy_std']:.4f}) -> {'within' if within else 'OUTSIDE'} one std", flush=True)
+        rows.append(
+            {
+                "seed": seed,
+                "accuracy": accuracy,
+                "accuracy_std": result.summary["accuracy"]["std"],
+                "within_one_std_of_recorded": within,
+                "seconds": result.seconds,
+            }
+        )
+        print(
+            f"seed {seed}: accuracy {accuracy:.4f} (recorded {recorded['accuracy']:.4f} ± "
+            f"{recorded['accuracy_std']:.4f}) -> {'within' if within else 'OUTSIDE'} one std",
+            flush=True,
+        )
     summary = {"recorded": {k: recorded[k] for k in ("accuracy", "accuracy_std")}, "reruns": rows}
     (RESULTS / "default_model.json").write_text(json.dumps(summary, indent=2))
 

@@ -18,7 +18,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from inference_speed import multiply_adds
 from sentilens.models import DEFAULT_TAPS, SentimentModel, create_backbone
-from sentilens.runtime import autocast, compiled_copy, inference_copy, to_memory_format
+from sentilens.runtime.torch_backend import autocast, compiled_copy, inference_copy, to_memory_format
 
 CONVOLUTION = "aten::mkldnn_convolution"
 

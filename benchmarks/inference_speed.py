@@ -30,15 +30,15 @@ import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
 from common import DATA, best_time, machine, peak_rss_gib, print_table, write_json
-from sentilens.api import default_model_path
+from sentilens.app.classifier import default_model_path
 from sentilens.data import load_twitter
 from sentilens.data.images import load_view, to_unit_range
 from sentilens.evaluation import prepare_cache
-from sentilens.inference import Predictor, default_workers, predict_paths
 from sentilens.models import DEFAULT_TAPS, SentimentModel, create_backbone
-from sentilens.models.checkpoint import load_checkpoint
-from sentilens.runtime import autocast, compiled_copy, inference_copy, resolve_precision, to_memory_format
+from sentilens.runtime.predictor import Predictor, default_workers, predict_paths
+from sentilens.runtime.torch_backend import autocast, compiled_copy, inference_copy, resolve_precision, to_memory_format
 from sentilens.training import predict_cached
+from sentilens.training.checkpoint import load_checkpoint
 
 PLAIN_MODELS = {
     "googlenet": lambda: torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False),
@@ -52,7 +52,7 @@ def peak_gflops(repeats: int, size: int = 4096) -> dict[str, float]:
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
         a @ b
-        peaks[name] = 2 * size**3 / best_time(lambda: a @ b, repeats) / 1e9
+        peaks[name] = 2 * size**3 / best_time(lambda a=a, b=b: a @ b, repeats) / 1e9
     return peaks
 
 
@@ -146,8 +146,9 @@ def agreement(args: argparse.Namespace) -> dict:
     }
     for variant, compiled in (("fast", False), ("fast_compiled", True)):
         began = time.perf_counter()
-        predictions, skipped = predict_paths(model, loaded.class_names, list(dataset.paths), config.predict_views,
-                                             compiled=compiled)
+        predictions, skipped = predict_paths(
+            model, loaded.class_names, list(dataset.paths), config.predict_views, compiled=compiled
+        )
         fast = np.array([dataset.class_names.index(p.label) for p in predictions])
         positive = np.array([p.positive_probability for p in predictions])
         differ = np.flatnonzero(fast != reference)
@@ -178,20 +179,34 @@ def main() -> None:
     # representative of trained networks.
     torch.set_flush_denormal(True)
 
-    result = {"machine": machine(), "batch_size": args.batch_size, "workers": default_workers(),
-              "peak_gflops": peak_gflops(args.repeats + 1)}
+    result = {
+        "machine": machine(),
+        "batch_size": args.batch_size,
+        "workers": default_workers(),
+        "peak_gflops": peak_gflops(args.repeats + 1),
+    }
     paths = list(load_twitter(args.data, "three").paths)[: args.images]
     rows = []
     for name in args.backbones:
         figures = speed(args, name, paths)
         e2e, net = figures["end_to_end_images_per_s"], figures["network_gflops"]
         figures["speedup_over_plain"] = {k: v / e2e["plain"] for k, v in e2e.items()}
-        figures["share_of_peak"] = {k: {p: v / peak for p, peak in result["peak_gflops"].items()} for k, v in net.items()}
+        figures["share_of_peak"] = {
+            k: {p: v / peak for p, peak in result["peak_gflops"].items()} for k, v in net.items()
+        }
         result[name] = figures
         for variant in e2e:
-            rows.append([name, variant, e2e[variant], figures["speedup_over_plain"][variant],
-                         figures["network_images_per_s"][variant], net[variant],
-                         f"{figures['share_of_peak'][variant]['bf16']:.1%}"])
+            rows.append(
+                [
+                    name,
+                    variant,
+                    e2e[variant],
+                    figures["speedup_over_plain"][variant],
+                    figures["network_images_per_s"][variant],
+                    net[variant],
+                    f"{figures['share_of_peak'][variant]['bf16']:.1%}",
+                ]
+            )
     result["peak_rss_gib"] = peak_rss_gib()
     print(f"peak GFLOP/s: fp32 {result['peak_gflops']['fp32']:.0f}, bf16 {result['peak_gflops']['bf16']:.0f}")
     print_table(["backbone", "variant", "img/s e2e", "x plain", "img/s net", "GFLOP/s net", "of bf16 peak"], rows)
@@ -201,8 +216,10 @@ def main() -> None:
         result["peak_rss_gib"] = peak_rss_gib()
         a = result["agreement"]
         for variant in ("fast", "fast_compiled"):
-            print(f"label agreement ({a['precision']} {variant} path vs fp32 path): {a[variant]['agreement']:.2%} "
-                  f"of {a['images']} images ({a[variant]['disagreements']} differ)")
+            print(
+                f"label agreement ({a['precision']} {variant} path vs fp32 path): {a[variant]['agreement']:.2%} "
+                f"of {a['images']} images ({a[variant]['disagreements']} differ)"
+            )
         print(f"peak RSS {result['peak_rss_gib']:.2f} GiB; written to {write_json(args.tag, result)}")
 
 

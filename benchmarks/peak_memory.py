@@ -1,7 +1,8 @@
 """Run a command and report its wall time and peak resident memory (of its largest process).
 
     python benchmarks/peak_memory.py frozen -- sentilens cv ../shared/data/twitter1 --subset three
-    python benchmarks/peak_memory.py full --limit 600 -- sentilens cv ../shared/data/twitter1 --subset three --mode finetune
+    python benchmarks/peak_memory.py full --limit 600 -- \
+        sentilens cv ../shared/data/twitter1 --subset three --mode finetune
 
 ``--limit`` stops the command after that many seconds and reports the peak so far, for runs
 too long to finish (the peak of a training run is set by its first steps).  Prints one JSON line.
@@ -18,7 +19,9 @@ import time
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], usage="%(prog)s NAME [--limit S] -- COMMAND ...")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], usage="%(prog)s NAME [--limit S] -- COMMAND ..."
+    )
     parser.add_argument("name", help="a label for the run")
     parser.add_argument("--limit", type=float, default=None, help="stop the command after this many seconds")
     argv = sys.argv[1:]
@@ -36,8 +39,17 @@ def main() -> None:
         child.wait()
         status = f"stopped after {args.limit:g} s"
     peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB on Linux
-    print(json.dumps({"run": args.name, "command": " ".join(command), "status": status,
-                      "wall_seconds": round(time.perf_counter() - began, 1), "peak_rss_gib": round(peak_gib, 2)}))
+    print(
+        json.dumps(
+            {
+                "run": args.name,
+                "command": " ".join(command),
+                "status": status,
+                "wall_seconds": round(time.perf_counter() - began, 1),
+                "peak_rss_gib": round(peak_gib, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -27,11 +27,12 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.bad_inputs
 
+from tests.bad_inputs import BROKEN, DECODABLE, HUGE_LIMIT, format_samples  # noqa: E402
+
 from sentilens.data import DataError, load_csv  # noqa: E402
 from sentilens.data.store import decode_all  # noqa: E402
-from sentilens.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 from sentilens.training import TrainConfig, build_model  # noqa: E402
-from tests.bad_inputs import BROKEN, DECODABLE, HUGE_LIMIT, format_samples  # noqa: E402
+from sentilens.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 
 
 def mutate(data: bytes, rng: np.random.Generator) -> bytes:
@@ -45,7 +46,7 @@ def mutate(data: bytes, rng: np.random.Generator) -> bytes:
         elif action == 1:
             result[position:position] = rng.integers(0, 256, int(rng.integers(1, 17)), dtype=np.uint8).tobytes()
         else:
-            del result[max(position, 1):]
+            del result[max(position, 1) :]
     return bytes(result)
 
 
@@ -88,7 +89,7 @@ def _cause(reason: str) -> str:
     """The kind of a skip reason: the wrapped Pillow exception, or the refusal."""
     detail = reason.split(": ", 1)[1]
     if detail.startswith("cannot decode image ("):
-        return detail[len("cannot decode image ("):].split(":", 1)[0]
+        return detail[len("cannot decode image (") :].split(":", 1)[0]
     return detail.split(",", 1)[0].split(" (", 1)[0]
 
 
@@ -172,15 +173,20 @@ def main() -> None:
         images, causes = image_rows(folder, args.per_kind, args.mutations, rng)
         labels, outcomes = label_rows(folder, args.labels, rng)
         checkpoints = checkpoint_rows(folder, args.checkpoints, rng)
-    print(f"{platform.node()} {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-          f"Pillow {Image.__version__}, torch {torch.__version__}; {time.perf_counter() - began:.0f} s\n")
+    print(
+        f"{platform.node()} {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+        f"Pillow {Image.__version__}, torch {torch.__version__}; {time.perf_counter() - began:.0f} s\n"
+    )
     print("| input kind | tried | decoded | listed as skipped (file + reason) | lost |")
     print("|---|---|---|---|---|")
     for kind, tried, kept, skipped in images:
         print(f"| {kind} | {tried} | {kept} | {skipped} | {tried - kept - skipped} |")
     print("\nReasons given for skipped images: " + ", ".join(f"{what} {n}" for what, n in causes.most_common()))
-    print(f"\n| label files | tried | outcome |\n|---|---|---|\n| random CSV label files | {labels} | "
-          + ", ".join(f"{n} {what}" for what, n in sorted(outcomes.items())) + " |")
+    print(
+        f"\n| label files | tried | outcome |\n|---|---|---|\n| random CSV label files | {labels} | "
+        + ", ".join(f"{n} {what}" for what, n in sorted(outcomes.items()))
+        + " |"
+    )
     print("\n| checkpoint kind | tried | refused (CheckpointError) |\n|---|---|---|")
     for kind, tried, refused in checkpoints:
         print(f"| {kind} | {tried} | {refused} |")

@@ -60,8 +60,13 @@ def main() -> None:
             results = []
             for start in range(0, count, 10):
                 chunk = slice(start, min(start + 10, count))
-                results += spliced_test(model, to_unit_range(images[negatives[chunk]]),
-                                        to_unit_range(images[positives[chunk]]), "7c", layout)
+                results += spliced_test(
+                    model,
+                    to_unit_range(images[negatives[chunk]]),
+                    to_unit_range(images[positives[chunk]]),
+                    "7c",
+                    layout,
+                )
             shares[layout] += [r.share for r in results]
             fold_shares[layout] = {
                 "mean_share": float(np.mean([r.share for r in results])),

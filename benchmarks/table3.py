@@ -62,8 +62,9 @@ def main() -> None:
     timings: dict[str, float] = {}
     shared_frozen: ViewCache | None = None
     for recipe in args.recipes:
-        config = TrainConfig(**RECIPES[recipe], weights=args.weights, device=args.device, seed=args.seed,
-                             epochs=args.epochs)
+        config = TrainConfig(
+            **RECIPES[recipe], weights=args.weights, device=args.device, seed=args.seed, epochs=args.epochs
+        )
         began = time.perf_counter()
         if config.mode == "frozen" and shared_frozen is not None and not config.taps:
             cache = shared_frozen
@@ -76,13 +77,18 @@ def main() -> None:
             rows = torch.tensor([position[p] for p in dataset.paths])
             result = cross_validate(dataset, config, 5, args.seed, cache=subset_cache(cache, rows), model_name=recipe)
             results[subset].append(result)
-            print(f"{recipe} {subset}: accuracy {result.summary['accuracy']['mean']:.4f} "
-                  f"± {result.summary['accuracy']['std']:.4f} ({result.seconds:.0f} s)", flush=True)
+            print(
+                f"{recipe} {subset}: accuracy {result.summary['accuracy']['mean']:.4f} "
+                f"± {result.summary['accuracy']['std']:.4f} ({result.seconds:.0f} s)",
+                flush=True,
+            )
         timings[recipe] = time.perf_counter() - began
         print(f"{recipe}: shared frozen pass {cache_seconds:.0f} s, total {timings[recipe]:.0f} s", flush=True)
     if args.baseline:
         if shared_frozen is None:
-            shared_frozen = prepare_cache(everything, TrainConfig(mode="frozen", weights=args.weights, device=args.device))
+            shared_frozen = prepare_cache(
+                everything, TrainConfig(mode="frozen", weights=args.weights, device=args.device)
+            )
         for subset, dataset in datasets.items():
             rows = torch.tensor([position[p] for p in dataset.paths])
             results[subset].append(cross_validate_logistic(dataset, subset_cache(shared_frozen, rows), 5, args.seed))
@@ -91,14 +97,18 @@ def main() -> None:
     summary["_run"] = {
         "recipes": {r: RECIPES[r] for r in args.recipes},
         "seconds": timings,
-        "device": torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else platform.processor() or "cpu",
+        "device": torch.cuda.get_device_name()
+        if torch.cuda.is_available() and args.device != "cpu"
+        else platform.processor() or "cpu",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "seed": args.seed,
     }
     (args.out / f"{args.tag}.json").write_text(json.dumps(summary, indent=2))
     (args.out / f"{args.tag}.md").write_text(markdown_table3(results))
-    (args.out / f"{args.tag}_folds.json").write_text(json.dumps({s: [r.to_dict() for r in rs] for s, rs in results.items()}, indent=2))
+    (args.out / f"{args.tag}_folds.json").write_text(
+        json.dumps({s: [r.to_dict() for r in rs] for s, rs in results.items()}, indent=2)
+    )
     print(markdown_table3(results))
 
 

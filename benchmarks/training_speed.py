@@ -48,8 +48,10 @@ def frozen_from(cache: ViewCache, config: TrainConfig) -> ViewCache:
     pooled = {}
     with torch.inference_mode():
         for view, inputs in cache.inputs.items():
-            finals = [backbone(inputs[i : i + 64].float(), start=BOUNDARY).final.mean(dim=(2, 3))
-                      for i in range(0, len(inputs), 64)]
+            finals = [
+                backbone(inputs[i : i + 64].float(), start=BOUNDARY).final.mean(dim=(2, 3))
+                for i in range(0, len(inputs), 64)
+            ]
             pooled[view] = {**cache.pooled[view], FINAL: torch.cat(finals)}
     return ViewCache(None, {}, pooled)
 
@@ -133,41 +135,73 @@ def main() -> None:
         "max_probability_difference": float(np.abs(cached["probabilities"] - recomputed_run["probabilities"]).max()),
     }
     result["fold1_five_agree"] = {
-        name: {"seconds_per_epoch": r["seconds_per_epoch"], "epochs": probes[name][1].num_epochs,
-               "losses": r["losses"], "accuracy": r["accuracy"]}
+        name: {
+            "seconds_per_epoch": r["seconds_per_epoch"],
+            "epochs": probes[name][1].num_epochs,
+            "losses": r["losses"],
+            "accuracy": r["accuracy"],
+        }
         for name, r in per_epoch.items()
     }
 
-    cv_runs = {} if args.no_cv else {
-        "five agree, frozen": (five, rows_of(frozen_cache, rows), frozen),
-        f"five agree, finetune 7a bf16 cache, {args.finetune_epochs} epochs": (
-            five, rows_of(cache16, rows), TrainConfig(**{**finetune.to_dict(), "epochs": args.finetune_epochs})),
-    }
+    cv_runs = (
+        {}
+        if args.no_cv
+        else {
+            "five agree, frozen": (five, rows_of(frozen_cache, rows), frozen),
+            f"five agree, finetune 7a bf16 cache, {args.finetune_epochs} epochs": (
+                five,
+                rows_of(cache16, rows),
+                TrainConfig(**{**finetune.to_dict(), "epochs": args.finetune_epochs}),
+            ),
+        }
+    )
     if args.memory and not args.no_cv:
         cv_runs["three agree, frozen"] = (three, frozen_cache, frozen)
         cv_runs["three agree, finetune 7a bf16 cache, 1 epoch"] = (
-            three, cache16, TrainConfig(**{**finetune.to_dict(), "epochs": 1}))
+            three,
+            cache16,
+            TrainConfig(**{**finetune.to_dict(), "epochs": 1}),
+        )
     result["cross_validation"] = {}
     for name, (dataset, cache, config) in cv_runs.items():
         cv = cross_validate(dataset, config, 5, 0, cache=cache)
         result["cross_validation"][name] = {
-            "wall_seconds": cv.seconds, "epochs": config.num_epochs,
-            "accuracy_mean": cv.summary["accuracy"]["mean"], "accuracy_std": cv.summary["accuracy"]["std"],
+            "wall_seconds": cv.seconds,
+            "epochs": config.num_epochs,
+            "accuracy_mean": cv.summary["accuracy"]["mean"],
+            "accuracy_std": cv.summary["accuracy"]["std"],
             "peak_rss_gib_so_far": peak_rss_gib(),
         }
         print(f"{name}: {cv.seconds:.0f} s, accuracy {cv.summary['accuracy']['mean']:.3f}", flush=True)
     result["peak_rss_gib"] = peak_rss_gib()
 
-    print(f"decode {result['decode_seconds_three_agree']:.0f} s, frozen blocks below 7a "
-          f"{result['cache_seconds_three_agree']:.0f} s (three agree, {len(three)} images x 2 views)")
-    print_table(["fold 1 of five agree", "s/epoch", "epochs", "accuracy"],
-                [[k, v["seconds_per_epoch"], v["epochs"], v["accuracy"]] for k, v in result["fold1_five_agree"].items()])
+    print(
+        f"decode {result['decode_seconds_three_agree']:.0f} s, frozen blocks below 7a "
+        f"{result['cache_seconds_three_agree']:.0f} s (three agree, {len(three)} images x 2 views)"
+    )
+    print_table(
+        ["fold 1 of five agree", "s/epoch", "epochs", "accuracy"],
+        [[k, v["seconds_per_epoch"], v["epochs"], v["accuracy"]] for k, v in result["fold1_five_agree"].items()],
+    )
     c = result["cached_vs_recomputed"]
-    print(f"cached vs recomputed: {c['speedup_per_epoch']:.2f}x per epoch; max |loss diff| "
-          f"{c['max_loss_difference']:.2e}, max |probability diff| {c['max_probability_difference']:.2e}")
-    print_table(["5-fold cross-validation", "wall s", "epochs", "accuracy", "peak RSS GiB"],
-                [[k, v["wall_seconds"], v["epochs"], f"{v['accuracy_mean']:.3f} ± {v['accuracy_std']:.3f}",
-                  v["peak_rss_gib_so_far"]] for k, v in result["cross_validation"].items()])
+    print(
+        f"cached vs recomputed: {c['speedup_per_epoch']:.2f}x per epoch; max |loss diff| "
+        f"{c['max_loss_difference']:.2e}, max |probability diff| {c['max_probability_difference']:.2e}"
+    )
+    print_table(
+        ["5-fold cross-validation", "wall s", "epochs", "accuracy", "peak RSS GiB"],
+        [
+            [
+                k,
+                v["wall_seconds"],
+                v["epochs"],
+                f"{v['accuracy_mean']:.3f} ± {v['accuracy_std']:.3f}",
+                v["peak_rss_gib_so_far"],
+            ]
+            for k, v in result["cross_validation"].items()
+        ],
+    )
     print(f"peak RSS {result['peak_rss_gib']:.2f} GiB; written to {write_json(args.tag, result)}")
 
 

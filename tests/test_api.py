@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 import sentilens
-from sentilens.api import default_model_path
+from sentilens.app.classifier import default_model_path
+from sentilens.app.demo import analyse
 from sentilens.cli import app
+from sentilens.data.sample_photos import sample_images
 from sentilens.explain import AscentSettings
-from sentilens.samples import sample_images
-from sentilens.workflow import analyse
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -49,6 +49,7 @@ def test_explain_gives_a_map_of_the_input_size(classifier) -> None:
     assert explanation.overlay().shape == (299, 299, 3)
 
 
+@pytest.mark.slow
 def test_workflow_writes_tables_and_page(classifier, tmp_path: Path) -> None:
     images = sample_images()[:2]
     result = analyse(classifier, images, tmp_path, group_tap="5b", settings=AscentSettings(size=80, steps=2))

@@ -23,9 +23,7 @@ INCEPTION_SHAPES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("name", "expected"), [("googlenet", GOOGLENET_SHAPES), ("inception_v3", INCEPTION_SHAPES)]
-)
+@pytest.mark.parametrize(("name", "expected"), [("googlenet", GOOGLENET_SHAPES), ("inception_v3", INCEPTION_SHAPES)])
 def test_taps_and_shapes(name: str, expected: dict[str, tuple[int, int]]) -> None:
     backbone = create_backbone(name, "none").eval()
     assert backbone.tap_names == tuple(expected)

@@ -40,7 +40,9 @@ def test_broken_images_are_refused_naming_the_file(kind: str, tmp_path: Path, lo
 
 def test_huge_image_names_the_pixel_limit(tmp_path: Path, low_pixel_limit: None) -> None:
     path = BROKEN["huge"](tmp_path / "big.png", 0)
-    with pytest.raises(ImageDecodeError, match=rf"300x300 = 90000 pixels exceeds the decompression-bomb limit of {HUGE_LIMIT}"):
+    with pytest.raises(
+        ImageDecodeError, match=rf"300x300 = 90000 pixels exceeds the decompression-bomb limit of {HUGE_LIMIT}"
+    ):
         decode_image(path)
 
 

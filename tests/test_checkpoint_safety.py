@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from sentilens import __version__
-from sentilens.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sentilens.training import TrainConfig, build_model
+from sentilens.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sentilens.utils.version import __version__
 
 CONFIG = TrainConfig(backbone="googlenet", weights="none", taps=("4a", "4d"), epochs=1, device="cpu")
 

@@ -30,6 +30,7 @@ def test_every_command_has_help(command: str) -> None:
     assert "Usage" in result.output
 
 
+@pytest.mark.slow
 def test_cv_end_to_end_frozen(small_twitter_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "results"
     result = runner.invoke(
@@ -89,8 +90,19 @@ def test_experiment_help(command: str) -> None:
 def test_ablation_end_to_end(small_twitter_csv: Path, tmp_path: Path) -> None:
     result = runner.invoke(
         app,
-        ["experiment", "ablation", str(small_twitter_csv), "--blocks", "6b,7a", "--folds", "3", "--epochs", "3",
-         "--out", str(tmp_path)],
+        [
+            "experiment",
+            "ablation",
+            str(small_twitter_csv),
+            "--blocks",
+            "6b,7a",
+            "--folds",
+            "3",
+            "--epochs",
+            "3",
+            "--out",
+            str(tmp_path),
+        ],
     )
     assert result.exit_code == 0, result.output
     rows = json.loads((tmp_path / "ablation.json").read_text())["rows"]
@@ -99,6 +111,8 @@ def test_ablation_end_to_end(small_twitter_csv: Path, tmp_path: Path) -> None:
 
 
 def test_experiment_refuses_unknown_blocks(small_twitter_csv: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["experiment", "layers", str(small_twitter_csv), "--blocks", "6b,zz", "--out", str(tmp_path)])
+    result = runner.invoke(
+        app, ["experiment", "layers", str(small_twitter_csv), "--blocks", "6b,zz", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 2
     assert "valid taps" in result.output

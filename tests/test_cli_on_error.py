@@ -26,6 +26,8 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
 TINY = ["--backbone", "googlenet", "--weights", "none", "--epochs", "2", "--device", "cpu"]
 
 

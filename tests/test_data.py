@@ -20,10 +20,12 @@ from sentilens.data import (
     load_view,
 )
 
-from .conftest import write_image
+from .helpers import write_image
 
 
-@pytest.mark.parametrize(("subset", "positive", "negative"), [("five", 581, 301), ("four", 689, 427), ("three", 769, 500)])
+@pytest.mark.parametrize(
+    ("subset", "positive", "negative"), [("five", 581, 301), ("four", 689, 427), ("three", 769, 500)]
+)
 def test_twitter_subsets_match_the_paper(twitter_root: Path, subset: str, positive: int, negative: int) -> None:
     dataset = load_twitter(twitter_root, subset)
     assert dataset.class_counts() == {"negative": negative, "positive": positive}
@@ -60,7 +62,9 @@ def test_missing_data_folder_is_named(tmp_path: Path) -> None:
 
 def test_label_file_naming_a_missing_image(tmp_path: Path) -> None:
     root = _twitter_copy(tmp_path, "a.jpg 1\nghost.jpg 0\n")
-    with pytest.raises(DataError, match=r"twitter_five_agrees.txt: 1 listed image\(s\) do not exist: line 2: .*ghost.jpg"):
+    with pytest.raises(
+        DataError, match=r"twitter_five_agrees.txt: 1 listed image\(s\) do not exist: line 2: .*ghost.jpg"
+    ):
         load_twitter(root)
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from sentilens.cli import app
 from sentilens.models import create_backbone
 
-from .conftest import write_image
+from .helpers import write_image
 
 runner = CliRunner()
 COMMANDS = ["gradcam", "channels", "spatial", "groups", "splice"]
@@ -64,12 +64,35 @@ def test_channels_spatial_groups_and_splice(images: dict[str, Path], tmp_path: P
     result = invoke("channels", "--tap", "3a", "--channels", "0:4", *common, *TINY_ASCENT)
     assert result.exit_code == 0, result.output
     assert np.load(out / "channels-3a.npy").shape == (4, 3, 24, 24)
-    result = invoke("spatial", str(images["pos"]), "--tap", "3a", "--cell-size", "8", *common, *TINY_ASCENT,
-                    "--cache-dir", str(cache))
+    result = invoke(
+        "spatial",
+        str(images["pos"]),
+        "--tap",
+        "3a",
+        "--cell-size",
+        "8",
+        *common,
+        *TINY_ASCENT,
+        "--cache-dir",
+        str(cache),
+    )
     assert result.exit_code == 0, result.output
     assert np.load(out / "pos-spatial-3a.npy").shape == (28, 28, 3, 8, 8)
-    result = invoke("groups", "--negative", str(images["neg"]), "--positive", str(images["pos"]), "--tap", "3a",
-                    "--rank", "2", *common, *TINY_ASCENT, "--cache-dir", str(cache))
+    result = invoke(
+        "groups",
+        "--negative",
+        str(images["neg"]),
+        "--positive",
+        str(images["pos"]),
+        "--tap",
+        "3a",
+        "--rank",
+        "2",
+        *common,
+        *TINY_ASCENT,
+        "--cache-dir",
+        str(cache),
+    )
     assert result.exit_code == 0, result.output
     assert np.load(out / "groups-3a.npy").shape == (2, 2, 3, 24, 24)
     assert "relative reconstruction error" in result.output
@@ -91,6 +114,7 @@ def test_bad_input_is_reported(images: dict[str, Path], tmp_path: Path) -> None:
     broken.write_bytes(b"not an image")
     result = invoke("gradcam", str(broken), *out)
     assert result.exit_code == 2 and "cannot decode" in result.output
-    result = invoke("groups", "--negative", str(images["neg"]), "--positive", str(images["pos"]), "--tap", "3a",
-                    "--rank", "0", *out)
+    result = invoke(
+        "groups", "--negative", str(images["neg"]), "--positive", str(images["pos"]), "--tap", "3a", "--rank", "0", *out
+    )
     assert result.exit_code == 2 and "at least 1, got 0" in result.output

@@ -21,7 +21,7 @@ from PIL import Image
 from sentilens.data import DataError, ImageDecodeError, load_csv, load_twitter, load_view
 
 from .bad_inputs import format_samples
-from .conftest import write_image
+from .helpers import write_image
 
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 
@@ -71,7 +71,7 @@ def mutated_images(draw) -> bytes:
         elif action == "insert":
             data[position:position] = draw(st.binary(min_size=1, max_size=16))
         else:
-            del data[max(position, 1):]
+            del data[max(position, 1) :]
     return bytes(data)
 
 
@@ -113,12 +113,32 @@ def label_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-LABEL_WORDS = ["a.jpg", "b.jpg", "c", "d.jpg", "0", "1", "positive", "neg", "happy", "-1", "", "../images/a.jpg",
-               "images/a.jpg", "/etc/passwd", "\x00", "é", "\ufeff", '"', "path", "label"]
+LABEL_WORDS = [
+    "a.jpg",
+    "b.jpg",
+    "c",
+    "d.jpg",
+    "0",
+    "1",
+    "positive",
+    "neg",
+    "happy",
+    "-1",
+    "",
+    "../images/a.jpg",
+    "images/a.jpg",
+    "/etc/passwd",
+    "\x00",
+    "é",
+    "\ufeff",
+    '"',
+    "path",
+    "label",
+]
 label_text = st.lists(
-    st.lists(st.one_of(st.sampled_from(LABEL_WORDS), st.text(max_size=6)), max_size=4).map(
-        lambda words: st.sampled_from([" ", ",", "\t", ", "]).map(lambda sep: sep.join(words))
-    ).flatmap(lambda s: s),
+    st.lists(st.one_of(st.sampled_from(LABEL_WORDS), st.text(max_size=6)), max_size=4)
+    .map(lambda words: st.sampled_from([" ", ",", "\t", ", "]).map(lambda sep: sep.join(words)))
+    .flatmap(lambda s: s),
     max_size=8,
 ).map(lambda lines: "\n".join(lines))
 label_bytes = st.one_of(label_text.map(lambda text: text.encode("utf-8")), st.binary(max_size=200))
@@ -132,7 +152,10 @@ def test_random_label_files(label_root: Path, data: bytes, header: bool) -> None
     csv_file = label_root / "images" / "labels.csv"
     csv_file.write_bytes((b"path,label\n" if header else b"") + data)
     with time_limit(SECONDS_PER_INPUT):
-        for load, source in ((lambda: load_twitter(label_root, "five"), label_file), (lambda: load_csv(csv_file), csv_file)):
+        for load, source in (
+            (lambda: load_twitter(label_root, "five"), label_file),
+            (lambda: load_csv(csv_file), csv_file),
+        ):
             try:
                 dataset = load()
             except DataError as error:

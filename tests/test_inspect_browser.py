@@ -14,25 +14,43 @@ from sentilens.cli import app
 
 from .browser import chromium
 
+pytestmark = pytest.mark.slow  # a real browser: tens of seconds to start
+
 runner = CliRunner()
 GOOGLENET_TAPS = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
 ARTEFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-TINY = ["--backbone", "googlenet", "--weights", "none", "--per-class", "2", "--folds", "2",
-        "--ascent-size", "24", "--ascent-steps", "1", "--ascent-batch", "256"]
+TINY = [
+    "--backbone",
+    "googlenet",
+    "--weights",
+    "none",
+    "--per-class",
+    "2",
+    "--folds",
+    "2",
+    "--ascent-size",
+    "24",
+    "--ascent-steps",
+    "1",
+    "--ascent-batch",
+    "256",
+]
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from .conftest import write_image
+    from .helpers import write_image
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("inspect")
-    for label in ("negative", "positive"):
+    for label_index, label in enumerate(("negative", "positive")):
         (root / "data" / label).mkdir(parents=True)
         for i in range(6):
-            write_image(root / "data" / label / f"{label}{i}.png", seed=hash((label, i)) % 2**32)
+            write_image(root / "data" / label / f"{label}{i}.png", seed=100 * label_index + i)
     out = root / "report"
-    result = runner.invoke(app, ["inspect", str(root / "data"), "--out", str(out), "--cache", str(root / "cache"), *TINY])
+    result = runner.invoke(
+        app, ["inspect", str(root / "data"), "--out", str(out), "--cache", str(root / "cache"), *TINY]
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -48,7 +66,12 @@ def test_report_is_self_contained(report: Path) -> None:
     page = (report / "index.html").read_text()
     assert "http://" not in page and "https://" not in page
     for tap in GOOGLENET_TAPS:
-        for name in (f"{tap}-groups.png", f"{tap}-average.png", f"{tap}-gradcam-negative.png", f"{tap}-gradcam-positive.png"):
+        for name in (
+            f"{tap}-groups.png",
+            f"{tap}-average.png",
+            f"{tap}-gradcam-negative.png",
+            f"{tap}-gradcam-positive.png",
+        ):
             assert (report / "taps" / name).stat().st_size > 0
             assert f"taps/{name}" in page
 
@@ -62,10 +85,14 @@ def test_tick_blocks_export_and_cross_validate(report: Path, browser, tmp_path: 
     images = browser.find_elements(By.CSS_SELECTOR, "section.tap img")
     assert len(images) == 4 * len(GOOGLENET_TAPS)
     browser.execute_script("for (const i of document.images) i.scrollIntoView();")
-    assert all(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0;", i) for i in images)
+    assert all(
+        browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0;", i) for i in images
+    )
 
     suggested = json.loads((report / "ranking.json").read_text())["suggested"]
-    assert [b.get_attribute("data-tap") for b in browser.find_elements(By.CSS_SELECTOR, "input.tap-select:checked")] == suggested
+    assert [
+        b.get_attribute("data-tap") for b in browser.find_elements(By.CSS_SELECTOR, "input.tap-select:checked")
+    ] == suggested
 
     def click(element) -> None:
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
@@ -106,8 +133,21 @@ def test_tick_blocks_export_and_cross_validate(report: Path, browser, tmp_path: 
     config_file = tmp_path / "sentilens-config.json"
     config_file.write_text(config_text)
     out = tmp_path / "cv"
-    result = runner.invoke(app, ["cv", str(report.parent / "data"), "--config", str(config_file), "--folds", "2",
-                                 "--epochs", "1", "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "cv",
+            str(report.parent / "data"),
+            "--config",
+            str(config_file),
+            "--folds",
+            "2",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     folds = json.loads((out / "folds.json").read_text())
     (run,) = next(iter(folds.values()))

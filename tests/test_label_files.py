@@ -8,7 +8,7 @@ import pytest
 
 from sentilens.data import DataError, load_csv
 
-from .conftest import write_image
+from .helpers import write_image
 
 
 @pytest.fixture
@@ -26,7 +26,10 @@ def images(tmp_path: Path) -> Path:
         ("path,label\na.png,1\nb.png,1,extra\n", r"labels.csv:3: expected 'path,label'"),
         ("path,label\na.png,1\n,0\n", r"labels.csv:3: expected 'path,label'"),
         ("path,label\na.png,happy\n", r"labels.csv:2: unknown label 'happy'"),
-        ("path,label\na.png,1\n\nb.png,0\na.png,0\n", r"labels.csv:5: 'a.png' is listed with conflicting labels \(first on line 2\)"),
+        (
+            "path,label\na.png,1\n\nb.png,0\na.png,0\n",
+            r"labels.csv:5: 'a.png' is listed with conflicting labels \(first on line 2\)",
+        ),
         ("path,label\na.png,1\na.png,1\n", r"labels.csv:3: 'a.png' is listed twice \(first on line 2\)"),
         ("path,label\na.png,1\nghost.png,0\n", r"labels.csv: 1 listed image\(s\) do not exist: line 3: .*ghost.png"),
         ('path,label\n"a.png,1\n', r"labels.csv:\d+: "),

@@ -46,9 +46,29 @@ def one_thread():
 
 def _cv_command(data: Path, out: Path, run_dir: Path, epochs: int, lr: float = 1e-3) -> list[str]:
     return [
-        sys.executable, "-m", "sentilens.cli", "cv", str(data), "--folds", "3", "--backbone", "googlenet",
-        "--weights", "none", "--epochs", str(epochs), "--lr", str(lr), "--device", "cpu", "--seed", "3",
-        "--out", str(out), "--run-dir", str(run_dir),
+        sys.executable,
+        "-m",
+        "sentilens.cli",
+        "cv",
+        str(data),
+        "--folds",
+        "3",
+        "--backbone",
+        "googlenet",
+        "--weights",
+        "none",
+        "--epochs",
+        str(epochs),
+        "--lr",
+        str(lr),
+        "--device",
+        "cpu",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--run-dir",
+        str(run_dir),
     ]
 
 
@@ -75,8 +95,13 @@ def _same_tensors(first: Path, second: Path) -> bool:
 def test_a_killed_cross_validation_resumes_to_the_same_table(learnable_folder: Path, tmp_path: Path) -> None:
     epochs = 400  # a second or more per fold: time to kill the run between folds
     env = _environment()
-    whole = subprocess.run(_cv_command(learnable_folder, tmp_path / "whole", tmp_path / "whole-run", epochs),
-                           env=env, capture_output=True, text=True, timeout=300)
+    whole = subprocess.run(
+        _cv_command(learnable_folder, tmp_path / "whole", tmp_path / "whole-run", epochs),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert whole.returncode == 0, whole.stderr
 
     run_dir = tmp_path / "run"
@@ -103,8 +128,13 @@ def test_a_killed_cross_validation_resumes_to_the_same_table(learnable_folder: P
         fold = f"{learnable_folder.name}/fold_{k}.pt"
         assert _same_tensors(tmp_path / "whole-run" / fold, run_dir / fold), fold
 
-    other = subprocess.run(_cv_command(learnable_folder, tmp_path / "other", run_dir, epochs, lr=0.01),
-                           env=env, capture_output=True, text=True, timeout=300)
+    other = subprocess.run(
+        _cv_command(learnable_folder, tmp_path / "other", run_dir, epochs, lr=0.01),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert other.returncode == 2
     assert "holds a different run (config differ)" in " ".join(other.stderr.split())
 

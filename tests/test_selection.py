@@ -11,13 +11,13 @@ import torch
 from typer.testing import CliRunner
 
 from sentilens.cli import app
-from sentilens.data import Fold, LabelledImages
+from sentilens.data import Fold
 from sentilens.explain import factorise
 from sentilens.selection import SelectionError, probe_accuracy, selection_config, separation_score
 from sentilens.selection.evidence import rank_one_channel_weights
 from sentilens.training import TrainConfig
 
-from .conftest import write_image
+from .helpers import write_image
 
 runner = CliRunner()
 SMALL = ["--backbone", "googlenet", "--weights", "none", "--folds", "2"]
@@ -56,7 +56,10 @@ def test_separation_is_near_zero_without_difference_and_large_with_it() -> None:
 def test_probe_accuracy_on_separable_and_on_random_features() -> None:
     rng = np.random.default_rng(1)
     labels = np.repeat([0, 1], 30)
-    folds = [Fold(0, tuple(range(0, 60, 2)), tuple(range(1, 60, 2))), Fold(1, tuple(range(1, 60, 2)), tuple(range(0, 60, 2)))]
+    folds = [
+        Fold(0, tuple(range(0, 60, 2)), tuple(range(1, 60, 2))),
+        Fold(1, tuple(range(1, 60, 2)), tuple(range(0, 60, 2))),
+    ]
     separable = rng.normal(size=(60, 5)) + labels[:, None] * 4
     assert probe_accuracy(separable, labels, folds).min() == 1.0
     assert probe_accuracy(rng.normal(size=(60, 5)), labels, folds).mean() < 0.8
@@ -115,25 +118,57 @@ def test_empty_suggested_set_is_refused(class_folder: Path, tmp_path: Path) -> N
 def test_cv_refuses_a_bad_config(class_folder: Path, tmp_path: Path, taps, weights, message: str) -> None:
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"backbone": "googlenet", "weights": "none", "taps": taps, "aux_weights": weights}))
-    result = runner.invoke(app, ["cv", str(class_folder), "--config", str(config), "--folds", "2", "--epochs", "1",
-                                 "--out", str(tmp_path / "out")])
+    result = runner.invoke(
+        app,
+        [
+            "cv",
+            str(class_folder),
+            "--config",
+            str(config),
+            "--folds",
+            "2",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 2
     assert "error" in result.output and message in result.output
 
 
 def test_suggest_layers_on_a_checkpoint_names_its_backbone_weights(class_folder: Path, tmp_path: Path) -> None:
-    from sentilens.models.checkpoint import load_checkpoint
     from sentilens.training import build_model
+    from sentilens.training.checkpoint import load_checkpoint
 
     model_file = tmp_path / "model.pt"
-    trained = runner.invoke(app, ["train", str(class_folder), "--backbone", "googlenet", "--weights", "none",
-                                  "--taps", "4a", "--epochs", "1", "-o", str(model_file)])
+    trained = runner.invoke(
+        app,
+        [
+            "train",
+            str(class_folder),
+            "--backbone",
+            "googlenet",
+            "--weights",
+            "none",
+            "--taps",
+            "4a",
+            "--epochs",
+            "1",
+            "-o",
+            str(model_file),
+        ],
+    )
     assert trained.exit_code == 0, trained.output
     out = tmp_path / "out"
-    result = runner.invoke(app, ["suggest-layers", str(class_folder), "--checkpoint", str(model_file), "--folds", "2",
-                                 "--out", str(out)])
+    result = runner.invoke(
+        app, ["suggest-layers", str(class_folder), "--checkpoint", str(model_file), "--folds", "2", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     config = TrainConfig.from_file(out / "suggested-config.json")
     assert config.backbone == "googlenet" and Path(config.weights) == (out / "backbone.pt").resolve()
-    rebuilt, original = build_model(config).backbone.state_dict(), load_checkpoint(model_file).model.backbone.state_dict()
+    rebuilt, original = (
+        build_model(config).backbone.state_dict(),
+        load_checkpoint(model_file).model.backbone.state_dict(),
+    )
     assert all(torch.equal(rebuilt[k], v) for k, v in original.items())

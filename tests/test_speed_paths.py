@@ -9,12 +9,12 @@ import pytest
 import torch
 import torch._inductor.config as inductor_config
 
-from sentilens.inference import predict_paths
 from sentilens.models import SentimentModel, create_backbone
-from sentilens.runtime import cpu_supports_bf16, fold_batch_norm, inference_copy, resolve_precision
+from sentilens.runtime.predictor import predict_paths
+from sentilens.runtime.torch_backend import cpu_supports_bf16, fold_batch_norm, inference_copy, resolve_precision
 from sentilens.training import TrainConfig, build_model, build_view_cache, fit, predict_cached
 
-from .conftest import write_image
+from .helpers import write_image
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +82,16 @@ def test_fast_predict_matches_plain(googlenet_model: SentimentModel, image_files
             assert a.label == b.label
 
 
+@pytest.mark.slow
 def test_compiled_predict_matches_plain(googlenet_model: SentimentModel, image_files: list[Path]) -> None:
     """Five good images in batches of two: the last batch is padded to the compiled shape."""
     names = ["negative", "positive"]
-    plain, _ = predict_paths(googlenet_model, names, image_files, batch_size=2, precision="fp32",
-                             channels_last=False, workers=0)
-    compiled, skipped = predict_paths(googlenet_model, names, image_files, batch_size=2, precision="fp32",
-                                      workers=0, compiled=True)
+    plain, _ = predict_paths(
+        googlenet_model, names, image_files, batch_size=2, precision="fp32", channels_last=False, workers=0
+    )
+    compiled, skipped = predict_paths(
+        googlenet_model, names, image_files, batch_size=2, precision="fp32", workers=0, compiled=True
+    )
     assert [p.path for p in compiled] == [p.path for p in plain]
     assert [s.path for s in skipped] == [image_files[2]]
     np.testing.assert_allclose(
@@ -107,13 +110,24 @@ def test_cached_and_recomputed_training_agree(mode: str, trainable_from: str | N
     results = []
     for frozen_blocks in ("cache", "recompute"):
         config = TrainConfig(
-            backbone="googlenet", weights="none", taps=("4a", "5b"), mode=mode, trainable_from=trainable_from,
-            epochs=2, batch_size=3, frozen_blocks=frozen_blocks, device="cpu",
+            backbone="googlenet",
+            weights="none",
+            taps=("4a", "5b"),
+            mode=mode,
+            trainable_from=trainable_from,
+            epochs=2,
+            batch_size=3,
+            frozen_blocks=frozen_blocks,
+            device="cpu",
         )
         torch.manual_seed(3)
         model = build_model(config)
         cache = build_view_cache(
-            model.backbone, images, model.taps, trainable_from, batch_size=4,
+            model.backbone,
+            images,
+            model.taps,
+            trainable_from,
+            batch_size=4,
             recompute=frozen_blocks == "recompute",
         )
         assert cache.recompute == (frozen_blocks == "recompute")

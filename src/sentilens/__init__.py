@@ -2,11 +2,13 @@
 
 Implements Sheng et al. (2020): an ImageNet Inception backbone fine-tuned for positive/negative
 sentiment, with light auxiliary classifiers on chosen blocks that vote in training and prediction.
+
+The package's face is :func:`load` (a :class:`SentimentClassifier` that predicts and explains);
+nothing inside sentilens imports this module, so its layers stay independent of it.
 """
 
-__version__ = "0.1.0"
-
-from . import samples  # noqa: E402
-from .api import SentimentClassifier, load  # noqa: E402  (needs __version__ above for checkpoints)
+from sentilens.app.classifier import SentimentClassifier, load
+from sentilens.data import sample_photos as samples
+from sentilens.utils.version import __version__
 
 __all__ = ["SentimentClassifier", "__version__", "load", "samples"]

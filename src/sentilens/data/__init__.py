@@ -1,9 +1,9 @@
 """Datasets (Twitter I, folder, CSV), image decoding and views, and fold splitting."""
 
-from .folds import Fold, content_groups, grouped_stratified_folds
-from .images import ImageDecodeError, decode_image, load_view, to_unit_range, views_of
-from .samples import SENTIMENT_CLASSES, DataError, LabelledImages
-from .sources import TWITTER_SUBSETS, load_csv, load_dataset, load_folder, load_twitter
+from sentilens.data.folds import Fold, content_digests, content_groups, grouped_stratified_folds, make_folds
+from sentilens.data.images import ImageDecodeError, decode_image, load_view, to_unit_range, views_of
+from sentilens.data.labelled import SENTIMENT_CLASSES, DataError, LabelledImages
+from sentilens.data.sources import TWITTER_SUBSETS, expand_inputs, load_csv, load_dataset, load_folder, load_twitter
 
 __all__ = [
     "DataError",
@@ -12,14 +12,17 @@ __all__ = [
     "LabelledImages",
     "SENTIMENT_CLASSES",
     "TWITTER_SUBSETS",
+    "content_digests",
     "content_groups",
     "decode_image",
+    "expand_inputs",
     "grouped_stratified_folds",
     "load_csv",
     "load_dataset",
     "load_folder",
     "load_twitter",
     "load_view",
+    "make_folds",
     "to_unit_range",
     "views_of",
 ]

@@ -10,8 +10,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from sentilens.utils.errors import InvalidArgumentError, SentilensError
 
-class ImageDecodeError(ValueError):
+
+class ImageDecodeError(SentilensError, ValueError):
     """An image that cannot be decoded; the message names the file and the reason."""
 
 
@@ -28,8 +30,7 @@ def decode_image(path: str | Path) -> Image.Image:
         with Image.open(path) as image:
             _check_size(image, path)
             image.load()
-            image = ImageOps.exif_transpose(image)
-            return _to_rgb(image)
+            return _to_rgb(ImageOps.exif_transpose(image))
     except ImageDecodeError:
         raise
     except FileNotFoundError:
@@ -47,8 +48,17 @@ def decode_image(path: str | Path) -> Image.Image:
 # the others come from individual plugins' header parsing, and MemoryError from a header asking
 # for an absurd buffer.
 _PILLOW_ERRORS = (
-    UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error,
-    IndexError, KeyError, TypeError, ZeroDivisionError, MemoryError,
+    UnidentifiedImageError,
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    MemoryError,
 )
 
 
@@ -106,5 +116,5 @@ def views_of(images: torch.Tensor, views: Sequence[str]) -> list[torch.Tensor]:
         elif view == "mirror":
             result.append(images.flip(-1))
         else:
-            raise ValueError(f"unknown view {view!r}; expected 'centre' or 'mirror'")
+            raise InvalidArgumentError(f"unknown view {view!r}; expected 'centre' or 'mirror'")
     return result

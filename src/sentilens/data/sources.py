@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
 
-from .samples import SENTIMENT_CLASSES, DataError, LabelledImages
+from sentilens.data.labelled import SENTIMENT_CLASSES, DataError, LabelledImages
 
 TWITTER_SUBSETS = ("five", "four", "three")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -28,9 +29,7 @@ def _require_dir(path: Path, what: str) -> None:
 def _parse_label(text: str, source: Path, line_number: int) -> int:
     label = _LABEL_WORDS.get(text.strip().lower())
     if label is None:
-        raise DataError(
-            f"{source}:{line_number}: unknown label {text!r} (expected 0/1 or negative/positive)"
-        )
+        raise DataError(f"{source}:{line_number}: unknown label {text!r} (expected 0/1 or negative/positive)")
     return label
 
 
@@ -146,9 +145,7 @@ def load_csv(csv_path: str | Path) -> LabelledImages:
     _check_duplicates(entries, csv_path)
     paths = [(csv_path.parent / name) for name, _, _ in entries]
     _check_exist(paths, [line for _, _, line in entries], csv_path)
-    return LabelledImages(
-        tuple(paths), tuple(label for _, label, _ in entries), SENTIMENT_CLASSES, name=csv_path.stem
-    )
+    return LabelledImages(tuple(paths), tuple(label for _, label, _ in entries), SENTIMENT_CLASSES, name=csv_path.stem)
 
 
 def load_dataset(source: str | Path, subset: str = "five") -> LabelledImages:
@@ -159,3 +156,14 @@ def load_dataset(source: str | Path, subset: str = "five") -> LabelledImages:
     if (source / "ground_truth").is_dir():
         return load_twitter(source, subset)
     return load_folder(source)
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+    """Files as given and image files found recursively in folders, sorted per folder."""
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            paths.extend(sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            paths.append(item)
+    return paths

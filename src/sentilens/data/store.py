@@ -6,15 +6,22 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import torch
 
-from ..progress import track
-from .images import ImageDecodeError, load_view
-from .samples import LabelledImages
+from sentilens.data.images import ImageDecodeError, load_view
+from sentilens.data.labelled import LabelledImages
+from sentilens.utils.errors import InvalidArgumentError
+from sentilens.utils.progress import track
 
-ON_ERROR = ("fail", "skip")
+
+class OnError(StrEnum):
+    """What to do with an image that cannot be decoded."""
+
+    fail = "fail"  # stop, naming the file
+    skip = "skip"  # leave it out and list it with the reason
 
 
 @dataclass(frozen=True)
@@ -41,10 +48,10 @@ class DecodedImages:
     failures: tuple[DecodeFailure, ...]
 
 
-def check_on_error(on_error: str) -> None:
-    """Raise ValueError unless ``on_error`` is ``"fail"`` or ``"skip"``."""
-    if on_error not in ON_ERROR:
-        raise ValueError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
+def check_on_error(on_error: OnError | str) -> None:
+    """Raise :class:`~sentilens.utils.errors.InvalidArgumentError` unless ``on_error`` names an :class:`OnError`."""
+    if on_error not in tuple(OnError):
+        raise InvalidArgumentError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
 
 
 def load_or_reason(path: Path, size: int) -> torch.Tensor | str:
@@ -56,7 +63,7 @@ def load_or_reason(path: Path, size: int) -> torch.Tensor | str:
 
 
 def decode_all(
-    paths: Sequence[Path], size: int, description: str = "decoding images", on_error: str = "fail"
+    paths: Sequence[Path], size: int, description: str = "decoding images", on_error: OnError | str = OnError.fail
 ) -> DecodedImages:
     """Centre crops of all images, decoded in a thread pool (Pillow releases the GIL).
 
@@ -83,7 +90,7 @@ def decode_all(
 
 
 def decode_dataset(
-    dataset: LabelledImages, size: int, on_error: str = "fail"
+    dataset: LabelledImages, size: int, on_error: OnError | str = OnError.fail
 ) -> tuple[LabelledImages, torch.Tensor, tuple[DecodeFailure, ...]]:
     """Decode ``dataset``; return the images that decoded (as a dataset), their crops, and the
     failures (indices into the original ``dataset``).  Raises if no image at all decodes."""

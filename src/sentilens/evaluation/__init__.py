@@ -1,8 +1,8 @@
 """Metrics, the cross-validation runner and the tables that compare with the paper."""
 
-from .crossval import CrossValidationResult, FoldResult, cross_validate, cross_validate_logistic, make_folds, prepare_cache
-from .metrics import METRIC_NAMES, binary_metrics, summarise
-from .tables import PAPER_TABLE3, markdown_table3, table3_json
+from sentilens.evaluation.crossval import CrossValidationResult, FoldResult, cross_validate, cross_validate_logistic
+from sentilens.evaluation.metrics import METRIC_NAMES, binary_metrics, summarise
+from sentilens.evaluation.tables import PAPER_TABLE3, markdown_table3, table3_json
 
 __all__ = [
     "CrossValidationResult",
@@ -12,9 +12,7 @@ __all__ = [
     "binary_metrics",
     "cross_validate",
     "cross_validate_logistic",
-    "make_folds",
     "markdown_table3",
-    "prepare_cache",
     "summarise",
     "table3_json",
 ]

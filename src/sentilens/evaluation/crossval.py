@@ -19,17 +19,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .. import __version__
-from ..data import Fold, LabelledImages, content_groups, grouped_stratified_folds
-from ..data.folds import content_digests
-from ..data.store import decode_all
-from ..models.checkpoint import save_checkpoint
-from ..training import TrainConfig, ViewCache, boundary_stage, build_model, build_view_cache, fit, predict_cached
-from ..training.cache import FINAL
-from ..training.feature_store import load_or_build_frozen
-from ..training.trainer import resolve_device
-from .metrics import binary_metrics, summarise
-from .rundir import RunDirectory, dataset_digest, indices_digest, json_digest
+from sentilens.data import LabelledImages, content_digests, make_folds
+from sentilens.evaluation.metrics import binary_metrics, summarise
+from sentilens.evaluation.rundir import RunDirectory, dataset_digest, indices_digest
+from sentilens.training import TrainConfig, ViewCache, build_model, fit, predict_cached, prepare_cache
+from sentilens.training.cache import FINAL
+from sentilens.training.checkpoint import save_checkpoint
+from sentilens.utils.errors import InvalidArgumentError
+from sentilens.utils.hashing import json_digest
+from sentilens.utils.version import __version__
 
 
 @dataclass
@@ -70,48 +68,9 @@ class CrossValidationResult:
         }
 
 
-def make_folds(dataset: LabelledImages, n_splits: int = 5, seed: int = 0, digests: list[str] | None = None) -> list[Fold]:
-    """Stratified folds with identical images kept together (``digests``: the files' contents)."""
-    dataset.require_all_classes()
-    return grouped_stratified_folds(dataset.labels, content_groups(dataset.paths, digests), n_splits, seed)
-
-
 def fold_seed(seed: int, number: int) -> int:
     """The seed of fold ``number``: a function of (seed, number) only."""
     return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
-
-
-def prepare_cache(dataset: LabelledImages, config: TrainConfig, images: torch.Tensor | None = None) -> ViewCache:
-    """Run the frozen blocks once per view; ``images`` are the decoded crops if already at hand.
-
-    In frozen mode the pooled features come from the on-disk feature store when this backbone
-    has seen these image files before (see :mod:`sentilens.training.feature_store`).
-    """
-    template = build_model(config)
-    size = template.backbone.input_size
-    boundary = boundary_stage(config, template)
-    device = resolve_device(config.device)
-    if boundary is None:
-        return load_or_build_frozen(
-            template.backbone,
-            content_digests(dataset.paths),
-            lambda: images if images is not None else decode_all(dataset.paths, size).images,
-            batch_size=config.batch_size,
-            device=device,
-        )
-    if images is None:
-        images = decode_all(dataset.paths, size).images
-    dtype = torch.bfloat16 if config.cache_dtype == "bfloat16" else torch.float32
-    return build_view_cache(
-        template.backbone,
-        images,
-        template.taps,
-        boundary,
-        batch_size=config.batch_size,
-        device=device,
-        dtype=dtype,
-        recompute=config.frozen_blocks == "recompute",
-    )
 
 
 def cross_validate(
@@ -134,35 +93,55 @@ def cross_validate(
     folds = make_folds(dataset, n_splits, seed, digests)
     run = None
     if run_dir is not None:
-        run = RunDirectory(run_dir, {
-            "config": json_digest(config.to_dict()),
-            "seed": seed,
-            "n_splits": n_splits,
-            "dataset": dataset_digest(dataset.labels, digests, dataset.class_names),
-            "sentilens_version": __version__,
-        })
+        run = RunDirectory(
+            run_dir,
+            {
+                "config": json_digest(config.to_dict()),
+                "seed": seed,
+                "n_splits": n_splits,
+                "dataset": dataset_digest(dataset.labels, digests, dataset.class_names),
+                "sentilens_version": __version__,
+            },
+        )
     labels = np.asarray(dataset.labels)
     results = []
     for fold in folds:
         fold_digest = indices_digest(fold.train, fold.test)
         record = run.finished(fold.number, fold_digest) if run is not None else None
         if record is not None:
-            results.append(FoldResult(fold.number, record["metrics"], record["n_train"], record["n_test"],
-                                      record["seconds"], fold_digest, resumed=True))
+            results.append(
+                FoldResult(
+                    fold.number,
+                    record["metrics"],
+                    record["n_train"],
+                    record["n_test"],
+                    record["seconds"],
+                    fold_digest,
+                    resumed=True,
+                )
+            )
             continue
         if cache is None:
             cache = prepare_cache(dataset, config)
         fold_began = time.perf_counter()
         torch.manual_seed(fold_seed(seed, fold.number))
         model = build_model(config)
-        fit(model, cache, fold.train, labels[list(fold.train)], config, description=f"fold {fold.number + 1}/{n_splits}")
+        fit(
+            model, cache, fold.train, labels[list(fold.train)], config, description=f"fold {fold.number + 1}/{n_splits}"
+        )
         probabilities = predict_cached(model, cache, fold.test, config.predict_views, precision=config.precision)
         metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1))
-        result = FoldResult(fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - fold_began,
-                            fold_digest)
+        result = FoldResult(
+            fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - fold_began, fold_digest
+        )
         if run is not None:
-            save_checkpoint(model, config, run.fold_checkpoint(fold.number), dataset.class_names,
-                            extra={"fold": fold.number, "metrics": metrics, "indices_digest": fold_digest})
+            save_checkpoint(
+                model,
+                config,
+                run.fold_checkpoint(fold.number),
+                dataset.class_names,
+                extra={"fold": fold.number, "metrics": metrics, "indices_digest": fold_digest},
+            )
             run.record(fold.number, {k: v for k, v in vars(result).items() if k != "resumed"})
         results.append(result)
     return CrossValidationResult(
@@ -179,7 +158,7 @@ def cross_validate_logistic(
 ) -> CrossValidationResult:
     """The floor: logistic regression on the frozen pooled features of the centre view."""
     if cache.boundary is not None or cache.recompute:
-        raise ValueError("the logistic baseline needs a frozen-mode cache (pooled final features)")
+        raise InvalidArgumentError("the logistic baseline needs a frozen-mode cache (pooled final features)")
     began = time.perf_counter()
     features = cache.pooled["centre"][FINAL].numpy()
     labels = np.asarray(dataset.labels)
@@ -190,10 +169,19 @@ def cross_validate_logistic(
         classifier.fit(features[list(fold.train)], labels[list(fold.train)])
         predictions = classifier.predict(features[list(fold.test)])
         metrics = binary_metrics(labels[list(fold.test)], predictions)
-        results.append(FoldResult(fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - fold_began,
-                                  indices_digest(fold.train, fold.test)))
-    return CrossValidationResult(dataset.name, "logistic regression (frozen pooled)", results, {"C": c},
-                                 time.perf_counter() - began)
+        results.append(
+            FoldResult(
+                fold.number,
+                metrics,
+                len(fold.train),
+                len(fold.test),
+                time.perf_counter() - fold_began,
+                indices_digest(fold.train, fold.test),
+            )
+        )
+    return CrossValidationResult(
+        dataset.name, "logistic regression (frozen pooled)", results, {"C": c}, time.perf_counter() - began
+    )
 
 
 def describe(config: TrainConfig) -> str:

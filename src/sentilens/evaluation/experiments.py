@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import combinations
+from typing import Any
 
-from ..data import LabelledImages
-from ..training import TrainConfig, ViewCache
-from .crossval import CrossValidationResult, cross_validate, prepare_cache
-from .metrics import METRIC_NAMES
+from sentilens.data import LabelledImages
+from sentilens.evaluation.crossval import CrossValidationResult, cross_validate
+from sentilens.evaluation.metrics import METRIC_NAMES
+from sentilens.models import DEFAULT_AUX_WEIGHT
+from sentilens.training import TrainConfig, ViewCache, prepare_cache
+from sentilens.utils.errors import InvalidArgumentError
 
 #: Five-agree accuracies the paper reports for GoogLeNet (Tables 4 and 5), keyed by head set.
 PAPER_BLOCK_ACCURACY: dict[tuple[str, ...], float] = {
@@ -43,7 +46,7 @@ def _run_rows(
     seed: int,
     cache: ViewCache | None,
 ) -> list[tuple[tuple[str, ...], CrossValidationResult]]:
-    weight = config.aux_weights[0] if config.aux_weights else 0.1
+    weight = config.aux_weights[0] if config.aux_weights else DEFAULT_AUX_WEIGHT
     if cache is None:
         every_tap = tuple(sorted({t for row in rows for t in row}))
         cache = prepare_cache(dataset, replace(config, taps=every_tap, aux_weights=None))
@@ -77,7 +80,7 @@ def ablation_experiment(
 ) -> list[tuple[tuple[str, ...], CrossValidationResult]]:
     """Table 5: every non-empty subset of ``taps``, largest first."""
     if not taps:
-        raise ValueError("the ablation needs at least one block")
+        raise InvalidArgumentError("the ablation needs at least one block")
     rows = [combo for size in range(len(taps), 0, -1) for combo in combinations(taps, size)]
     return _run_rows(dataset, config, rows, n_splits, seed, cache)
 
@@ -98,7 +101,7 @@ def markdown_block_table(rows: Sequence[tuple[tuple[str, ...], CrossValidationRe
     return "\n".join(lines) + "\n"
 
 
-def block_table_json(rows: Sequence[tuple[tuple[str, ...], CrossValidationResult]]) -> list[dict]:
+def block_table_json(rows: Sequence[tuple[tuple[str, ...], CrossValidationResult]]) -> list[dict[str, Any]]:
     """Rows as JSON: taps, mean and std of every metric, the paper's accuracy where known."""
     return [
         {

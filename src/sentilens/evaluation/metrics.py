@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
+
+from sentilens.utils.errors import InvalidArgumentError
 
 METRIC_NAMES = ("precision", "recall", "f1", "accuracy")
 
 
-def binary_metrics(y_true: Sequence[int], y_pred: Sequence[int], positive: int = 1) -> dict[str, float]:
+def binary_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, positive: int = 1) -> dict[str, float]:
     """The paper's four metrics from a confusion count; 0.0 where a ratio has no denominator."""
     truth = np.asarray(y_true) == positive
     predicted = np.asarray(y_pred) == positive
     if truth.shape != predicted.shape:
-        raise ValueError(f"{truth.shape[0]} labels but {predicted.shape[0]} predictions")
+        raise InvalidArgumentError(f"{truth.shape[0]} labels but {predicted.shape[0]} predictions")
     if truth.size == 0:
-        raise ValueError("no predictions to score")
+        raise InvalidArgumentError("no predictions to score")
     tp = int(np.sum(truth & predicted))
     fp = int(np.sum(~truth & predicted))
     fn = int(np.sum(truth & ~predicted))

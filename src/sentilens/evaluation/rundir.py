@@ -9,25 +9,20 @@ exactly when its JSON exists, whenever the process was killed.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_path
+from sentilens.utils.atomic import write_json_atomic
+from sentilens.utils.errors import SentilensError
+from sentilens.utils.hashing import json_digest
 
 RUN_FORMAT = "sentilens-run/1"
 
 
-class RunDirError(ValueError):
+class RunDirError(SentilensError, ValueError):
     """A run folder that belongs to a different run, or is damaged; the message says which."""
-
-
-def json_digest(data: Any) -> str:
-    """SHA-256 of the canonical JSON of ``data`` (sorted keys)."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def dataset_digest(labels: Sequence[int], contents: Sequence[str], class_names: Sequence[str]) -> str:
@@ -38,14 +33,6 @@ def dataset_digest(labels: Sequence[int], contents: Sequence[str], class_names: 
 def indices_digest(train: Sequence[int], test: Sequence[int]) -> str:
     """Digest of a fold's training and test indices."""
     return json_digest({"train": list(train), "test": list(test)})
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file in the same folder, then rename it over ``path``."""
-    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as stream:
-        json.dump(data, stream, indent=2)
-        stream.flush()
-        os.fsync(stream.fileno())
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -74,7 +61,9 @@ class RunDirectory:
         manifest = self.root / "run.json"
         if manifest.exists():
             existing = _read_json(manifest)
-            differs = sorted(k for k in self.identity.keys() | existing.keys() if existing.get(k) != self.identity.get(k))
+            differs = sorted(
+                k for k in self.identity.keys() | existing.keys() if existing.get(k) != self.identity.get(k)
+            )
             if differs:
                 raise RunDirError(
                     f"{self.root}: holds a different run ({', '.join(differs)} differ); "
@@ -100,7 +89,9 @@ class RunDirectory:
         if record.get("indices_digest") != fold_indices_digest or record.get("run") != json_digest(self.identity):
             raise RunDirError(f"{path}: made for other folds or another run; delete it or choose a new --run-dir")
         if not self.fold_checkpoint(number).is_file():
-            raise RunDirError(f"{path}: its model {self.fold_checkpoint(number).name} is missing; delete {path.name} to redo the fold")
+            raise RunDirError(
+                f"{path}: its model {self.fold_checkpoint(number).name} is missing; delete {path.name} to redo the fold"
+            )
         return record
 
     def record(self, number: int, record: dict[str, Any]) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from .crossval import CrossValidationResult
-from .metrics import METRIC_NAMES
+from sentilens.evaluation.crossval import CrossValidationResult
+from sentilens.evaluation.metrics import METRIC_NAMES
 
 #: Table 3 of the paper: subset -> method -> (precision, recall, F1, accuracy).
 PAPER_TABLE3: dict[str, dict[str, tuple[float, float, float, float]]] = {
@@ -47,7 +48,7 @@ def markdown_table3(results: Mapping[str, Sequence[CrossValidationResult]]) -> s
     return "\n".join(lines) + "\n"
 
 
-def table3_json(results: Mapping[str, Sequence[CrossValidationResult]]) -> dict:
+def table3_json(results: Mapping[str, Sequence[CrossValidationResult]]) -> dict[str, Any]:
     """Per subset and model, the mean (and std) of each metric, plus the paper's numbers."""
     return {
         subset: {

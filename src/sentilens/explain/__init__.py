@@ -7,18 +7,19 @@
 * :func:`spatial_cells`: the spatial-location grid (eq. 3).
 * :func:`factorise` and :func:`group_pictures`: NMF neuron groups (eq. 4-5).
 
-:mod:`sentilens.explain.tasks` wraps each in a function that reads images and writes figures.
+:mod:`sentilens.app.explain` wraps each in a function that reads images and writes figures.
 """
 
-from .activation_max import AscentSettings, ChannelPictures, visualise_channels
-from .channel_cache import ChannelPictureCache, cache_key, default_cache_dir
-from .errors import ClassIndexError, RankError
-from .gradcam import FusedLogProbabilities, GradCamResult, grad_cam
-from .neuron_groups import NeuronGroups, factorise, group_pictures
-from .spatial import image_activation, spatial_cells, tile
-from .splice import SpliceResult, matching_share, splice, spliced_test
+from sentilens.explain.activation_max import AscentMode, AscentSettings, ChannelPictures, visualise_channels
+from sentilens.explain.channel_cache import ChannelPictureCache, cache_key, default_cache_dir
+from sentilens.explain.errors import ClassIndexError, RankError
+from sentilens.explain.gradcam import FusedLogProbabilities, GradCamResult, grad_cam
+from sentilens.explain.neuron_groups import NeuronGroups, factorise, group_pictures
+from sentilens.explain.spatial import image_activation, spatial_cells, tile
+from sentilens.explain.splice import SpliceLayout, SpliceResult, matching_share, splice, spliced_test
 
 __all__ = [
+    "AscentMode",
     "AscentSettings",
     "ChannelPictureCache",
     "ChannelPictures",
@@ -27,6 +28,7 @@ __all__ = [
     "GradCamResult",
     "NeuronGroups",
     "RankError",
+    "SpliceLayout",
     "SpliceResult",
     "cache_key",
     "default_cache_dir",

@@ -29,25 +29,33 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.backbones import Backbone
-from ..progress import track
+from sentilens.models.backbones import Backbone
+from sentilens.utils.errors import InvalidArgumentError
+from sentilens.utils.progress import track
 
-MODES = ("plain", "regularised")
+
+class AscentMode(StrEnum):
+    """How a channel picture is optimised."""
+
+    plain = "plain"  # the paper's eq. (2): pixels from N(0, 1) noise, plain gradient ascent
+    regularised = "regularised"  # Olah et al.: decorrelated Fourier image, jitter and scaling
+
+
+MODES = tuple(AscentMode)
 REGULARISED_SIZE = 96
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
 #: Square root of the colour correlation of natural (ImageNet) images (Olah et al. 2017):
 #: decorrelated parameters times this matrix give RGB values with natural colour statistics.
-COLOUR_CORRELATION_SQRT = torch.tensor(
-    [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]]
-)
+COLOUR_CORRELATION_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 
 
 @dataclass(frozen=True)
@@ -87,15 +95,15 @@ class AscentSettings:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+            raise InvalidArgumentError(f"mode must be one of {', '.join(AscentMode)}, got {self.mode!r}")
         for name in ("steps", "batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise InvalidArgumentError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.size is not None and self.size < 16:
-            raise ValueError(f"size must be at least 16 pixels, got {self.size}")
+            raise InvalidArgumentError(f"size must be at least 16 pixels, got {self.size}")
         for name in ("lr", "spectrum_gain", "spectrum_start_std"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+                raise InvalidArgumentError(f"{name} must be positive, got {getattr(self, name)}")
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
 
     def resolved(self, backbone: Backbone) -> AscentSettings:
@@ -153,7 +161,12 @@ class FourierImage(nn.Module):
     """
 
     def __init__(
-        self, batch: int, size: int, generator: torch.Generator, gain: float = 1.0, start_std: float = 0.01,
+        self,
+        batch: int,
+        size: int,
+        generator: torch.Generator,
+        gain: float = 1.0,
+        start_std: float = 0.01,
         decay: float = 1.0,
     ) -> None:
         super().__init__()
@@ -165,7 +178,7 @@ class FourierImage(nn.Module):
         self.spectrum = nn.Parameter(start_std * torch.randn((batch, 3, *frequency.shape, 2), generator=generator))
 
     def forward(self) -> torch.Tensor:
-        coefficients = torch.view_as_complex(self.spectrum) * self.scale
+        coefficients = torch.view_as_complex(self.spectrum) * self.get_buffer("scale")
         decorrelated = torch.fft.irfft2(coefficients, s=(self.size, self.size), norm="ortho") / 4.0
         colour = COLOUR_CORRELATION_SQRT / COLOUR_CORRELATION_SQRT.norm(dim=0).max()
         rgb = torch.einsum("bchw,dc->bdhw", decorrelated, colour.to(decorrelated))
@@ -250,9 +263,9 @@ def redirected_relu() -> Iterator[None]:
     original = F.relu
 
     def relu(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
-        return _RedirectedReLU.apply(x)
+        return _RedirectedReLU.apply(x)  # type: ignore[no-any-return]
 
-    F.relu = relu
+    F.relu = relu  # type: ignore[assignment]
     try:
         yield
     finally:
@@ -265,13 +278,15 @@ def redirected_relu() -> Iterator[None]:
 def channel_means(tap_output: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
     """Mean activation of channel ``channels[b]`` in image ``b`` of a tap's output ``(B, C, h, w)``."""
     rows = torch.arange(len(channels), device=tap_output.device)
-    return tap_output[rows, channels].mean(dim=(1, 2))
+    means: torch.Tensor = tap_output[rows, channels].mean(dim=(1, 2))
+    return means
 
 
 def tap_activations(backbone: Backbone, images01: torch.Tensor, tap: str) -> torch.Tensor:
     """The tap's output map for images in [0, 1], running only the stages up to the tap."""
     backbone.check_taps([tap])
-    return backbone(backbone.normalize(images01), stop=tap).final
+    activations: torch.Tensor = backbone(backbone.normalize(images01), stop=tap).final
+    return activations
 
 
 # --- the optimisation ---------------------------------------------------------------------------
@@ -309,8 +324,11 @@ def _optimise_batch(
         transform: Transform = compose()
     else:
         image = FourierImage(len(channels), size, generator, settings.spectrum_gain, settings.spectrum_start_std)
-        transform = compose(jitter(settings.jitter, generator), random_scale(settings.scales, generator),
-                            jitter(max(1, settings.jitter // 2), generator))
+        transform = compose(
+            jitter(settings.jitter, generator),
+            random_scale(settings.scales, generator),
+            jitter(max(1, settings.jitter // 2), generator),
+        )
     with torch.no_grad():
         start = channel_means(tap_activations(backbone, image(), tap), channels)
     optimiser = torch.optim.Adam(image.parameters(), lr=settings.lr)
@@ -344,7 +362,7 @@ def visualise_channels(
     chosen = torch.arange(count) if channels is None else torch.as_tensor(list(channels), dtype=torch.long)
     bad = chosen[(chosen < 0) | (chosen >= count)]
     if len(bad):
-        raise ValueError(f"channel(s) {bad.tolist()} out of range for tap {tap!r}; valid: 0..{count - 1}")
+        raise InvalidArgumentError(f"channel(s) {bad.tolist()} out of range for tap {tap!r}; valid: 0..{count - 1}")
     was_training = backbone.training
     backbone.eval()
     needs_grad = [p.requires_grad for p in backbone.parameters()]

@@ -10,26 +10,21 @@ to a temporary file and renamed, so an interrupted run never leaves a broken ent
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..models.backbones import Backbone
-from ..models.checkpoint import tensors_digest
-from .activation_max import AscentSettings, ChannelPictures, visualise_channels
-
-CACHE_ENV = "SENTILENS_CACHE"
+from sentilens.explain.activation_max import AscentSettings, ChannelPictures, visualise_channels
+from sentilens.models.backbones import Backbone
+from sentilens.utils.atomic import atomic_path
+from sentilens.utils.cache import cache_root
+from sentilens.utils.hashing import json_digest, tensors_digest
 
 
 def default_cache_dir() -> Path:
     """``$SENTILENS_CACHE/channels``, else ``~/.cache/sentilens/channels``."""
-    override = os.environ.get(CACHE_ENV)
-    return (Path(override) if override else Path.home() / ".cache" / "sentilens") / "channels"
+    return cache_root("channels")
 
 
 def weights_digest(backbone: Backbone, tap: str) -> str:
@@ -48,7 +43,7 @@ def cache_key(backbone: Backbone, tap: str, settings: AscentSettings) -> str:
         "tap": tap,
         "settings": settings.resolved(backbone).to_dict(),
     }
-    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:32]
+    return json_digest(description)[:32]
 
 
 class ChannelPictureCache:
@@ -82,21 +77,14 @@ class ChannelPictureCache:
     def save(self, backbone: Backbone, pictures: ChannelPictures) -> Path:
         """Store ``pictures`` (all channels of their tap) atomically; return the file."""
         path = self.path_for(backbone, pictures.tap, pictures.settings)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(suffix=".npz", prefix=f".{path.stem}.", dir=path.parent)
-        os.close(handle)
-        try:
+        with atomic_path(path) as temporary, open(temporary, "wb") as stream:
             np.savez(
-                temporary,
+                stream,
                 channels=pictures.channels.numpy(),
                 pictures=(pictures.pictures.clamp(0, 1) * 255).round().to(torch.uint8).numpy(),
                 start_activation=pictures.start_activation.numpy(),
                 final_activation=pictures.final_activation.numpy(),
             )
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
         return path
 
     def layer(self, backbone: Backbone, tap: str, settings: AscentSettings | None = None) -> ChannelPictures:

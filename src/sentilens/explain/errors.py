@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from sentilens.utils.errors import SentilensError
 
-class ClassIndexError(ValueError):
+
+class ClassIndexError(SentilensError, ValueError):
     """A target class index outside ``0 .. num_classes - 1``."""
 
 
-class RankError(ValueError):
+class RankError(SentilensError, ValueError):
     """A number of NMF neuron groups below 1."""
 
 

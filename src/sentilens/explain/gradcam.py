@@ -19,8 +19,8 @@ from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
-from ..models import SentimentModel
-from .errors import check_class_index
+from sentilens.explain.errors import check_class_index
+from sentilens.models import SentimentModel
 
 
 class FusedLogProbabilities(nn.Module):

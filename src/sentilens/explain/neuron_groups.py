@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from sklearn.decomposition import NMF
 
-from .errors import RankError, check_rank
+from sentilens.explain.errors import RankError, check_rank
+from sentilens.utils.errors import InvalidArgumentError
 
 
 @dataclass
@@ -58,6 +59,6 @@ def group_pictures(pictures: torch.Tensor, groups: NeuronGroups) -> torch.Tensor
     """Eq. (5): one picture ``(r, 3, s, s)`` per group, the ``v``-weighted mean of channel pictures."""
     weights = torch.as_tensor(groups.channel_weights, dtype=torch.float32)
     if weights.shape[1] != pictures.shape[0]:
-        raise ValueError(f"{pictures.shape[0]} channel pictures for groups over {weights.shape[1]} channels")
+        raise InvalidArgumentError(f"{pictures.shape[0]} channel pictures for groups over {weights.shape[1]} channels")
     weights = weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
     return torch.einsum("rc,cxyz->rxyz", weights, pictures.float())

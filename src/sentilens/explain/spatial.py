@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import torch
 
-from ..models.backbones import Backbone
-from .activation_max import tap_activations
+from sentilens.explain.activation_max import tap_activations
+from sentilens.models.backbones import Backbone
+from sentilens.utils.errors import InvalidArgumentError
 
 
 @torch.no_grad()
@@ -32,11 +33,13 @@ def spatial_cells(pictures: torch.Tensor, activation: torch.Tensor, top_k: int |
             fewer channels give less washed-out cells.
     """
     if pictures.shape[0] != activation.shape[0]:
-        raise ValueError(f"{pictures.shape[0]} channel pictures for a map with {activation.shape[0]} channels")
+        raise InvalidArgumentError(
+            f"{pictures.shape[0]} channel pictures for a map with {activation.shape[0]} channels"
+        )
     weights = activation.clamp_min(0).flatten(1).T  # (m n, C)
     if top_k is not None:
         if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
+            raise InvalidArgumentError(f"top_k must be at least 1, got {top_k}")
         threshold = weights.topk(min(top_k, weights.shape[1]), dim=1).values[:, -1:]
         weights = torch.where(weights >= threshold, weights, torch.zeros_like(weights))
     totals = weights.sum(dim=1, keepdim=True)

@@ -15,23 +15,35 @@ Layouts (the paper does not say how the two images were fitted into one input):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models import SentimentModel
-from .gradcam import grad_cam
+from sentilens.explain.gradcam import grad_cam
+from sentilens.models import SentimentModel
+from sentilens.utils.errors import InvalidArgumentError
 
-LAYOUTS = ("squash", "crop")
+
+class SpliceLayout(StrEnum):
+    """How two images share one input."""
+
+    squash = "squash"  # each whole image at half width
+    crop = "crop"  # the central half of each image
+
+
+LAYOUTS = tuple(SpliceLayout)
 
 
 def splice(left: torch.Tensor, right: torch.Tensor, layout: str = "squash") -> torch.Tensor:
     """One square image ``(3, S, S)`` from two square images of the same size (any dtype)."""
     if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+        raise InvalidArgumentError(f"layout must be one of {', '.join(SpliceLayout)}, got {layout!r}")
     if left.shape != right.shape or left.shape[-1] != left.shape[-2]:
-        raise ValueError(f"need two square images of one size, got {tuple(left.shape)} and {tuple(right.shape)}")
+        raise InvalidArgumentError(
+            f"need two square images of one size, got {tuple(left.shape)} and {tuple(right.shape)}"
+        )
     side = left.shape[-1]
     if layout == "crop":
         quarter = side // 4

@@ -1,10 +1,11 @@
 """Backbones with taps, the light heads and the fused sentiment model."""
 
-from .backbones import DEFAULT_TAPS, Backbone, available_backbones, create_backbone
-from .heads import ClassifierHead
-from .sentiment import HeadLogits, SentimentModel
+from sentilens.models.backbones import DEFAULT_TAPS, Backbone, available_backbones, create_backbone
+from sentilens.models.heads import ClassifierHead
+from sentilens.models.sentiment import DEFAULT_AUX_WEIGHT, HeadLogits, SentimentModel
 
 __all__ = [
+    "DEFAULT_AUX_WEIGHT",
     "DEFAULT_TAPS",
     "Backbone",
     "ClassifierHead",

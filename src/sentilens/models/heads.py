@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sentilens.utils.errors import InvalidArgumentError
+
 
 class ClassifierHead(nn.Module):
     """GAP -> dropout -> linear (Table 1 of the paper).
@@ -18,7 +20,7 @@ class ClassifierHead(nn.Module):
     def __init__(self, in_channels: int, num_classes: int = 2, dropout: float = 0.5) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+            raise InvalidArgumentError(f"dropout must be in [0, 1), got {dropout}")
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(in_channels, num_classes)
 
@@ -27,4 +29,5 @@ class ClassifierHead(nn.Module):
             features = features.float()
             if features.dim() == 4:
                 features = features.mean(dim=(2, 3))
-            return self.linear(self.dropout(features))
+            logits: torch.Tensor = self.linear(self.dropout(features))
+            return logits

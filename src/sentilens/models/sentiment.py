@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones import Backbone
-from .heads import ClassifierHead
+from sentilens.models.backbones import Backbone
+from sentilens.models.heads import ClassifierHead
+from sentilens.utils.errors import InvalidArgumentError
 
 
 @dataclass
@@ -28,15 +29,19 @@ class HeadLogits:
     aux: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
+#: The weight of each auxiliary head's vote in training and prediction (the paper's 0.1).
+DEFAULT_AUX_WEIGHT = 0.1
+
+
 def validate_aux_weights(taps: Sequence[str], aux_weights: Sequence[float]) -> tuple[float, ...]:
     """Check one weight in [0, 1] per tap."""
     if len(aux_weights) != len(taps):
-        raise ValueError(f"{len(taps)} taps but {len(aux_weights)} auxiliary weights")
+        raise InvalidArgumentError(f"{len(taps)} taps but {len(aux_weights)} auxiliary weights")
     bad = [w for w in aux_weights if not 0.0 <= w <= 1.0]
     if bad:
-        raise ValueError(f"auxiliary weights must lie in [0, 1], got {bad}")
+        raise InvalidArgumentError(f"auxiliary weights must lie in [0, 1], got {bad}")
     if len(set(taps)) != len(taps):
-        raise ValueError(f"taps listed twice: {list(taps)}")
+        raise InvalidArgumentError(f"taps listed twice: {list(taps)}")
     return tuple(float(w) for w in aux_weights)
 
 
@@ -46,7 +51,7 @@ class SentimentModel(nn.Module):
     Args:
         backbone: a :class:`~sentilens.models.backbones.Backbone`.
         taps: blocks that get an auxiliary head.
-        aux_weights: one weight per tap (the paper uses 0.1).
+        aux_weights: one weight per tap; None means :data:`DEFAULT_AUX_WEIGHT` each.
         num_classes: 2 for negative/positive.
         dropout: dropout rate of every head.
     """
@@ -64,7 +69,7 @@ class SentimentModel(nn.Module):
         self.backbone = backbone
         self.taps = tuple(taps)
         self.aux_weights = validate_aux_weights(
-            self.taps, [0.1] * len(self.taps) if aux_weights is None else aux_weights
+            self.taps, [DEFAULT_AUX_WEIGHT] * len(self.taps) if aux_weights is None else aux_weights
         )
         self.num_classes = num_classes
         self.main_head = ClassifierHead(backbone.num_features, num_classes, dropout)

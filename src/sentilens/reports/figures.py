@@ -19,14 +19,18 @@ ArrayLike = np.ndarray | torch.Tensor
 
 def _hwc(image: ArrayLike) -> np.ndarray:
     """A ``(3, H, W)`` image in [0, 1] as ``(H, W, 3)`` float numpy."""
-    array = image.detach().cpu().float().numpy() if isinstance(image, torch.Tensor) else np.asarray(image, dtype=np.float32)
-    return np.clip(array.transpose(1, 2, 0), 0.0, 1.0)
+    array = (
+        image.detach().cpu().float().numpy() if isinstance(image, torch.Tensor) else np.asarray(image, dtype=np.float32)
+    )
+    clipped: np.ndarray = np.clip(array.transpose(1, 2, 0), 0.0, 1.0)
+    return clipped
 
 
 def overlay(image: ArrayLike, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """The image ``(3, H, W)`` with a jet-coloured map ``(H, W)`` in [0, 1] blended on top."""
-    heat = colormaps["jet"](np.clip(cam, 0.0, 1.0))[..., :3]
-    return (1 - alpha) * _hwc(image) + alpha * heat
+    heat = np.asarray(colormaps["jet"](np.clip(cam, 0.0, 1.0)))[..., :3]
+    blended: np.ndarray = (1 - alpha) * _hwc(image) + alpha * heat
+    return blended
 
 
 def _save(figure: Figure, path: str | Path) -> Path:

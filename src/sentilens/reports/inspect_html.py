@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..selection.evidence import DEFAULT_AUX_WEIGHT, Ranking
+from sentilens.models import DEFAULT_AUX_WEIGHT
+from sentilens.selection.evidence import Ranking
 
 CONFIG_FILE_NAME = "sentilens-config.json"
 
@@ -104,8 +105,10 @@ def _ranking_table(ranking: Ranking) -> str:
         f"<td>{t.separation:.3f}</td><td>{'yes' if t.suggested else ''}</td></tr>"
         for t in ranking.taps
     )
-    return ('<table class="ranking"><thead><tr><th>rank</th><th>block</th><th>probe accuracy</th>'
-            f"<th>NMF separation</th><th>suggested</th></tr></thead><tbody>{rows}</tbody></table>")
+    return (
+        '<table class="ranking"><thead><tr><th>rank</th><th>block</th><th>probe accuracy</th>'
+        f"<th>NMF separation</th><th>suggested</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _section(section: TapSection, ranking: Ranking, root: Path) -> str:

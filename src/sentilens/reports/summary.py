@@ -27,7 +27,8 @@ img {{ width: 180px; height: 180px; image-rendering: auto; }}
 <h1>sentilens: image sentiment</h1>
 <p class="note">{note}</p>
 <table>
-<tr><th>image</th><th>label</th><th>probability</th><th>Grad-CAM at {cam_tap}</th><th>neuron group at {group_tap} (contrast stretched)</th></tr>
+<tr><th>image</th><th>label</th><th>probability</th><th>Grad-CAM at {cam_tap}</th>
+<th>neuron group at {group_tap} (contrast stretched)</th></tr>
 {rows}
 </table>
 </body></html>
@@ -78,7 +79,12 @@ def write_summary(rows: Sequence[SummaryRow], out: Path, cam_tap: str, group_tap
         )
     page = out / "index.html"
     page.write_text(
-        PAGE.format(note=html.escape(note), cam_tap=html.escape(cam_tap), group_tap=html.escape(group_tap), rows="\n".join(cells)),
+        PAGE.format(
+            note=html.escape(note),
+            cam_tap=html.escape(cam_tap),
+            group_tap=html.escape(group_tap),
+            rows="\n".join(cells),
+        ),
         encoding="utf-8",
     )
     return page

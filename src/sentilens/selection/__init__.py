@@ -1,8 +1,7 @@
 """Choosing the blocks that get auxiliary heads: per-tap evidence, a ranking, a suggested set,
 and the browser report (``sentilens inspect``) in which a person makes the choice."""
 
-from .evidence import (
-    DEFAULT_AUX_WEIGHT,
+from sentilens.selection.evidence import (
     Ranking,
     SelectionError,
     TapEvidence,
@@ -13,10 +12,9 @@ from .evidence import (
     selection_config,
     separation_score,
 )
-from .sampling import per_class_sample, stratified_subset
+from sentilens.selection.sampling import per_class_sample, stratified_subset
 
 __all__ = [
-    "DEFAULT_AUX_WEIGHT",
     "Ranking",
     "SelectionError",
     "TapEvidence",

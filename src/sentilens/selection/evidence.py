@@ -6,7 +6,7 @@ computed on the frozen backbone (centre view, no training of the backbone):
 
 * **probe accuracy**: the cross-validated accuracy of a linear probe (standardised features,
   scikit-learn ``LogisticRegression``) on the tap's globally average-pooled map, which is exactly
-  what an auxiliary head reads.  The folds are :func:`~sentilens.evaluation.make_folds`' (grouped
+  what an auxiliary head reads.  The folds are :func:`~sentilens.data.make_folds`' (grouped
   by content, stratified), so the numbers line up with ``sentilens cv`` and the experiments.
 * **NMF separation**: every image's tap map is factorised with ``r = 1`` (paper eq. 4); the
   group's channel weights ``v`` are scaled to sum to 1,
@@ -36,17 +36,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..data import LabelledImages
-from ..data.images import to_unit_range
-from ..evaluation.crossval import make_folds
-from ..models.backbones import Backbone
-from ..progress import track
-from ..training import TrainConfig
+from sentilens.data import LabelledImages, make_folds
+from sentilens.data.images import to_unit_range
+from sentilens.models import DEFAULT_AUX_WEIGHT
+from sentilens.models.backbones import Backbone
+from sentilens.training import TrainConfig
+from sentilens.utils.errors import SentilensError
+from sentilens.utils.progress import track
 
-DEFAULT_AUX_WEIGHT = 0.1
 
-
-class SelectionError(ValueError):
+class SelectionError(SentilensError, ValueError):
     """A block selection that cannot become a training config (e.g. nothing selected)."""
 
 
@@ -65,7 +64,9 @@ class TapFeatures:
 
 
 @torch.no_grad()
-def collect_tap_features(backbone: Backbone, images: torch.Tensor, taps: Sequence[str], batch_size: int = 16) -> TapFeatures:
+def collect_tap_features(
+    backbone: Backbone, images: torch.Tensor, taps: Sequence[str], batch_size: int = 16
+) -> TapFeatures:
     """Run the backbone once over uint8 ``images`` ``(N, 3, S, S)`` and keep pooled maps and NMF factors."""
     backbone.check_taps(taps)
     backbone = backbone.eval()
@@ -170,8 +171,11 @@ class Ranking:
         return selection_config(self.backbone, self.weights, chosen, aux_weights)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**{k: v for k, v in asdict(self).items() if k != "taps"},
-                "suggested": list(self.suggested), "taps": [asdict(t) for t in self.taps]}
+        return {
+            **{k: v for k, v in asdict(self).items() if k != "taps"},
+            "suggested": list(self.suggested),
+            "taps": [asdict(t) for t in self.taps],
+        }
 
     def markdown(self) -> str:
         """The ranking as a Markdown table; suggested taps are marked."""
@@ -183,13 +187,17 @@ class Ranking:
             "|---|---|---|---|---|",
         ]
         for t in self.taps:
-            lines.append(f"| {t.rank} | {t.tap} | {t.probe_accuracy:.3f} ± {t.probe_std:.3f} | {t.separation:.3f} | "
-                         f"{'yes' if t.suggested else ''} |")
+            lines.append(
+                f"| {t.rank} | {t.tap} | {t.probe_accuracy:.3f} ± {t.probe_std:.3f} | {t.separation:.3f} | "
+                f"{'yes' if t.suggested else ''} |"
+            )
         lines += ["", f"Suggested set: {', '.join(self.suggested)} ({self.seconds:.0f} s)"]
         return "\n".join(lines) + "\n"
 
 
-def selection_config(backbone: str, weights: str, taps: Sequence[str], aux_weights: Sequence[float] | None = None) -> TrainConfig:
+def selection_config(
+    backbone: str, weights: str, taps: Sequence[str], aux_weights: Sequence[float] | None = None
+) -> TrainConfig:
     """A :class:`TrainConfig` for a selection; refuses an empty one (unknown taps and weights
     outside [0, 1] are refused when the model is built)."""
     taps = tuple(taps)
@@ -236,8 +244,11 @@ def rank_taps(
     evidence = []
     for tap in taps:
         scores = probe_accuracy(features.pooled[tap], dataset.labels, folds)
-        evidence.append(TapEvidence(tap, float(scores.mean()), float(scores.std()),
-                                    separation_score(features.factors[tap], dataset.labels)))
+        evidence.append(
+            TapEvidence(
+                tap, float(scores.mean()), float(scores.std()), separation_score(features.factors[tap], dataset.labels)
+            )
+        )
     borda = (rankdata([-e.probe_accuracy for e in evidence]) + rankdata([-e.separation for e in evidence])) / 2
     order = sorted(range(len(evidence)), key=lambda i: (borda[i], -evidence[i].probe_accuracy))
     ranked = [evidence[i] for i in order]
@@ -246,5 +257,13 @@ def rank_taps(
     for position, e in enumerate(ranked, start=1):
         e.rank, e.suggested = position, e.tap in suggested
     in_depth_order = tuple(t for t in taps if t in suggested)
-    return Ranking(backbone.name, weights, dataset.name, len(dataset), n_splits, ranked, in_depth_order,
-                   time.perf_counter() - began)
+    return Ranking(
+        backbone.name,
+        weights,
+        dataset.name,
+        len(dataset),
+        n_splits,
+        ranked,
+        in_depth_order,
+        time.perf_counter() - began,
+    )

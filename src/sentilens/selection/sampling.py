@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import LabelledImages
+from sentilens.data import LabelledImages
+from sentilens.utils.errors import InvalidArgumentError
 
 
 def per_class_sample(dataset: LabelledImages, per_class: int, seed: int = 0) -> dict[int, list[int]]:
     """Up to ``per_class`` indices of each label, drawn without replacement, in dataset order."""
     if per_class < 1:
-        raise ValueError(f"per_class must be at least 1, got {per_class}")
+        raise InvalidArgumentError(f"per_class must be at least 1, got {per_class}")
     dataset.require_all_classes()
     rng = np.random.default_rng(seed)
     labels = np.asarray(dataset.labels)
@@ -29,7 +30,7 @@ def stratified_subset(dataset: LabelledImages, total: int | None, seed: int = 0)
     if total is None or total >= len(dataset):
         return dataset
     if total < 2:
-        raise ValueError(f"a probe sample needs at least 2 images, got {total}")
+        raise InvalidArgumentError(f"a probe sample needs at least 2 images, got {total}")
     rng = np.random.default_rng(seed)
     labels = np.asarray(dataset.labels)
     keep: list[int] = []

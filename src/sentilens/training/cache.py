@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data.images import to_unit_range, views_of
-from ..models.backbones import Backbone
-from ..progress import track
-from ..runtime import to_memory_format
+from sentilens.data.images import to_unit_range, views_of
+from sentilens.models.backbones import Backbone
+from sentilens.runtime.torch_backend import to_memory_format
+from sentilens.utils.progress import track
 
 VIEWS = ("centre", "mirror")
 FINAL = "final"
@@ -60,8 +60,11 @@ class ViewCache:
             self.recompute,
         )
 
-    def select(self, view_per_sample: torch.Tensor, indices: torch.Tensor) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+    def select(
+        self, view_per_sample: torch.Tensor, indices: torch.Tensor
+    ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """Gather samples ``indices``, taking the mirror view where ``view_per_sample`` is True."""
+
         def pick(centre: torch.Tensor, mirror: torch.Tensor) -> torch.Tensor:
             chosen = centre[indices].clone()
             flip = view_per_sample.nonzero().flatten()
@@ -69,7 +72,9 @@ class ViewCache:
             return chosen
 
         inputs = pick(self.inputs["centre"], self.inputs["mirror"]) if self.inputs else None
-        pooled = {name: pick(self.pooled["centre"][name], self.pooled["mirror"][name]) for name in self.pooled["centre"]}
+        pooled = {
+            name: pick(self.pooled["centre"][name], self.pooled["mirror"][name]) for name in self.pooled["centre"]
+        }
         return inputs, pooled
 
     def view(self, view: str, indices: torch.Tensor) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
@@ -78,7 +83,7 @@ class ViewCache:
         return inputs, {name: values[indices] for name, values in self.pooled[view].items()}
 
 
-def frozen_stop(backbone: Backbone, boundary: str | None) -> str | None:
+def frozen_stop(backbone: Backbone, boundary: str | None) -> str:
     """Last frozen stage: the one before ``boundary`` (the last stage when all are frozen)."""
     names = backbone.stage_names
     return names[backbone.stage_index(boundary) - 1] if boundary is not None else names[-1]

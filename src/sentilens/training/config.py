@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-MODES = ("frozen", "finetune")
+from sentilens.utils.errors import InvalidArgumentError
+
+
+class TrainingMode(StrEnum):
+    """What learns: only the heads on fixed features, or the heads and (some) backbone blocks."""
+
+    frozen = "frozen"
+    finetune = "finetune"
+
+
+MODES = tuple(TrainingMode)
 
 
 @dataclass
@@ -18,7 +29,7 @@ class TrainConfig:
         backbone: registry name (``inception_v3`` or ``googlenet``).
         weights: ``imagenet``, ``none`` or a state-dict file for the backbone.
         taps: blocks with auxiliary heads; None means the backbone's default taps.
-        aux_weights: one weight per tap; None means 0.1 each (the paper).
+        aux_weights: one weight per tap; None means ``DEFAULT_AUX_WEIGHT`` (0.1, the paper) each.
         mode: ``frozen`` (backbone fixed: pooled features are computed once per image view and
             only the heads learn) or ``finetune`` (blocks from ``trainable_from`` upward learn).
         trainable_from: first trainable block in ``finetune`` mode; None fine-tunes the whole
@@ -64,27 +75,27 @@ class TrainConfig:
             self.aux_weights = tuple(float(w) for w in self.aux_weights)
         self.predict_views = tuple(self.predict_views)
         if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+            raise InvalidArgumentError(f"mode must be one of {', '.join(TrainingMode)}, got {self.mode!r}")
         if self.mode == "frozen" and self.trainable_from is not None:
-            raise ValueError("trainable_from applies to mode 'finetune' only")
+            raise InvalidArgumentError("trainable_from applies to mode 'finetune' only")
         for name in ("batch_size",):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise InvalidArgumentError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.epochs is not None and self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+            raise InvalidArgumentError(f"epochs must be at least 1, got {self.epochs}")
         if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+            raise InvalidArgumentError(f"lr must be positive, got {self.lr}")
         if self.cache_dtype not in ("float32", "bfloat16"):
-            raise ValueError(f"cache_dtype must be float32 or bfloat16, got {self.cache_dtype!r}")
+            raise InvalidArgumentError(f"cache_dtype must be float32 or bfloat16, got {self.cache_dtype!r}")
         if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+            raise InvalidArgumentError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
+            raise InvalidArgumentError(f"precision must be fp32 or bf16, got {self.precision!r}")
         if self.frozen_blocks not in ("cache", "recompute"):
-            raise ValueError(f"frozen_blocks must be cache or recompute, got {self.frozen_blocks!r}")
+            raise InvalidArgumentError(f"frozen_blocks must be cache or recompute, got {self.frozen_blocks!r}")
         unknown_views = set(self.predict_views) - {"centre", "mirror"}
         if unknown_views or not self.predict_views:
-            raise ValueError(f"predict_views must name 'centre' and/or 'mirror', got {self.predict_views}")
+            raise InvalidArgumentError(f"predict_views must name 'centre' and/or 'mirror', got {self.predict_views}")
 
     @property
     def num_epochs(self) -> int:
@@ -104,7 +115,9 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown config key(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise InvalidArgumentError(
+                f"unknown config key(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         return cls(**data)
 
     @classmethod
@@ -114,7 +127,7 @@ class TrainConfig:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
-            raise ValueError(f"cannot read config {path}: {error}") from error
+            raise InvalidArgumentError(f"cannot read config {path}: {error}") from error
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: a config is a JSON object")
+            raise InvalidArgumentError(f"{path}: a config is a JSON object")
         return cls.from_dict(data)

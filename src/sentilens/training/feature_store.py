@@ -11,30 +11,26 @@ minutes.  A damaged store file is ignored and rebuilt.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_path
-from ..models.backbones import Backbone
-from .cache import ViewCache, build_view_cache
+from sentilens.models.backbones import Backbone
+from sentilens.training.cache import ViewCache, build_view_cache
+from sentilens.utils.atomic import atomic_path
+from sentilens.utils.cache import cache_root
+from sentilens.utils.hashing import tensors_digest
 
 
 def default_store_dir() -> Path:
     """``$SENTILENS_CACHE/features``, else ``~/.cache/sentilens/features``."""
-    root = os.environ.get("SENTILENS_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "sentilens") / "features"
+    return cache_root("features")
 
 
 def backbone_digest(backbone: Backbone) -> str:
-    """SHA-256 over the names and bytes of the backbone's tensors."""
-    digest = hashlib.sha256(backbone.name.encode())
-    for key, tensor in sorted(backbone.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return digest.hexdigest()
+    """SHA-256 over the backbone's name and the names and bytes of its tensors."""
+    return tensors_digest(backbone.state_dict(), prefix=backbone.name)
 
 
 def features_key(backbone: Backbone, image_digests: Sequence[str]) -> str:

@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
-from ..data.images import to_unit_range
-from ..models import DEFAULT_TAPS, HeadLogits, SentimentModel, create_backbone
-from ..progress import track
-from ..runtime import autocast
-from .cache import FINAL, ViewCache, run_frozen
-from .config import TrainConfig
+from sentilens.data.images import to_unit_range
+from sentilens.models import DEFAULT_TAPS, HeadLogits, SentimentModel, create_backbone
+from sentilens.runtime.torch_backend import autocast
+from sentilens.training.cache import FINAL, ViewCache, run_frozen
+from sentilens.training.config import TrainConfig
+from sentilens.utils.errors import InvalidArgumentError
+from sentilens.utils.progress import track
 
 
 def resolve_device(device: str) -> torch.device:
@@ -27,7 +29,7 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available")
+        raise InvalidArgumentError("device 'cuda' requested but CUDA is not available")
     return torch.device(device)
 
 
@@ -97,7 +99,7 @@ def fit(
     model: SentimentModel,
     cache: ViewCache,
     indices: Sequence[int],
-    labels: Sequence[int],
+    labels: npt.ArrayLike,
     config: TrainConfig,
     description: str = "training",
 ) -> list[float]:
@@ -118,7 +120,7 @@ def fit(
         groups.append({"params": backbone_params, "lr": config.lr * config.backbone_lr_scale})
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
     index_tensor = torch.as_tensor(list(indices))
-    label_tensor = torch.as_tensor(list(labels))
+    label_tensor = torch.as_tensor(np.asarray(labels))
     steps_per_epoch = -(-len(index_tensor) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.num_epochs * steps_per_epoch)
     epoch_losses: list[float] = []

@@ -1,9 +1,9 @@
 """Backbones with named taps, behind one registry."""
 
-from . import googlenet, inception_v3  # noqa: F401  (registers the backbones)
-from .base import Backbone, BackboneOutput, UnknownTapError
-from .registry import available_backbones, create_backbone, register_backbone
-from .weights import WeightsUnavailableError
+from sentilens.models.backbones import googlenet, inception_v3  # noqa: F401  (registers the backbones)
+from sentilens.models.backbones.base import Backbone, BackboneOutput, UnknownTapError
+from sentilens.models.backbones.registry import available_backbones, create_backbone, register_backbone
+from sentilens.models.backbones.weights import WeightsUnavailableError
 
 #: Auxiliary-head taps used when none are given.  googlenet: the paper's choice.  inception_v3:
 #: blocks of its 17x17 stage, the stage at GoogLeNet 4a-4e's depth (see BENCHMARKS.md).

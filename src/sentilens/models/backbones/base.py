@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from sentilens.utils.errors import SentilensError
 
-class UnknownTapError(ValueError):
+
+class UnknownTapError(SentilensError, ValueError):
     """A tap (block) name that the backbone does not have."""
 
 
@@ -73,8 +75,7 @@ class Backbone(nn.Module):
             return self.stage_names.index(stage)
         except ValueError:
             raise UnknownTapError(
-                f"unknown stage {stage!r} for backbone {self.name!r}; "
-                f"valid stages: {', '.join(self.stage_names)}"
+                f"unknown stage {stage!r} for backbone {self.name!r}; valid stages: {', '.join(self.stage_names)}"
             ) from None
 
     def input_stage_before(self, stage: str) -> str | None:

@@ -12,11 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torchvision.models import GoogLeNet_Weights, googlenet as torchvision_googlenet
+from torchvision.models import GoogLeNet_Weights
+from torchvision.models import googlenet as torchvision_googlenet
 
-from .base import Backbone
-from .registry import register_backbone
-from .weights import WeightsUnavailableError, load_state_dict_file
+from sentilens.models.backbones.base import Backbone
+from sentilens.models.backbones.registry import register_backbone
+from sentilens.models.backbones.weights import WeightsUnavailableError, load_state_dict_file
 
 #: Our stage names mapped to torchvision's module names, in execution order.
 TORCHVISION_NAMES = {
@@ -75,7 +76,8 @@ def download_imagenet_state() -> dict[str, torch.Tensor]:
     """torchvision's ImageNet GoogLeNet weights from its cache, or downloaded when online."""
     weights = GoogLeNet_Weights.IMAGENET1K_V1
     try:
-        return weights.get_state_dict(progress=True, check_hash=True)
+        state: dict[str, torch.Tensor] = weights.get_state_dict(progress=True, check_hash=True)
+        return state
     except Exception as error:  # URLError, OSError, hash mismatch: all mean "not available"
         hub_dir = Path(torch.hub.get_dir()) / "checkpoints"
         raise WeightsUnavailableError(

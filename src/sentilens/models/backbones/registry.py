@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .base import Backbone
+from sentilens.models.backbones.base import Backbone
+from sentilens.utils.errors import InvalidArgumentError
 
 BackboneFactory = Callable[[str | Path], Backbone]
 _REGISTRY: dict[str, BackboneFactory] = {}
@@ -35,5 +36,5 @@ def create_backbone(name: str, weights: str | Path = "imagenet") -> Backbone:
             initialisation, or the path of a state-dict file.
     """
     if name not in _REGISTRY:
-        raise ValueError(f"unknown backbone {name!r}; available: {', '.join(available_backbones())}")
+        raise InvalidArgumentError(f"unknown backbone {name!r}; available: {', '.join(available_backbones())}")
     return _REGISTRY[name](weights)

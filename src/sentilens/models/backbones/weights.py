@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 
+from sentilens.utils.errors import SentilensError
 
-class WeightsUnavailableError(RuntimeError):
+
+class WeightsUnavailableError(SentilensError, RuntimeError):
     """Pretrained weights could not be found or verified; the message says how to provide them."""
-
-
-def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:

@@ -9,19 +9,18 @@ native bfloat16, and optionally compiled (see :mod:`sentilens.runtime`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .data.images import ImageDecodeError, to_unit_range, views_of
-from .data.sources import IMAGE_SUFFIXES
-from .data.store import check_on_error, load_or_reason
-from .models import HeadLogits, SentimentModel
-from .progress import track
-from .runtime import autocast, compiled_copy, inference_copy, resolve_precision, to_memory_format
+from sentilens.data.images import ImageDecodeError, to_unit_range, views_of
+from sentilens.data.store import OnError, check_on_error, load_or_reason
+from sentilens.models import HeadLogits, SentimentModel
+from sentilens.runtime.torch_backend import autocast, compiled_copy, inference_copy, resolve_precision, to_memory_format
+from sentilens.utils.progress import track
 
 
 @dataclass
@@ -51,18 +50,7 @@ class Skipped:
     reason: str
 
 
-def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
-    """Files as given and image files found recursively in folders, sorted per folder."""
-    paths: list[Path] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            paths.extend(sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
-        else:
-            paths.append(item)
-    return paths
-
-
-class ImageFiles(Dataset):
+class ImageFiles(Dataset[tuple[int, torch.Tensor | str]]):
     """Decoded centre crops of image files, or the reason a file could not be decoded.
 
     Items are ``(index, image)`` with a uint8 ``(3, size, size)`` tensor, or ``(index, reason)``;
@@ -80,7 +68,9 @@ class ImageFiles(Dataset):
         return index, load_or_reason(self.paths[index], self.size)
 
 
-def _collate(items: list[tuple[int, torch.Tensor | str]]) -> tuple[list[int], torch.Tensor | None, list[tuple[int, str]]]:
+def _collate(
+    items: list[tuple[int, torch.Tensor | str]],
+) -> tuple[list[int], torch.Tensor | None, list[tuple[int, str]]]:
     """Stack the decoded images of a batch; keep the failures apart."""
     good = [(i, t) for i, t in items if isinstance(t, torch.Tensor)]
     bad = [(i, t) for i, t in items if isinstance(t, str)]
@@ -88,7 +78,9 @@ def _collate(items: list[tuple[int, torch.Tensor | str]]) -> tuple[list[int], to
     return [i for i, _ in good], images, bad
 
 
-def image_batches(paths: Sequence[Path], size: int, batch_size: int, workers: int) -> DataLoader:
+def image_batches(
+    paths: Sequence[Path], size: int, batch_size: int, workers: int
+) -> DataLoader[tuple[int, torch.Tensor | str]]:
     """Batches of ``(indices, uint8 images or None, [(index, reason)])`` in the order of ``paths``.
 
     With ``workers > 0`` decoding runs in that many processes, a few batches ahead of the model.
@@ -160,7 +152,9 @@ class Predictor:
         else:
             self.net = inference_copy(model) if channels_last else model.eval()
 
-    def __call__(self, paths: Sequence[Path], on_error: str = "skip") -> tuple[list[Prediction], list[Skipped]]:
+    def __call__(
+        self, paths: Sequence[Path], on_error: OnError | str = OnError.skip
+    ) -> tuple[list[Prediction], list[Skipped]]:
         """Classify ``paths``; with ``on_error="skip"`` undecodable files are listed, not fatal."""
         check_on_error(on_error)
         batches = image_batches(paths, self.model.backbone.input_size, self.batch_size, self.workers)
@@ -212,7 +206,7 @@ def predict_paths(
     paths: Sequence[Path],
     views: Sequence[str] = ("centre", "mirror"),
     batch_size: int = 32,
-    on_error: str = "skip",
+    on_error: OnError | str = OnError.skip,
     precision: str = "auto",
     channels_last: bool = True,
     workers: int | None = None,

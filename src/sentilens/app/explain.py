@@ -1,7 +1,7 @@
-"""One function per explanation task: load what it needs, compute, write PNG and ``.npy`` files.
+"""One function per explanation task: compute, then write PNG and ``.npy`` files.
 
 These are what ``sentilens explain ...`` calls, and the convenient Python entry points; the
-modules beside this one hold the computations themselves.
+computations themselves are in :mod:`sentilens.explain`.
 """
 
 from __future__ import annotations
@@ -14,18 +14,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.images import load_view, to_unit_range
-from ..inference import expand_inputs
-from ..models import SentimentModel
-from ..reports import figures
-from ..training import TrainConfig, build_model
-from .activation_max import AscentSettings, ChannelPictures, visualise_channels
-from .channel_cache import ChannelPictureCache
-from .errors import check_class_index, check_rank
-from .gradcam import grad_cam
-from .neuron_groups import factorise, group_pictures
-from .spatial import image_activation, spatial_cells, tile
-from .splice import spliced_test
+from sentilens.data import expand_inputs
+from sentilens.data.images import load_view, to_unit_range
+from sentilens.explain.activation_max import AscentSettings, ChannelPictures, visualise_channels
+from sentilens.explain.channel_cache import ChannelPictureCache
+from sentilens.explain.errors import check_class_index, check_rank
+from sentilens.explain.gradcam import grad_cam
+from sentilens.explain.neuron_groups import factorise, group_pictures
+from sentilens.explain.spatial import image_activation, spatial_cells, tile
+from sentilens.explain.splice import spliced_test
+from sentilens.models import SentimentModel
+from sentilens.reports import figures
 
 
 @dataclass
@@ -34,25 +33,6 @@ class Written:
 
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def load_model(checkpoint: str | Path | None, backbone: str = "inception_v3", weights: str = "imagenet") -> tuple[SentimentModel, tuple[str, ...]]:
-    """A trained model from ``checkpoint``; else the shipped default model for ImageNet
-    inception_v3, or ``backbone`` with fresh (untrained) heads for any other backbone or weights.
-
-    Returns the model (eval mode) and its class names.  With fresh heads, class-specific maps
-    explain an untrained decision; channel pictures, spatial grids and neuron groups depend on the
-    backbone only.
-    """
-    from ..api import default_model_path
-    from ..models.checkpoint import load_checkpoint
-
-    if checkpoint is None and (backbone, weights) == ("inception_v3", "imagenet"):
-        checkpoint = default_model_path()
-    if checkpoint is not None:
-        loaded = load_checkpoint(checkpoint)
-        return loaded.model.eval(), loaded.class_names
-    return build_model(TrainConfig(backbone=backbone, weights=weights)).eval(), ("negative", "positive")
 
 
 def _images(paths: Sequence[Path], size: int) -> torch.Tensor:
@@ -82,7 +62,9 @@ def run_gradcam(
         chunk = paths[start : start + batch_size]
         images = _images(chunk, model.backbone.input_size)
         result = grad_cam(model, images, tap, target)
-        for path, image, cam, chosen, probabilities in zip(chunk, images, result.maps, result.targets, result.probabilities):
+        for path, image, cam, chosen, probabilities in zip(
+            chunk, images, result.maps, result.targets, result.probabilities
+        ):
             stem = out / f"{Path(path).stem}-gradcam-{tap}-{class_names[chosen]}"
             np.save(stem.with_suffix(".npy"), cam)
             title = f"{tap}: {class_names[chosen]} (p = {probabilities[chosen]:.2f})"
@@ -113,18 +95,28 @@ def run_channels(
     """
     model.backbone.check_taps([tap])
     pictures = (
-        layer_pictures(model, tap, settings, cache_dir) if channels is None
+        layer_pictures(model, tap, settings, cache_dir)
+        if channels is None
         else visualise_channels(model.backbone, tap, channels, settings)
     )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / f"channels-{tap}.npy", pictures.pictures.numpy())
-    np.save(out / f"channels-{tap}-activation.npy", torch.stack([pictures.start_activation, pictures.final_activation]).numpy())
+    np.save(
+        out / f"channels-{tap}-activation.npy",
+        torch.stack([pictures.start_activation, pictures.final_activation]).numpy(),
+    )
     labels = [str(int(c)) for c in pictures.channels]
-    png = figures.save_picture_grid(out / f"channels-{tap}.png", pictures.pictures, labels,
-                                    title=f"{model.backbone.name} {tap}: activation maximisation ({pictures.settings.mode})")
+    png = figures.save_picture_grid(
+        out / f"channels-{tap}.png",
+        pictures.pictures,
+        labels,
+        title=f"{model.backbone.name} {tap}: activation maximisation ({pictures.settings.mode})",
+    )
     gain = (pictures.final_activation / pictures.start_activation.clamp_min(1e-6)).median()
-    return Written([png, out / f"channels-{tap}.npy"], [f"{len(labels)} channels; median activation gain {float(gain):.1f}x"])
+    return Written(
+        [png, out / f"channels-{tap}.npy"], [f"{len(labels)} channels; median activation gain {float(gain):.1f}x"]
+    )
 
 
 def _small(pictures: torch.Tensor, side: int) -> torch.Tensor:
@@ -197,7 +189,9 @@ def run_groups(
         rows[tap] = (stacked[: len(negative_paths)], stacked[len(negative_paths) :])
         written.notes.append(f"{tap}: mean relative reconstruction error {np.mean(errors):.3f} (r = {rank})")
     (out / "groups-errors.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    png = figures.save_neuron_groups(out / "groups.png", rows, [p.name for p in negative_paths], [p.name for p in positive_paths])
+    png = figures.save_neuron_groups(
+        out / "groups.png", rows, [p.name for p in negative_paths], [p.name for p in positive_paths]
+    )
     written.files[:0] = [png, out / "groups-errors.csv"]
     return written
 
@@ -220,6 +214,10 @@ def run_splice(
     stem = Path(out) / f"splice-{Path(negative).stem}-{Path(positive).stem}"
     stem.parent.mkdir(parents=True, exist_ok=True)
     np.save(stem.with_suffix(".npy"), result.cam)
-    png = figures.save_splice(stem.with_suffix(".png"), result.image, result.cam, class_names[result.predicted], result.share)
-    return Written([png, stem.with_suffix(".npy")],
-                   [f"predicted {class_names[result.predicted]}; matching share {result.share:.3f}"])
+    png = figures.save_splice(
+        stem.with_suffix(".png"), result.image, result.cam, class_names[result.predicted], result.share
+    )
+    return Written(
+        [png, stem.with_suffix(".npy")],
+        [f"predicted {class_names[result.predicted]}; matching share {result.share:.3f}"],
+    )

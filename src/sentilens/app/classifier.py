@@ -1,9 +1,9 @@
 """The Python API: ``sentilens.load()`` gives a classifier that predicts and explains images.
 
-    import sentilens
-    classifier = sentilens.load()                  # the shipped default model
-    predictions = classifier.predict(["cat.jpg", "photos/"])
-    explanation = classifier.explain("cat.jpg")    # Grad-CAM of the fused prediction
+import sentilens
+classifier = sentilens.load()                  # the shipped default model
+predictions = classifier.predict(["cat.jpg", "photos/"])
+explanation = classifier.explain("cat.jpg")    # Grad-CAM of the fused prediction
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data.images import load_view, to_unit_range
-from .inference import Prediction, Skipped, expand_inputs, predict_paths
-from .models import SentimentModel
-from .models.checkpoint import load_checkpoint
-from .training import TrainConfig
+from sentilens.data import expand_inputs
+from sentilens.data.images import load_view, to_unit_range
+from sentilens.data.store import OnError
+from sentilens.models import SentimentModel
+from sentilens.runtime import Precision
+from sentilens.runtime.predictor import Prediction, Skipped, predict_paths
+from sentilens.training import TrainConfig, build_model
+from sentilens.training.checkpoint import load_checkpoint
 
 DEFAULT_MODEL_FILE = "twitter1-inception_v3-frozen.pt"
 
@@ -52,9 +55,27 @@ class Explanation:
 
     def overlay(self, alpha: float = 0.5) -> np.ndarray:
         """The map blended over the image as ``(H, W, 3)`` floats in [0, 1]."""
-        from .reports.figures import overlay
+        from sentilens.reports.figures import overlay
 
         return overlay(torch.from_numpy(self.image).permute(2, 0, 1).float() / 255.0, self.cam, alpha)
+
+
+def load_model(
+    checkpoint: str | Path | None, backbone: str = "inception_v3", weights: str = "imagenet"
+) -> tuple[SentimentModel, tuple[str, ...]]:
+    """A trained model from ``checkpoint``; else the shipped default model for ImageNet
+    inception_v3, or ``backbone`` with fresh (untrained) heads for any other backbone or weights.
+
+    Returns the model (eval mode) and its class names.  With fresh heads, class-specific maps
+    explain an untrained decision; channel pictures, spatial grids and neuron groups depend on the
+    backbone only.
+    """
+    if checkpoint is None and (backbone, weights) == ("inception_v3", "imagenet"):
+        checkpoint = default_model_path()
+    if checkpoint is not None:
+        loaded = load_checkpoint(checkpoint)
+        return loaded.model.eval(), loaded.class_names
+    return build_model(TrainConfig(backbone=backbone, weights=weights)).eval(), ("negative", "positive")
 
 
 class SentimentClassifier:
@@ -80,15 +101,37 @@ class SentimentClassifier:
         return self.predict_with_skipped(inputs, batch_size)[0]
 
     def predict_with_skipped(
-        self, inputs: str | Path | Iterable[str | Path], batch_size: int = 32
+        self,
+        inputs: str | Path | Iterable[str | Path],
+        batch_size: int = 32,
+        *,
+        on_error: OnError = OnError.skip,
+        precision: Precision = Precision.auto,
+        workers: int | None = None,
+        compiled: bool = False,
     ) -> tuple[list[Prediction], list[Skipped]]:
-        """Predictions, and the inputs that could not be decoded with the reason."""
+        """Predictions, and the inputs that could not be decoded with the reason.
+
+        ``on_error="fail"`` raises on the first undecodable file instead; ``precision``,
+        ``workers`` and ``compiled`` choose how the network runs (see
+        :class:`~sentilens.runtime.Predictor`).
+        """
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
-        return predict_paths(self.model, self.class_names, expand_inputs(items), self.config.predict_views, batch_size)
+        return predict_paths(
+            self.model,
+            self.class_names,
+            expand_inputs(items),
+            self.config.predict_views,
+            batch_size,
+            on_error,
+            precision=precision,
+            workers=workers,
+            compiled=compiled,
+        )
 
     def explain(self, image: str | Path, tap: str | None = None, target: int | None = None) -> Explanation:
         """Grad-CAM of the fused prediction (or of class ``target``) at ``tap`` (default: last block)."""
-        from .explain import grad_cam
+        from sentilens.explain import grad_cam
 
         tap = tap or self.model.backbone.tap_names[-1]
         view = load_view(image, self.model.backbone.input_size)

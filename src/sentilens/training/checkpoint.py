@@ -11,21 +11,24 @@ against a digest taken when the checkpoint was saved.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..atomic import atomic_path
-from ..training.config import TrainConfig
-from .sentiment import SentimentModel
+from sentilens.models.sentiment import SentimentModel
+from sentilens.training.config import TrainConfig
+from sentilens.training.trainer import boundary_stage, build_model, trainable_stages
+from sentilens.utils.atomic import atomic_path
+from sentilens.utils.errors import SentilensError
+from sentilens.utils.hashing import tensors_digest
+from sentilens.utils.version import __version__
 
 FORMAT = "sentilens-checkpoint/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(SentilensError, ValueError):
     """A checkpoint that cannot be used here; the message says why."""
 
 
@@ -39,23 +42,12 @@ class LoadedCheckpoint:
     metadata: dict[str, Any]
 
 
-def tensors_digest(state: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over the sorted names and float32 bytes of the tensors."""
-    digest = hashlib.sha256()
-    for key in sorted(state):
-        digest.update(key.encode())
-        digest.update(state[key].detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
 def _stage_of(key: str) -> str:
     return key.split(".")[2]  # backbone.stages.<stage>....
 
 
-def _split_state(model: SentimentModel, config: TrainConfig) -> tuple[dict, dict]:
+def _split_state(model: SentimentModel, config: TrainConfig) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """(state to store, frozen backbone state to fingerprint)."""
-    from ..training.trainer import boundary_stage, trainable_stages
-
     state = model.state_dict()
     if config.weights != "imagenet":
         return state, {}
@@ -73,8 +65,6 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write the checkpoint atomically; return its path."""
-    from .. import __version__
-
     stored, frozen = _split_state(model, config)
     payload = {
         "format": FORMAT,
@@ -119,8 +109,6 @@ def load_checkpoint(
     path: str | Path, expect_backbone: str | None = None, expect_taps: tuple[str, ...] | None = None
 ) -> LoadedCheckpoint:
     """Rebuild the model of a checkpoint, optionally insisting on a backbone and taps."""
-    from ..training.trainer import build_model
-
     payload = read_payload(path)
     if expect_backbone is not None and payload["backbone"] != expect_backbone:
         raise CheckpointError(f"{path}: made for backbone {payload['backbone']!r}, not {expect_backbone!r}")
@@ -137,7 +125,9 @@ def load_checkpoint(
     config.weights = weights
     stored, frozen = _split_state(model, config)
     if frozen and tensors_digest(frozen) != payload["frozen_digest"]:
-        raise CheckpointError(f"{path}: the installed {config.backbone} ImageNet weights differ from those it was trained on")
+        raise CheckpointError(
+            f"{path}: the installed {config.backbone} ImageNet weights differ from those it was trained on"
+        )
     missing = set(stored) - set(payload["state_dict"])
     unexpected = set(payload["state_dict"]) - set(stored)
     if missing or unexpected:

@@ -16,13 +16,23 @@ from __future__ import annotations
 
 import copy
 import functools
+from enum import StrEnum
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-PRECISIONS = ("auto", "fp32", "bf16")
+from sentilens.utils.errors import InvalidArgumentError
+
+
+class Precision(StrEnum):
+    """How the network's arithmetic runs."""
+
+    auto = "auto"  # bf16 where the device runs it natively, else fp32
+    fp32 = "fp32"
+    bf16 = "bf16"
+
 
 #: /proc/cpuinfo flags that mean bfloat16 matrix products run natively.
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
@@ -45,8 +55,8 @@ def cpu_supports_bf16() -> bool:
 
 def resolve_precision(precision: str, device: torch.device | str = "cpu") -> str:
     """``fp32`` or ``bf16``; ``auto`` picks bf16 where ``device`` runs it natively."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision not in tuple(Precision):
+        raise InvalidArgumentError(f"precision must be one of {', '.join(Precision)}, got {precision!r}")
     if precision != "auto":
         return precision
     device = torch.device(device)

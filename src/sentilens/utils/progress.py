@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from rich.progress import track as rich_track
 
 T = TypeVar("T")
+
+#: Receives one line of news for the person running a job (the CLI prints it on stderr).
+Say = Callable[[str], None]
+
+
+def quiet(message: str) -> None:
+    """The default :data:`Say` of library calls: keep quiet."""
 
 
 def progress_enabled() -> bool:

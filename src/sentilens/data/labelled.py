@@ -6,11 +6,13 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from sentilens.utils.errors import SentilensError
+
 #: Class names in label order: label 0 is negative, label 1 is positive (the positive class).
 SENTIMENT_CLASSES = ("negative", "positive")
 
 
-class DataError(ValueError):
+class DataError(SentilensError, ValueError):
     """Bad input data; the message names the file (and line) at fault."""
 
 

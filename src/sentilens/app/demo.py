@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .api import SentimentClassifier
-from .data.images import load_view, to_unit_range
-from .explain import AscentSettings, ChannelPictureCache, factorise, group_pictures, image_activation
-from .inference import Prediction, Skipped
-from .reports.summary import SummaryRow, write_summary
+from sentilens.app.classifier import SentimentClassifier
+from sentilens.app.predictions import write_tables
+from sentilens.data.images import load_view, to_unit_range
+from sentilens.explain import AscentSettings, ChannelPictureCache, factorise, group_pictures, image_activation
+from sentilens.reports.summary import SummaryRow, write_summary
+from sentilens.runtime.predictor import Prediction, Skipped
 
 #: Channel pictures for the neuron-group column: small canvas, so a first run takes a minute or
 #: two on two cores and later runs read them from the channel cache.
@@ -28,33 +27,6 @@ class WorkflowResult:
     page: Path
     table_csv: Path
     table_jsonl: Path
-
-
-def prediction_rows(predictions: Sequence[Prediction]) -> list[dict[str, object]]:
-    """The stable output columns: file, label, probability, positive_probability, head_*."""
-    return [
-        {
-            "file": str(p.path),
-            "label": p.label,
-            "probability": round(p.probability, 6),
-            "positive_probability": round(p.positive_probability, 6),
-            **{f"head_{name}": round(value, 6) for name, value in p.head_probabilities.items()},
-        }
-        for p in predictions
-    ]
-
-
-def write_tables(predictions: Sequence[Prediction], out: Path) -> tuple[Path, Path]:
-    """``predictions.csv`` and ``predictions.jsonl`` in ``out``."""
-    rows = prediction_rows(predictions)
-    csv_path, jsonl_path = out / "predictions.csv", out / "predictions.jsonl"
-    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        if rows:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    jsonl_path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    return csv_path, jsonl_path
 
 
 def analyse(

@@ -11,6 +11,8 @@ on the same backbone skips the expensive activation maximisation.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,16 +20,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import LabelledImages
-from ..data.images import load_view, to_unit_range
-from ..data.store import decode_dataset
-from ..explain import AscentSettings, ChannelPictureCache, NeuronGroups, factorise, grad_cam, group_pictures, image_activation
-from ..models import SentimentModel
-from ..progress import track
-from ..reports import figures
-from ..reports.inspect_html import TapSection, write_report
-from .evidence import Ranking, rank_taps
-from .sampling import per_class_sample, stratified_subset
+from sentilens.app.classifier import load_model
+from sentilens.data import LabelledImages
+from sentilens.data.images import load_view, to_unit_range
+from sentilens.data.store import OnError, decode_dataset
+from sentilens.explain import (
+    AscentSettings,
+    ChannelPictureCache,
+    NeuronGroups,
+    factorise,
+    grad_cam,
+    group_pictures,
+    image_activation,
+)
+from sentilens.models import SentimentModel
+from sentilens.reports import figures
+from sentilens.reports.inspect_html import TapSection, write_report
+from sentilens.selection.evidence import Ranking, rank_taps
+from sentilens.selection.sampling import per_class_sample, stratified_subset
+from sentilens.utils.progress import Say, quiet, track
 
 
 @dataclass
@@ -71,18 +82,32 @@ def _tap_pictures(
     labels_array, stacked, weights_array = np.asarray(labels), torch.stack(groups), np.stack(weights)
     negative, positive = np.flatnonzero(labels_array == 0), np.flatnonzero(labels_array == 1)
     group_png = figures.save_neuron_groups(
-        folder / f"{tap}-groups.png", {tap: (stacked[negative], stacked[positive])},
-        [names[i] for i in negative], [names[i] for i in positive])
-    averages = torch.stack([_average_picture(channel_pictures, weights_array[negative]),
-                            _average_picture(channel_pictures, weights_array[positive])])
-    average_png = figures.save_picture_grid(folder / f"{tap}-average.png", averages,
-                                            [f"{class_names[0]} average", f"{class_names[1]} average"], columns=2)
+        folder / f"{tap}-groups.png",
+        {tap: (stacked[negative], stacked[positive])},
+        [names[int(i)] for i in negative],
+        [names[int(i)] for i in positive],
+    )
+    averages = torch.stack(
+        [
+            _average_picture(channel_pictures, weights_array[negative]),
+            _average_picture(channel_pictures, weights_array[positive]),
+        ]
+    )
+    average_png = figures.save_picture_grid(
+        folder / f"{tap}-average.png", averages, [f"{class_names[0]} average", f"{class_names[1]} average"], columns=2
+    )
     cams = []
     for index in (negative[0], positive[0]):
         label = int(labels_array[index])
         result = grad_cam(model, images[index : index + 1], tap, target=label)
-        cams.append(figures.save_gradcam(folder / f"{tap}-gradcam-{class_names[label]}.png", images[index],
-                                         result.maps[0], f"{tap}: Grad-CAM for {class_names[label]}"))
+        cams.append(
+            figures.save_gradcam(
+                folder / f"{tap}-gradcam-{class_names[label]}.png",
+                images[index],
+                result.maps[0],
+                f"{tap}: Grad-CAM for {class_names[label]}",
+            )
+        )
     return TapSection(tap, group_png, average_png, cams)
 
 
@@ -120,7 +145,7 @@ def build_inspection(
     folder.mkdir(parents=True, exist_ok=True)
     backbone = model.eval().backbone
     size = backbone.input_size
-    probe, images, _ = decode_dataset(stratified_subset(dataset, probe_images, seed), size, on_error="skip")
+    probe, images, _ = decode_dataset(stratified_subset(dataset, probe_images, seed), size, on_error=OnError.skip)
     ranking = rank_taps(backbone, weights, probe, images, k=k, n_splits=n_splits, seed=seed)
     sample = per_class_sample(dataset, per_class, seed)
     indices = [i for label in sorted(sample) for i in sample[label]]
@@ -136,3 +161,65 @@ def build_inspection(
     index = write_report(out, ranking, sections, source=source or f"{backbone.name} ({weights})")
     files = [index, *(p for s in sections for p in (s.groups, s.average, *s.gradcam))]
     return Inspection(index, ranking, files)
+
+
+def model_and_weights(checkpoint: Path | None, backbone: str, weights: str, out: Path) -> tuple[SentimentModel, str]:
+    """The model to inspect and the ``weights`` value a config needs to rebuild its backbone.
+
+    For a trained ``checkpoint`` the backbone's weights are written to ``out/backbone.pt`` so that
+    the exported config can name them.
+    """
+    model, _ = load_model(checkpoint, backbone, weights)
+    if checkpoint is None:
+        return model, weights
+    out.mkdir(parents=True, exist_ok=True)
+    path = (out / "backbone.pt").resolve()
+    torch.save(model.backbone.state_dict(), path)
+    return model, str(path)
+
+
+def model_source(checkpoint: Path | None, model: SentimentModel, weights: str) -> str:
+    """How the report page names where its model came from."""
+    if checkpoint is not None:
+        return f"checkpoint {checkpoint}"
+    return f"{model.backbone.name} ({weights} weights; fresh heads, so Grad-CAM explains an untrained decision)"
+
+
+@dataclass
+class Suggestion:
+    """What :func:`suggest_layers` ranked and wrote."""
+
+    ranking: Ranking
+    files: list[Path]
+
+
+def suggest_layers(
+    dataset: LabelledImages,
+    out: Path,
+    checkpoint: Path | None = None,
+    backbone: str = "inception_v3",
+    weights: str = "imagenet",
+    probe_images: int | None = None,
+    k: int = 3,
+    n_splits: int = 5,
+    seed: int = 0,
+    say: Say = quiet,
+) -> Suggestion:
+    """Rank the blocks by linear-probe accuracy and NMF separation; write ``suggest.md``,
+    ``suggest.json`` and ``suggested-config.json`` (a config for ``--config``) to ``out``."""
+    began = time.perf_counter()
+    dataset.require_all_classes()
+    model, weights_name = model_and_weights(checkpoint, backbone, weights, out)
+    sample = stratified_subset(dataset, probe_images, seed)
+    sample, images, skipped = decode_dataset(sample, model.backbone.input_size, on_error=OnError.skip)
+    for failure in skipped:
+        say(f"skipped {failure.reason}")
+    ranking = rank_taps(model.backbone, weights_name, sample, images, k=k, n_splits=n_splits, seed=seed)
+    config = ranking.config()
+    ranking.seconds = time.perf_counter() - began
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / "suggest.md", out / "suggest.json", out / "suggested-config.json"]
+    files[0].write_text(ranking.markdown(), encoding="utf-8")
+    files[1].write_text(json.dumps(ranking.to_dict(), indent=2), encoding="utf-8")
+    files[2].write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+    return Suggestion(ranking, files)

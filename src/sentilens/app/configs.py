@@ -1,0 +1,36 @@
+"""A training config from a JSON file and command-line overrides (one rule for every command)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sentilens.models import DEFAULT_TAPS
+from sentilens.training import TrainConfig
+
+
+def parse_taps(text: str) -> list[str]:
+    """``"6b,6c"`` to ``["6b", "6c"]``; ``"none"`` to no taps."""
+    if text.strip().lower() == "none":
+        return []
+    return [tap.strip() for tap in text.split(",") if tap.strip()]
+
+
+def config_from_options(
+    config_file: str | None = None, taps: str | None = None, aux_weight: float | None = None, **options: Any
+) -> TrainConfig:
+    """``config_file`` (or the defaults), overridden by every option that is not None.
+
+    ``taps`` is a comma-separated list (``"none"`` for no auxiliary heads); ``aux_weight`` is the
+    weight of every head, on the given taps or, when none are named, on the backbone's default taps.
+    """
+    base = TrainConfig.from_file(config_file).to_dict() if config_file else {}
+    if taps is not None:
+        base["taps"] = parse_taps(taps)
+    base.update({key: value for key, value in options.items() if value is not None})
+    if aux_weight is not None and base.get("taps") is not None:
+        base["aux_weights"] = [aux_weight] * len(base["taps"])
+    config = TrainConfig.from_dict(base)
+    if aux_weight is not None and config.taps is None:
+        config.taps = DEFAULT_TAPS[config.backbone]
+        config.aux_weights = (aux_weight,) * len(config.taps)
+    return config

@@ -1,0 +1,165 @@
+"""Cross-validation (Table 3) and the block experiments (Tables 4 and 5), with their result files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from sentilens.data import TWITTER_SUBSETS, LabelledImages, load_dataset
+from sentilens.data.store import OnError, decode_dataset
+from sentilens.evaluation import (
+    CrossValidationResult,
+    cross_validate,
+    cross_validate_logistic,
+    markdown_table3,
+    table3_json,
+)
+from sentilens.evaluation.experiments import (
+    ablation_experiment,
+    block_table_json,
+    layer_experiment,
+    markdown_block_table,
+)
+from sentilens.models import DEFAULT_TAPS, create_backbone
+from sentilens.training import TrainConfig, prepare_cache
+from sentilens.utils.errors import InvalidArgumentError
+from sentilens.utils.progress import Say, quiet
+
+ExperimentKind = Literal["layers", "ablation"]
+
+
+@dataclass
+class DecodedDataset:
+    """The images of a dataset that decoded, their centre crops, and the files left out (with why)."""
+
+    dataset: LabelledImages
+    images: torch.Tensor
+    skipped: list[dict[str, str]]
+
+
+def decode_for(dataset: LabelledImages, config: TrainConfig, on_error: OnError, say: Say = quiet) -> DecodedDataset:
+    """Decode ``dataset`` at ``config``'s input size; report each file left out."""
+    size = create_backbone(config.backbone, "none").input_size
+    usable, images, failures = decode_dataset(dataset, size, on_error)
+    for failure in failures:
+        say(f"skipped {failure.reason}")
+    if failures:
+        say(f"{dataset.name}: {len(usable)} images used, {len(failures)} skipped")
+    return DecodedDataset(usable, images, [{"file": str(f.path), "reason": f.reason} for f in failures])
+
+
+def subset_names(data: Path, subset: str) -> tuple[str, ...]:
+    """The Twitter I subsets that ``subset`` names (``all`` is every one)."""
+    return TWITTER_SUBSETS if subset == "all" else (subset,)
+
+
+@dataclass
+class CrossValidationRun:
+    """What :func:`run_cross_validation` computed and wrote."""
+
+    results: dict[str, list[CrossValidationResult]]
+    table: str
+    files: list[Path]
+
+
+def run_cross_validation(
+    data: Path,
+    subset: str,
+    config: TrainConfig,
+    out: Path,
+    folds: int = 5,
+    baseline: bool = False,
+    run_dir: Path | None = None,
+    on_error: OnError = OnError.fail,
+    say: Say = quiet,
+) -> CrossValidationRun:
+    """Cross-validate ``config`` on each subset and write ``table3.md``, ``table3.json``,
+    ``folds.json`` and ``skipped.json`` to ``out``.
+
+    With ``baseline`` the logistic regression on frozen pooled features is scored on the same
+    folds; with ``run_dir`` finished folds are kept there and reused by a rerun.
+    """
+    results: dict[str, list[CrossValidationResult]] = {}
+    skipped: dict[str, list[dict[str, str]]] = {}
+    for name in subset_names(data, subset):
+        dataset = load_dataset(data, name)
+        say(f"{dataset.name}: {len(dataset)} images {dataset.class_counts()}")
+        key = name if (data / "ground_truth").is_dir() else dataset.name
+        decoded = decode_for(dataset, config, on_error, say)
+        skipped[key] = decoded.skipped
+        cache = prepare_cache(decoded.dataset, config, decoded.images)
+        fold_dir = run_dir / key if run_dir is not None else None
+        ours = [cross_validate(decoded.dataset, config, folds, config.seed, cache=cache, run_dir=fold_dir)]
+        resumed = [fold.number + 1 for fold in ours[0].folds if fold.resumed]
+        if resumed:
+            say(f"folds {', '.join(map(str, resumed))} reused from {fold_dir}")
+        if baseline:
+            frozen_config = replace(config, mode="frozen", trainable_from=None)
+            frozen = cache if cache.boundary is None else prepare_cache(decoded.dataset, frozen_config, decoded.images)
+            ours.append(cross_validate_logistic(decoded.dataset, frozen, folds, config.seed))
+        results[key] = ours
+    table = markdown_table3(results)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / "table3.md", out / "table3.json", out / "folds.json", out / "skipped.json"]
+    files[0].write_text(table, encoding="utf-8")
+    files[1].write_text(json.dumps(table3_json(results), indent=2), encoding="utf-8")
+    folds_json = {key: [result.to_dict() for result in rows] for key, rows in results.items()}
+    files[2].write_text(json.dumps(folds_json, indent=2), encoding="utf-8")
+    files[3].write_text(json.dumps(skipped, indent=2), encoding="utf-8")
+    return CrossValidationRun(results, table, files)
+
+
+@dataclass
+class ExperimentRun:
+    """What :func:`run_block_experiment` computed and wrote."""
+
+    rows: list[tuple[tuple[str, ...], CrossValidationResult]]
+    table: str
+    files: list[Path]
+
+
+def experiment_taps(kind: ExperimentKind, config: TrainConfig, blocks: Sequence[str] | None) -> tuple[str, ...]:
+    """The blocks of an experiment: those given, else every tap (layers) or the config's taps (ablation)."""
+    backbone = create_backbone(config.backbone, "none")
+    if blocks is not None:
+        taps = tuple(blocks)
+    elif kind == "layers":
+        taps = backbone.tap_names
+    else:
+        taps = tuple(config.taps) if config.taps else DEFAULT_TAPS[config.backbone]
+    backbone.check_taps(taps)
+    return taps
+
+
+def run_block_experiment(
+    kind: ExperimentKind,
+    data: Path,
+    subset: str,
+    config: TrainConfig,
+    out: Path,
+    blocks: Sequence[str] | None = None,
+    folds: int = 5,
+) -> ExperimentRun:
+    """Table 4 (``layers``: no head, then one head per block) or Table 5 (``ablation``: every
+    non-empty subset of the blocks) on shared folds; writes ``<kind>.md`` and ``<kind>.json``."""
+    if subset == "all":
+        raise InvalidArgumentError("experiments use one subset; choose five, four or three")
+    taps = experiment_taps(kind, config, blocks)
+    dataset = load_dataset(data, subset)
+    runner = layer_experiment if kind == "layers" else ablation_experiment
+    rows = runner(dataset, config, taps, folds, config.seed)
+    title = {"layers": "Table 4: one auxiliary head per block", "ablation": "Table 5: ablation of the chosen blocks"}[
+        kind
+    ]
+    table = markdown_block_table(rows, f"{title} ({dataset.name}, {config.backbone}, {config.mode})")
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / f"{kind}.md", out / f"{kind}.json"]
+    files[0].write_text(table, encoding="utf-8")
+    record = {"dataset": dataset.name, "config": config.to_dict(), "rows": block_table_json(rows)}
+    files[1].write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return ExperimentRun(rows, table, files)

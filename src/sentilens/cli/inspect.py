@@ -1,0 +1,106 @@
+"""``sentilens inspect`` and ``sentilens suggest-layers``: choosing the auxiliary-head blocks.
+
+Parsing and printing only; the work is in :mod:`sentilens.app.inspect`.  Both take a backbone
+with its ImageNet weights or a trained ``--checkpoint``; for a checkpoint the backbone's weights
+are written beside the results (``backbone.pt``) so that the exported config can name them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from sentilens.app.inspect import build_inspection, model_and_weights, model_source, suggest_layers
+from sentilens.cli.errors import console
+from sentilens.cli.options import (
+    CheckpointOpt,
+    DataArg,
+    ModelBackboneOpt,
+    ModelWeightsOpt,
+    PictureCacheOpt,
+    SingleSubset,
+)
+from sentilens.data import load_dataset
+from sentilens.explain import AscentMode, AscentSettings
+
+SubsetOpt = Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")]
+ProbeImagesOpt = Annotated[
+    int, typer.Option(help="Images (class-balanced sample) for the probe and separation; 0 = all.")
+]
+SuggestedCountOpt = Annotated[int, typer.Option("--k", help="Size of the suggested set.")]
+ProbeFoldsOpt = Annotated[int, typer.Option("--folds", help="Folds of the linear probe.")]
+SampleSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the folds and the samples.")]
+
+
+def suggest_layers_command(
+    data: DataArg,
+    subset: SubsetOpt = SingleSubset.five,
+    checkpoint: CheckpointOpt = None,
+    backbone: ModelBackboneOpt = "inception_v3",
+    weights: ModelWeightsOpt = "imagenet",
+    probe_images: ProbeImagesOpt = 0,
+    k: SuggestedCountOpt = 3,
+    folds: ProbeFoldsOpt = 5,
+    seed: SampleSeedOpt = 0,
+    out: Annotated[Path, typer.Option(help="Folder for suggest.md, suggest.json and suggested-config.json.")] = Path(
+        "sentilens-results"
+    ),
+) -> None:
+    """Rank the blocks by linear-probe accuracy and NMF separation and print a suggested set."""
+    dataset = load_dataset(data, subset)
+    suggestion = suggest_layers(
+        dataset, out, checkpoint, backbone, weights, probe_images or None, k, folds, seed, say=console.print
+    )
+    print(suggestion.ranking.markdown(), end="")
+    console.print(f"config for --config: [bold]{suggestion.files[-1]}[/]")
+
+
+def inspect_command(
+    data: DataArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report folder (index.html, taps/*.png).")] = Path(
+        "sentilens-inspect"
+    ),
+    subset: SubsetOpt = SingleSubset.five,
+    checkpoint: CheckpointOpt = None,
+    backbone: ModelBackboneOpt = "inception_v3",
+    weights: ModelWeightsOpt = "imagenet",
+    per_class: Annotated[int, typer.Option(help="Images of each class shown as neuron-group pictures.")] = 6,
+    probe_images: ProbeImagesOpt = 200,
+    k: SuggestedCountOpt = 3,
+    folds: ProbeFoldsOpt = 5,
+    seed: SampleSeedOpt = 0,
+    ascent_mode: Annotated[
+        AscentMode, typer.Option(help="Channel pictures: regularised or plain (the paper).")
+    ] = AscentMode.regularised,
+    ascent_size: Annotated[
+        Optional[int], typer.Option(help="Channel-picture canvas in px (default 96 regularised, input size plain).")
+    ] = None,
+    ascent_steps: Annotated[int, typer.Option(help="Gradient-ascent steps per channel picture.")] = 64,
+    ascent_batch: Annotated[int, typer.Option(help="Channels optimised together.")] = 64,
+    cache: PictureCacheOpt = None,
+) -> None:
+    """Build the HTML report in which a person picks the auxiliary-head blocks and exports a config."""
+    dataset = load_dataset(data, subset)
+    dataset.require_all_classes()
+    settings = AscentSettings(
+        mode=ascent_mode, size=ascent_size, steps=ascent_steps, batch_size=ascent_batch, seed=seed
+    )
+    model, weights_name = model_and_weights(checkpoint, backbone, weights, out)
+    report = build_inspection(
+        model,
+        weights_name,
+        dataset,
+        out,
+        per_class=per_class,
+        probe_images=probe_images or None,
+        settings=settings,
+        cache_dir=cache,
+        k=k,
+        n_splits=folds,
+        seed=seed,
+        source=model_source(checkpoint, model, weights_name),
+    )
+    print(report.ranking.markdown(), end="")
+    console.print(f"report: [bold]{report.index.resolve().as_uri()}[/]")

@@ -1,0 +1,89 @@
+"""Option types shared by several commands, named for what they hold."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from sentilens.data.store import OnError
+
+
+class SubsetChoice(StrEnum):
+    """A Twitter I agreement subset, or all three in turn."""
+
+    five = "five"
+    four = "four"
+    three = "three"
+    all = "all"
+
+
+class SingleSubset(StrEnum):
+    """One Twitter I agreement subset."""
+
+    five = "five"
+    four = "four"
+    three = "three"
+
+
+DataArg = Annotated[Path, typer.Argument(help="Twitter I root, a folder per class, or a path,label CSV.")]
+FoldCountOpt = Annotated[int, typer.Option("--folds", help="Number of cross-validation folds.")]
+TrainOnErrorOpt = Annotated[
+    OnError,
+    typer.Option(help="An image that cannot be decoded: fail (stop, naming it) or skip (leave it out, listed)."),
+]
+
+# Training options: None means "from --config, else the default".
+ConfigFileOpt = Annotated[
+    Optional[Path], typer.Option("--config", help="JSON training config; options given here override it.")
+]
+BackboneNameOpt = Annotated[
+    Optional[str], typer.Option("--backbone", help="Backbone: inception_v3 (default) or googlenet.")
+]
+BackboneWeightsOpt = Annotated[
+    Optional[str], typer.Option("--weights", help="Backbone weights: imagenet, none, or a state-dict FILE.")
+]
+AuxTapsOpt = Annotated[
+    Optional[str], typer.Option("--taps", help="Comma-separated blocks with auxiliary heads; 'none' for no heads.")
+]
+AuxWeightOpt = Annotated[
+    Optional[float], typer.Option("--aux-weight", help="Weight of every auxiliary head (paper: 0.1).")
+]
+TrainingModeOpt = Annotated[
+    Optional[str], typer.Option("--mode", help="frozen (heads on cached features) or finetune.")
+]
+TrainableFromOpt = Annotated[
+    Optional[str], typer.Option("--trainable-from", help="finetune: first trainable block (default: whole backbone).")
+]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (default 40 frozen, 10 finetune).")]
+TrainBatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Batch size.")]
+HeadLrOpt = Annotated[Optional[float], typer.Option("--lr", help="Learning rate of the heads.")]
+TrainSeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (folds, initialisation, flips).")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto, cpu or cuda.")]
+
+# Model options of the commands that explain or inspect.
+CheckpointOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--checkpoint",
+        "-c",
+        help="Checkpoint written by 'sentilens train' (default: the shipped Twitter I model, or fresh "
+        "untrained heads for another --backbone or --weights).",
+    ),
+]
+ModelBackboneOpt = Annotated[
+    str, typer.Option("--backbone", help="Backbone when no checkpoint is given: inception_v3 or googlenet.")
+]
+ModelWeightsOpt = Annotated[
+    str, typer.Option("--weights", help="Backbone weights when no checkpoint is given: imagenet, none or a FILE.")
+]
+PictureCacheOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--cache-dir",
+        "--cache",
+        help="Channel-picture cache folder (default $SENTILENS_CACHE/channels or ~/.cache/sentilens/channels).",
+    ),
+]

@@ -1,0 +1,50 @@
+"""The frozen part of a training run, computed once: pooled features or cached block outputs.
+
+In frozen mode the pooled features of every tap come from the on-disk feature store
+(:mod:`sentilens.training.feature_store`); in fine-tuning mode the blocks below the first
+trainable one run once per view (:mod:`sentilens.training.cache`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sentilens.data import LabelledImages, content_digests
+from sentilens.data.store import decode_all
+from sentilens.training.cache import ViewCache, build_view_cache
+from sentilens.training.config import TrainConfig
+from sentilens.training.feature_store import load_or_build_frozen
+from sentilens.training.trainer import boundary_stage, build_model, resolve_device
+
+
+def prepare_cache(dataset: LabelledImages, config: TrainConfig, images: torch.Tensor | None = None) -> ViewCache:
+    """Run the frozen blocks once per view; ``images`` are the decoded crops if already at hand.
+
+    In frozen mode the pooled features come from the on-disk feature store when this backbone
+    has seen these image files before (see :mod:`sentilens.training.feature_store`).
+    """
+    template = build_model(config)
+    size = template.backbone.input_size
+    boundary = boundary_stage(config, template)
+    device = resolve_device(config.device)
+    if boundary is None:
+        return load_or_build_frozen(
+            template.backbone,
+            content_digests(dataset.paths),
+            lambda: images if images is not None else decode_all(dataset.paths, size).images,
+            batch_size=config.batch_size,
+            device=device,
+        )
+    if images is None:
+        images = decode_all(dataset.paths, size).images
+    dtype = torch.bfloat16 if config.cache_dtype == "bfloat16" else torch.float32
+    return build_view_cache(
+        template.backbone,
+        images,
+        template.taps,
+        boundary,
+        batch_size=config.batch_size,
+        device=device,
+        dtype=dtype,
+        recompute=config.frozen_blocks == "recompute",
+    )
