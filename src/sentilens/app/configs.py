@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sentilens.models import DEFAULT_TAPS
@@ -16,7 +17,7 @@ def parse_taps(text: str) -> list[str]:
 
 
 def config_from_options(
-    config_file: str | None = None, taps: str | None = None, aux_weight: float | None = None, **options: Any
+    config_file: str | Path | None = None, taps: str | None = None, aux_weight: float | None = None, **options: Any
 ) -> TrainConfig:
     """``config_file`` (or the defaults), overridden by every option that is not None.
 

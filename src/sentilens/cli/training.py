@@ -60,7 +60,7 @@ def cv(
 ) -> None:
     """Cross-validate a model (stratified k-fold, duplicates kept together) and print Table 3."""
     config = config_from_options(
-        str(config_file) if config_file else None,
+        config_file,
         taps,
         aux_weight,
         backbone=backbone,
@@ -74,8 +74,7 @@ def cv(
         device=device,
     )
     run = run_cross_validation(data, subset, config, out, folds, baseline, run_dir, on_error, say=console.print)
-    print(run.table)
-    console.print(f"results written to [bold]{out}/[/] ({', '.join(f.name for f in run.files)})")
+    _show(run.table, run.files)
 
 
 def train(
@@ -98,7 +97,7 @@ def train(
 ) -> None:
     """Train on a whole dataset and write a checkpoint."""
     config = config_from_options(
-        str(config_file) if config_file else None,
+        config_file,
         taps,
         aux_weight,
         backbone=backbone,
@@ -114,6 +113,12 @@ def train(
     run = train_checkpoint(data, subset, config, out, on_error, say=console.print)
     console.print(f"trained on {run.images} images of {run.dataset}; final loss {run.losses[-1]:.4f}")
     console.print(f"checkpoint written to [bold]{run.checkpoint}[/]")
+
+
+def _show(table: str, files: list[Path]) -> None:
+    """The result table on standard output, where it was written on standard error."""
+    print(table)
+    console.print(f"results written to [bold]{files[0].parent}/[/] ({', '.join(f.name for f in files)})")
 
 
 experiment_app = typer.Typer(
@@ -145,7 +150,7 @@ def experiment_layers(
 ) -> None:
     """Table 4: no auxiliary head, then one head on each block in turn."""
     config = config_from_options(
-        str(config_file) if config_file else None,
+        config_file,
         backbone=backbone,
         mode=mode,
         trainable_from=trainable_from,
@@ -154,8 +159,7 @@ def experiment_layers(
         device=device,
     )
     run = run_block_experiment("layers", data, subset, config, out, parse_taps(blocks) if blocks else None, folds)
-    print(run.table)
-    console.print(f"results written to [bold]{out}/[/] ({', '.join(f.name for f in run.files)})")
+    _show(run.table, run.files)
 
 
 @experiment_app.command("ablation")
@@ -175,7 +179,7 @@ def experiment_ablation(
 ) -> None:
     """Table 5: every non-empty subset of the chosen blocks."""
     config = config_from_options(
-        str(config_file) if config_file else None,
+        config_file,
         backbone=backbone,
         mode=mode,
         trainable_from=trainable_from,
@@ -184,5 +188,4 @@ def experiment_ablation(
         device=device,
     )
     run = run_block_experiment("ablation", data, subset, config, out, parse_taps(blocks) if blocks else None, folds)
-    print(run.table)
-    console.print(f"results written to [bold]{out}/[/] ({', '.join(f.name for f in run.files)})")
+    _show(run.table, run.files)
