@@ -19,7 +19,7 @@ import torch
 from sentilens.data import expand_inputs
 from sentilens.data.images import load_view, to_unit_range
 from sentilens.data.store import OnError
-from sentilens.models import SentimentModel
+from sentilens.models import DEFAULT_BACKBONE, DEFAULT_WEIGHTS, SentimentModel
 from sentilens.runtime import Precision
 from sentilens.runtime.predictor import Prediction, Skipped, predict_paths
 from sentilens.training import TrainConfig, build_model
@@ -61,7 +61,7 @@ class Explanation:
 
 
 def load_model(
-    checkpoint: str | Path | None, backbone: str = "inception_v3", weights: str = "imagenet"
+    checkpoint: str | Path | None, backbone: str = DEFAULT_BACKBONE, weights: str = DEFAULT_WEIGHTS
 ) -> tuple[SentimentModel, tuple[str, ...]]:
     """A trained model from ``checkpoint``; else the shipped default model for ImageNet
     inception_v3, or ``backbone`` with fresh (untrained) heads for any other backbone or weights.
@@ -70,7 +70,7 @@ def load_model(
     explain an untrained decision; channel pictures, spatial grids and neuron groups depend on the
     backbone only.
     """
-    if checkpoint is None and (backbone, weights) == ("inception_v3", "imagenet"):
+    if checkpoint is None and (backbone, weights) == (DEFAULT_BACKBONE, DEFAULT_WEIGHTS):
         checkpoint = default_model_path()
     if checkpoint is not None:
         loaded = load_checkpoint(checkpoint)

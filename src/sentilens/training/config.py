@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from sentilens.models import DEFAULT_BACKBONE, DEFAULT_WEIGHTS
 from sentilens.utils.errors import InvalidArgumentError
 
 
@@ -49,8 +50,8 @@ class TrainConfig:
             ``recompute`` (run them again in every step: same results, slower; a baseline).
     """
 
-    backbone: str = "inception_v3"
-    weights: str = "imagenet"
+    backbone: str = DEFAULT_BACKBONE
+    weights: str = DEFAULT_WEIGHTS
     taps: tuple[str, ...] | None = None
     aux_weights: tuple[float, ...] | None = None
     mode: str = "frozen"

@@ -2,7 +2,13 @@
 
 from sentilens.models.backbones import googlenet, inception_v3  # noqa: F401  (registers the backbones)
 from sentilens.models.backbones.base import Backbone, BackboneOutput, UnknownTapError
-from sentilens.models.backbones.registry import available_backbones, create_backbone, register_backbone
+from sentilens.models.backbones.registry import (
+    DEFAULT_BACKBONE,
+    DEFAULT_WEIGHTS,
+    available_backbones,
+    create_backbone,
+    register_backbone,
+)
 from sentilens.models.backbones.weights import WeightsUnavailableError
 
 #: Auxiliary-head taps used when none are given.  googlenet: the paper's choice.  inception_v3:
@@ -12,7 +18,9 @@ DEFAULT_TAPS = {"googlenet": ("4a", "4b", "4d"), "inception_v3": ("6b", "6c", "6
 __all__ = [
     "Backbone",
     "BackboneOutput",
+    "DEFAULT_BACKBONE",
     "DEFAULT_TAPS",
+    "DEFAULT_WEIGHTS",
     "UnknownTapError",
     "WeightsUnavailableError",
     "available_backbones",

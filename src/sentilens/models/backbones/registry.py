@@ -9,6 +9,11 @@ from sentilens.models.backbones.base import Backbone
 from sentilens.utils.errors import InvalidArgumentError
 
 BackboneFactory = Callable[[str | Path], Backbone]
+
+#: The backbone and weights used when none are named: Inception-v3 with its ImageNet weights.
+DEFAULT_BACKBONE = "inception_v3"
+DEFAULT_WEIGHTS = "imagenet"
+
 _REGISTRY: dict[str, BackboneFactory] = {}
 
 
@@ -27,7 +32,7 @@ def available_backbones() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def create_backbone(name: str, weights: str | Path = "imagenet") -> Backbone:
+def create_backbone(name: str, weights: str | Path = DEFAULT_WEIGHTS) -> Backbone:
     """Build a backbone by name.
 
     Args:
