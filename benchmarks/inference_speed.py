@@ -1,59 +1,54 @@
-"""Inference images/s against a plain loop, as a share of the machine's measured peak (issue 5).
+"""Prediction speed per runtime and precision against a plain fp32 loop, on any CPU (issues 5, 14).
 
-For each backbone, on the first ``--images`` Twitter I images (centre view, batch 32):
+One process, the shipped default model, the same Twitter I images for every variant:
 
-* ``plain``: torchvision's model, fp32, default memory format, decoding in the main loop;
-* ``fast fp32``: ``predict_paths`` with loader workers, channels-last, batch norm folded, fp32;
-* ``fast auto``: the same with the precision ``auto`` picks (bf16 on CPUs with AVX-512 BF16);
-* ``fast auto, compiled``: the same network compiled by TorchInductor with frozen weights; the
-  one-off compilation (the first batch) is timed apart and not counted in the images/s.
+* ``plain``: the baseline a new user writes: the model in float32, default memory format, one
+  view (the centre crop), PIL decoding in the main loop, ``torch.no_grad``, batch 32;
+* ``torch fp32`` / ``torch bf16`` (bf16 only where the CPU runs it natively) / ``openvino fp32`` /
+  ``openvino int8``: :class:`~sentilens.runtime.Predictor` on that runtime and precision, one view;
+* ``auto, 1 view`` and ``auto, 2 views``: what ``sentilens predict --views 1`` and plain
+  ``sentilens predict`` run on this machine (the runtime and precision ``auto`` picks).
 
-Peak GFLOP/s comes from large fp32 and bf16 matrix products measured in the same run; the
-network's GFLOP/s is its forward pass alone on pre-decoded batches, from its counted
-multiply-adds.  GoogLeNet runs with random weights (its ImageNet weights are not available
-offline), which does not change its speed once subnormal floats are flushed to zero.
-``--agreement`` also classifies the Twitter I images (all, or the first ``--agreement-images``)
-with the shipped default model on the fast paths and compares the labels with its fp32 path.
+End to end (``--images`` files, decoding included, and the predictor's construction from a warm
+cache, as ``sentilens predict`` pays it): the baseline and the variants run in interleaved rounds
+(``--repeats``), so every ratio compares runs that met the same load; the median round is
+reported, and each variant's ratio is the median over rounds of plain seconds / variant seconds.
+Peak memory: this process's resident memory plus that of its loader processes, sampled every
+20 ms while the variant runs.  Network alone: images/s on a pre-decoded batch of 32, as a share of
+the matrix-product peak measured in the same run by the same library at the same precision
+(torch 4096x4096 products for fp32/bf16, an OpenVINO 4096x4096 fully connected layer in fp32 and
+NNCF int8).  Label agreement: every image of Twitter I (1,269; ``--agreement-images`` for fewer)
+through each variant's network against the float32 reference (the plain model), with one view and
+with two.  One-off costs (conversion, quantisation) are timed when the cache lacks them.
 
-    python benchmarks/inference_speed.py --agreement
+    PYTHONPATH=src python benchmarks/inference_speed.py --tag runtimes
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import psutil
 import torch
-import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
-from common import DATA, best_time, machine, peak_rss_gib, print_table, write_json
-from sentilens.app.classifier import default_model_path
+from common import DATA, machine, print_table, write_json
+from sentilens.app.classifier import VIEW_NAMES, load
 from sentilens.data import load_twitter
-from sentilens.data.images import load_view, to_unit_range
-from sentilens.evaluation import prepare_cache
-from sentilens.models import DEFAULT_TAPS, SentimentModel, create_backbone
-from sentilens.runtime.predictor import Predictor, default_workers, predict_paths
-from sentilens.runtime.torch_backend import autocast, compiled_copy, inference_copy, resolve_precision, to_memory_format
-from sentilens.training import predict_cached
-from sentilens.training.checkpoint import load_checkpoint
-
-PLAIN_MODELS = {
-    "googlenet": lambda: torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False),
-    "inception_v3": lambda: torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False),
-}
-
-
-def peak_gflops(repeats: int, size: int = 4096) -> dict[str, float]:
-    """Best fp32 and bf16 GFLOP/s of a ``size`` x ``size`` matrix product."""
-    peaks = {}
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-        a @ b
-        peaks[name] = 2 * size**3 / best_time(lambda a=a, b=b: a @ b, repeats) / 1e9
-    return peaks
+from sentilens.data.images import load_view, to_unit_range, views_of
+from sentilens.models import HeadLogits, SentimentModel
+from sentilens.runtime import Predictor, choose_runtime
+from sentilens.runtime.choice import cpu_flags, cpu_supports_bf16, instruction_set
+from sentilens.runtime.openvino_backend import OpenVinoNetwork
+from sentilens.runtime.torch_backend import TorchNetwork
 
 
 def multiply_adds(model: torch.nn.Module, size: int) -> float:
@@ -64,163 +59,267 @@ def multiply_adds(model: torch.nn.Module, size: int) -> float:
     return counter.get_total_flops() / 2
 
 
-def plain_loop(model: torch.nn.Module, paths: list, size: int, batch_size: int) -> None:
-    """The reference: decode in the main loop, fp32, default memory format, no workers."""
+def torch_peaks(size: int = 4096, repeats: int = 3) -> dict[str, float]:
+    """Best GFLOP/s of a ``size`` x ``size`` torch matrix product in fp32 (and bf16 where native)."""
+    peaks = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        if name == "bf16" and not cpu_supports_bf16():
+            continue
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        peaks[name] = 2 * size**3 / best_of(lambda a=a, b=b: a @ b, repeats) / 1e9
+    return peaks
+
+
+def openvino_peaks(size: int = 4096, repeats: int = 3) -> dict[str, float]:
+    """Best GFLOP/s (GOP/s for int8) of OpenVINO running a ``size`` x ``size`` fully connected layer
+    on ``size`` rows, in fp32 and after NNCF's int8 quantisation."""
+    import nncf
+    import openvino
+
+    layer = torch.nn.Linear(size, size, bias=False).eval()
+    rows = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
+    with torch.no_grad():
+        fp32 = openvino.convert_model(layer, example_input=torch.from_numpy(rows))
+    int8 = nncf.quantize(fp32, nncf.Dataset([rows]), subset_size=1)
+    core = openvino.Core()
+    peaks = {}
+    for name, model in (("fp32", fp32), ("int8", int8)):
+        compiled = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"})
+        peaks[name] = 2 * size**3 / best_of(lambda c=compiled: c(rows), repeats) / 1e9
+    return peaks
+
+
+def best_of(run: Callable[[], object], repeats: int) -> float:
+    run()
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
+class PeakMemory:
+    """Peak resident memory of this process plus its children while the block runs (sampled)."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = me.memory_info().rss
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def plain_loop(model: SentimentModel, paths: list[Path], batch_size: int) -> None:
+    """The baseline: decode in the main loop, the model itself in fp32, default layout, one view."""
+    size = model.backbone.input_size
     with torch.no_grad():
         for start in range(0, len(paths), batch_size):
             images = torch.stack([load_view(p, size) for p in paths[start : start + batch_size]])
-            model(to_unit_range(images) * 2.0 - 1.0)
+            model.fuse(model(to_unit_range(images)))
 
 
-def speed(args: argparse.Namespace, backbone_name: str, paths: list) -> dict:
-    weights = "imagenet" if backbone_name == "inception_v3" else "none"
-    model = SentimentModel(create_backbone(backbone_name, weights), DEFAULT_TAPS[backbone_name]).eval()
-    size = model.backbone.input_size
-    plain = PLAIN_MODELS[backbone_name]().eval()
-    names = ["negative", "positive"]
-    precision = resolve_precision("auto")
-
-    def fast(chosen: str) -> None:
-        predict_paths(model, names, paths, views=("centre",), batch_size=args.batch_size, precision=chosen)
-
-    compiled = f"fast auto ({precision}), compiled"
-    predictor = Predictor(model, names, views=("centre",), batch_size=args.batch_size, compiled=True)
-    runs = {
-        "plain": lambda: plain_loop(plain, paths, size, args.batch_size),
-        "fast fp32": lambda: fast("fp32"),
-        f"fast auto ({precision})": lambda: fast("auto"),
-        compiled: lambda: predictor(paths),
+def variants() -> dict[str, dict[str, Any]]:
+    """Each variant's Predictor settings (runtime, precision, views)."""
+    found: dict[str, dict[str, Any]] = {
+        "torch fp32": {"runtime": "torch", "precision": "fp32", "views": 1},
+        "openvino fp32": {"runtime": "openvino", "precision": "fp32", "views": 1},
+        "openvino int8": {"runtime": "openvino", "precision": "int8", "views": 1},
+        "auto, 1 view": {"runtime": "auto", "precision": "auto", "views": 1},
+        "auto, 2 views": {"runtime": "auto", "precision": "auto", "views": 2},
     }
-    plain_loop(plain, paths[: args.batch_size], size, args.batch_size)  # warm-up: oneDNN primitives
-    began = time.perf_counter()
-    predictor(paths[: args.batch_size])  # compiles
-    compile_seconds = time.perf_counter() - began
-    seconds = {name: best_time(run, args.repeats) for name, run in runs.items()}
-
-    batch = to_unit_range(torch.stack([load_view(p, size) for p in paths[: args.batch_size]]))
-    fast_net, compiled_net = inference_copy(model), compiled_copy(model)
-    fast_batch = to_memory_format(batch, True)
-    with torch.inference_mode():
-        fast_net(fast_batch)
-        with autocast(precision, "cpu"):
-            fast_net(fast_batch)
-            compiled_net(fast_batch)
-        plain(batch)
-        network = {
-            "plain": best_time(lambda: plain(batch * 2.0 - 1.0), args.repeats),
-            "fast fp32": best_time(lambda: fast_net(fast_batch), args.repeats),
-        }
-        with autocast(precision, "cpu"):
-            network[f"fast auto ({precision})"] = best_time(lambda: fast_net(fast_batch), args.repeats)
-            network[compiled] = best_time(lambda: compiled_net(fast_batch), args.repeats)
-    macs = multiply_adds(model, size)
-    return {
-        "weights": weights,
-        "images": len(paths),
-        "multiply_adds_per_image": macs,
-        "compile_seconds_first_batch": compile_seconds,
-        "end_to_end_images_per_s": {k: len(paths) / s for k, s in seconds.items()},
-        "network_images_per_s": {k: args.batch_size / s for k, s in network.items()},
-        "network_gflops": {k: 2 * macs * args.batch_size / s / 1e9 for k, s in network.items()},
-    }
+    if cpu_supports_bf16():
+        found["torch bf16"] = {"runtime": "torch", "precision": "bf16", "views": 1}
+    return found
 
 
-def agreement(args: argparse.Namespace) -> dict:
-    """Labels of all Twitter I images under the shipped default model: the fast paths (auto
-    precision, eager and compiled) against its float32 path."""
-    dataset = load_twitter(args.data, "three")
-    if args.agreement_images:
-        dataset = dataset.subset(list(range(args.agreement_images)))
-    loaded = load_checkpoint(default_model_path())
-    model, config = loaded.model, loaded.config
-    began = time.perf_counter()
-    cache = prepare_cache(dataset, config)
-    fp32 = predict_cached(model, cache, range(len(dataset)), config.predict_views)
-    reference = fp32.argmax(axis=1)
-    result = {
-        "model": "the shipped default model (src/sentilens/assets)",
-        "images": len(dataset),
-        "precision": resolve_precision("auto"),
-        "fp32_path": "frozen-feature cache computed in fp32 (decode, backbone per view), heads in fp32",
-        "fp32_path_seconds": time.perf_counter() - began,
-    }
-    for variant, compiled in (("fast", False), ("fast_compiled", True)):
+def predictor(model: SentimentModel, names: tuple[str, ...], settings: dict[str, Any], batch: int) -> Predictor:
+    return Predictor(
+        model,
+        names,
+        VIEW_NAMES[settings["views"]],
+        batch,
+        settings["precision"],
+        runtime=settings["runtime"],
+        say=lambda line: print(f"  {line}", flush=True),
+    )
+
+
+def network_of(model: SentimentModel, runtime: str, precision: str) -> Callable[[torch.Tensor], HeadLogits]:
+    """The network a variant runs: uint8 images in, logits out."""
+    if runtime == "openvino":
+        return OpenVinoNetwork(model, precision)
+    return TorchNetwork(model, precision)
+
+
+def end_to_end(args: argparse.Namespace, model: SentimentModel, names: tuple[str, ...], paths: list[Path]) -> dict:
+    """Interleaved rounds of the baseline and every variant; medians, ratios and peak memory."""
+    settings = variants()
+    one_off = {}
+    for name, chosen in settings.items():  # fill the cache and time the one-off costs, outside the rounds
         began = time.perf_counter()
-        predictions, skipped = predict_paths(
-            model, loaded.class_names, list(dataset.paths), config.predict_views, compiled=compiled
-        )
-        fast = np.array([dataset.class_names.index(p.label) for p in predictions])
-        positive = np.array([p.positive_probability for p in predictions])
-        differ = np.flatnonzero(fast != reference)
-        result[variant] = {
-            "skipped": len(skipped),
-            "agreement": float((fast == reference).mean()),
-            "disagreements": len(differ),
-            "fp32_positive_probability_of_those": fp32[differ, 1].round(4).tolist(),
-            "max_abs_probability_difference": float(np.abs(positive - fp32[:, 1]).max()),
-            "seconds": time.perf_counter() - began,
-        }
+        made = predictor(model, names, chosen, args.batch_size)
+        one_off[name] = {"first_construction_seconds": time.perf_counter() - began, "choice": str(made.choice)}
+        chosen["resolved"] = f"{made.choice.runtime} {made.choice.precision}"
+    runs: dict[str, Callable[[], object]] = {"plain": lambda: plain_loop(model, paths, args.batch_size)}
+    for name, chosen in settings.items():
+        runs[name] = lambda chosen=chosen: predictor(model, names, chosen, args.batch_size)(paths)
+    runs["plain"]()  # warm-up: oneDNN primitives, page cache of the images
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    memory: dict[str, float] = dict.fromkeys(runs, 0.0)
+    for round_index in range(args.repeats):
+        for name, run in runs.items():
+            with PeakMemory() as peak:
+                began = time.perf_counter()
+                run()
+                seconds[name].append(time.perf_counter() - began)
+            memory[name] = max(memory[name], peak.peak / 2**30)
+            print(f"round {round_index + 1} {name}: {seconds[name][-1]:.1f} s", flush=True)
+    return {
+        "images": len(paths),
+        "seconds": seconds,
+        "images_per_s": {name: len(paths) / statistics.median(s) for name, s in seconds.items()},
+        "speedup_over_plain": {
+            name: statistics.median(p / v for p, v in zip(seconds["plain"], s)) for name, s in seconds.items()
+        },
+        "peak_rss_gib_with_loaders": memory,
+        "one_off": one_off,
+        "settings": settings,
+    }
+
+
+def network_speed(args: argparse.Namespace, model: SentimentModel, batch: torch.Tensor, peaks: dict) -> dict:
+    """Network alone on one pre-decoded batch: images/s, GFLOP/s and share of the matching peak."""
+    macs = multiply_adds(model, model.backbone.input_size)
+    networks: dict[str, tuple[Callable[[torch.Tensor], Any], float]] = {
+        "plain": (lambda x: model(to_unit_range(x)), peaks["torch"]["fp32"]),
+        "torch fp32": (network_of(model, "torch", "fp32"), peaks["torch"]["fp32"]),
+        "openvino fp32": (network_of(model, "openvino", "fp32"), peaks["openvino"]["fp32"]),
+        "openvino int8": (network_of(model, "openvino", "int8"), peaks["openvino"]["int8"]),
+    }
+    if "bf16" in peaks["torch"]:
+        networks["torch bf16"] = (network_of(model, "torch", "bf16"), peaks["torch"]["bf16"])
+    result: dict[str, Any] = {"multiply_adds_per_image": macs}
+    with torch.inference_mode():
+        for name, (network, peak) in networks.items():
+            rate = len(batch) / best_of(lambda network=network: network(batch), args.repeats)
+            gflops = 2 * macs * rate / 1e9
+            result[name] = {"images_per_s": rate, "gflops": gflops, "share_of_peak": gflops / peak}
+    return result
+
+
+def agreement(args: argparse.Namespace, model: SentimentModel) -> dict:
+    """Labels of every Twitter I image, one view and two, of each network against the fp32 reference."""
+    dataset = load_twitter(args.data, "three")
+    paths = list(dataset.paths)[: args.agreement_images]
+    size = model.backbone.input_size
+    began = time.perf_counter()
+    images = torch.stack([load_view(p, size) for p in paths])
+    decode_seconds = time.perf_counter() - began
+    networks = {
+        "fp32 reference (plain model)": lambda x: model(to_unit_range(x)),
+        "openvino fp32": network_of(model, "openvino", "fp32"),
+        "openvino int8": network_of(model, "openvino", "int8"),
+    }
+    if cpu_supports_bf16():
+        networks["torch bf16"] = network_of(model, "torch", "bf16")
+    fused: dict[str, dict[int, np.ndarray]] = {}
+    with torch.inference_mode():
+        for name, network in networks.items():
+            per_view = []
+            for view in views_of(images, VIEW_NAMES[2]):
+                per_view.append(torch.cat([model.fuse(network(b)) for b in view.split(args.batch_size)]).numpy())
+            fused[name] = {1: per_view[0], 2: (per_view[0] + per_view[1]) / 2}
+            print(f"agreement: {name} done", flush=True)
+    reference = fused["fp32 reference (plain model)"]
+    truth = np.array(dataset.labels[: len(paths)])
+    result: dict[str, Any] = {"images": len(paths), "decode_seconds": decode_seconds}
+    for name, by_views in fused.items():
+        result[name] = {}
+        for views, probabilities in by_views.items():
+            labels, expected = probabilities.argmax(1), reference[views].argmax(1)
+            differ = np.flatnonzero(labels != expected)
+            result[name][f"{views}_view{'s' if views > 1 else ''}"] = {
+                "agreement": float((labels == expected).mean()),
+                "disagreements": len(differ),
+                "reference_positive_probability_of_those": reference[views][differ, 1].round(4).tolist(),
+                "max_abs_probability_difference": float(np.abs(probabilities[:, 1] - reference[views][:, 1]).max()),
+                "accuracy_three_agree": float((labels == truth).mean()),
+            }
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--backbones", nargs="+", default=["googlenet", "inception_v3"], choices=sorted(PLAIN_MODELS))
-    parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--images", type=int, default=256, help="images timed end to end")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--agreement", action="store_true", help="also label agreement on all Twitter I images")
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--agreement-images", type=int, default=None, help="first N images only (default: all)")
-    parser.add_argument("--tag", default="speed")
+    parser.add_argument("--no-agreement", action="store_true")
+    parser.add_argument("--tag", default="runtimes")
     args = parser.parse_args()
-    # Random weights drive activations deep into subnormal floats, which x86 handles ~100x slower;
-    # trained weights do not.  Flushing them to zero (for every variant alike) keeps the timing
-    # representative of trained networks.
-    torch.set_flush_denormal(True)
 
-    result = {
+    classifier = load()
+    model, names = classifier.model, classifier.class_names
+    flags = cpu_flags()
+    result: dict[str, Any] = {
         "machine": machine(),
+        "instruction_set": instruction_set(flags),
+        "auto_choice": str(choose_runtime("auto", "auto")),
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
         "batch_size": args.batch_size,
-        "workers": default_workers(),
-        "peak_gflops": peak_gflops(args.repeats + 1),
     }
+    result["peaks"] = {"torch": torch_peaks(), "openvino": openvino_peaks()}
+    print(f"matmul peaks (GFLOP/s, GOP/s): {result['peaks']}", flush=True)
     paths = list(load_twitter(args.data, "three").paths)[: args.images]
+    result["end_to_end"] = end_to_end(args, model, names, paths)
+    batch = torch.stack([load_view(p, model.backbone.input_size) for p in paths[: args.batch_size]])
+    result["network"] = network_speed(args, model, batch, result["peaks"])
+    if not args.no_agreement:
+        result["agreement"] = agreement(args, model)
+    result["load_average_at_end"] = os.getloadavg()
+
+    e2e, net = result["end_to_end"], result["network"]
     rows = []
-    for name in args.backbones:
-        figures = speed(args, name, paths)
-        e2e, net = figures["end_to_end_images_per_s"], figures["network_gflops"]
-        figures["speedup_over_plain"] = {k: v / e2e["plain"] for k, v in e2e.items()}
-        figures["share_of_peak"] = {
-            k: {p: v / peak for p, peak in result["peak_gflops"].items()} for k, v in net.items()
-        }
-        result[name] = figures
-        for variant in e2e:
-            rows.append(
-                [
-                    name,
-                    variant,
-                    e2e[variant],
-                    figures["speedup_over_plain"][variant],
-                    figures["network_images_per_s"][variant],
-                    net[variant],
-                    f"{figures['share_of_peak'][variant]['bf16']:.1%}",
-                ]
-            )
-    result["peak_rss_gib"] = peak_rss_gib()
-    print(f"peak GFLOP/s: fp32 {result['peak_gflops']['fp32']:.0f}, bf16 {result['peak_gflops']['bf16']:.0f}")
-    print_table(["backbone", "variant", "img/s e2e", "x plain", "img/s net", "GFLOP/s net", "of bf16 peak"], rows)
-    print(f"peak RSS {result['peak_rss_gib']:.2f} GiB; written to {write_json(args.tag, result)}", flush=True)
-    if args.agreement:
-        result["agreement"] = agreement(args)
-        result["peak_rss_gib"] = peak_rss_gib()
+    for name in e2e["images_per_s"]:
+        resolved = e2e["settings"].get(name, {}).get("resolved", name)
+        share = net.get(resolved, {}).get("share_of_peak")
+        rows.append(
+            [
+                name,
+                e2e["images_per_s"][name],
+                e2e["speedup_over_plain"][name],
+                e2e["peak_rss_gib_with_loaders"][name],
+                "" if share is None else f"{share:.1%}",
+            ]
+        )
+    print(f"CPU: {result['machine']['cpu']} ({result['instruction_set']}); auto: {result['auto_choice']}")
+    print_table(["variant", "img/s e2e", "x plain", "peak GiB", "net share of peak"], rows)
+    if "agreement" in result:
         a = result["agreement"]
-        for variant in ("fast", "fast_compiled"):
-            print(
-                f"label agreement ({a['precision']} {variant} path vs fp32 path): {a[variant]['agreement']:.2%} "
-                f"of {a['images']} images ({a[variant]['disagreements']} differ)"
-            )
-        print(f"peak RSS {result['peak_rss_gib']:.2f} GiB; written to {write_json(args.tag, result)}")
+        for name, views in a.items():
+            if isinstance(views, dict):
+                for count, figures in views.items():
+                    print(f"agreement {name}, {count}: {figures['agreement']:.2%} ({figures['disagreements']} differ)")
+    write_json(args.tag, result)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,14 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cache
 
 
+@pytest.fixture(scope="session", autouse=True)
+def torch_runtime_by_default() -> None:
+    """``--runtime auto`` means torch in the tests that do not choose: with an empty cache, auto's
+    OpenVINO int8 would convert and quantise every Inception-v3 model a test predicts with (about a
+    minute each).  tests/test_runtimes.py unpins it and covers the OpenVINO runtime and the auto choice."""
+    os.environ.setdefault("SENTILENS_RUNTIME", "torch")
+
+
 @pytest.fixture(scope="session")
 def twitter_root() -> Path:
     root = Path(os.environ.get("SENTILENS_DATA", DEFAULT_DATA))

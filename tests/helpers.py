@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    from sentilens.models import SentimentModel
 
 
 def write_image(path: Path, seed: int, size: tuple[int, int] = (64, 48), mode: str = "RGB") -> Path:
@@ -14,3 +18,40 @@ def write_image(path: Path, seed: int, size: tuple[int, int] = (64, 48), mode: s
     array = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
     Image.fromarray(array).convert(mode).save(path)
     return path
+
+
+def tiny_model(seed: int = 0) -> SentimentModel:
+    """A SentimentModel on a three-block toy backbone (32 px): converts and quantises in seconds."""
+    import torch
+    from torch import nn
+
+    from sentilens.models import SentimentModel
+    from sentilens.models.backbones import Backbone
+
+    class ConvBNReLU(nn.Sequential):
+        def __init__(self, channels_in: int, channels_out: int, stride: int) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(channels_in, channels_out, 3, stride, 1, bias=False)
+            self.bn = nn.BatchNorm2d(channels_out)
+            self.relu = nn.ReLU()
+
+    class TinyBackbone(Backbone):
+        name = "tiny"
+        input_size = 32
+        tap_names = ("a", "b", "c")
+        tap_channels = {"a": 8, "b": 16, "c": 16}
+        num_features = 16
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.stages["a"] = ConvBNReLU(3, 8, 2)
+            self.stages["b"] = ConvBNReLU(8, 16, 2)
+            self.stages["c"] = ConvBNReLU(16, 16, 1)
+
+    torch.manual_seed(seed)
+    model = SentimentModel(TinyBackbone(), taps=("a", "b"), aux_weights=(0.3, 0.3))
+    for module in model.modules():  # batch-norm statistics that folding actually has to fold
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    return model.eval()

@@ -10,8 +10,9 @@ import torch
 import torch._inductor.config as inductor_config
 
 from sentilens.models import SentimentModel, create_backbone
+from sentilens.runtime.choice import cpu_supports_bf16
 from sentilens.runtime.predictor import predict_paths
-from sentilens.runtime.torch_backend import cpu_supports_bf16, fold_batch_norm, inference_copy, resolve_precision
+from sentilens.runtime.torch_backend import fold_batch_norm, inference_copy, resolve_precision
 from sentilens.training import TrainConfig, build_model, build_view_cache, fit, predict_cached
 
 from .helpers import write_image
@@ -45,6 +46,8 @@ def test_resolve_precision() -> None:
     assert resolve_precision("auto", "cpu") == ("bf16" if cpu_supports_bf16() else "fp32")
     with pytest.raises(ValueError, match="precision"):
         resolve_precision("fp16")
+    with pytest.raises(RuntimeError, match="openvino"):
+        resolve_precision("int8")
 
 
 def test_channels_last_and_folding_match_contiguous(googlenet_model: SentimentModel) -> None:
@@ -65,10 +68,24 @@ def test_channels_last_and_folding_match_contiguous(googlenet_model: SentimentMo
 def test_fast_predict_matches_plain(googlenet_model: SentimentModel, image_files: list[Path], precision: str) -> None:
     names = ["negative", "positive"]
     plain, plain_skipped = predict_paths(
-        googlenet_model, names, image_files, batch_size=2, precision="fp32", channels_last=False, workers=0
+        googlenet_model,
+        names,
+        image_files,
+        batch_size=2,
+        precision="fp32",
+        channels_last=False,
+        workers=0,
+        runtime="torch",
     )
     fast, fast_skipped = predict_paths(
-        googlenet_model, names, image_files, batch_size=2, precision=precision, channels_last=True, workers=2
+        googlenet_model,
+        names,
+        image_files,
+        batch_size=2,
+        precision=precision,
+        channels_last=True,
+        workers=2,
+        runtime="torch",
     )
     assert [p.path for p in fast] == [p.path for p in plain] == [p for p in image_files if p.suffix == ".png"]
     assert [s.path for s in fast_skipped] == [s.path for s in plain_skipped] == [image_files[2]]
@@ -87,10 +104,17 @@ def test_compiled_predict_matches_plain(googlenet_model: SentimentModel, image_f
     """Five good images in batches of two: the last batch is padded to the compiled shape."""
     names = ["negative", "positive"]
     plain, _ = predict_paths(
-        googlenet_model, names, image_files, batch_size=2, precision="fp32", channels_last=False, workers=0
+        googlenet_model,
+        names,
+        image_files,
+        batch_size=2,
+        precision="fp32",
+        channels_last=False,
+        workers=0,
+        runtime="torch",
     )
     compiled, skipped = predict_paths(
-        googlenet_model, names, image_files, batch_size=2, precision="fp32", workers=0, compiled=True
+        googlenet_model, names, image_files, batch_size=2, precision="fp32", workers=0, compiled=True, runtime="torch"
     )
     assert [p.path for p in compiled] == [p.path for p in plain]
     assert [s.path for s in skipped] == [image_files[2]]

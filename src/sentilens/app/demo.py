@@ -11,11 +11,22 @@ from sentilens.app.predictions import write_tables
 from sentilens.data.images import load_view, to_unit_range
 from sentilens.explain import AscentSettings, ChannelPictureCache, factorise, group_pictures, image_activation
 from sentilens.reports.summary import SummaryRow, write_summary
+from sentilens.runtime import Precision, Runtime
 from sentilens.runtime.predictor import Prediction, Skipped
+from sentilens.utils.progress import Say, quiet
 
 #: Channel pictures for the neuron-group column: small canvas, so a first run takes a minute or
 #: two on two cores and later runs read them from the channel cache.
 GROUP_SETTINGS = AscentSettings(mode="regularised", size=64, steps=32)
+
+
+@dataclass(frozen=True)
+class PredictionSettings:
+    """How the workflow's network runs (see :meth:`SentimentClassifier.predict_with_skipped`)."""
+
+    runtime: Runtime = Runtime.auto
+    precision: Precision = Precision.auto
+    views: int | None = None
 
 
 @dataclass
@@ -36,13 +47,18 @@ def analyse(
     cam_tap: str | None = None,
     group_tap: str = "5b",
     settings: AscentSettings = GROUP_SETTINGS,
+    run: PredictionSettings = PredictionSettings(),
+    say: Say = quiet,
 ) -> WorkflowResult:
-    """Predict, explain (Grad-CAM at ``cam_tap``, r = 1 neuron group at ``group_tap``) and report."""
+    """Predict (on the runtime ``run`` chooses), explain (Grad-CAM at ``cam_tap``, r = 1 neuron
+    group at ``group_tap``) and report."""
     backbone = classifier.model.backbone
     backbone.check_taps([group_tap])
     cam_tap = cam_tap or backbone.tap_names[-1]
     out.mkdir(parents=True, exist_ok=True)
-    predictions, skipped = classifier.predict_with_skipped(images)
+    predictions, skipped = classifier.predict_with_skipped(
+        images, runtime=run.runtime, precision=run.precision, views=run.views, say=say
+    )
     pictures = ChannelPictureCache().layer(backbone, group_tap, settings).pictures
     rows = []
     for prediction in predictions:

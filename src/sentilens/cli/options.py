@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from sentilens.data.store import OnError
+from sentilens.runtime import Precision, Runtime
 
 
 class SubsetChoice(StrEnum):
@@ -85,5 +86,40 @@ PictureCacheOpt = Annotated[
         "--cache-dir",
         "--cache",
         help="Channel-picture cache folder (default $SENTILENS_CACHE/channels or ~/.cache/sentilens/channels).",
+    ),
+]
+
+# How the network runs (predict, demo).
+RuntimeOpt = Annotated[
+    Runtime,
+    typer.Option(
+        "--runtime",
+        help="auto (OpenVINO on x86 CPUs where it is installed, else torch; $SENTILENS_RUNTIME pins it), "
+        "torch or openvino.",
+    ),
+]
+PrecisionOpt = Annotated[
+    Precision,
+    typer.Option(
+        "--precision",
+        help="auto (int8 on OpenVINO; on torch bf16 where the CPU runs it natively, else fp32), fp32, bf16 or int8.",
+    ),
+]
+ViewsOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--views",
+        min=1,
+        max=2,
+        help="1: the centre crop (about twice as fast); 2: centre and mirror averaged (default: the model's "
+        "setting, 2 for the shipped model).",
+    ),
+]
+CalibrationOpt = Annotated[
+    Optional[list[Path]],
+    typer.Option(
+        "--calibration",
+        help="Images or folders that int8 is calibrated on, e.g. the model's training images (default: fixed "
+        "crops of the bundled sample photos); the quantised network is cached per calibration set.",
     ),
 ]

@@ -11,15 +11,15 @@ from rich.console import Console
 from rich.table import Table
 
 from sentilens.app.classifier import load
-from sentilens.app.demo import analyse
+from sentilens.app.demo import PredictionSettings, analyse
 from sentilens.app.predictions import OutputFormat, write_predictions
 from sentilens.cli.errors import console, fail
-from sentilens.cli.options import CheckpointOpt
+from sentilens.cli.options import CalibrationOpt, CheckpointOpt, PrecisionOpt, RuntimeOpt, ViewsOpt
 from sentilens.data import expand_inputs
 from sentilens.data.sample_photos import sample_images
 from sentilens.data.store import OnError
 from sentilens.models import DEFAULT_TAPS, available_backbones, create_backbone
-from sentilens.runtime import Precision
+from sentilens.runtime import Precision, Runtime
 
 
 def predict(
@@ -35,21 +35,22 @@ def predict(
     on_error: Annotated[
         OnError, typer.Option(help="skip (classify the rest, list unreadable images) or fail.")
     ] = OnError.skip,
-    precision: Annotated[
-        Precision, typer.Option(help="auto (bf16 where the CPU runs it natively), fp32 or bf16.")
-    ] = Precision.auto,
+    runtime: RuntimeOpt = Runtime.auto,
+    precision: PrecisionOpt = Precision.auto,
+    views: ViewsOpt = None,
+    calibration: CalibrationOpt = None,
     workers: Annotated[Optional[int], typer.Option(help="Decoding processes ahead of the network (0: none).")] = None,
     compile_model: Annotated[
         bool,
         typer.Option(
             "--compile",
-            help="Compile the network first (TorchInductor, needs a C++ compiler): a minute or two once, then "
-            "about 1.5x faster; worth it from several thousand images.",
+            help="torch runtime: compile the network first (TorchInductor, needs a C++ compiler): a minute or two "
+            "once, then about 1.5x faster; worth it from several thousand images.",
         ),
     ] = False,
 ) -> None:
     """Classify images: label and probability per file, as a table, JSON lines or CSV."""
-    missing = [str(p) for p in inputs if not p.exists()]
+    missing = [str(p) for p in [*inputs, *(calibration or [])] if not p.exists()]
     if missing:
         fail(f"not found: {', '.join(missing)}")
     paths = expand_inputs(inputs)
@@ -57,7 +58,16 @@ def predict(
         fail("no image files found in the given inputs")
     classifier = load(checkpoint)
     predictions, skipped = classifier.predict_with_skipped(
-        paths, batch_size, on_error=on_error, precision=precision, workers=workers, compiled=compile_model
+        paths,
+        batch_size,
+        on_error=on_error,
+        precision=precision,
+        workers=workers,
+        compiled=compile_model,
+        runtime=runtime,
+        views=views,
+        calibration=calibration,
+        say=console.print,
     )
     if output is None:
         write_predictions(predictions, sys.stdout, output_format)
@@ -79,12 +89,16 @@ def demo(
     ),
     checkpoint: CheckpointOpt = None,
     group_tap: Annotated[str, typer.Option(help="Block of the neuron-group pictures.")] = "5b",
+    runtime: RuntimeOpt = Runtime.auto,
+    precision: PrecisionOpt = Precision.auto,
+    views: ViewsOpt = None,
 ) -> None:
     """The analyst workflow: classify, explain, and write a predictions table and a one-page HTML summary."""
     images = expand_inputs(inputs) if inputs else sample_images()
     if not images:
         fail("no image files found in the given inputs")
-    result = analyse(load(checkpoint), images, out, group_tap=group_tap)
+    choice = PredictionSettings(runtime=runtime, precision=precision, views=views)
+    result = analyse(load(checkpoint), images, out, group_tap=group_tap, run=choice, say=console.print)
     table = Table("file", "label", "probability")
     for prediction in result.predictions:
         table.add_row(prediction.path.name, prediction.label, f"{prediction.probability:.3f}")

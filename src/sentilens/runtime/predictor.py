@@ -2,25 +2,28 @@
 
 Decoding runs in loader processes a few batches ahead of the network, so on a CPU the cores
 alternate between JPEG decoding and convolutions instead of waiting for each other; the network
-runs in channels-last layout with batch norm folded, under bfloat16 autocast where the CPU has
-native bfloat16, and optionally compiled (see :mod:`sentilens.runtime`).
+runs on the runtime :func:`~sentilens.runtime.choose_runtime` picks (OpenVINO int8 on x86 CPUs
+where OpenVINO is installed, else torch: channels-last, batch norm folded, bfloat16 where native,
+optionally compiled).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from sentilens.data.images import ImageDecodeError, to_unit_range, views_of
+from sentilens.data.images import ImageDecodeError, views_of
 from sentilens.data.store import OnError, check_on_error, load_or_reason
 from sentilens.models import HeadLogits, SentimentModel
-from sentilens.runtime.torch_backend import autocast, compiled_copy, inference_copy, resolve_precision, to_memory_format
-from sentilens.utils.progress import track
+from sentilens.runtime.choice import Runtime, choose_runtime
+from sentilens.runtime.openvino_backend import OpenVinoNetwork, user_calibration
+from sentilens.runtime.torch_backend import TorchNetwork
+from sentilens.utils.progress import Say, quiet, track
 
 
 @dataclass
@@ -99,32 +102,31 @@ def default_workers() -> int:
     return min(2, os.cpu_count() or 1)
 
 
-def _pad_batch(images: torch.Tensor, size: int) -> torch.Tensor:
-    """``images`` with black images appended up to ``size`` rows (the extra rows are discarded)."""
-    if len(images) >= size:
-        return images
-    return torch.cat([images, images.new_zeros((size - len(images), *images.shape[1:]))])
-
-
 class Predictor:
-    """A model prepared once for classifying many files: the fast copy is made (and compiled)
-    on construction, so repeated calls pay only for decoding and the network.
+    """A model prepared once for classifying many files: the runtime is chosen and the fast copy
+    made (converted, quantised or compiled) on construction, so repeated calls pay only for
+    decoding and the network.
 
     Args:
         model: the trained model (left untouched).
         class_names: name of each class index.
         views: views averaged per image (``centre``, ``mirror``).
         batch_size: images per batch.
-        precision: ``auto`` (bfloat16 autocast where the CPU or GPU runs it natively), ``fp32``
-            or ``bf16``.
-        channels_last: run an inference copy of the model (batch norm folded) in channels-last
-            layout; False runs ``model`` itself as it is (the plain path).
+        precision: ``auto``, ``fp32``, ``bf16`` or ``int8`` (see :func:`~sentilens.runtime.choose_runtime`).
+        channels_last: torch runtime: run an inference copy of the model (batch norm folded) in
+            channels-last layout; False runs ``model`` itself as it is (the plain path).
         workers: loader processes decoding ahead of the model; None picks
             :func:`default_workers`, 0 decodes in this process.
-        compiled: run a TorchInductor-compiled copy (:func:`~sentilens.runtime.compiled_copy`):
-            faster per image after a one-off compilation (a minute or two, on the first batch),
-            so worth it for several thousand images.  Short batches are padded to ``batch_size`` so
-            that one compiled shape serves every call.
+        compiled: torch runtime: run a TorchInductor-compiled copy
+            (:func:`~sentilens.runtime.compiled_copy`): faster per image after a one-off
+            compilation (a minute or two, on the first batch), so worth it for several thousand
+            images.  Short batches are padded to ``batch_size`` so that one compiled shape serves
+            every call.
+        runtime: ``auto`` (OpenVINO on x86 CPUs where it is installed, else torch), ``torch`` or
+            ``openvino``.
+        calibration: image files the openvino runtime calibrates int8 on (default: crops of the
+            sample photos, see :mod:`~sentilens.runtime.openvino_backend`).
+        say: receives one line before a slow one-off step (conversion, quantisation).
     """
 
     def __init__(
@@ -137,20 +139,25 @@ class Predictor:
         channels_last: bool = True,
         workers: int | None = None,
         compiled: bool = False,
+        *,
+        runtime: str = "auto",
+        calibration: Sequence[Path] | None = None,
+        say: Say = quiet,
     ) -> None:
         self.model = model
         self.class_names = list(class_names)
         self.views = tuple(views)
         self.batch_size = batch_size
         self.device = next(model.parameters()).device
-        self.precision = resolve_precision(precision, self.device)
-        self.channels_last = channels_last
+        self.choice = choose_runtime(runtime, precision, self.device, compiled)
+        self.precision = str(self.choice.precision)
         self.workers = default_workers() if workers is None else workers
-        self.compiled = compiled
-        if compiled:
-            self.net = compiled_copy(model, channels_last)
+        self.network: Callable[[torch.Tensor], HeadLogits]
+        if self.choice.runtime == Runtime.openvino:
+            chosen = user_calibration(calibration) if calibration is not None else None
+            self.network = OpenVinoNetwork(model, self.precision, chosen, say=say)
         else:
-            self.net = inference_copy(model) if channels_last else model.eval()
+            self.network = TorchNetwork(model, self.precision, channels_last, compiled, batch_size)
 
     def __call__(
         self, paths: Sequence[Path], on_error: OnError | str = OnError.skip
@@ -184,16 +191,11 @@ class Predictor:
 
     def _classify(self, uint8_images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Fused class probabilities and each head's positive-class probability, views averaged."""
-        count = len(uint8_images)
-        if self.compiled:
-            uint8_images = _pad_batch(uint8_images, self.batch_size)
-        images = to_memory_format(to_unit_range(uint8_images).to(self.device), self.channels_last)
-        fused = torch.zeros((count, self.model.num_classes), device=self.device)
+        fused = torch.zeros((len(uint8_images), self.model.num_classes))
         heads: dict[str, torch.Tensor] = {}
-        for view_batch in views_of(images, self.views):
-            with autocast(self.precision, self.device):
-                logits = self.net(view_batch)
-            logits = HeadLogits(logits.main[:count].float(), {k: v[:count].float() for k, v in logits.aux.items()})
+        for view_batch in views_of(uint8_images, self.views):
+            logits = self.network(view_batch)
+            logits = HeadLogits(logits.main.cpu(), {k: v.cpu() for k, v in logits.aux.items()})
             fused += self.model.fuse(logits) / len(self.views)
             for name, head_logits in {"main": logits.main, **logits.aux}.items():
                 heads[name] = heads.get(name, 0) + head_logits.softmax(1)[:, 1] / len(self.views)
@@ -211,7 +213,23 @@ def predict_paths(
     channels_last: bool = True,
     workers: int | None = None,
     compiled: bool = False,
+    *,
+    runtime: str = "auto",
+    calibration: Sequence[Path] | None = None,
+    say: Say = quiet,
 ) -> tuple[list[Prediction], list[Skipped]]:
     """Classify ``paths`` once (see :class:`Predictor` for the arguments, and to classify often)."""
-    predictor = Predictor(model, class_names, views, batch_size, precision, channels_last, workers, compiled)
+    predictor = Predictor(
+        model,
+        class_names,
+        views,
+        batch_size,
+        precision,
+        channels_last,
+        workers,
+        compiled,
+        runtime=runtime,
+        calibration=calibration,
+        say=say,
+    )
     return predictor(paths, on_error)

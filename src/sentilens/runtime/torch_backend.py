@@ -15,54 +15,21 @@ re-lays out (and under autocast re-casts) each weight on every call.
 from __future__ import annotations
 
 import copy
-import functools
-from enum import StrEnum
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from sentilens.models import HeadLogits
+from sentilens.runtime.choice import Precision, torch_precision
 from sentilens.utils.errors import InvalidArgumentError
 
 
-class Precision(StrEnum):
-    """How the network's arithmetic runs."""
-
-    auto = "auto"  # bf16 where the device runs it natively, else fp32
-    fp32 = "fp32"
-    bf16 = "bf16"
-
-
-#: /proc/cpuinfo flags that mean bfloat16 matrix products run natively.
-BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-
-
-@functools.cache
-def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bfloat16 dot products (read from /proc/cpuinfo on Linux).
-
-    Elsewhere we ask oneDNN, which gives the same answer on x86 and is False when unsure.
-    """
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("flags"):
-                return bool(BF16_CPU_FLAGS & set(line.split(":", 1)[1].split()))
-        return False
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
 def resolve_precision(precision: str, device: torch.device | str = "cpu") -> str:
-    """``fp32`` or ``bf16``; ``auto`` picks bf16 where ``device`` runs it natively."""
+    """``fp32`` or ``bf16`` for the torch runtime; ``auto`` picks bf16 where ``device`` runs it natively."""
     if precision not in tuple(Precision):
         raise InvalidArgumentError(f"precision must be one of {', '.join(Precision)}, got {precision!r}")
-    if precision != "auto":
-        return precision
-    device = torch.device(device)
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_supports_bf16() else "fp32"
+    return str(torch_precision(precision, torch.device(device)))
 
 
 def autocast(precision: str, device: torch.device | str) -> torch.autocast:
@@ -131,3 +98,39 @@ def to_memory_format(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
     if channels_last and images.dim() == 4:
         return images.contiguous(memory_format=torch.channels_last)
     return images
+
+
+class TorchNetwork:
+    """uint8 images in, float32 :class:`~sentilens.models.HeadLogits` out, through torch.
+
+    Args:
+        model: the trained model (left untouched unless ``channels_last`` is False).
+        precision: ``fp32`` or ``bf16`` (autocast).
+        channels_last: run an inference copy (batch norm folded) in channels-last layout; False
+            runs ``model`` itself as it is (the plain path).
+        compiled: run :func:`compiled_copy`; batches shorter than ``pad_to`` are padded to it so
+            that one compiled shape serves every call.
+        pad_to: the batch size of the compiled shape.
+    """
+
+    def __init__(
+        self, model: nn.Module, precision: str, channels_last: bool = True, compiled: bool = False, pad_to: int = 1
+    ) -> None:
+        self.device = next(model.parameters()).device
+        self.precision = precision
+        self.channels_last = channels_last
+        self.pad_to = pad_to if compiled else 0
+        if compiled:
+            self.net = compiled_copy(model, channels_last)
+        else:
+            self.net = inference_copy(model) if channels_last else model.eval()
+
+    def __call__(self, images: torch.Tensor) -> HeadLogits:
+        """Logits of every head for uint8 images ``(N, 3, S, S)``."""
+        count = len(images)
+        if count < self.pad_to:
+            images = torch.cat([images, images.new_zeros((self.pad_to - count, *images.shape[1:]))])
+        batch = to_memory_format(images.to(self.device).float().div_(255.0), self.channels_last)
+        with autocast(self.precision, self.device):
+            logits = self.net(batch)
+        return HeadLogits(logits.main[:count].float(), {k: v[:count].float() for k, v in logits.aux.items()})

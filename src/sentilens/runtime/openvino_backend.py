@@ -1,0 +1,256 @@
+"""The OpenVINO runtime: the network converted once to OpenVINO, in float32 or quantised to int8.
+
+A :class:`~sentilens.models.SentimentModel` is wrapped so that it takes the uint8 images the
+loader decodes and returns plain tensors (the main head, then each auxiliary head in the order of
+``model.taps``), converted with ``openvino.convert_model`` (batch norm folded first) and, for int8,
+quantised by NNCF's post-training quantisation on a calibration set.  Both results are cached on
+disk under ``cache_root("runtime")`` keyed by the model's digest, the OpenVINO (and NNCF) version,
+the precision and the calibration set (:mod:`~sentilens.runtime.model_cache`), so conversion
+(~40 s for Inception-v3 on two cores) and quantisation (~30 s more) are paid once per model.
+
+Calibration: NNCF reads the range of every activation on a calibration set.  By default it is a
+fixed set of crops of the sample photos that ship with scikit-image (:func:`default_calibration`),
+so the int8 network of a model is the same on every machine, whatever it classifies first, and is
+built once per model; ``calibration=`` (``--calibration PATH``) uses the user's images instead,
+for instance the model's training folder.  BENCHMARKS.md ("Runtimes") measures the label
+agreement of both with the float32 network.
+
+OpenVINO and NNCF are imported inside the functions that need them, so the torch runtime works
+without them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from sentilens.data.images import decode_image
+from sentilens.data.sample_photos import sample_images
+from sentilens.data.store import load_or_reason
+from sentilens.models import HeadLogits, SentimentModel
+from sentilens.runtime.choice import Precision
+from sentilens.runtime.model_cache import cached_files
+from sentilens.runtime.torch_backend import inference_copy
+from sentilens.utils.cache import cache_root
+from sentilens.utils.errors import InvalidArgumentError
+from sentilens.utils.hashing import file_digest, json_digest, tensors_digest
+from sentilens.utils.progress import Say, quiet
+
+#: Bumped whenever the wrapper or the conversion changes, so older cache entries are not reused.
+CONVERSION_VERSION = 1
+#: Images NNCF calibrates on (its own default subset size is 300; 128 keep quantisation near 30 s).
+CALIBRATION_SIZE = 128
+MODEL_FILES = ("model.xml", "model.bin")
+
+
+class HeadsAsTuple(nn.Module):
+    """uint8 images ``(N, 3, S, S)`` in, each head's logits out: ``(main, *aux in model.taps order)``."""
+
+    def __init__(self, model: nn.Module, taps: Sequence[str]) -> None:
+        super().__init__()
+        self.model = model
+        self.taps = tuple(taps)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        logits = self.model(images.float() / 255.0)
+        return (logits.main, *(logits.aux[tap] for tap in self.taps))
+
+
+def model_digest(model: SentimentModel) -> str:
+    """SHA-256 of what the converted network computes: backbone, input size, taps and every tensor."""
+    backbone = model.backbone
+    prefix = f"{backbone.name}:{backbone.input_size}:{','.join(model.taps)}:"
+    return tensors_digest(model.state_dict(), prefix=prefix)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The images NNCF calibrates int8 on.
+
+    Attributes:
+        paths: image files.
+        crops: False: one centre crop of each file (up to :data:`CALIBRATION_SIZE` files, evenly
+            spread); True: :data:`CALIBRATION_SIZE` seeded random square crops, half of them
+            mirrored, cycling over the files (for a handful of photos).
+        name: how the set is described in the cache key and in messages.
+    """
+
+    paths: tuple[Path, ...]
+    crops: bool
+    name: str
+
+    def key(self) -> dict[str, Any]:
+        """What identifies the set: its kind and the SHA-256 of every file's bytes."""
+        return {
+            "name": self.name,
+            "crops": self.crops,
+            "size": CALIBRATION_SIZE,
+            "files": json_digest(sorted(file_digest(p) for p in self.paths)),
+        }
+
+    def images(self, size: int) -> list[torch.Tensor]:
+        """The calibration images as uint8 ``(1, 3, size, size)`` tensors (undecodable files left out)."""
+        if self.crops:
+            return _random_crops(self.paths, size, CALIBRATION_SIZE)
+        paths = self.paths
+        if len(paths) > CALIBRATION_SIZE:
+            paths = tuple(paths[int(i)] for i in np.linspace(0, len(paths) - 1, CALIBRATION_SIZE))
+        decoded = [load_or_reason(p, size) for p in paths]
+        images = [image[None] for image in decoded if isinstance(image, torch.Tensor)]
+        if not images:
+            raise InvalidArgumentError(f"none of the {len(paths)} calibration images could be decoded")
+        return images
+
+
+def default_calibration() -> Calibration:
+    """Seeded crops of the six sample photos (scikit-image's), the same on every machine."""
+    return Calibration(tuple(sample_images()), crops=True, name="sample photos, random crops")
+
+
+def user_calibration(paths: Sequence[Path]) -> Calibration:
+    """Centre crops of the user's images (up to :data:`CALIBRATION_SIZE`, evenly spread)."""
+    if not paths:
+        raise InvalidArgumentError("the calibration set holds no image files")
+    return Calibration(tuple(sorted(Path(p) for p in paths)), crops=False, name=f"{len(paths)} given images")
+
+
+def _random_crops(paths: Sequence[Path], size: int, count: int) -> list[torch.Tensor]:
+    """``count`` seeded square crops (half to full of the short side), half of them mirrored."""
+    rng = random.Random(0)
+    photos = [decode_image(p) for p in paths]
+    crops = []
+    for index in range(count):
+        photo = photos[index % len(photos)]
+        width, height = photo.size
+        side = int(min(width, height) * rng.uniform(0.5, 1.0))
+        left, top = rng.randint(0, width - side), rng.randint(0, height - side)
+        crop = photo.resize((size, size), Image.Resampling.BILINEAR, box=(left, top, left + side, top + side))
+        if rng.random() < 0.5:
+            crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        crops.append(torch.from_numpy(np.asarray(crop, dtype=np.uint8).copy()).permute(2, 0, 1)[None])
+    return crops
+
+
+def _versions() -> dict[str, str]:
+    import nncf
+    import openvino
+
+    return {"openvino": openvino.get_version(), "nncf": nncf.__version__, "conversion": str(CONVERSION_VERSION)}
+
+
+def _convert(model: SentimentModel, folder: Path) -> None:
+    """Write the float32 OpenVINO network of ``model`` into ``folder``."""
+    import openvino
+
+    size = model.backbone.input_size
+    wrapped = HeadsAsTuple(inference_copy(model, channels_last=False).cpu(), model.taps).eval()
+    example = torch.zeros((1, 3, size, size), dtype=torch.uint8)
+    with torch.no_grad():
+        converted = openvino.convert_model(
+            wrapped, example_input=example, input=[(openvino.PartialShape([-1, 3, size, size]), openvino.Type.u8)]
+        )
+    openvino.save_model(converted, folder / MODEL_FILES[0], compress_to_fp16=False)
+
+
+def _read(contents: dict[str, bytes]) -> Any:
+    import openvino
+
+    return openvino.Core().read_model(contents[MODEL_FILES[0]], contents[MODEL_FILES[1]])
+
+
+def _quantise(fp32_network: Any, images: list[torch.Tensor], folder: Path) -> None:
+    """Write NNCF's int8 quantisation of ``fp32_network`` calibrated on ``images`` into ``folder``.
+
+    The heads' matrix products stay in float32: they cost nothing next to the convolutions, and
+    quantising the features they read moves the fused probability more than the convolutions do.
+    """
+    import nncf
+    import openvino
+
+    quantised = nncf.quantize(
+        fp32_network,
+        nncf.Dataset([image.numpy() for image in images]),
+        subset_size=len(images),
+        ignored_scope=nncf.IgnoredScope(types=["MatMul"]),
+    )
+    openvino.save_model(quantised, folder / MODEL_FILES[0], compress_to_fp16=False)
+
+
+def openvino_network(
+    model: SentimentModel, precision: str, calibration: Calibration | None = None, say: Say = quiet
+) -> tuple[Any, str]:
+    """The OpenVINO network of ``model`` at ``precision`` (``fp32``, ``bf16`` or ``int8``), from the
+    cache or built into it, and the cache entry's path.  ``bf16`` is the float32 network compiled
+    with OpenVINO's bfloat16 hint (:class:`OpenVinoNetwork`)."""
+    if precision not in (Precision.fp32, Precision.bf16, Precision.int8):
+        raise InvalidArgumentError(f"the openvino runtime runs fp32, bf16 or int8, not {precision!r}")
+    root = cache_root("runtime")
+    digest = model_digest(model)
+    versions = _versions()
+    fp32_key = {"model": digest, "precision": "fp32", **versions}
+    fp32_name = f"{model.backbone.name}-{digest[:16]}-openvino-fp32-{json_digest(fp32_key)[:8]}"
+
+    def convert(folder: Path) -> None:
+        say(f"converting the network to OpenVINO once (about a minute); cached in {root}")
+        _convert(model, folder)
+
+    fp32 = cached_files(root, fp32_name, fp32_key, convert, say)
+    if precision != Precision.int8:
+        return _read(fp32.contents), str(fp32.path)
+
+    chosen = calibration or default_calibration()
+    int8_key = {**fp32_key, "precision": "int8", "calibration": chosen.key()}
+    int8_name = f"{model.backbone.name}-{digest[:16]}-openvino-int8-{json_digest(int8_key)[:8]}"
+
+    def quantise(folder: Path) -> None:
+        say(f"quantising the network to int8 once on {chosen.name} (about a minute); cached in {root}")
+        _quantise(_read(fp32.contents), chosen.images(model.backbone.input_size), folder)
+
+    int8 = cached_files(root, int8_name, int8_key, quantise, say)
+    return _read(int8.contents), str(int8.path)
+
+
+class OpenVinoNetwork:
+    """uint8 images in, :class:`~sentilens.models.HeadLogits` out, through a compiled OpenVINO network.
+
+    Args:
+        model: the trained model (left untouched; its cached conversion is reused).
+        precision: ``fp32``, ``bf16`` (OpenVINO's bfloat16 hint, native on AVX-512 BF16 / AMX) or ``int8``.
+        calibration: the int8 calibration set (default :func:`default_calibration`).
+        threads: inference threads (None: OpenVINO's choice, every core).
+        say: receives one line before a slow, one-off conversion or quantisation.
+    """
+
+    def __init__(
+        self,
+        model: SentimentModel,
+        precision: str,
+        calibration: Calibration | None = None,
+        threads: int | None = None,
+        say: Say = quiet,
+    ) -> None:
+        import openvino
+
+        network, self.cache_entry = openvino_network(model, precision, calibration, say)
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+        if precision != Precision.int8:
+            config["INFERENCE_PRECISION_HINT"] = "bf16" if precision == Precision.bf16 else "f32"
+        if threads is not None:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = openvino.Core().compile_model(network, "CPU", config)
+        self.request = self.compiled.create_infer_request()
+        self.taps = model.taps
+
+    def __call__(self, images: torch.Tensor) -> HeadLogits:
+        """Logits of every head for uint8 images ``(N, 3, S, S)``."""
+        outputs = self.request.infer(images.contiguous().numpy())
+        heads = [torch.from_numpy(outputs[index].copy()) for index in range(1 + len(self.taps))]
+        return HeadLogits(heads[0], dict(zip(self.taps, heads[1:])))
