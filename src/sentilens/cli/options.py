@@ -46,7 +46,12 @@ BackboneWeightsOpt = Annotated[
     Optional[str], typer.Option("--weights", help="Backbone weights: imagenet, none, or a state-dict FILE.")
 ]
 AuxTapsOpt = Annotated[
-    Optional[str], typer.Option("--taps", help="Comma-separated blocks with auxiliary heads; 'none' for no heads.")
+    Optional[str],
+    typer.Option(
+        "--taps",
+        help="Comma-separated blocks with auxiliary heads; 'none' for no heads; "
+        "'auto' (cv) chooses them in each training fold.",
+    ),
 ]
 AuxWeightOpt = Annotated[
     Optional[float], typer.Option("--aux-weight", help="Weight of every auxiliary head (paper: 0.1).")

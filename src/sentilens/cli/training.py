@@ -31,6 +31,10 @@ from sentilens.cli.options import (
     TrainSeedOpt,
 )
 from sentilens.data.store import OnError
+from sentilens.selection import NestedSettings
+
+#: ``--taps auto``: nested selection of the blocks inside each outer fold.
+AUTO_TAPS = "auto"
 
 ResultsOutOpt = Annotated[Path, typer.Option("--out", help="Folder for the result files (JSON and Markdown).")]
 
@@ -58,10 +62,16 @@ def cv(
     seed: TrainSeedOpt = None,
     device: DeviceOpt = None,
 ) -> None:
-    """Cross-validate a model (stratified k-fold, duplicates kept together) and print Table 3."""
+    """Cross-validate a model (stratified k-fold, duplicates kept together) and print Table 3.
+
+    ``--taps auto`` chooses the blocks inside each outer fold from its training images only
+    (nested cross-validation) and prints the blocks each fold chose.
+    """
+    nested = NestedSettings(aux_weights=(aux_weight,) if aux_weight is not None else NestedSettings().aux_weights)
+    auto = taps is not None and taps.strip().lower() == AUTO_TAPS
     config = config_from_options(
         str(config_file) if config_file else None,
-        taps,
+        None if auto else taps,
         aux_weight,
         backbone=backbone,
         weights=weights,
@@ -73,7 +83,18 @@ def cv(
         seed=seed,
         device=device,
     )
-    run = run_cross_validation(data, subset, config, out, folds, baseline, run_dir, on_error, say=console.print)
+    run = run_cross_validation(
+        data,
+        subset,
+        config,
+        out,
+        folds,
+        baseline,
+        run_dir,
+        on_error,
+        say=console.print,
+        nested=nested if auto else None,
+    )
     print(run.table)
     console.print(f"results written to [bold]{out}/[/] ({', '.join(f.name for f in run.files)})")
 
