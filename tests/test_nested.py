@@ -18,7 +18,7 @@ from sentilens.evaluation.crossval import cross_validate_logistic
 from sentilens.models import create_backbone
 from sentilens.selection import NestedSettings, SelectionError, chosen_blocks, nested_cross_validate
 from sentilens.selection.nested import choose_taps, probe_ranking
-from sentilens.training import TrainConfig, ViewCache
+from sentilens.training import TrainConfig, ViewCache, load_checkpoint
 from sentilens.training.feature_store import load_or_build_frozen
 from sentilens.training.trainer import draw_views
 from sentilens.utils.errors import InvalidArgumentError
@@ -184,3 +184,19 @@ def test_logistic_on_several_blocks_chooses_c_per_fold(signal_dataset: tuple[Lab
     assert result.summary["accuracy"]["mean"] > 0.9
     assert all(fold.details["C"] in (0.01, 1.0) for fold in result.folds)
     assert result.model == "logistic regression (4b+final; centre+mirror)"
+
+
+def test_train_taps_auto_with_zoom_views_then_predict(small_twitter_csv: Path, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "auto.pt"
+    args = ["train", str(small_twitter_csv), "--taps", "auto", "--epochs", "2", "--out", str(checkpoint)]
+    views = ["--predict-views", "centre,mirror,zoom,zoom-mirror", "--train-views", "centre,zoom"]
+    result = runner.invoke(app, [*args, *views, "--backbone", "googlenet", "--weights", "none"])
+    assert result.exit_code == 0, result.output
+    assert "chosen by the inner probe" in result.output
+    loaded = load_checkpoint(checkpoint)
+    assert len(loaded.config.taps or ()) == 3 and "5b" not in (loaded.config.taps or ())
+    assert loaded.config.predict_views == VIEW_NAMES and loaded.config.train_views == ("centre", "zoom")
+    images = [line.split(",")[0] for line in small_twitter_csv.read_text().splitlines()[1:3]]
+    result = runner.invoke(app, ["predict", *images, "-c", str(checkpoint), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.strip().splitlines()) == 3  # header and two rows

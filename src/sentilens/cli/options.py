@@ -67,6 +67,16 @@ TrainBatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Batc
 HeadLrOpt = Annotated[Optional[float], typer.Option("--lr", help="Learning rate of the heads.")]
 TrainSeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (folds, initialisation, flips).")]
 DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto, cpu or cuda.")]
+PredictViewsOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--predict-views", help="Comma-separated views averaged in prediction: centre, mirror, zoom, zoom-mirror."
+    ),
+]
+TrainViewsOpt = Annotated[
+    Optional[str],
+    typer.Option("--train-views", help="Comma-separated views training samples are drawn from (frozen mode)."),
+]
 
 # Model options of the commands that explain or inspect.
 CheckpointOpt = Annotated[

@@ -22,6 +22,7 @@ from sentilens.cli.options import (
     EpochsOpt,
     FoldCountOpt,
     HeadLrOpt,
+    PredictViewsOpt,
     SingleSubset,
     SubsetChoice,
     TrainableFromOpt,
@@ -29,6 +30,7 @@ from sentilens.cli.options import (
     TrainingModeOpt,
     TrainOnErrorOpt,
     TrainSeedOpt,
+    TrainViewsOpt,
 )
 from sentilens.data.store import OnError
 from sentilens.selection import NestedSettings
@@ -61,6 +63,8 @@ def cv(
     lr: HeadLrOpt = None,
     seed: TrainSeedOpt = None,
     device: DeviceOpt = None,
+    predict_views: PredictViewsOpt = None,
+    train_views: TrainViewsOpt = None,
 ) -> None:
     """Cross-validate a model (stratified k-fold, duplicates kept together) and print Table 3.
 
@@ -73,6 +77,8 @@ def cv(
         str(config_file) if config_file else None,
         None if auto else taps,
         aux_weight,
+        predict_views,
+        train_views,
         backbone=backbone,
         weights=weights,
         mode=mode,
@@ -116,12 +122,22 @@ def train(
     lr: HeadLrOpt = None,
     seed: TrainSeedOpt = None,
     device: DeviceOpt = None,
+    predict_views: PredictViewsOpt = None,
+    train_views: TrainViewsOpt = None,
 ) -> None:
-    """Train on a whole dataset and write a checkpoint."""
+    """Train on a whole dataset and write a checkpoint.
+
+    ``--taps auto`` chooses the blocks first, on the same training images, with the probe of
+    ``cv --taps auto``.
+    """
+    auto = taps is not None and taps.strip().lower() == AUTO_TAPS
+    nested = NestedSettings(aux_weights=(aux_weight,) if aux_weight is not None else NestedSettings().aux_weights)
     config = config_from_options(
         str(config_file) if config_file else None,
-        taps,
+        None if auto else taps,
         aux_weight,
+        predict_views,
+        train_views,
         backbone=backbone,
         weights=weights,
         mode=mode,
@@ -132,7 +148,7 @@ def train(
         seed=seed,
         device=device,
     )
-    run = train_checkpoint(data, subset, config, out, on_error, say=console.print)
+    run = train_checkpoint(data, subset, config, out, on_error, say=console.print, auto=nested if auto else None)
     console.print(f"trained on {run.images} images of {run.dataset}; final loss {run.losses[-1]:.4f}")
     console.print(f"checkpoint written to [bold]{run.checkpoint}[/]")
 

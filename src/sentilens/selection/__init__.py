@@ -13,13 +13,14 @@ from sentilens.selection.evidence import (
     selection_config,
     separation_score,
 )
-from sentilens.selection.nested import NestedSettings, chosen_blocks, nested_cross_validate
+from sentilens.selection.nested import NestedSettings, chosen_blocks, nested_cross_validate, select_blocks
 from sentilens.selection.sampling import per_class_sample, stratified_subset
 
 __all__ = [
     "NestedSettings",
     "chosen_blocks",
     "nested_cross_validate",
+    "select_blocks",
     "Ranking",
     "SelectionError",
     "TapEvidence",

@@ -98,6 +98,20 @@ def choose_taps(scores: dict[str, float], tap_order: Sequence[str], k: int) -> t
     return tuple(t for t in tap_order if t in best)
 
 
+def select_blocks(
+    cache: ViewCache,
+    indices: Sequence[int],
+    labels: np.ndarray,
+    groups: np.ndarray,
+    tap_order: Sequence[str],
+    settings: NestedSettings,
+    seed: int,
+) -> tuple[tuple[str, ...], dict[str, float]]:
+    """The head set chosen from the images ``indices`` alone, and every tap's inner probe accuracy."""
+    scores = probe_ranking(cache, indices, labels, groups, tap_order, settings.inner_splits, seed, settings.probe_c)
+    return choose_taps(scores, tap_order, settings.k), scores
+
+
 def _train_and_predict(
     cache: ViewCache, config: TrainConfig, train: Sequence[int], test: Sequence[int], labels: np.ndarray, seed: int
 ) -> np.ndarray:
@@ -153,10 +167,7 @@ def nested_cross_validate(
     results = []
     for fold in make_folds(dataset, n_splits, seed, digests):
         fold_began = time.perf_counter()
-        scores = probe_ranking(
-            cache, fold.train, labels, groups, tap_order, settings.inner_splits, seed, settings.probe_c
-        )
-        taps = choose_taps(scores, tap_order, settings.k)
+        taps, scores = select_blocks(cache, fold.train, labels, groups, tap_order, settings, seed)
         candidates = {w: replace(config, taps=taps, aux_weights=(w,) * len(taps)) for w in settings.aux_weights}
         inner = (
             {
