@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from channels import check, real_maxima
-from common import DATA
+from common import DATA, write_json
 from sentilens.data import load_twitter
 from sentilens.data.store import decode_all
 from sentilens.explain import AscentSettings, visualise_channels
@@ -41,7 +41,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--tap", default="6a")
     parser.add_argument("--every", type=int, default=12, help="every N-th channel of the tap")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "channel_settings.json")
+    parser.add_argument(
+        "--tag", default="channel_settings", help="result file name in benchmarks/results (never overwritten)"
+    )
     args = parser.parse_args()
     backbone = create_backbone("inception_v3", "imagenet").eval()
     channels = list(range(0, backbone.tap_channels[args.tap], args.every))
@@ -58,13 +60,10 @@ def main() -> None:
         }
         rows.append(pictures.pictures[:16])
         print(name, json.dumps(results[name]), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps({"tap": args.tap, "channels": channels, "variants": results}, indent=2) + "\n", encoding="utf-8"
-    )
+    written = write_json(args.tag, {"tap": args.tap, "channels": channels, "variants": results}, data_root=args.data)
     labels = [f"{name} {c}" if i == 0 else str(c) for name in VARIANTS for i, c in enumerate(channels[:16])]
     save_picture_grid(
-        args.out.with_suffix(".png"),
+        written.with_suffix(".png"),
         torch.cat(rows),
         labels,
         columns=16,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from common import DATA
+from common import DATA, write_json
 from sentilens.data import load_twitter, to_unit_range
 from sentilens.data.store import decode_all
 from sentilens.explain import AscentSettings, ChannelPictureCache, ChannelPictures, visualise_channels
@@ -71,7 +71,7 @@ def main() -> None:
         default=None,
         help="time only the first N channels (no cache) and extrapolate to the whole tap",
     )
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "channels.json")
+    parser.add_argument("--tag", default="channels", help="result file name in benchmarks/results (never overwritten)")
     args = parser.parse_args()
     backbone = create_backbone("inception_v3", "imagenet")
     settings = AscentSettings()
@@ -119,11 +119,10 @@ def main() -> None:
         },
         "torch_threads": torch.get_num_threads(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    written = write_json(args.tag, result, data_root=args.data)
     shown = min(64, len(pictures.channels))
     save_picture_grid(
-        args.out.with_name(f"channels-{args.tap}.png"),
+        written.with_name(f"{written.stem}-{args.tap}.png"),
         pictures.pictures[:shown],
         [str(c) for c in range(shown)],
         columns=16,

@@ -5,7 +5,8 @@
         sentilens cv ../shared/data/twitter1 --subset three --mode finetune
 
 ``--limit`` stops the command after that many seconds and reports the peak so far, for runs
-too long to finish (the peak of a training run is set by its first steps).  Prints one JSON line.
+too long to finish (the peak of a training run is set by its first steps).  Prints one JSON line
+and writes it, with provenance, to ``benchmarks/results/peak_memory-NAME.json`` (never overwritten).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import resource
 import subprocess
 import sys
 import time
+
+from common import write_json
 
 
 def main() -> None:
@@ -39,17 +42,15 @@ def main() -> None:
         child.wait()
         status = f"stopped after {args.limit:g} s"
     peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB on Linux
-    print(
-        json.dumps(
-            {
-                "run": args.name,
-                "command": " ".join(command),
-                "status": status,
-                "wall_seconds": round(time.perf_counter() - began, 1),
-                "peak_rss_gib": round(peak_gib, 2),
-            }
-        )
-    )
+    record = {
+        "run": args.name,
+        "measured_command": " ".join(command),
+        "status": status,
+        "wall_seconds": round(time.perf_counter() - began, 1),
+        "peak_rss_gib": round(peak_gib, 2),
+    }
+    print(json.dumps(record))
+    write_json(f"peak_memory-{args.name}", record)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.bad_in
 
 from tests.bad_inputs import BROKEN, DECODABLE, HUGE_LIMIT, format_samples  # noqa: E402
 
+from common import write_json  # noqa: E402
 from sentilens.data import DataError, load_csv  # noqa: E402
 from sentilens.data.store import decode_all  # noqa: E402
 from sentilens.training import TrainConfig, build_model  # noqa: E402
@@ -164,6 +165,9 @@ def main() -> None:
     parser.add_argument("--mutations", type=int, default=2000)
     parser.add_argument("--labels", type=int, default=1000)
     parser.add_argument("--checkpoints", type=int, default=20)
+    parser.add_argument(
+        "--tag", default="reliability", help="result file name in benchmarks/results (never overwritten)"
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     began = time.perf_counter()
@@ -190,6 +194,25 @@ def main() -> None:
     print("\n| checkpoint kind | tried | refused (CheckpointError) |\n|---|---|---|")
     for kind, tried, refused in checkpoints:
         print(f"| {kind} | {tried} | {refused} |")
+    record = {
+        "settings": vars(args),
+        "seconds": round(time.perf_counter() - began, 1),
+        "pillow": Image.__version__,
+        "images": [
+            {
+                "kind": kind,
+                "tried": tried,
+                "decoded": kept,
+                "skipped_with_reason": skipped,
+                "lost": tried - kept - skipped,
+            }
+            for kind, tried, kept, skipped in images
+        ],
+        "skip_reasons": dict(causes.most_common()),
+        "label_files": {"tried": labels, "outcomes": dict(outcomes)},
+        "checkpoints": [{"kind": kind, "tried": tried, "refused": refused} for kind, tried, refused in checkpoints],
+    }
+    write_json(args.tag, record, data_root=None)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import DATA
+from common import DATA, write_json
 from sentilens.data import load_twitter, to_unit_range
 from sentilens.data.store import decode_all
 from sentilens.evaluation import make_folds
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--pairs-per-fold", type=int, default=30)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "spliced.json")
+    parser.add_argument("--tag", default="spliced", help="result file name in benchmarks/results (never overwritten)")
     args = parser.parse_args()
     began = time.perf_counter()
     dataset = load_twitter(args.data, "five")
@@ -100,8 +100,7 @@ def main() -> None:
         "seconds": round(time.perf_counter() - began, 1),
         "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(args.tag, result, data_root=args.data)
     print(json.dumps({k: result[k] for k in ("mean_share", "std_share", "n_pairs", "layouts", "seconds")}, indent=2))
 
 

@@ -1,34 +1,70 @@
-"""Table 3: 5-fold cross-validation on the three Twitter I subsets, ours beside the paper.
+"""Table 3 over several fold seeds: fixed taps, nested selection, no heads, the logistic floor, levers.
 
-Runs each named recipe (and the logistic-regression floor on frozen pooled features) on the same
-folds and writes ``benchmarks/results/table3.json`` and ``table3.md``.  Frozen work is shared:
-images are decoded once and the frozen blocks run once per view for the largest subset (three
-agree), whose images include the other two subsets'.
+Every recipe runs on the same folds (one split per fold seed, per subset) and is reported per
+fold, per seed and as the mean ± standard deviation over seeds of the 5-fold means.  The frozen
+features are computed once for the largest subset (three agree, whose images include the other
+two subsets') and read from the shared feature store afterwards.
 
-    python benchmarks/table3.py --recipes frozen-aux frozen-noaux --baseline
+Recipes (all frozen inception_v3 unless named ``full-*``, which need a GPU):
+
+* ``fixed``: heads on the default taps 6b 6c 6e, weight 0.1 (their choice looked at five agree).
+* ``noaux``: the main head only.
+* ``nested``: the blocks chosen in each outer fold from its training images (``cv --taps auto``).
+* ``nested-tuned``: ``nested`` with the auxiliary weight also chosen by inner cross-validation
+  among 0.1, 0.3 and 1.0.
+* ``logistic``: logistic regression on the standardised pooled last block (centre view), C = 1.
+* ``logistic-blocks``: logistic regression on pooled 6e, 7a, 7b and the last block concatenated,
+  centre and mirror averaged, C chosen on each training fold by inner 3-fold cross-validation.
+* ``*-zoom``: prediction also averages the zoomed views (``zoom``, ``zoom-mirror``).
+* ``*-zoomaug``: the zoomed views are also training augmentation (a sample's view is drawn from
+  all four).
+* ``fixed-ens5``: five head sets trained with different seeds, their probabilities averaged.
+
+    python benchmarks/table3.py --seeds 0 1 2 --recipes fixed noaux nested logistic
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
-from sentilens.data import TWITTER_SUBSETS, load_twitter
-from sentilens.evaluation import cross_validate, cross_validate_logistic, markdown_table3, prepare_cache, table3_json
-from sentilens.training import TrainConfig, ViewCache
+from common import DATA, write_json
+from sentilens.data import TWITTER_SUBSETS, VIEW_NAMES, LabelledImages, load_twitter, make_folds
+from sentilens.evaluation import CrossValidationResult, FoldResult, binary_metrics, markdown_table3
+from sentilens.evaluation.crossval import cross_validate, cross_validate_logistic, fold_seed
+from sentilens.evaluation.metrics import ALL_METRIC_NAMES
+from sentilens.selection import NestedSettings, nested_cross_validate
+from sentilens.training import TrainConfig, ViewCache, build_model, fit, predict_cached, prepare_cache
 
-RECIPES: dict[str, dict] = {
-    "frozen-aux": dict(mode="frozen"),
-    "frozen-noaux": dict(mode="frozen", taps=()),
-    "finetune7a-aux": dict(mode="finetune", trainable_from="7a"),
-    "finetune7a-noaux": dict(mode="finetune", trainable_from="7a", taps=()),
-    "full-aux": dict(mode="finetune", precision="bf16"),
-    "full-noaux": dict(mode="finetune", taps=(), precision="bf16"),
+ZOOM = {"predict_views": VIEW_NAMES}
+ZOOM_AUG = {"predict_views": VIEW_NAMES, "train_views": VIEW_NAMES}
+TUNED = NestedSettings(aux_weights=(0.1, 0.3, 1.0))
+
+#: name -> (kind, TrainConfig overrides, extra settings)
+RECIPES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    "fixed": ("heads", {}, {}),
+    "noaux": ("heads", {"taps": ()}, {}),
+    "nested": ("nested", {}, {}),
+    "nested-tuned": ("nested", {}, {"settings": TUNED}),
+    "logistic": ("logistic", {}, {}),
+    "logistic-blocks": (
+        "logistic",
+        {},
+        {"blocks": ("6e", "7a", "7b", "final"), "views": ("centre", "mirror"), "inner_cs": (0.003, 0.01, 0.03, 0.1)},
+    ),
+    "fixed-zoom": ("heads", ZOOM, {}),
+    "fixed-zoomaug": ("heads", ZOOM_AUG, {}),
+    "nested-zoom": ("nested", ZOOM, {}),
+    "nested-zoomaug": ("nested", ZOOM_AUG, {}),
+    "fixed-ens5": ("ensemble", {}, {"members": 5}),
+    "full-aux": ("heads", {"mode": "finetune", "precision": "bf16"}, {}),
+    "full-noaux": ("heads", {"mode": "finetune", "taps": (), "precision": "bf16"}, {}),
 }
 
 
@@ -41,75 +77,142 @@ def subset_cache(cache: ViewCache, indices: torch.Tensor) -> ViewCache:
     )
 
 
+def ensemble_cv(
+    dataset: LabelledImages, config: TrainConfig, cache: ViewCache, seed: int, members: int, name: str
+) -> CrossValidationResult:
+    """5-fold cross-validation of ``members`` head sets per fold (seeds 0..members-1), probabilities averaged."""
+    began = time.perf_counter()
+    labels = np.asarray(dataset.labels)
+    folds = []
+    for fold in make_folds(dataset, 5, seed):
+        fold_began = time.perf_counter()
+        total = np.zeros((len(fold.test), 2))
+        for member in range(members):
+            member_config = replace(config, seed=member)
+            torch.manual_seed(fold_seed(seed, fold.number) + member)
+            model = build_model(member_config)
+            fit(model, cache, fold.train, labels[list(fold.train)], member_config)
+            total += predict_cached(model, cache, fold.test, config.predict_views)
+        probabilities = total / members
+        metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1), scores=probabilities[:, 1])
+        folds.append(
+            FoldResult(fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - fold_began)
+        )
+    return CrossValidationResult(
+        dataset.name, name, folds, {**config.to_dict(), "members": members}, time.perf_counter() - began
+    )
+
+
+def run_recipe(
+    recipe: str, dataset: LabelledImages, cache: ViewCache, seed: int, base: TrainConfig
+) -> CrossValidationResult:
+    kind, overrides, extra = RECIPES[recipe]
+    config = replace(base, **overrides, seed=seed)
+    if kind == "heads":
+        return cross_validate(dataset, config, 5, seed, cache=cache, model_name=recipe)
+    if kind == "nested":
+        return nested_cross_validate(dataset, config, cache, 5, seed, extra.get("settings"), model_name=recipe)
+    if kind == "logistic":
+        result = cross_validate_logistic(dataset, cache, 5, seed, **extra)
+        result.model = recipe
+        return result
+    return ensemble_cv(dataset, config, cache, seed, extra["members"], recipe)
+
+
+def over_seeds(per_seed: list[CrossValidationResult]) -> dict[str, float]:
+    """Mean and std over seeds of each seed's 5-fold mean, and the mean within-seed fold std."""
+    summary: dict[str, float] = {}
+    for metric in ALL_METRIC_NAMES:
+        if all(metric in r.summary for r in per_seed):
+            means = [r.summary[metric]["mean"] for r in per_seed]
+            summary[metric] = float(np.mean(means))
+            summary[f"{metric}_std_over_seeds"] = float(np.std(means))
+            summary[f"{metric}_fold_std"] = float(np.mean([r.summary[metric]["std"] for r in per_seed]))
+    return summary
+
+
+def markdown_over_seeds(table: dict[str, dict[str, dict[str, float]]], seeds: list[int]) -> str:
+    lines = [
+        f"| subset | recipe | precision | recall | F1 | accuracy | ROC-AUC |  (mean ± std over fold seeds {seeds})",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for subset, rows in table.items():
+        for recipe, s in rows.items():
+            cells = [
+                f"{s[m]:.3f} ± {s[f'{m}_std_over_seeds']:.3f}" if m in s else "–"
+                for m in ("precision", "recall", "f1", "accuracy", "roc_auc")
+            ]
+            lines.append(f"| {subset} | {recipe} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/twitter1")
-    parser.add_argument("--recipes", nargs="+", default=["frozen-aux", "frozen-noaux"], choices=sorted(RECIPES))
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--recipes", nargs="+", default=["fixed", "noaux", "nested", "logistic"], choices=RECIPES)
     parser.add_argument("--subsets", nargs="+", default=list(TWITTER_SUBSETS), choices=TWITTER_SUBSETS)
-    parser.add_argument("--baseline", action="store_true", help="also the logistic-regression floor")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="fold seeds")
     parser.add_argument("--weights", default="imagenet")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    parser.add_argument("--tag", default="table3")
+    parser.add_argument("--tag", default="table3-seeds", help="result file name (never overwritten)")
     args = parser.parse_args()
 
     everything = load_twitter(args.data, "three")
     position = {path: i for i, path in enumerate(everything.paths)}
-    datasets = {s: load_twitter(args.data, s) for s in args.subsets}
-    results: dict[str, list] = {s: [] for s in args.subsets}
-    timings: dict[str, float] = {}
-    shared_frozen: ViewCache | None = None
-    for recipe in args.recipes:
-        config = TrainConfig(
-            **RECIPES[recipe], weights=args.weights, device=args.device, seed=args.seed, epochs=args.epochs
-        )
-        began = time.perf_counter()
-        if config.mode == "frozen" and shared_frozen is not None and not config.taps:
-            cache = shared_frozen
-        else:
-            cache = prepare_cache(everything, config)
-        if config.mode == "frozen" and config.taps is None:
-            shared_frozen = cache
-        cache_seconds = time.perf_counter() - began
-        for subset, dataset in datasets.items():
-            rows = torch.tensor([position[p] for p in dataset.paths])
-            result = cross_validate(dataset, config, 5, args.seed, cache=subset_cache(cache, rows), model_name=recipe)
-            results[subset].append(result)
-            print(
-                f"{recipe} {subset}: accuracy {result.summary['accuracy']['mean']:.4f} "
-                f"± {result.summary['accuracy']['std']:.4f} ({result.seconds:.0f} s)",
-                flush=True,
-            )
-        timings[recipe] = time.perf_counter() - began
-        print(f"{recipe}: shared frozen pass {cache_seconds:.0f} s, total {timings[recipe]:.0f} s", flush=True)
-    if args.baseline:
-        if shared_frozen is None:
-            shared_frozen = prepare_cache(
-                everything, TrainConfig(mode="frozen", weights=args.weights, device=args.device)
-            )
-        for subset, dataset in datasets.items():
-            rows = torch.tensor([position[p] for p in dataset.paths])
-            results[subset].append(cross_validate_logistic(dataset, subset_cache(shared_frozen, rows), 5, args.seed))
-    args.out.mkdir(parents=True, exist_ok=True)
-    summary = table3_json(results)
-    summary["_run"] = {
-        "recipes": {r: RECIPES[r] for r in args.recipes},
-        "seconds": timings,
-        "device": torch.cuda.get_device_name()
-        if torch.cuda.is_available() and args.device != "cpu"
-        else platform.processor() or "cpu",
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "seed": args.seed,
+    base = TrainConfig(weights=args.weights, device=args.device)
+    needs_zoom = any("zoom" in r for r in args.recipes)
+    frozen = prepare_cache(everything, replace(base, predict_views=VIEW_NAMES) if needs_zoom else base)
+    finetune_caches: dict[str, ViewCache] = {}
+    per_seed: dict[str, dict[str, list[CrossValidationResult]]] = {
+        s: {r: [] for r in args.recipes} for s in args.subsets
     }
-    (args.out / f"{args.tag}.json").write_text(json.dumps(summary, indent=2))
-    (args.out / f"{args.tag}.md").write_text(markdown_table3(results))
-    (args.out / f"{args.tag}_folds.json").write_text(
-        json.dumps({s: [r.to_dict() for r in rs] for s, rs in results.items()}, indent=2)
+    for seed in args.seeds:
+        for subset in args.subsets:
+            dataset = load_twitter(args.data, subset)
+            rows = torch.tensor([position[p] for p in dataset.paths])
+            for recipe in args.recipes:
+                overrides = RECIPES[recipe][1]
+                if overrides.get("mode") == "finetune":
+                    key = f"{overrides.get('trainable_from')}"
+                    if key not in finetune_caches:
+                        finetune_caches[key] = prepare_cache(everything, replace(base, **overrides))
+                    cache = finetune_caches[key]
+                else:
+                    cache = frozen
+                result = run_recipe(recipe, dataset, subset_cache(cache, rows), seed, base)
+                per_seed[subset][recipe].append(result)
+                extra = ""
+                if RECIPES[recipe][0] == "nested":
+                    extra = " blocks " + " | ".join("+".join(f.details["taps"]) for f in result.folds)
+                print(
+                    f"seed {seed} {subset} {recipe}: accuracy {result.summary['accuracy']['mean']:.4f} "
+                    f"± {result.summary['accuracy']['std']:.4f} ({result.seconds:.0f} s){extra}",
+                    flush=True,
+                )
+    table = {s: {r: over_seeds(results) for r, results in rows.items()} for s, rows in per_seed.items()}
+    markdown = markdown_over_seeds(table, args.seeds)
+    print(markdown)
+    for seed_number, seed in enumerate(args.seeds):
+        print(f"fold seed {seed}:")
+        print(markdown_table3({s: [rs[seed_number] for rs in rows.values()] for s, rows in per_seed.items()}))
+    write_json(
+        args.tag,
+        {
+            "seeds": args.seeds,
+            "recipes": {
+                r: {"kind": RECIPES[r][0], "overrides": RECIPES[r][1], "extra": str(RECIPES[r][2])}
+                for r in args.recipes
+            },
+            "base_config": base.to_dict(),
+            "over_seeds": table,
+            "markdown": markdown,
+            "per_seed": {
+                s: {r: [res.to_dict() for res in results] for r, results in rows.items()}
+                for s, rows in per_seed.items()
+            },
+        },
+        data_root=args.data,
     )
-    print(markdown_table3(results))
 
 
 if __name__ == "__main__":

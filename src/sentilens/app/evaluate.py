@@ -10,7 +10,8 @@ from typing import Literal
 
 import torch
 
-from sentilens.data import TWITTER_SUBSETS, LabelledImages, load_dataset
+from sentilens.app.provenance import run_record
+from sentilens.data import TWITTER_SUBSETS, LabelledImages, content_digests, load_dataset
 from sentilens.data.store import OnError, decode_dataset
 from sentilens.evaluation import (
     CrossValidationResult,
@@ -25,7 +26,9 @@ from sentilens.evaluation.experiments import (
     layer_experiment,
     markdown_block_table,
 )
+from sentilens.evaluation.rundir import dataset_digest
 from sentilens.models import DEFAULT_TAPS, create_backbone
+from sentilens.selection import NestedSettings, chosen_blocks, nested_cross_validate
 from sentilens.training import TrainConfig, prepare_cache
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import Say, quiet
@@ -77,24 +80,38 @@ def run_cross_validation(
     run_dir: Path | None = None,
     on_error: OnError = OnError.fail,
     say: Say = quiet,
+    nested: NestedSettings | None = None,
 ) -> CrossValidationRun:
     """Cross-validate ``config`` on each subset and write ``table3.md``, ``table3.json``,
-    ``folds.json`` and ``skipped.json`` to ``out``.
+    ``folds.json``, ``skipped.json`` and ``run.json`` (command, version, date, CPU, torch, and a
+    digest of each dataset's labels and image contents) to ``out``.
 
     With ``baseline`` the logistic regression on frozen pooled features is scored on the same
-    folds; with ``run_dir`` finished folds are kept there and reused by a rerun.
+    folds; with ``run_dir`` finished folds are kept there and reused by a rerun.  With ``nested``
+    the blocks are chosen in each outer fold from its training images (``config.taps`` is
+    ignored; see :mod:`sentilens.selection.nested`) and the blocks of each fold are reported.
     """
+    if nested is not None and run_dir is not None:
+        raise InvalidArgumentError("--run-dir resumes fixed-config runs only, not nested selection")
     results: dict[str, list[CrossValidationResult]] = {}
     skipped: dict[str, list[dict[str, str]]] = {}
+    digests: dict[str, str] = {}
     for name in subset_names(data, subset):
         dataset = load_dataset(data, name)
         say(f"{dataset.name}: {len(dataset)} images {dataset.class_counts()}")
         key = name if (data / "ground_truth").is_dir() else dataset.name
         decoded = decode_for(dataset, config, on_error, say)
         skipped[key] = decoded.skipped
+        contents = content_digests(decoded.dataset.paths)
+        digests[key] = dataset_digest(decoded.dataset.labels, contents, decoded.dataset.class_names)
         cache = prepare_cache(decoded.dataset, config, decoded.images)
         fold_dir = run_dir / key if run_dir is not None else None
-        ours = [cross_validate(decoded.dataset, config, folds, config.seed, cache=cache, run_dir=fold_dir)]
+        if nested is not None:
+            ours = [nested_cross_validate(decoded.dataset, config, cache, folds, config.seed, nested)]
+            for number, taps in enumerate(chosen_blocks(ours[0]), start=1):
+                say(f"{key} fold {number}: blocks {', '.join(taps)} chosen on its training images")
+        else:
+            ours = [cross_validate(decoded.dataset, config, folds, config.seed, cache=cache, run_dir=fold_dir)]
         resumed = [fold.number + 1 for fold in ours[0].folds if fold.resumed]
         if resumed:
             say(f"folds {', '.join(map(str, resumed))} reused from {fold_dir}")
@@ -105,12 +122,14 @@ def run_cross_validation(
         results[key] = ours
     table = markdown_table3(results)
     out.mkdir(parents=True, exist_ok=True)
-    files = [out / "table3.md", out / "table3.json", out / "folds.json", out / "skipped.json"]
+    files = [out / "table3.md", out / "table3.json", out / "folds.json", out / "skipped.json", out / "run.json"]
     files[0].write_text(table, encoding="utf-8")
     files[1].write_text(json.dumps(table3_json(results), indent=2), encoding="utf-8")
     folds_json = {key: [result.to_dict() for result in rows] for key, rows in results.items()}
     files[2].write_text(json.dumps(folds_json, indent=2), encoding="utf-8")
     files[3].write_text(json.dumps(skipped, indent=2), encoding="utf-8")
+    record = run_record(digests) | {"config": config.to_dict(), "nested": nested.to_dict() if nested else None}
+    files[4].write_text(json.dumps(record, indent=2), encoding="utf-8")
     return CrossValidationRun(results, table, files)
 
 

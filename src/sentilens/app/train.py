@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from sentilens.app.evaluate import decode_for
-from sentilens.data import load_dataset
+from sentilens.data import content_groups, load_dataset
 from sentilens.data.store import OnError
+from sentilens.models import create_backbone
+from sentilens.selection import NestedSettings, select_blocks
 from sentilens.training import TrainConfig, build_model, fit, prepare_cache, save_checkpoint
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import Say, quiet
@@ -24,16 +28,37 @@ class TrainingRun:
 
 
 def train_checkpoint(
-    data: Path, subset: str, config: TrainConfig, out: Path, on_error: OnError = OnError.fail, say: Say = quiet
+    data: Path,
+    subset: str,
+    config: TrainConfig,
+    out: Path,
+    on_error: OnError = OnError.fail,
+    say: Say = quiet,
+    auto: NestedSettings | None = None,
 ) -> TrainingRun:
-    """Train ``config`` on every usable image of ``data`` and write the checkpoint ``out``."""
+    """Train ``config`` on every usable image of ``data`` and write the checkpoint ``out``.
+
+    With ``auto`` the blocks are chosen first, on these same training images, by the probe that
+    ``cv --taps auto`` runs in each training fold (``config.taps`` is replaced).
+    """
     if subset == "all":
         raise InvalidArgumentError("train uses one subset; choose five, four or three")
     decoded = decode_for(load_dataset(data, subset), config, on_error, say)
-    decoded.dataset.require_all_classes()
-    cache = prepare_cache(decoded.dataset, config, decoded.images)
+    dataset = decoded.dataset
+    dataset.require_all_classes()
+    cache = prepare_cache(dataset, config, decoded.images)
+    selection: dict[str, object] = {}
+    if auto is not None:
+        tap_order = create_backbone(config.backbone, "none").tap_names
+        labels = np.asarray(dataset.labels)
+        taps, scores = select_blocks(
+            cache, range(len(dataset)), labels, content_groups(dataset.paths), tap_order, auto, config.seed
+        )
+        config = replace(config, taps=taps, aux_weights=(auto.aux_weights[0],) * len(taps))
+        selection = {"taps": list(taps), "probe_accuracy": scores, "settings": auto.to_dict()}
+        say(f"blocks {', '.join(taps)} chosen by the inner probe on the {len(dataset)} training images")
     model = build_model(config)
-    losses = fit(model, cache, range(len(decoded.dataset)), decoded.dataset.labels, config)
-    extra = {"dataset": decoded.dataset.name, "losses": losses, "skipped": decoded.skipped}
+    losses = fit(model, cache, range(len(dataset)), dataset.labels, config)
+    extra = {"dataset": dataset.name, "losses": losses, "skipped": decoded.skipped, "selection": selection}
     save_checkpoint(model, config, out, decoded.dataset.class_names, extra=extra)
-    return TrainingRun(out, decoded.dataset.name, len(decoded.dataset), losses)
+    return TrainingRun(out, dataset.name, len(dataset), losses)

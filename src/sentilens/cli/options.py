@@ -47,7 +47,12 @@ BackboneWeightsOpt = Annotated[
     Optional[str], typer.Option("--weights", help="Backbone weights: imagenet, none, or a state-dict FILE.")
 ]
 AuxTapsOpt = Annotated[
-    Optional[str], typer.Option("--taps", help="Comma-separated blocks with auxiliary heads; 'none' for no heads.")
+    Optional[str],
+    typer.Option(
+        "--taps",
+        help="Comma-separated blocks with auxiliary heads; 'none' for no heads; "
+        "'auto' (cv) chooses them in each training fold.",
+    ),
 ]
 AuxWeightOpt = Annotated[
     Optional[float], typer.Option("--aux-weight", help="Weight of every auxiliary head (paper: 0.1).")
@@ -63,6 +68,16 @@ TrainBatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Batc
 HeadLrOpt = Annotated[Optional[float], typer.Option("--lr", help="Learning rate of the heads.")]
 TrainSeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (folds, initialisation, flips).")]
 DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto, cpu or cuda.")]
+PredictViewsOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--predict-views", help="Comma-separated views averaged in prediction: centre, mirror, zoom, zoom-mirror."
+    ),
+]
+TrainViewsOpt = Annotated[
+    Optional[str],
+    typer.Option("--train-views", help="Comma-separated views training samples are drawn from (frozen mode)."),
+]
 
 # Model options of the commands that explain or inspect.
 CheckpointOpt = Annotated[

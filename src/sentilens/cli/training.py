@@ -22,6 +22,7 @@ from sentilens.cli.options import (
     EpochsOpt,
     FoldCountOpt,
     HeadLrOpt,
+    PredictViewsOpt,
     SingleSubset,
     SubsetChoice,
     TrainableFromOpt,
@@ -29,8 +30,13 @@ from sentilens.cli.options import (
     TrainingModeOpt,
     TrainOnErrorOpt,
     TrainSeedOpt,
+    TrainViewsOpt,
 )
 from sentilens.data.store import OnError
+from sentilens.selection import NestedSettings
+
+#: ``--taps auto``: nested selection of the blocks inside each outer fold.
+AUTO_TAPS = "auto"
 
 ResultsOutOpt = Annotated[Path, typer.Option("--out", help="Folder for the result files (JSON and Markdown).")]
 
@@ -57,12 +63,22 @@ def cv(
     lr: HeadLrOpt = None,
     seed: TrainSeedOpt = None,
     device: DeviceOpt = None,
+    predict_views: PredictViewsOpt = None,
+    train_views: TrainViewsOpt = None,
 ) -> None:
-    """Cross-validate a model (stratified k-fold, duplicates kept together) and print Table 3."""
+    """Cross-validate a model (stratified k-fold, duplicates kept together) and print Table 3.
+
+    ``--taps auto`` chooses the blocks inside each outer fold from its training images only
+    (nested cross-validation) and prints the blocks each fold chose.
+    """
+    nested = NestedSettings(aux_weights=(aux_weight,) if aux_weight is not None else NestedSettings().aux_weights)
+    auto = taps is not None and taps.strip().lower() == AUTO_TAPS
     config = config_from_options(
         config_file,
-        taps,
+        None if auto else taps,
         aux_weight,
+        predict_views,
+        train_views,
         backbone=backbone,
         weights=weights,
         mode=mode,
@@ -73,7 +89,18 @@ def cv(
         seed=seed,
         device=device,
     )
-    run = run_cross_validation(data, subset, config, out, folds, baseline, run_dir, on_error, say=console.print)
+    run = run_cross_validation(
+        data,
+        subset,
+        config,
+        out,
+        folds,
+        baseline,
+        run_dir,
+        on_error,
+        say=console.print,
+        nested=nested if auto else None,
+    )
     _show(run.table, run.files)
 
 
@@ -94,12 +121,22 @@ def train(
     lr: HeadLrOpt = None,
     seed: TrainSeedOpt = None,
     device: DeviceOpt = None,
+    predict_views: PredictViewsOpt = None,
+    train_views: TrainViewsOpt = None,
 ) -> None:
-    """Train on a whole dataset and write a checkpoint."""
+    """Train on a whole dataset and write a checkpoint.
+
+    ``--taps auto`` chooses the blocks first, on the same training images, with the probe of
+    ``cv --taps auto``.
+    """
+    auto = taps is not None and taps.strip().lower() == AUTO_TAPS
+    nested = NestedSettings(aux_weights=(aux_weight,) if aux_weight is not None else NestedSettings().aux_weights)
     config = config_from_options(
         config_file,
-        taps,
+        None if auto else taps,
         aux_weight,
+        predict_views,
+        train_views,
         backbone=backbone,
         weights=weights,
         mode=mode,
@@ -110,7 +147,7 @@ def train(
         seed=seed,
         device=device,
     )
-    run = train_checkpoint(data, subset, config, out, on_error, say=console.print)
+    run = train_checkpoint(data, subset, config, out, on_error, say=console.print, auto=nested if auto else None)
     console.print(f"trained on {run.images} images of {run.dataset}; final loss {run.losses[-1]:.4f}")
     console.print(f"checkpoint written to [bold]{run.checkpoint}[/]")
 

@@ -1,7 +1,7 @@
 """Datasets (Twitter I, folder, CSV), image decoding and views, and fold splitting."""
 
 from sentilens.data.folds import Fold, content_digests, content_groups, grouped_stratified_folds, make_folds
-from sentilens.data.images import ImageDecodeError, decode_image, load_view, to_unit_range, views_of
+from sentilens.data.images import VIEW_NAMES, ImageDecodeError, decode_image, load_view, to_unit_range, views_of
 from sentilens.data.labelled import SENTIMENT_CLASSES, DataError, LabelledImages
 from sentilens.data.sources import TWITTER_SUBSETS, expand_inputs, load_csv, load_dataset, load_folder, load_twitter
 
@@ -25,4 +25,5 @@ __all__ = [
     "make_folds",
     "to_unit_range",
     "views_of",
+    "VIEW_NAMES",
 ]

@@ -1,4 +1,4 @@
-"""Decoding images and making the paper's views: centre crop, resize, and the mirror image."""
+"""Decoding images and making the views: centre crop and resize, the mirror image, a zoomed crop."""
 
 from __future__ import annotations
 
@@ -107,14 +107,35 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255.0)
 
 
+#: Every view a model can read, all made from the decoded centre crop (so the training caches,
+#: the feature store and the predictor build them the same way from one list).
+#: ``zoom`` is the central ``ZOOM`` share of the crop, resized back to full size: a second scale.
+VIEW_NAMES = ("centre", "mirror", "zoom", "zoom-mirror")
+ZOOM = 0.8
+
+
+def _zoomed(images: torch.Tensor) -> torch.Tensor:
+    """The central ``ZOOM`` share of uint8 ``images`` (N, 3, S, S), resized back to S x S."""
+    size = images.shape[-1]
+    side = round(size * ZOOM)
+    start = (size - side) // 2
+    crop = images[..., start : start + side, start : start + side].float()
+    resized = torch.nn.functional.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False)
+    return resized.round_().clamp_(0, 255).to(torch.uint8)
+
+
 def views_of(images: torch.Tensor, views: Sequence[str]) -> list[torch.Tensor]:
-    """The named views of a batch: ``"centre"`` (as is) and ``"mirror"`` (horizontal flip)."""
+    """The named views (see :data:`VIEW_NAMES`) of a uint8 batch of centre crops (N, 3, S, S)."""
     result = []
     for view in views:
         if view == "centre":
             result.append(images)
         elif view == "mirror":
             result.append(images.flip(-1))
+        elif view == "zoom":
+            result.append(_zoomed(images))
+        elif view == "zoom-mirror":
+            result.append(_zoomed(images).flip(-1))
         else:
-            raise InvalidArgumentError(f"unknown view {view!r}; expected 'centre' or 'mirror'")
+            raise InvalidArgumentError(f"unknown view {view!r}; expected one of {', '.join(VIEW_NAMES)}")
     return result

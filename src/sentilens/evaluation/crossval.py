@@ -9,13 +9,15 @@ gives the same model whether it runs first, last, or after a resume from a run f
 from __future__ import annotations
 
 import time
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -32,7 +34,7 @@ from sentilens.utils.version import __version__
 
 @dataclass
 class FoldResult:
-    """Scores of one held-out fold."""
+    """Scores of one held-out fold (``details``: what a nested run chose in it)."""
 
     number: int
     metrics: dict[str, float]
@@ -41,6 +43,7 @@ class FoldResult:
     seconds: float
     indices_digest: str = ""
     resumed: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -130,7 +133,7 @@ def cross_validate(
             model, cache, fold.train, labels[list(fold.train)], config, description=f"fold {fold.number + 1}/{n_splits}"
         )
         probabilities = predict_cached(model, cache, fold.test, config.predict_views, precision=config.precision)
-        metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1))
+        metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1), scores=probabilities[:, 1])
         result = FoldResult(
             fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - fold_began, fold_digest
         )
@@ -154,21 +157,43 @@ def cross_validate(
 
 
 def cross_validate_logistic(
-    dataset: LabelledImages, cache: ViewCache, n_splits: int = 5, seed: int = 0, c: float = 1.0
+    dataset: LabelledImages,
+    cache: ViewCache,
+    n_splits: int = 5,
+    seed: int = 0,
+    c: float = 1.0,
+    blocks: Sequence[str] = (FINAL,),
+    views: Sequence[str] = ("centre",),
+    inner_cs: Sequence[float] = (),
 ) -> CrossValidationResult:
-    """The floor: logistic regression on the frozen pooled features of the centre view."""
+    """The floor: logistic regression on frozen pooled features (default: the last block's, centre view).
+
+    ``blocks`` are concatenated (each standardised), ``views`` averaged.  With ``inner_cs`` the
+    regularisation ``C`` is chosen among them by 3-fold cross-validation on each training fold
+    only (scikit-learn's ``LogisticRegressionCV``); otherwise ``c`` is used.
+    """
     if cache.boundary is not None or cache.recompute:
         raise InvalidArgumentError("the logistic baseline needs a frozen-mode cache (pooled final features)")
     began = time.perf_counter()
-    features = cache.pooled["centre"][FINAL].numpy()
+    features = np.concatenate(
+        [np.mean([cache.pooled[view][block].numpy() for view in views], axis=0) for block in blocks], axis=1
+    )
     labels = np.asarray(dataset.labels)
     results = []
     for fold in make_folds(dataset, n_splits, seed):
         fold_began = time.perf_counter()
-        classifier = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
-        classifier.fit(features[list(fold.train)], labels[list(fold.train)])
-        predictions = classifier.predict(features[list(fold.test)])
-        metrics = binary_metrics(labels[list(fold.test)], predictions)
+        estimator = (
+            LogisticRegressionCV(Cs=list(inner_cs), cv=3, max_iter=5000)
+            if inner_cs
+            else LogisticRegression(C=c, max_iter=5000)
+        )
+        classifier = make_pipeline(StandardScaler(), estimator)
+        with warnings.catch_warnings():  # scikit-learn 1.9 announces a change of C_'s shape
+            warnings.simplefilter("ignore", FutureWarning)
+            classifier.fit(features[list(fold.train)], labels[list(fold.train)])
+        probabilities = classifier.predict_proba(features[list(fold.test)])
+        metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1), scores=probabilities[:, 1])
+        chosen = {"C": float(np.ravel(estimator.C_)[0])} if inner_cs else {}
         results.append(
             FoldResult(
                 fold.number,
@@ -177,11 +202,14 @@ def cross_validate_logistic(
                 len(fold.test),
                 time.perf_counter() - fold_began,
                 indices_digest(fold.train, fold.test),
+                details=chosen,
             )
         )
-    return CrossValidationResult(
-        dataset.name, "logistic regression (frozen pooled)", results, {"C": c}, time.perf_counter() - began
-    )
+    name = "logistic regression (frozen pooled)"
+    if tuple(blocks) != (FINAL,) or tuple(views) != ("centre",):
+        name = f"logistic regression ({'+'.join(blocks)}; {'+'.join(views)})"
+    config = {"C": list(inner_cs) if inner_cs else c, "blocks": list(blocks), "views": list(views)}
+    return CrossValidationResult(dataset.name, name, results, config, time.perf_counter() - began)
 
 
 def describe(config: TrainConfig) -> str:

@@ -1,4 +1,5 @@
-"""Precision, recall, F1 and accuracy with "positive" (label 1) as the positive class."""
+"""Precision, recall, F1 and accuracy with "positive" (label 1) as the positive class, and ROC-AUC
+where the positive-class probabilities are given."""
 
 from __future__ import annotations
 
@@ -6,14 +7,23 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.metrics import roc_auc_score
 
 from sentilens.utils.errors import InvalidArgumentError
 
 METRIC_NAMES = ("precision", "recall", "f1", "accuracy")
+#: The paper's four metrics and the area under the ROC curve (ours only: the paper has none).
+ALL_METRIC_NAMES = (*METRIC_NAMES, "roc_auc")
 
 
-def binary_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, positive: int = 1) -> dict[str, float]:
-    """The paper's four metrics from a confusion count; 0.0 where a ratio has no denominator."""
+def binary_metrics(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, positive: int = 1, scores: npt.ArrayLike | None = None
+) -> dict[str, float]:
+    """The paper's four metrics from a confusion count; 0.0 where a ratio has no denominator.
+
+    With ``scores`` (each image's probability of ``positive``) also ``roc_auc``, when both classes
+    occur in ``y_true``.
+    """
     truth = np.asarray(y_true) == positive
     predicted = np.asarray(y_pred) == positive
     if truth.shape != predicted.shape:
@@ -27,15 +37,19 @@ def binary_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, positive: int =
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     accuracy = float(np.mean(truth == predicted))
-    return {"precision": precision, "recall": recall, "f1": f1, "accuracy": accuracy}
+    metrics = {"precision": precision, "recall": recall, "f1": f1, "accuracy": accuracy}
+    if scores is not None and 0 < truth.sum() < truth.size:
+        metrics["roc_auc"] = float(roc_auc_score(truth, np.asarray(scores)))
+    return metrics
 
 
 def summarise(per_fold: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Mean and (population) standard deviation of each metric over folds."""
+    """Mean and (population) standard deviation over folds of each metric that every fold has."""
+    names = [n for n in ALL_METRIC_NAMES if per_fold and all(n in fold for fold in per_fold)]
     return {
         name: {
             "mean": float(np.mean([fold[name] for fold in per_fold])),
             "std": float(np.std([fold[name] for fold in per_fold])),
         }
-        for name in METRIC_NAMES
+        for name in names
     }

@@ -3,7 +3,8 @@
 Fine-tuning from block B never recomputes blocks below B: their output (the input of B) is
 computed once for the centre view and once for the mirror view and kept in memory, together with
 the pooled outputs of frozen taps.  In frozen mode nothing of the backbone trains, so only pooled
-vectors are kept (final map and taps), and the heads train on those.  The frozen pass is pure
+vectors are kept (final map and taps), for every view asked for (see
+:data:`sentilens.data.images.VIEW_NAMES`), and the heads train on those.  The frozen pass is pure
 inference, so it runs in channels-last layout (oneDNN's fast path on CPUs).
 
 ``recompute=True`` keeps the decoded views instead and runs the frozen blocks again in every
@@ -20,8 +21,10 @@ import torch
 from sentilens.data.images import to_unit_range, views_of
 from sentilens.models.backbones import Backbone
 from sentilens.runtime.torch_backend import to_memory_format
+from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import track
 
+#: The views every cache holds: the centre crop and its mirror image (the paper's flip).
 VIEWS = ("centre", "mirror")
 FINAL = "final"
 
@@ -61,20 +64,23 @@ class ViewCache:
         )
 
     def select(
-        self, view_per_sample: torch.Tensor, indices: torch.Tensor
+        self, view_per_sample: torch.Tensor, indices: torch.Tensor, views: Sequence[str] = VIEWS
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
-        """Gather samples ``indices``, taking the mirror view where ``view_per_sample`` is True."""
+        """Gather samples ``indices``, sample ``i`` from view ``views[view_per_sample[i]]``."""
+        missing = [v for v in views if v not in (self.inputs or self.pooled)]
+        if missing:
+            raise InvalidArgumentError(f"this cache holds no view {', '.join(missing)}")
 
-        def pick(centre: torch.Tensor, mirror: torch.Tensor) -> torch.Tensor:
-            chosen = centre[indices].clone()
-            flip = view_per_sample.nonzero().flatten()
-            chosen[flip] = mirror[indices[flip]]
+        def pick(by_view: dict[str, torch.Tensor]) -> torch.Tensor:
+            chosen = by_view[views[0]][indices].clone()
+            for number, view in enumerate(views[1:], start=1):
+                rows = (view_per_sample == number).nonzero().flatten()
+                chosen[rows] = by_view[view][indices[rows]]
             return chosen
 
-        inputs = pick(self.inputs["centre"], self.inputs["mirror"]) if self.inputs else None
-        pooled = {
-            name: pick(self.pooled["centre"][name], self.pooled["mirror"][name]) for name in self.pooled["centre"]
-        }
+        inputs = pick(self.inputs) if self.inputs else None
+        names = self.pooled[views[0]]
+        pooled = {name: pick({v: self.pooled[v][name] for v in views}) for name in names}
         return inputs, pooled
 
     def view(self, view: str, indices: torch.Tensor) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
@@ -127,6 +133,7 @@ def build_view_cache(
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
     recompute: bool = False,
+    views: Sequence[str] = VIEWS,
 ) -> ViewCache:
     """Compute the cache for uint8 ``images`` ``(N, 3, S, S)``.
 
@@ -139,17 +146,18 @@ def build_view_cache(
         device: where the frozen stages run; the cache is kept on the CPU.
         dtype: storage type of cached maps (pooled vectors stay float32).
         recompute: keep only the decoded views; training reruns the frozen stages each step.
+        views: the views to compute (names of :func:`~sentilens.data.images.views_of`).
     """
     names = backbone.stage_names
     if recompute or (boundary is not None and boundary == names[0]):
-        return ViewCache(boundary, dict(zip(VIEWS, views_of(images, VIEWS))), {v: {} for v in VIEWS}, recompute)
+        return ViewCache(boundary, dict(zip(views, views_of(images, views))), {v: {} for v in views}, recompute)
     backbone = backbone.to(device).eval()
-    inputs: dict[str, list[torch.Tensor]] = {v: [] for v in VIEWS}
-    pooled: dict[str, dict[str, list[torch.Tensor]]] = {v: {} for v in VIEWS}
+    inputs: dict[str, list[torch.Tensor]] = {v: [] for v in views}
+    pooled: dict[str, dict[str, list[torch.Tensor]]] = {v: {} for v in views}
     starts = range(0, len(images), batch_size)
     for start in track(starts, total=len(starts), description="running frozen blocks"):
         batch = images[start : start + batch_size].to(device)
-        for view, view_batch in zip(VIEWS, views_of(batch, VIEWS)):
+        for view, view_batch in zip(views, views_of(batch, views)):
             x, view_pooled = run_frozen(backbone, view_batch, taps, boundary)
             for name, values in view_pooled.items():
                 pooled[view].setdefault(name, []).append(values.cpu())

@@ -8,8 +8,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from sentilens.data.images import VIEW_NAMES
 from sentilens.models import DEFAULT_BACKBONE, DEFAULT_WEIGHTS
 from sentilens.utils.errors import InvalidArgumentError
+
+#: Views a fine-tuning cache holds (the block inputs of more views would not fit in memory).
+FINETUNE_VIEWS = ("centre", "mirror")
 
 
 class TrainingMode(StrEnum):
@@ -45,6 +49,8 @@ class TrainConfig:
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
         cache_dtype: storage type of cached intermediate maps (``float32`` or ``bfloat16``).
         predict_views: views whose fused probabilities are averaged at prediction time.
+        train_views: views a training sample is drawn from, uniformly (the default, centre and
+            mirror, is the paper's random flip); views beyond those need ``mode="frozen"``.
         precision: ``fp32``, or ``bf16`` to run the backbone under bfloat16 autocast.
         frozen_blocks: ``cache`` (run blocks below the trainable ones once per image view) or
             ``recompute`` (run them again in every step: same results, slower; a baseline).
@@ -66,6 +72,7 @@ class TrainConfig:
     device: str = "auto"
     cache_dtype: str = "float32"
     predict_views: tuple[str, ...] = field(default=("centre", "mirror"))
+    train_views: tuple[str, ...] = field(default=("centre", "mirror"))
     precision: str = "fp32"
     frozen_blocks: str = "cache"
 
@@ -94,9 +101,19 @@ class TrainConfig:
             raise InvalidArgumentError(f"precision must be fp32 or bf16, got {self.precision!r}")
         if self.frozen_blocks not in ("cache", "recompute"):
             raise InvalidArgumentError(f"frozen_blocks must be cache or recompute, got {self.frozen_blocks!r}")
-        unknown_views = set(self.predict_views) - {"centre", "mirror"}
-        if unknown_views or not self.predict_views:
-            raise InvalidArgumentError(f"predict_views must name 'centre' and/or 'mirror', got {self.predict_views}")
+        self.train_views = tuple(self.train_views)
+        for name in ("predict_views", "train_views"):
+            views = getattr(self, name)
+            allowed = VIEW_NAMES if self.mode == "frozen" else FINETUNE_VIEWS
+            if not views or set(views) - set(allowed) or len(set(views)) != len(views):
+                raise InvalidArgumentError(
+                    f"{name} must name distinct views among {', '.join(allowed)} in mode {self.mode}, got {views}"
+                )
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """Every view training or prediction reads, in :data:`VIEW_NAMES` order."""
+        return tuple(v for v in VIEW_NAMES if v in self.train_views or v in self.predict_views)
 
     @property
     def num_epochs(self) -> int:

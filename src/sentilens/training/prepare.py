@@ -34,6 +34,7 @@ def prepare_cache(dataset: LabelledImages, config: TrainConfig, images: torch.Te
             lambda: images if images is not None else decode_all(dataset.paths, size).images,
             batch_size=config.batch_size,
             device=device,
+            views=config.views,
         )
     if images is None:
         images = decode_all(dataset.paths, size).images

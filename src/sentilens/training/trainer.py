@@ -3,7 +3,8 @@
 The schedule, which the paper leaves open: AdamW, heads at ``lr`` and backbone blocks at
 ``lr * backbone_lr_scale``, cosine decay over all steps, batch norm kept in inference mode
 (its ImageNet statistics are better than those of batches of 32 sentiment images), a random
-horizontal flip per sample (the mirror view), and prediction averaged over ``predict_views``.
+horizontal flip per sample (the mirror view; more views with ``train_views``), and prediction
+averaged over ``predict_views``.
 """
 
 from __future__ import annotations
@@ -88,6 +89,17 @@ def forward_cached(
     return model.heads_forward(out.final, {**pooled, **out.taps})
 
 
+def draw_views(count: int, n_views: int, generator: torch.Generator) -> torch.Tensor:
+    """A random view index in ``[0, n_views)`` per sample, uniform.
+
+    Drawn as ``n_views - 1 - floor(u * n_views)`` from one uniform ``u`` per sample, so that with
+    the two default views (centre, mirror) a sample is mirrored exactly when ``u < 0.5``, the
+    draw of earlier versions: the default recipe's models are unchanged.
+    """
+    uniform = torch.rand(count, generator=generator)
+    return (n_views - 1 - (uniform * n_views).floor().long()).clamp_(0, n_views - 1)
+
+
 def _set_train_mode(model: SentimentModel) -> None:
     model.train()
     for module in model.backbone.modules():
@@ -130,8 +142,8 @@ def fit(
         total, count = 0.0, 0
         for start in range(0, len(order), config.batch_size):
             batch = order[start : start + config.batch_size]
-            flips = torch.rand(len(batch), generator=generator) < 0.5
-            inputs, pooled = cache.select(flips.to(device), index_tensor[batch].to(device))
+            picks = draw_views(len(batch), len(config.train_views), generator)
+            inputs, pooled = cache.select(picks.to(device), index_tensor[batch].to(device), config.train_views)
             targets = label_tensor[batch].to(device)
             with autocast(config.precision, device):
                 logits = forward_cached(model, boundary, inputs, pooled, cache.recompute)
