@@ -153,6 +153,18 @@ def test_openvino_matches_torch_on_a_tiny_model(tiny: SentimentModel) -> None:
     assert (int8.main - reference.main).abs().max() < 0.05 * scale, "int8 stays near float32"
 
 
+def test_openvino_pooled_features_match_the_frozen_pass(tiny: SentimentModel) -> None:
+    from sentilens.runtime.openvino_backend import OpenVinoFeatures
+    from sentilens.training.cache import run_frozen
+
+    images = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8)
+    _, expected = run_frozen(tiny.backbone, images, tiny.backbone.tap_names, None)
+    features = OpenVinoFeatures(tiny.backbone, "fp32")(images)
+    assert list(features) == [*tiny.backbone.tap_names, "final"]
+    for name, values in expected.items():
+        torch.testing.assert_close(features[name], values, rtol=1e-4, atol=1e-5)
+
+
 def test_damaged_int8_entry_is_rebuilt_and_computes_the_same(tiny: SentimentModel) -> None:
     images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
     first = OpenVinoNetwork(tiny, "int8")

@@ -22,7 +22,7 @@ without them.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from sentilens.data.images import decode_image
 from sentilens.data.sample_photos import sample_images
 from sentilens.data.store import load_or_reason
 from sentilens.models import HeadLogits, SentimentModel
+from sentilens.models.backbones import Backbone
 from sentilens.runtime.choice import Precision
 from sentilens.runtime.model_cache import cached_files
 from sentilens.runtime.torch_backend import inference_copy
@@ -64,11 +65,66 @@ class HeadsAsTuple(nn.Module):
         return (logits.main, *(logits.aux[tap] for tap in self.taps))
 
 
-def model_digest(model: SentimentModel) -> str:
-    """SHA-256 of what the converted network computes: backbone, input size, taps and every tensor."""
+class PooledFeatures(nn.Module):
+    """uint8 images in, the global average of every tap's map and of the final map out (in that order):
+    the frozen features that training in frozen mode reads (:mod:`sentilens.training.cache`)."""
+
+    def __init__(
+        self, backbone: nn.Module, taps: Sequence[str], normalize: Callable[[torch.Tensor], torch.Tensor]
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.taps = tuple(taps)
+        self.normalize = normalize
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.backbone(self.normalize(images.float() / 255.0), taps=self.taps)
+        return (*(out.taps[tap].mean(dim=(2, 3)) for tap in self.taps), out.final.mean(dim=(2, 3)))
+
+
+@dataclass(frozen=True)
+class Convertible:
+    """A network to convert: uint8 images ``(N, 3, size, size)`` in, a tuple of tensors out.
+
+    Attributes:
+        kind: what it outputs (``heads`` or ``pooled``), part of the cache key.
+        name: the backbone's name, for the cache entry's name.
+        digest: SHA-256 of what it computes (names, sizes and every tensor).
+        size: the input side.
+        module: builds the (eval-mode, batch-norm folded) module to convert.
+    """
+
+    kind: str
+    name: str
+    digest: str
+    size: int
+    module: Callable[[], nn.Module]
+
+
+def heads_of(model: SentimentModel) -> Convertible:
+    """The whole model: every head's logits, main first, then the taps in ``model.taps`` order."""
     backbone = model.backbone
     prefix = f"{backbone.name}:{backbone.input_size}:{','.join(model.taps)}:"
-    return tensors_digest(model.state_dict(), prefix=prefix)
+    return Convertible(
+        "heads",
+        backbone.name,
+        tensors_digest(model.state_dict(), prefix=prefix),
+        backbone.input_size,
+        lambda: HeadsAsTuple(inference_copy(model, channels_last=False).cpu(), model.taps),
+    )
+
+
+def pooled_features_of(backbone: Backbone) -> Convertible:
+    """The backbone alone: pooled features of every tap, then of the final map."""
+    return Convertible(
+        "pooled",
+        backbone.name,
+        tensors_digest(backbone.state_dict(), prefix=f"{backbone.name}:{backbone.input_size}:"),
+        backbone.input_size,
+        lambda: PooledFeatures(
+            inference_copy(backbone, channels_last=False).cpu(), backbone.tap_names, backbone.normalize
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -146,12 +202,12 @@ def _versions() -> dict[str, str]:
     return {"openvino": openvino.get_version(), "nncf": nncf.__version__, "conversion": str(CONVERSION_VERSION)}
 
 
-def _convert(model: SentimentModel, folder: Path) -> None:
-    """Write the float32 OpenVINO network of ``model`` into ``folder``."""
+def _convert(network: Convertible, folder: Path) -> None:
+    """Write the float32 OpenVINO network of ``network`` into ``folder``."""
     import openvino
 
-    size = model.backbone.input_size
-    wrapped = HeadsAsTuple(inference_copy(model, channels_last=False).cpu(), model.taps).eval()
+    size = network.size
+    wrapped = network.module().eval()
     example = torch.zeros((1, 3, size, size), dtype=torch.uint8)
     with torch.no_grad():
         converted = openvino.convert_model(
@@ -179,28 +235,27 @@ def _quantise(fp32_network: Any, images: list[torch.Tensor], folder: Path) -> No
         fp32_network,
         nncf.Dataset([image.numpy() for image in images]),
         subset_size=len(images),
-        ignored_scope=nncf.IgnoredScope(types=["MatMul"]),
+        ignored_scope=nncf.IgnoredScope(types=["MatMul"], validate=False),
     )
     openvino.save_model(quantised, folder / MODEL_FILES[0], compress_to_fp16=False)
 
 
 def openvino_network(
-    model: SentimentModel, precision: str, calibration: Calibration | None = None, say: Say = quiet
+    network: Convertible, precision: str, calibration: Calibration | None = None, say: Say = quiet
 ) -> tuple[Any, str]:
-    """The OpenVINO network of ``model`` at ``precision`` (``fp32``, ``bf16`` or ``int8``), from the
+    """The OpenVINO network of ``network`` at ``precision`` (``fp32``, ``bf16`` or ``int8``), from the
     cache or built into it, and the cache entry's path.  ``bf16`` is the float32 network compiled
-    with OpenVINO's bfloat16 hint (:class:`OpenVinoNetwork`)."""
+    with OpenVINO's bfloat16 hint (:func:`compile_network`)."""
     if precision not in (Precision.fp32, Precision.bf16, Precision.int8):
         raise InvalidArgumentError(f"the openvino runtime runs fp32, bf16 or int8, not {precision!r}")
     root = cache_root("runtime")
-    digest = model_digest(model)
-    versions = _versions()
-    fp32_key = {"model": digest, "precision": "fp32", **versions}
-    fp32_name = f"{model.backbone.name}-{digest[:16]}-openvino-fp32-{json_digest(fp32_key)[:8]}"
+    digest, versions = network.digest, _versions()
+    fp32_key = {"network": network.kind, "model": digest, "precision": "fp32", **versions}
+    fp32_name = f"{network.name}-{network.kind}-{digest[:16]}-openvino-fp32-{json_digest(fp32_key)[:8]}"
 
     def convert(folder: Path) -> None:
         say(f"converting the network to OpenVINO once (about a minute); cached in {root}")
-        _convert(model, folder)
+        _convert(network, folder)
 
     fp32 = cached_files(root, fp32_name, fp32_key, convert, say)
     if precision != Precision.int8:
@@ -208,14 +263,30 @@ def openvino_network(
 
     chosen = calibration or default_calibration()
     int8_key = {**fp32_key, "precision": "int8", "calibration": chosen.key()}
-    int8_name = f"{model.backbone.name}-{digest[:16]}-openvino-int8-{json_digest(int8_key)[:8]}"
+    int8_name = f"{network.name}-{network.kind}-{digest[:16]}-openvino-int8-{json_digest(int8_key)[:8]}"
 
     def quantise(folder: Path) -> None:
         say(f"quantising the network to int8 once on {chosen.name} (about a minute); cached in {root}")
-        _quantise(_read(fp32.contents), chosen.images(model.backbone.input_size), folder)
+        _quantise(_read(fp32.contents), chosen.images(network.size), folder)
 
     int8 = cached_files(root, int8_name, int8_key, quantise, say)
     return _read(int8.contents), str(int8.path)
+
+
+def compile_network(network: Any, precision: str, threads: int | None = None) -> Any:
+    """``network`` compiled for the CPU, for the latency of one batch at a time.
+
+    float32 is asked for explicitly (OpenVINO would otherwise run float32 networks in bfloat16 on
+    CPUs with AMX); int8 networks keep OpenVINO's choice for their few unquantised operations.
+    """
+    import openvino
+
+    config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+    if precision != Precision.int8:
+        config["INFERENCE_PRECISION_HINT"] = "bf16" if precision == Precision.bf16 else "f32"
+    if threads is not None:
+        config["INFERENCE_NUM_THREADS"] = threads
+    return openvino.Core().compile_model(network, "CPU", config)
 
 
 class OpenVinoNetwork:
@@ -237,16 +308,8 @@ class OpenVinoNetwork:
         threads: int | None = None,
         say: Say = quiet,
     ) -> None:
-        import openvino
-
-        network, self.cache_entry = openvino_network(model, precision, calibration, say)
-        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
-        if precision != Precision.int8:
-            config["INFERENCE_PRECISION_HINT"] = "bf16" if precision == Precision.bf16 else "f32"
-        if threads is not None:
-            config["INFERENCE_NUM_THREADS"] = threads
-        self.compiled = openvino.Core().compile_model(network, "CPU", config)
-        self.request = self.compiled.create_infer_request()
+        network, self.cache_entry = openvino_network(heads_of(model), precision, calibration, say)
+        self.request = compile_network(network, precision, threads).create_infer_request()
         self.taps = model.taps
 
     def __call__(self, images: torch.Tensor) -> HeadLogits:
@@ -254,3 +317,22 @@ class OpenVinoNetwork:
         outputs = self.request.infer(images.contiguous().numpy())
         heads = [torch.from_numpy(outputs[index].copy()) for index in range(1 + len(self.taps))]
         return HeadLogits(heads[0], dict(zip(self.taps, heads[1:])))
+
+
+class OpenVinoFeatures:
+    """uint8 images in, the pooled features of every tap and of the final map (``"final"``) out.
+
+    The frozen pass of training (:func:`sentilens.training.cache.run_frozen` with every tap)
+    through OpenVINO; same arguments as :class:`OpenVinoNetwork`, for a backbone.
+    """
+
+    def __init__(
+        self, backbone: Backbone, precision: str, calibration: Calibration | None = None, say: Say = quiet
+    ) -> None:
+        network, self.cache_entry = openvino_network(pooled_features_of(backbone), precision, calibration, say)
+        self.request = compile_network(network, precision).create_infer_request()
+        self.names = (*backbone.tap_names, "final")
+
+    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        outputs = self.request.infer(images.contiguous().numpy())
+        return {name: torch.from_numpy(outputs[index].copy()) for index, name in enumerate(self.names)}
