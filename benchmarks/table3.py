@@ -12,6 +12,7 @@ Recipes (all frozen inception_v3 unless named ``full-*``, which need a GPU):
 * ``nested``: the blocks chosen in each outer fold from its training images (``cv --taps auto``).
 * ``nested-tuned``: ``nested`` with the auxiliary weight also chosen by inner cross-validation
   among 0.1, 0.3 and 1.0.
+* ``nested-w1``: ``nested`` with weight 1.0: the chosen blocks' heads vote as much as the main one.
 * ``logistic``: logistic regression on the standardised pooled last block (centre view), C = 1.
 * ``logistic-blocks``: logistic regression on pooled 6e, 7a, 7b and the last block concatenated,
   centre and mirror averaged, C chosen on each training fold by inner 3-fold cross-validation.
@@ -21,11 +22,13 @@ Recipes (all frozen inception_v3 unless named ``full-*``, which need a GPU):
 * ``fixed-ens5``: five head sets trained with different seeds, their probabilities averaged.
 
     python benchmarks/table3.py --seeds 0 1 2 --recipes fixed noaux nested logistic
+    python benchmarks/table3.py --combine results/table3-seed0.json results/table3-seed1.json ...
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -52,6 +55,7 @@ RECIPES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "noaux": ("heads", {"taps": ()}, {}),
     "nested": ("nested", {}, {}),
     "nested-tuned": ("nested", {}, {"settings": TUNED}),
+    "nested-w1": ("nested", {}, {"settings": NestedSettings(aux_weights=(1.0,))}),
     "logistic": ("logistic", {}, {}),
     "logistic-blocks": (
         "logistic",
@@ -119,16 +123,35 @@ def run_recipe(
     return ensemble_cv(dataset, config, cache, seed, extra["members"], recipe)
 
 
-def over_seeds(per_seed: list[CrossValidationResult]) -> dict[str, float]:
-    """Mean and std over seeds of each seed's 5-fold mean, and the mean within-seed fold std."""
+def over_seeds(per_seed: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean and std over seeds of each seed's 5-fold mean, and the mean within-seed fold std
+    (``per_seed``: :meth:`CrossValidationResult.to_dict` of each seed)."""
     summary: dict[str, float] = {}
     for metric in ALL_METRIC_NAMES:
-        if all(metric in r.summary for r in per_seed):
-            means = [r.summary[metric]["mean"] for r in per_seed]
+        if all(metric in r["summary"] for r in per_seed):
+            means = [r["summary"][metric]["mean"] for r in per_seed]
             summary[metric] = float(np.mean(means))
             summary[f"{metric}_std_over_seeds"] = float(np.std(means))
-            summary[f"{metric}_fold_std"] = float(np.mean([r.summary[metric]["std"] for r in per_seed]))
+            summary[f"{metric}_fold_std"] = float(np.mean([r["summary"][metric]["std"] for r in per_seed]))
     return summary
+
+
+def combine(files: list[Path], tag: str) -> None:
+    """Merge result files of single-seed runs (same recipes and subsets) into one over-seeds table."""
+    runs = [json.loads(f.read_text()) for f in files]
+    seeds = [seed for run in runs for seed in run["seeds"]]
+    per_seed: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for run in runs:
+        for subset, rows in run["per_seed"].items():
+            for recipe, results in rows.items():
+                per_seed.setdefault(subset, {}).setdefault(recipe, []).extend(results)
+    table = {s: {r: over_seeds(results) for r, results in rows.items()} for s, rows in per_seed.items()}
+    markdown = markdown_over_seeds(table, seeds)
+    print(markdown)
+    sources = {f.name: {"provenance": run["provenance"], "seeds": run["seeds"]} for f, run in zip(files, runs)}
+    recipes = {name: spec for run in runs for name, spec in run["recipes"].items()}
+    record = {"seeds": seeds, "recipes": recipes, "sources": sources, "over_seeds": table, "markdown": markdown}
+    write_json(tag, record | {"per_seed": per_seed})
 
 
 def markdown_over_seeds(table: dict[str, dict[str, dict[str, float]]], seeds: list[int]) -> str:
@@ -155,7 +178,11 @@ def main() -> None:
     parser.add_argument("--weights", default="imagenet")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tag", default="table3-seeds", help="result file name (never overwritten)")
+    parser.add_argument("--combine", type=Path, nargs="+", help="merge these single-seed result files instead")
     args = parser.parse_args()
+    if args.combine:
+        combine(args.combine, args.tag)
+        return
 
     everything = load_twitter(args.data, "three")
     position = {path: i for i, path in enumerate(everything.paths)}
@@ -189,7 +216,10 @@ def main() -> None:
                     f"± {result.summary['accuracy']['std']:.4f} ({result.seconds:.0f} s){extra}",
                     flush=True,
                 )
-    table = {s: {r: over_seeds(results) for r, results in rows.items()} for s, rows in per_seed.items()}
+    as_dicts = {
+        s: {r: [res.to_dict() for res in results] for r, results in rows.items()} for s, rows in per_seed.items()
+    }
+    table = {s: {r: over_seeds(results) for r, results in rows.items()} for s, rows in as_dicts.items()}
     markdown = markdown_over_seeds(table, args.seeds)
     print(markdown)
     for seed_number, seed in enumerate(args.seeds):
@@ -206,10 +236,7 @@ def main() -> None:
             "base_config": base.to_dict(),
             "over_seeds": table,
             "markdown": markdown,
-            "per_seed": {
-                s: {r: [res.to_dict() for res in results] for r, results in rows.items()}
-                for s, rows in per_seed.items()
-            },
+            "per_seed": as_dicts,
         },
         data_root=args.data,
     )

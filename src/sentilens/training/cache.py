@@ -63,6 +63,16 @@ class ViewCache:
             self.recompute,
         )
 
+    def only(self, names: Sequence[str], views: Sequence[str]) -> ViewCache:
+        """The same cache with just the pooled ``names`` (those it has) of ``views``: training then
+        gathers only what the model reads (a cache holds every tap of every view)."""
+        return ViewCache(
+            self.boundary,
+            {v: t for v, t in self.inputs.items() if v in views},
+            {v: {k: t for k, t in d.items() if k in names} for v, d in self.pooled.items() if v in views},
+            self.recompute,
+        )
+
     def select(
         self, view_per_sample: torch.Tensor, indices: torch.Tensor, views: Sequence[str] = VIEWS
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:

@@ -124,7 +124,7 @@ def fit(
     for name, stage in model.backbone.stages.items():
         stage.requires_grad_(name in stages)
     model.to(device)
-    cache = cache.to(device)
+    cache = cache.only((*model.taps, FINAL), config.train_views).to(device)
     backbone_params = [p for name in stages for p in model.backbone.stages[name].parameters()]
     head_params = [*model.main_head.parameters(), *model.aux_heads.parameters()]
     groups = [{"params": head_params, "lr": config.lr}]
