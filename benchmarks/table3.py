@@ -12,6 +12,9 @@ Recipes (all frozen inception_v3 unless named ``full-*``, which need a GPU):
 * ``nested``: the blocks chosen in each outer fold from its training images (``cv --taps auto``).
 * ``nested-tuned``: ``nested`` with the auxiliary weight also chosen by inner cross-validation
   among 0.1, 0.3 and 1.0.
+* ``nested-logistic``: blocks chosen as in ``nested``; their pooled features and the last
+  block's (centre and mirror averaged) feed one logistic regression, C chosen on each training
+  fold by inner 3-fold cross-validation.
 * ``nested-w1``: ``nested`` with weight 1.0: the chosen blocks' heads vote as much as the main one.
 * ``logistic``: logistic regression on the standardised pooled last block (centre view), C = 1.
 * ``logistic-blocks``: logistic regression on pooled 6e, 7a, 7b and the last block concatenated,
@@ -43,6 +46,7 @@ from sentilens.evaluation import CrossValidationResult, FoldResult, binary_metri
 from sentilens.evaluation.crossval import cross_validate, cross_validate_logistic, fold_seed
 from sentilens.evaluation.metrics import ALL_METRIC_NAMES
 from sentilens.selection import NestedSettings, nested_cross_validate
+from sentilens.selection.nested import nested_logistic_cross_validate
 from sentilens.training import TrainConfig, ViewCache, build_model, fit, predict_cached, prepare_cache
 
 ZOOM = {"predict_views": VIEW_NAMES}
@@ -56,6 +60,7 @@ RECIPES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "nested": ("nested", {}, {}),
     "nested-tuned": ("nested", {}, {"settings": TUNED}),
     "nested-w1": ("nested", {}, {"settings": NestedSettings(aux_weights=(1.0,))}),
+    "nested-logistic": ("nested-logistic", {}, {}),
     "logistic": ("logistic", {}, {}),
     "logistic-blocks": (
         "logistic",
@@ -116,6 +121,8 @@ def run_recipe(
         return cross_validate(dataset, config, 5, seed, cache=cache, model_name=recipe)
     if kind == "nested":
         return nested_cross_validate(dataset, config, cache, 5, seed, extra.get("settings"), model_name=recipe)
+    if kind == "nested-logistic":
+        return nested_logistic_cross_validate(dataset, cache, config.backbone, 5, seed, model_name=recipe)
     if kind == "logistic":
         result = cross_validate_logistic(dataset, cache, 5, seed, **extra)
         result.model = recipe

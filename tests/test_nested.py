@@ -17,7 +17,7 @@ from sentilens.evaluation import binary_metrics
 from sentilens.evaluation.crossval import cross_validate_logistic
 from sentilens.models import create_backbone
 from sentilens.selection import NestedSettings, SelectionError, chosen_blocks, nested_cross_validate
-from sentilens.selection.nested import choose_taps, probe_ranking
+from sentilens.selection.nested import choose_taps, nested_logistic_cross_validate, probe_ranking
 from sentilens.training import TrainConfig, ViewCache, load_checkpoint
 from sentilens.training.feature_store import load_or_build_frozen
 from sentilens.training.trainer import draw_views
@@ -200,3 +200,13 @@ def test_train_taps_auto_with_zoom_views_then_predict(small_twitter_csv: Path, t
     result = runner.invoke(app, ["predict", *images, "-c", str(checkpoint), "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert len(result.stdout.strip().splitlines()) == 3  # header and two rows
+
+
+def test_nested_logistic_uses_the_blocks_chosen_per_fold(signal_dataset: tuple[LabelledImages, ViewCache]) -> None:
+    dataset, cache = signal_dataset
+    result = nested_logistic_cross_validate(
+        dataset, cache, "googlenet", 3, 0, NestedSettings(k=2), inner_cs=(0.01, 1.0)
+    )
+    assert result.summary["accuracy"]["mean"] > 0.9
+    for fold in result.folds:
+        assert "4b" in fold.details["taps"] and fold.details["C"] in (0.01, 1.0)

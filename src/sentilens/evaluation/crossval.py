@@ -156,6 +156,39 @@ def cross_validate(
     )
 
 
+def pooled_features(cache: ViewCache, blocks: Sequence[str], views: Sequence[str]) -> np.ndarray:
+    """``(N, sum of channels)``: each block's pooled features averaged over ``views``, concatenated."""
+    return np.concatenate(
+        [np.mean([cache.pooled[view][block].numpy() for view in views], axis=0) for block in blocks], axis=1
+    )
+
+
+def logistic_scores(
+    features: np.ndarray,
+    labels: np.ndarray,
+    train: Sequence[int],
+    test: Sequence[int],
+    c: float = 1.0,
+    inner_cs: Sequence[float] = (),
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Class probabilities of ``test`` from a standardised logistic regression fitted on ``train``.
+
+    With ``inner_cs``, ``C`` is chosen among them by 3-fold cross-validation on ``train`` only
+    (scikit-learn's ``LogisticRegressionCV``) and returned as ``{"C": ...}``.
+    """
+    estimator = (
+        LogisticRegressionCV(Cs=list(inner_cs), cv=3, max_iter=5000)
+        if inner_cs
+        else LogisticRegression(C=c, max_iter=5000)
+    )
+    classifier = make_pipeline(StandardScaler(), estimator)
+    with warnings.catch_warnings():  # scikit-learn 1.9 announces a change of C_'s shape
+        warnings.simplefilter("ignore", FutureWarning)
+        classifier.fit(features[list(train)], labels[list(train)])
+    chosen = {"C": float(np.ravel(estimator.C_)[0])} if inner_cs else {}
+    return classifier.predict_proba(features[list(test)]), chosen
+
+
 def cross_validate_logistic(
     dataset: LabelledImages,
     cache: ViewCache,
@@ -175,25 +208,13 @@ def cross_validate_logistic(
     if cache.boundary is not None or cache.recompute:
         raise InvalidArgumentError("the logistic baseline needs a frozen-mode cache (pooled final features)")
     began = time.perf_counter()
-    features = np.concatenate(
-        [np.mean([cache.pooled[view][block].numpy() for view in views], axis=0) for block in blocks], axis=1
-    )
+    features = pooled_features(cache, blocks, views)
     labels = np.asarray(dataset.labels)
     results = []
     for fold in make_folds(dataset, n_splits, seed):
         fold_began = time.perf_counter()
-        estimator = (
-            LogisticRegressionCV(Cs=list(inner_cs), cv=3, max_iter=5000)
-            if inner_cs
-            else LogisticRegression(C=c, max_iter=5000)
-        )
-        classifier = make_pipeline(StandardScaler(), estimator)
-        with warnings.catch_warnings():  # scikit-learn 1.9 announces a change of C_'s shape
-            warnings.simplefilter("ignore", FutureWarning)
-            classifier.fit(features[list(fold.train)], labels[list(fold.train)])
-        probabilities = classifier.predict_proba(features[list(fold.test)])
+        probabilities, chosen = logistic_scores(features, labels, fold.train, fold.test, c, inner_cs)
         metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1), scores=probabilities[:, 1])
-        chosen = {"C": float(np.ravel(estimator.C_)[0])} if inner_cs else {}
         results.append(
             FoldResult(
                 fold.number,

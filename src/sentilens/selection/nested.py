@@ -30,12 +30,19 @@ import numpy as np
 import torch
 
 from sentilens.data import LabelledImages, content_digests, content_groups, grouped_stratified_folds, make_folds
-from sentilens.evaluation.crossval import CrossValidationResult, FoldResult, fold_seed
+from sentilens.evaluation.crossval import (
+    CrossValidationResult,
+    FoldResult,
+    fold_seed,
+    logistic_scores,
+    pooled_features,
+)
 from sentilens.evaluation.metrics import binary_metrics
 from sentilens.evaluation.rundir import indices_digest
 from sentilens.models import DEFAULT_AUX_WEIGHT, create_backbone
 from sentilens.selection.evidence import SelectionError, probe_accuracy
 from sentilens.training import TrainConfig, ViewCache, build_model, fit, predict_cached
+from sentilens.training.cache import FINAL
 from sentilens.utils.errors import InvalidArgumentError
 
 
@@ -205,6 +212,48 @@ def nested_cross_validate(
         {**config.to_dict(), "taps": "auto", "aux_weights": None, "nested": settings.to_dict()},
         time.perf_counter() - began,
     )
+
+
+def nested_logistic_cross_validate(
+    dataset: LabelledImages,
+    cache: ViewCache,
+    backbone: str,
+    n_splits: int = 5,
+    seed: int = 0,
+    settings: NestedSettings | None = None,
+    views: Sequence[str] = ("centre", "mirror"),
+    inner_cs: Sequence[float] = (0.003, 0.01, 0.03, 0.1),
+    model_name: str = "nested selection, logistic regression on the chosen blocks",
+) -> CrossValidationResult:
+    """Like :func:`nested_cross_validate`, but the chosen blocks' pooled features and the last
+    block's, averaged over ``views`` and concatenated, feed one logistic regression whose ``C`` is
+    chosen by inner 3-fold cross-validation on the outer-training images."""
+    settings = settings or NestedSettings()
+    began = time.perf_counter()
+    tap_order = create_backbone(backbone, "none").tap_names
+    digests = content_digests(dataset.paths)
+    groups = content_groups(dataset.paths, digests)
+    labels = np.asarray(dataset.labels)
+    results = []
+    for fold in make_folds(dataset, n_splits, seed, digests):
+        fold_began = time.perf_counter()
+        taps, scores = select_blocks(cache, fold.train, labels, groups, tap_order, settings, seed)
+        features = pooled_features(cache, (*taps, FINAL), views)
+        probabilities, chosen = logistic_scores(features, labels, fold.train, fold.test, inner_cs=inner_cs)
+        metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1), scores=probabilities[:, 1])
+        results.append(
+            FoldResult(
+                fold.number,
+                metrics,
+                len(fold.train),
+                len(fold.test),
+                time.perf_counter() - fold_began,
+                indices_digest(fold.train, fold.test),
+                details={"taps": list(taps), "probe_accuracy": scores, **chosen},
+            )
+        )
+    config = {"backbone": backbone, "views": list(views), "C": list(inner_cs), "nested": settings.to_dict()}
+    return CrossValidationResult(dataset.name, model_name, results, config, time.perf_counter() - began)
 
 
 def chosen_blocks(result: CrossValidationResult) -> list[list[str]]:
