@@ -60,10 +60,10 @@ def predict(
         paths, batch_size, on_error=on_error, precision=precision, workers=workers, compiled=compile_model
     )
     if output is None:
-        write_predictions(predictions, sys.stdout, output_format)
+        write_predictions(predictions, sys.stdout, output_format, skipped, paths)
     else:
         with open(output, "w", newline="", encoding="utf-8") as stream:
-            write_predictions(predictions, stream, output_format)
+            write_predictions(predictions, stream, output_format, skipped, paths)
     for item in skipped:
         console.print(f"[yellow]skipped[/] {item.reason}")
     if skipped:
