@@ -22,6 +22,8 @@ from sentilens.cli.options import (
     EpochsOpt,
     FoldCountOpt,
     HeadLrOpt,
+    RayAddressOpt,
+    RayOpt,
     SingleSubset,
     SubsetChoice,
     TrainableFromOpt,
@@ -142,6 +144,8 @@ def experiment_layers(
     epochs: EpochsOpt = None,
     seed: TrainSeedOpt = None,
     device: DeviceOpt = None,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Table 4: no auxiliary head, then one head on each block in turn."""
     config = config_from_options(
@@ -153,7 +157,18 @@ def experiment_layers(
         seed=seed,
         device=device,
     )
-    run = run_block_experiment("layers", data, subset, config, out, parse_taps(blocks) if blocks else None, folds)
+    run = run_block_experiment(
+        "layers",
+        data,
+        subset,
+        config,
+        out,
+        parse_taps(blocks) if blocks else None,
+        folds,
+        ray=ray,
+        ray_address=ray_address,
+        say=console.print,
+    )
     print(run.table)
     console.print(f"results written to [bold]{out}/[/] ({', '.join(f.name for f in run.files)})")
 
@@ -172,6 +187,8 @@ def experiment_ablation(
     epochs: EpochsOpt = None,
     seed: TrainSeedOpt = None,
     device: DeviceOpt = None,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Table 5: every non-empty subset of the chosen blocks."""
     config = config_from_options(
@@ -183,6 +200,17 @@ def experiment_ablation(
         seed=seed,
         device=device,
     )
-    run = run_block_experiment("ablation", data, subset, config, out, parse_taps(blocks) if blocks else None, folds)
+    run = run_block_experiment(
+        "ablation",
+        data,
+        subset,
+        config,
+        out,
+        parse_taps(blocks) if blocks else None,
+        folds,
+        ray=ray,
+        ray_address=ray_address,
+        say=console.print,
+    )
     print(run.table)
     console.print(f"results written to [bold]{out}/[/] ({', '.join(f.name for f in run.files)})")
