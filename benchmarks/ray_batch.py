@@ -17,7 +17,13 @@ over the extra seconds of the large job.  The paths are interleaved, round after
 the load average is recorded around every job.  The image files are read once first (page cache)
 and each path runs one untimed job (worker processes started); Ray's own start-up is timed once.
 
+``--costs`` instead measures what one image costs each stage on one thread, best of 3 passes:
+decoding (``load_view``: read, decode, crop, resize) and the network (both views, through
+``Predictor.classify_decoded`` as an actor runs it), and the bytes a decoded image occupies in
+Ray's object store on its way from a decoding task to an actor.
+
     PYTHONPATH=src python benchmarks/ray_batch.py --images 128 --repeats 2
+    PYTHONPATH=src python benchmarks/ray_batch.py --costs --images 64
 """
 
 from __future__ import annotations
@@ -29,11 +35,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from common import DATA, machine, print_table, write_json
+import torch
+
+from common import DATA, best_time, machine, print_table, write_json
 from sentilens.app.classifier import load
-from sentilens.app.distributed.batch import BatchSettings, run_batch
+from sentilens.app.distributed.batch import BatchSettings, make_predictor, run_batch
 from sentilens.app.distributed.session import start_local_ray
 from sentilens.data import load_twitter
+from sentilens.data.images import load_view
 
 BATCH = 32
 PATHS: dict[str, BatchSettings | None] = {
@@ -58,12 +67,42 @@ def job(settings: BatchSettings | None, scratch: Path) -> Callable[[list[Path]],
     return single_process if settings is None else on_ray
 
 
+def stage_costs(paths: list[Path]) -> dict[str, object]:
+    """Milliseconds per image of decoding and of the network on one thread, best of 3 passes."""
+    torch.set_num_threads(1)
+    classifier = load()
+    predictor = make_predictor(classifier, BatchSettings(batch_size=BATCH))
+    size = classifier.model.backbone.input_size
+    images = torch.stack([load_view(p, size) for p in paths])
+    decode = best_time(lambda: [load_view(p, size) for p in paths], 3) / len(paths)
+    network = best_time(
+        lambda: [
+            predictor.classify_decoded(paths[i : i + BATCH], images[i : i + BATCH]) for i in range(0, len(paths), BATCH)
+        ],
+        3,
+    ) / len(paths)
+    return {
+        "images": len(paths),
+        "threads": 1,
+        "decode_ms_per_image": 1000 * decode,
+        "network_ms_per_image_both_views": 1000 * network,
+        "decoded_bytes_per_image": int(images[0].numel()),
+        "load_average": os.getloadavg(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--tag", default="ray_batch")
+    parser.add_argument("--costs", action="store_true", help="Measure the per-image cost of each stage instead.")
+    parser.add_argument("--tag", default=None, help="Result name (default ray_batch, or ray_batch-costs).")
     args = parser.parse_args()
+    if args.costs:
+        costs = stage_costs(list(load_twitter(DATA, "three").paths[: args.images]))
+        print(costs)
+        write_json(args.tag or "ray_batch-costs", costs)
+        return
     if args.images <= BATCH:
         parser.error(f"--images must be more than one batch ({BATCH})")
 
@@ -139,7 +178,7 @@ def main() -> None:
         ],
     )
     write_json(
-        args.tag,
+        args.tag or "ray_batch",
         {
             "images": args.images,
             "batch": BATCH,
