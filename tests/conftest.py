@@ -70,3 +70,16 @@ def small_twitter_csv(tmp_path: Path, twitter_root: Path) -> Path:
     rows = ["path,label"] + [f"{twitter_root / 'images' / n},{label}" for label, names in chosen.items() for n in names]
     csv_path.write_text("\n".join(rows) + "\n")
     return csv_path
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray (loopback only, as many CPUs as the machine has) shared by every test that
+    needs one: starting Ray takes seconds.  sentilens' Ray jobs reuse a running session."""
+    from sentilens.app.distributed.session import start_local_ray
+
+    start_local_ray()
+    import ray
+
+    yield ray
+    ray.shutdown()

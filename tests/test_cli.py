@@ -63,12 +63,24 @@ def test_train_then_predict(small_twitter_csv: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["predict", *images, str(broken), "-c", str(checkpoint), "--format", "csv"])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [row["file"] for row in rows] == images
-    for row in rows:
+    assert [row["file"] for row in rows] == [*images, str(broken)]  # every input, in input order
+    *classified, left_out = rows
+    for row in classified:
+        assert row["status"] == "ok" and row["reason"] == ""
         assert row["label"] in ("negative", "positive")
         assert 0.5 <= float(row["probability"]) <= 1.0
         assert {"head_main", "head_6b", "head_6c", "head_6e"} <= set(row)
+    assert left_out["status"] == "skipped" and "broken.jpg: cannot decode" in left_out["reason"]
+    assert left_out["label"] == left_out["probability"] == left_out["head_main"] == ""
     assert "skipped" in result.stderr and "broken.jpg" in result.stderr
+
+    # JSON lines: the skipped input first here, with nulls where a classified image has values.
+    result = runner.invoke(app, ["predict", str(broken), images[0], "-c", str(checkpoint), "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["status"] == "skipped" and first["label"] is None and first["head_main"] is None
+    assert "cannot decode" in first["reason"]
+    assert second["status"] == "ok" and second["reason"] is None and list(first) == list(second)
 
 
 def test_cv_reports_a_missing_folder(tmp_path: Path) -> None:

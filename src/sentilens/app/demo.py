@@ -75,7 +75,7 @@ def analyse(
                 group=group_pictures(pictures, groups)[0].numpy(),
             )
         )
-    csv_path, jsonl_path = write_tables(predictions, out)
+    csv_path, jsonl_path = write_tables(predictions, out, skipped)
     note = (
         f"{len(predictions)} images classified by {classifier.config.backbone} with auxiliary heads on "
         f"{', '.join(classifier.taps) or 'no blocks'}; probabilities fuse every head. Grad-CAM shows where the "

@@ -10,6 +10,8 @@ from typing import Literal
 
 import torch
 
+from sentilens.app.distributed.session import ray_session
+from sentilens.app.distributed.sweep import ray_runner
 from sentilens.app.provenance import run_record
 from sentilens.data import TWITTER_SUBSETS, LabelledImages, content_digests, load_dataset
 from sentilens.data.store import OnError, decode_dataset
@@ -163,15 +165,26 @@ def run_block_experiment(
     out: Path,
     blocks: Sequence[str] | None = None,
     folds: int = 5,
+    ray: bool = False,
+    ray_address: str | None = None,
+    say: Say = quiet,
 ) -> ExperimentRun:
     """Table 4 (``layers``: no head, then one head per block) or Table 5 (``ablation``: every
-    non-empty subset of the blocks) on shared folds; writes ``<kind>.md`` and ``<kind>.json``."""
+    non-empty subset of the blocks) on shared folds; writes ``<kind>.md`` and ``<kind>.json``.
+
+    With ``ray`` (or a ``ray_address``) the rows x folds run as Ray tasks, on a local Ray bound to
+    loopback or on the cluster at ``ray_address``, with the same scores as in this process.
+    """
     if subset == "all":
         raise InvalidArgumentError("experiments use one subset; choose five, four or three")
     taps = experiment_taps(kind, config, blocks)
     dataset = load_dataset(data, subset)
-    runner = layer_experiment if kind == "layers" else ablation_experiment
-    rows = runner(dataset, config, taps, folds, config.seed)
+    experiment = layer_experiment if kind == "layers" else ablation_experiment
+    if ray or ray_address is not None:
+        with ray_session(ray_address, say):
+            rows = experiment(dataset, config, taps, folds, config.seed, runner=ray_runner(say))
+    else:
+        rows = experiment(dataset, config, taps, folds, config.seed)
     title = {"layers": "Table 4: one auxiliary head per block", "ablation": "Table 5: ablation of the chosen blocks"}[
         kind
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,7 +15,7 @@ from sentilens.utils.errors import SentilensError
 console = Console(stderr=True)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print ``error: message`` and exit with status 2."""
     console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code=2)

@@ -138,3 +138,22 @@ CalibrationOpt = Annotated[
         "crops of the bundled sample photos); the quantised network is cached per calibration set.",
     ),
 ]
+
+# Ray: a local Ray on loopback (--ray), or a cluster (--ray-address).
+RayOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ray",
+        help="Run on Ray: without --ray-address, a local Ray on this machine that listens on 127.0.0.1 only.",
+        rich_help_panel="Ray",
+    ),
+]
+RayAddressOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--ray-address",
+        help="Run on this Ray cluster (host:6379, ray://host:10001, or auto for the one this machine is in); "
+        "implies --ray.",
+        rich_help_panel="Ray",
+    ),
+]

@@ -23,6 +23,8 @@ from sentilens.cli.options import (
     FoldCountOpt,
     HeadLrOpt,
     PredictViewsOpt,
+    RayAddressOpt,
+    RayOpt,
     SingleSubset,
     SubsetChoice,
     TrainableFromOpt,
@@ -184,6 +186,8 @@ def experiment_layers(
     epochs: EpochsOpt = None,
     seed: TrainSeedOpt = None,
     device: DeviceOpt = None,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Table 4: no auxiliary head, then one head on each block in turn."""
     config = config_from_options(
@@ -195,7 +199,18 @@ def experiment_layers(
         seed=seed,
         device=device,
     )
-    run = run_block_experiment("layers", data, subset, config, out, parse_taps(blocks) if blocks else None, folds)
+    run = run_block_experiment(
+        "layers",
+        data,
+        subset,
+        config,
+        out,
+        parse_taps(blocks) if blocks else None,
+        folds,
+        ray=ray,
+        ray_address=ray_address,
+        say=console.print,
+    )
     _show(run.table, run.files)
 
 
@@ -213,6 +228,8 @@ def experiment_ablation(
     epochs: EpochsOpt = None,
     seed: TrainSeedOpt = None,
     device: DeviceOpt = None,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Table 5: every non-empty subset of the chosen blocks."""
     config = config_from_options(
@@ -224,5 +241,16 @@ def experiment_ablation(
         seed=seed,
         device=device,
     )
-    run = run_block_experiment("ablation", data, subset, config, out, parse_taps(blocks) if blocks else None, folds)
+    run = run_block_experiment(
+        "ablation",
+        data,
+        subset,
+        config,
+        out,
+        parse_taps(blocks) if blocks else None,
+        folds,
+        ray=ray,
+        ray_address=ray_address,
+        say=console.print,
+    )
     _show(run.table, run.files)

@@ -21,9 +21,10 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sentilens.data import LabelledImages, content_digests, make_folds
+from sentilens.data import Fold, LabelledImages, content_digests, make_folds
 from sentilens.evaluation.metrics import binary_metrics, summarise
 from sentilens.evaluation.rundir import RunDirectory, dataset_digest, indices_digest
+from sentilens.models import SentimentModel
 from sentilens.training import TrainConfig, ViewCache, build_model, fit, predict_cached, prepare_cache
 from sentilens.training.cache import FINAL
 from sentilens.training.checkpoint import save_checkpoint
@@ -106,7 +107,6 @@ def cross_validate(
                 "sentilens_version": __version__,
             },
         )
-    labels = np.asarray(dataset.labels)
     results = []
     for fold in folds:
         fold_digest = indices_digest(fold.train, fold.test)
@@ -126,24 +126,14 @@ def cross_validate(
             continue
         if cache is None:
             cache = prepare_cache(dataset, config)
-        fold_began = time.perf_counter()
-        torch.manual_seed(fold_seed(seed, fold.number))
-        model = build_model(config)
-        fit(
-            model, cache, fold.train, labels[list(fold.train)], config, description=f"fold {fold.number + 1}/{n_splits}"
-        )
-        probabilities = predict_cached(model, cache, fold.test, config.predict_views, precision=config.precision)
-        metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1), scores=probabilities[:, 1])
-        result = FoldResult(
-            fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - fold_began, fold_digest
-        )
+        model, result = train_and_score(dataset, config, fold, cache, seed, n_splits)
         if run is not None:
             save_checkpoint(
                 model,
                 config,
                 run.fold_checkpoint(fold.number),
                 dataset.class_names,
-                extra={"fold": fold.number, "metrics": metrics, "indices_digest": fold_digest},
+                extra={"fold": fold.number, "metrics": result.metrics, "indices_digest": fold_digest},
             )
             run.record(fold.number, {k: v for k, v in vars(result).items() if k != "resumed"})
         results.append(result)
@@ -154,6 +144,25 @@ def cross_validate(
         config=config.to_dict(),
         seconds=time.perf_counter() - began,
     )
+
+
+def train_and_score(
+    dataset: LabelledImages, config: TrainConfig, fold: Fold, cache: ViewCache, seed: int, n_splits: int
+) -> tuple[SentimentModel, FoldResult]:
+    """A fresh model trained on ``fold.train`` and scored on ``fold.test``.
+
+    Its randomness is seeded from (``seed``, fold number) alone, so the fold gives the same
+    model wherever and in whatever order it runs (another process, another machine).
+    """
+    began = time.perf_counter()
+    labels = np.asarray(dataset.labels)
+    torch.manual_seed(fold_seed(seed, fold.number))
+    model = build_model(config)
+    fit(model, cache, fold.train, labels[list(fold.train)], config, description=f"fold {fold.number + 1}/{n_splits}")
+    probabilities = predict_cached(model, cache, fold.test, config.predict_views, precision=config.precision)
+    metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1), scores=probabilities[:, 1])
+    digest = indices_digest(fold.train, fold.test)
+    return model, FoldResult(fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - began, digest)
 
 
 def pooled_features(cache: ViewCache, blocks: Sequence[str], views: Sequence[str]) -> np.ndarray:

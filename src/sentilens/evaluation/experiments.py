@@ -4,21 +4,23 @@
 * Table 5 (``ablation_experiment``): every non-empty subset of the chosen blocks.
 
 Every row reuses one frozen pass over the images (the cache holds every tap the rows need), so a
-row costs only its training.
+row costs only its training.  The rows x folds are independent jobs (:class:`Sweep`); a
+:data:`JobRunner` runs them, in this process by default or as Ray tasks (``sentilens.app.distributed``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import Any
 
-from sentilens.data import LabelledImages
-from sentilens.evaluation.crossval import CrossValidationResult, cross_validate
+from sentilens.data import Fold, LabelledImages, content_digests, make_folds
+from sentilens.evaluation.crossval import CrossValidationResult, FoldResult, train_and_score
 from sentilens.evaluation.metrics import METRIC_NAMES
 from sentilens.models import DEFAULT_AUX_WEIGHT
 from sentilens.training import TrainConfig, ViewCache, prepare_cache
+from sentilens.training.cache import FINAL
 from sentilens.utils.errors import InvalidArgumentError
 
 #: Five-agree accuracies the paper reports for GoogLeNet (Tables 4 and 5), keyed by head set.
@@ -38,6 +40,105 @@ PAPER_BLOCK_ACCURACY: dict[tuple[str, ...], float] = {
 }
 
 
+@dataclass(frozen=True)
+class FoldJob:
+    """One unit of a block experiment: train and score the heads of row ``row`` on fold ``fold``."""
+
+    row: int
+    fold: int
+
+
+@dataclass
+class Sweep:
+    """The rows x folds of a block experiment, with everything one job needs.
+
+    A job depends only on this object and its own (row, fold): its randomness comes from
+    (seed, fold number), so jobs may run in any order, in other processes or on other machines
+    (see ``sentilens.app.distributed``), and give the same scores as a run in this process.
+
+    Attributes:
+        dataset: the images and labels.
+        config: the experiment's config; each row replaces its taps and auxiliary weights.
+        rows: the auxiliary head set of each row.
+        folds: the folds every row is scored on.
+        seed: the seed the folds and the fold seeds come from.
+        cache: the frozen blocks' outputs, holding only what the rows read.
+    """
+
+    dataset: LabelledImages
+    config: TrainConfig
+    rows: list[tuple[str, ...]]
+    folds: list[Fold]
+    seed: int
+    cache: ViewCache
+
+    def jobs(self) -> list[FoldJob]:
+        """Every (row, fold), row by row."""
+        return [FoldJob(row, fold.number) for row in range(len(self.rows)) for fold in self.folds]
+
+    def row_config(self, row: int) -> TrainConfig:
+        """The config of row ``row``: its taps, each head at the experiment's auxiliary weight."""
+        weight = self.config.aux_weights[0] if self.config.aux_weights else DEFAULT_AUX_WEIGHT
+        taps = self.rows[row]
+        return replace(self.config, taps=taps, aux_weights=(weight,) * len(taps))
+
+    def run(self, job: FoldJob) -> FoldResult:
+        """Train and score one job."""
+        fold = self.folds[job.fold]
+        _, result = train_and_score(
+            self.dataset, self.row_config(job.row), fold, self.cache, self.seed, len(self.folds)
+        )
+        return result
+
+    def results(self, fold_results: Sequence[FoldResult]) -> list[tuple[tuple[str, ...], CrossValidationResult]]:
+        """The rows' cross-validation results from the results of :meth:`jobs`, in the same order.
+
+        A row's ``seconds`` is the sum of its folds' training and scoring time.
+        """
+        per_row = len(self.folds)
+        rows = []
+        for row, taps in enumerate(self.rows):
+            folds = list(fold_results[row * per_row : (row + 1) * per_row])
+            name = "+".join(taps) if taps else "no auxiliary head"
+            config = self.row_config(row).to_dict()
+            rows.append(
+                (taps, CrossValidationResult(self.dataset.name, name, folds, config, sum(f.seconds for f in folds)))
+            )
+        return rows
+
+
+#: Runs every job of a sweep and returns their results in the order of ``Sweep.jobs()``.
+JobRunner = Callable[[Sweep], list[FoldResult]]
+
+
+def run_in_process(sweep: Sweep) -> list[FoldResult]:
+    """The default :data:`JobRunner`: one job after another in this process."""
+    return [sweep.run(job) for job in sweep.jobs()]
+
+
+def plan_sweep(
+    dataset: LabelledImages,
+    config: TrainConfig,
+    rows: Sequence[tuple[str, ...]],
+    n_splits: int,
+    seed: int,
+    cache: ViewCache | None = None,
+) -> Sweep:
+    """The sweep of ``rows``: shared folds, and one frozen pass holding every tap the rows need."""
+    every_tap = tuple(sorted({t for row in rows for t in row}))
+    if cache is None:
+        cache = prepare_cache(dataset, replace(config, taps=every_tap, aux_weights=None))
+    folds = make_folds(dataset, n_splits, seed, content_digests(dataset.paths))
+    return Sweep(dataset, config, list(rows), folds, seed, only_taps(cache, every_tap))
+
+
+def only_taps(cache: ViewCache, taps: Sequence[str]) -> ViewCache:
+    """``cache`` without the pooled outputs of blocks outside ``taps`` (the final map stays)."""
+    keep = {*taps, FINAL}
+    pooled = {view: {k: t for k, t in d.items() if k in keep} for view, d in cache.pooled.items()}
+    return ViewCache(cache.boundary, cache.inputs, pooled, cache.recompute)
+
+
 def _run_rows(
     dataset: LabelledImages,
     config: TrainConfig,
@@ -45,17 +146,10 @@ def _run_rows(
     n_splits: int,
     seed: int,
     cache: ViewCache | None,
+    runner: JobRunner,
 ) -> list[tuple[tuple[str, ...], CrossValidationResult]]:
-    weight = config.aux_weights[0] if config.aux_weights else DEFAULT_AUX_WEIGHT
-    if cache is None:
-        every_tap = tuple(sorted({t for row in rows for t in row}))
-        cache = prepare_cache(dataset, replace(config, taps=every_tap, aux_weights=None))
-    results = []
-    for taps in rows:
-        row_config = replace(config, taps=taps, aux_weights=(weight,) * len(taps))
-        name = "+".join(taps) if taps else "no auxiliary head"
-        results.append((taps, cross_validate(dataset, row_config, n_splits, seed, cache=cache, model_name=name)))
-    return results
+    sweep = plan_sweep(dataset, config, rows, n_splits, seed, cache)
+    return sweep.results(runner(sweep))
 
 
 def layer_experiment(
@@ -65,9 +159,10 @@ def layer_experiment(
     n_splits: int = 5,
     seed: int = 0,
     cache: ViewCache | None = None,
+    runner: JobRunner = run_in_process,
 ) -> list[tuple[tuple[str, ...], CrossValidationResult]]:
-    """Table 4: no head, then one head on each of ``taps``."""
-    return _run_rows(dataset, config, [(), *[(t,) for t in taps]], n_splits, seed, cache)
+    """Table 4: no head, then one head on each of ``taps``; ``runner`` runs the rows x folds."""
+    return _run_rows(dataset, config, [(), *[(t,) for t in taps]], n_splits, seed, cache, runner)
 
 
 def ablation_experiment(
@@ -77,12 +172,13 @@ def ablation_experiment(
     n_splits: int = 5,
     seed: int = 0,
     cache: ViewCache | None = None,
+    runner: JobRunner = run_in_process,
 ) -> list[tuple[tuple[str, ...], CrossValidationResult]]:
-    """Table 5: every non-empty subset of ``taps``, largest first."""
+    """Table 5: every non-empty subset of ``taps``, largest first; ``runner`` runs the rows x folds."""
     if not taps:
         raise InvalidArgumentError("the ablation needs at least one block")
     rows = [combo for size in range(len(taps), 0, -1) for combo in combinations(taps, size)]
-    return _run_rows(dataset, config, rows, n_splits, seed, cache)
+    return _run_rows(dataset, config, rows, n_splits, seed, cache, runner)
 
 
 def markdown_block_table(rows: Sequence[tuple[tuple[str, ...], CrossValidationResult]], title: str) -> str:

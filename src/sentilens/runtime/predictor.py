@@ -173,21 +173,28 @@ class Predictor:
                     if on_error == "fail":
                         raise ImageDecodeError(reason)
                     skipped.append(Skipped(Path(paths[index]), reason))
-                if uint8_images is None:
-                    continue
-                fused, heads = self._classify(uint8_images)
-                for row, index in enumerate(indices):
-                    best = int(fused[row].argmax())
-                    predictions.append(
-                        Prediction(
-                            path=Path(paths[index]),
-                            label=self.class_names[best],
-                            probability=float(fused[row, best]),
-                            positive_probability=float(fused[row, 1]),
-                            head_probabilities={name: float(values[row]) for name, values in heads.items()},
-                        )
-                    )
+                if uint8_images is not None:
+                    predictions.extend(self.classify_decoded([Path(paths[i]) for i in indices], uint8_images))
         return predictions, skipped
+
+    def classify_decoded(self, paths: Sequence[Path], uint8_images: torch.Tensor) -> list[Prediction]:
+        """Predictions for images decoded elsewhere (e.g. by other processes or machines):
+        ``uint8_images`` are ``(N, 3, size, size)`` centre crops of ``paths``, at most ``batch_size``."""
+        with torch.inference_mode():
+            fused, heads = self._classify(uint8_images)
+        predictions = []
+        for row, path in enumerate(paths):
+            best = int(fused[row].argmax())
+            predictions.append(
+                Prediction(
+                    path=Path(path),
+                    label=self.class_names[best],
+                    probability=float(fused[row, best]),
+                    positive_probability=float(fused[row, 1]),
+                    head_probabilities={name: float(values[row]) for name, values in heads.items()},
+                )
+            )
+        return predictions
 
     def _classify(self, uint8_images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Fused class probabilities and each head's positive-class probability, views averaged."""

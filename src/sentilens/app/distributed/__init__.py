@@ -1,0 +1,8 @@
+"""sentilens on Ray: batch prediction over many images and the block experiments as tasks.
+
+``session``: a local Ray on loopback, or a cluster's address; ``listing``: the images a job
+names (files, folders, CSV or Parquet listings); ``shards``: the resumable output folder;
+``batch``: decoding tasks and classifier actors writing the shards; ``sweep``: rows x folds of
+an experiment as Ray tasks.  Ray is an optional dependency (``pip install 'sentilens[cluster]'``),
+imported only when a job runs.
+"""
