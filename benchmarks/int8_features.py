@@ -6,7 +6,8 @@ I images (centre and mirror): with torch in float32 (the feature store, as ``cv`
 OpenVINO int8 (:class:`~sentilens.runtime.openvino_backend.OpenVinoFeatures`, calibrated on the
 default calibration set, the sample-photo crops, so no Twitter image informs the quantisation);
 then runs Table 3's ``frozen-aux`` recipe (5 folds, the same seeds) on both and reports the
-accuracy of each subset and the difference.  It also times the frozen pass of both on the first
+accuracy of each subset and the difference.  The same recipe predicting from the centre crop alone
+(``--views 1``) gives the accuracy cost of one view.  It also times the frozen pass of both on the first
 ``--timed-images`` images, in interleaved rounds.
 
     PYTHONPATH=src python benchmarks/int8_features.py --seeds 0 1 2
@@ -91,14 +92,15 @@ def main() -> None:
         rounds["openvino int8"].append(time.perf_counter() - began)
 
     position = {path: i for i, path in enumerate(everything.paths)}
-    config = TrainConfig(mode="frozen")
+    two_views, one_view = TrainConfig(mode="frozen"), TrainConfig(mode="frozen", predict_views=("centre",))
+    variants = {"fp32": (fp32, two_views), "int8": (int8, two_views), "fp32, one view": (fp32, one_view)}
     accuracy: dict[str, Any] = {}
     rows = []
     for name in TWITTER_SUBSETS:
         dataset = load_twitter(args.data, name)
         picked = torch.tensor([position[p] for p in dataset.paths])
         accuracy[name] = {}
-        for label, cache in (("fp32", fp32), ("int8", int8)):
+        for label, (cache, config) in variants.items():
             means = []
             for seed in args.seeds:
                 result = cross_validate(dataset, config, 5, seed, cache=subset(cache, picked), model_name=label)

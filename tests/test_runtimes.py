@@ -264,3 +264,25 @@ def test_default_predict_runs_on_the_auto_choice(twitter_sample: list[Path]) -> 
     choice = choose_runtime()
     assert f"runtime: {choice.runtime} {choice.precision}" in result.stderr
     assert len(result.stdout.strip().splitlines()) == 5
+
+
+def test_int8_close_calls_are_classified_again_in_float32(tiny: SentimentModel, tmp_path: Path) -> None:
+    paths = [write_image(tmp_path / f"{i}.png", seed=10 + i, size=(48, 40)) for i in range(6)]
+    names = ["negative", "positive"]
+    exact, _ = Predictor(tiny, names, batch_size=4, runtime="openvino", precision="fp32", workers=0)(paths)
+    predictor = Predictor(tiny, names, batch_size=4, runtime="openvino", precision="int8", workers=0)
+    assert predictor.recheck is not None and 0.0 < predictor.margin < 1.0, "the margin comes from calibration"
+    manifest = json.loads((Path(predictor.network.cache_entry) / MANIFEST).read_text())
+    assert "close_calls.json" in manifest["files"], "the margin is verified with the rest of the entry"
+    predictor.margin = 1.0  # every verdict is a close call
+    everything, _ = predictor(paths)
+    assert predictor.rechecked == len(paths)
+    np.testing.assert_allclose(
+        [p.positive_probability for p in everything], [p.positive_probability for p in exact], atol=1e-6
+    )
+    assert [p.head_probabilities for p in everything] == pytest.approx([p.head_probabilities for p in exact])
+    predictor.margin, predictor.rechecked = 0.0, 0
+    plain_int8, _ = Predictor(tiny, names, batch_size=4, runtime="openvino", precision="int8", recheck=False)(paths)
+    none, _ = predictor(paths)
+    assert predictor.rechecked == 0
+    assert [p.positive_probability for p in none] == [p.positive_probability for p in plain_int8]

@@ -126,7 +126,14 @@ class Predictor:
             ``openvino``.
         calibration: image files the openvino runtime calibrates int8 on (default: crops of the
             sample photos, see :mod:`~sentilens.runtime.openvino_backend`).
+        recheck: int8 only: classify again in float32 the images whose two best fused
+            probabilities lie within twice the int8 network's calibration error of each other
+            (its ``margin``), where int8 rounding could have swapped them.  They are a few per
+            cent of the images, so this costs a few per cent of the time and keeps int8 labels
+            within rounding of float32's (BENCHMARKS.md, "Runtimes").
         say: receives one line before a slow one-off step (conversion, quantisation).
+
+    ``rechecked`` counts the images classified again in float32 so far.
     """
 
     def __init__(
@@ -142,6 +149,7 @@ class Predictor:
         *,
         runtime: str = "auto",
         calibration: Sequence[Path] | None = None,
+        recheck: bool = True,
         say: Say = quiet,
     ) -> None:
         self.model = model
@@ -153,9 +161,15 @@ class Predictor:
         self.precision = str(self.choice.precision)
         self.workers = default_workers() if workers is None else workers
         self.network: Callable[[torch.Tensor], HeadLogits]
+        self.recheck: Callable[[torch.Tensor], HeadLogits] | None = None
+        self.margin = 0.0
+        self.rechecked = 0
         if self.choice.runtime == Runtime.openvino:
             chosen = user_calibration(calibration) if calibration is not None else None
-            self.network = OpenVinoNetwork(model, self.precision, chosen, say=say)
+            network = OpenVinoNetwork(model, self.precision, chosen, say=say)
+            self.network = network
+            if recheck and network.margin:
+                self.recheck, self.margin = OpenVinoNetwork(model, "fp32", say=say), network.margin
         else:
             self.network = TorchNetwork(model, self.precision, channels_last, compiled, batch_size)
 
@@ -197,15 +211,33 @@ class Predictor:
         return predictions
 
     def _classify(self, uint8_images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Fused class probabilities and each head's positive-class probability, views averaged."""
+        """Fused class probabilities and each head's positive-class probability, views averaged;
+        close calls of an int8 network classified again in float32."""
+        fused, heads = self._views_averaged(self.network, uint8_images)
+        if self.recheck is None:
+            return fused, heads
+        top_two = fused.topk(2, dim=1).values
+        close = ((top_two[:, 0] - top_two[:, 1]) < 2 * self.margin).nonzero().flatten()
+        if len(close):
+            self.rechecked += len(close)
+            exact, exact_heads = self._views_averaged(self.recheck, uint8_images[close])
+            fused[close] = exact
+            for name, values in exact_heads.items():
+                heads[name][close] = values
+        return fused, heads
+
+    def _views_averaged(
+        self, network: Callable[[torch.Tensor], HeadLogits], uint8_images: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        share = 1.0 / len(self.views)
         fused = torch.zeros((len(uint8_images), self.model.num_classes))
         heads: dict[str, torch.Tensor] = {}
         for view_batch in views_of(uint8_images, self.views):
-            logits = self.network(view_batch)
+            logits = network(view_batch)
             logits = HeadLogits(logits.main.cpu(), {k: v.cpu() for k, v in logits.aux.items()})
-            fused += self.model.fuse(logits) / len(self.views)
+            fused += share * self.model.fuse(logits)
             for name, head_logits in {"main": logits.main, **logits.aux}.items():
-                heads[name] = heads.get(name, 0) + head_logits.softmax(1)[:, 1] / len(self.views)
+                heads[name] = heads.get(name, torch.zeros(len(uint8_images))) + share * head_logits.softmax(1)[:, 1]
         return fused, heads
 
 
@@ -223,6 +255,7 @@ def predict_paths(
     *,
     runtime: str = "auto",
     calibration: Sequence[Path] | None = None,
+    recheck: bool = True,
     say: Say = quiet,
 ) -> tuple[list[Prediction], list[Skipped]]:
     """Classify ``paths`` once (see :class:`Predictor` for the arguments, and to classify often)."""
@@ -237,6 +270,7 @@ def predict_paths(
         compiled,
         runtime=runtime,
         calibration=calibration,
+        recheck=recheck,
         say=say,
     )
     return predictor(paths, on_error)
