@@ -10,7 +10,6 @@ from typing import Literal
 
 import torch
 
-from sentilens.app.distributed.session import ray_session
 from sentilens.app.distributed.sweep import ray_runner
 from sentilens.app.provenance import run_record
 from sentilens.data import TWITTER_SUBSETS, LabelledImages, content_digests, load_dataset
@@ -27,6 +26,7 @@ from sentilens.evaluation.experiments import (
     block_table_json,
     layer_experiment,
     markdown_block_table,
+    run_in_process,
 )
 from sentilens.evaluation.rundir import dataset_digest
 from sentilens.models import DEFAULT_TAPS, create_backbone
@@ -180,11 +180,8 @@ def run_block_experiment(
     taps = experiment_taps(kind, config, blocks)
     dataset = load_dataset(data, subset)
     experiment = layer_experiment if kind == "layers" else ablation_experiment
-    if ray or ray_address is not None:
-        with ray_session(ray_address, say):
-            rows = experiment(dataset, config, taps, folds, config.seed, runner=ray_runner(say))
-    else:
-        rows = experiment(dataset, config, taps, folds, config.seed)
+    runner = ray_runner(ray_address, say) if ray or ray_address is not None else run_in_process
+    rows = experiment(dataset, config, taps, folds, config.seed, runner=runner)
     title = {"layers": "Table 4: one auxiliary head per block", "ablation": "Table 5: ablation of the chosen blocks"}[
         kind
     ]

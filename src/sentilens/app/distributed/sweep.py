@@ -8,7 +8,7 @@ single-process run, so the scores are the same whichever worker runs which job.
 
 from __future__ import annotations
 
-from sentilens.app.distributed.session import import_ray
+from sentilens.app.distributed.session import import_ray, ray_session
 from sentilens.evaluation.crossval import FoldResult
 from sentilens.evaluation.experiments import FoldJob, JobRunner, Sweep
 from sentilens.utils.progress import Say, quiet
@@ -22,17 +22,20 @@ def run_job(sweep: Sweep, job: FoldJob) -> FoldResult:
     return sweep.run(job)
 
 
-def ray_runner(say: Say = quiet) -> JobRunner:
-    """A :data:`~sentilens.evaluation.experiments.JobRunner` that runs each job as a Ray task
-    (use it inside :func:`~sentilens.app.distributed.session.ray_session`)."""
+def ray_runner(address: str | None = None, say: Say = quiet) -> JobRunner:
+    """A :data:`~sentilens.evaluation.experiments.JobRunner` that runs each job as a Ray task, on
+    the cluster at ``address`` or a local Ray on loopback (see
+    :func:`~sentilens.app.distributed.session.ray_session`), joined or started only once the
+    sweep is planned: the frozen pass over the images runs before Ray holds any CPU."""
 
     def run_on_ray(sweep: Sweep) -> list[FoldResult]:
-        ray = import_ray()
         jobs = sweep.jobs()
-        shared = ray.put(sweep)
-        task = ray.remote(num_cpus=1, max_retries=3)(run_job)
-        say(f"{len(jobs)} jobs ({len(sweep.rows)} rows x {len(sweep.folds)} folds) sent to Ray")
-        results: list[FoldResult] = ray.get([task.remote(shared, job) for job in jobs])
+        with ray_session(address, say):
+            ray = import_ray()
+            shared = ray.put(sweep)
+            task = ray.remote(num_cpus=1, max_retries=3)(run_job)
+            say(f"{len(jobs)} jobs ({len(sweep.rows)} rows x {len(sweep.folds)} folds) sent to Ray")
+            results: list[FoldResult] = ray.get([task.remote(shared, job) for job in jobs])
         return results
 
     return run_on_ray
