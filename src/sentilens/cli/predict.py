@@ -14,10 +14,11 @@ from sentilens.app.classifier import load
 from sentilens.app.demo import analyse
 from sentilens.app.predictions import OutputFormat, write_predictions
 from sentilens.cli.errors import console, fail
-from sentilens.cli.options import CheckpointOpt
+from sentilens.cli.options import CheckpointOpt, GroupRenderingOpt
 from sentilens.data import expand_inputs
 from sentilens.data.sample_photos import sample_images
 from sentilens.data.store import OnError
+from sentilens.explain import GroupRendering
 from sentilens.models import DEFAULT_TAPS, available_backbones, create_backbone
 from sentilens.runtime import Precision
 
@@ -79,12 +80,13 @@ def demo(
     ),
     checkpoint: CheckpointOpt = None,
     group_tap: Annotated[str, typer.Option(help="Block of the neuron-group pictures.")] = "5b",
+    rendering: GroupRenderingOpt = GroupRendering.specific,
 ) -> None:
     """The analyst workflow: classify, explain, and write a predictions table and a one-page HTML summary."""
     images = expand_inputs(inputs) if inputs else sample_images()
     if not images:
         fail("no image files found in the given inputs")
-    result = analyse(load(checkpoint), images, out, group_tap=group_tap)
+    result = analyse(load(checkpoint), images, out, group_tap=group_tap, rendering=rendering)
     table = Table("file", "label", "probability")
     for prediction in result.predictions:
         table.add_row(prediction.path.name, prediction.label, f"{prediction.probability:.3f}")

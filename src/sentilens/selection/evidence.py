@@ -123,6 +123,42 @@ def probe_accuracy(features: np.ndarray, labels: Sequence[int], folds: Sequence[
     return np.asarray(scores)
 
 
+@dataclass
+class LinearProbe:
+    """A fitted probe (standardised logistic regression on a tap's pooled map) as one linear map
+    over the raw channels: ``logit = weights . pooled + bias``.
+
+    Because pooling is a mean over positions, the logit is the mean over positions of
+    :meth:`cam`: a class activation map (Zhou et al. 2016) of the probe's own decision.
+    """
+
+    weights: np.ndarray
+    bias: float
+
+    def probability(self, pooled: np.ndarray) -> np.ndarray:
+        """P(label 1) for pooled maps ``(N, C)``."""
+        logits = np.asarray(pooled, dtype=np.float64) @ self.weights + self.bias
+        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-logits))
+        return probabilities
+
+    def cam(self, maps: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Per-position logits ``(N, m, n)`` of tap maps ``(N, C, m, n)``: positive where the
+        position pushes toward label 1, negative toward label 0; their mean is the logit."""
+        array = maps.detach().cpu().numpy() if isinstance(maps, torch.Tensor) else np.asarray(maps)
+        cams: np.ndarray = np.einsum("nchw,c->nhw", array.astype(np.float64), self.weights) + self.bias
+        return cams
+
+
+def fit_probe(features: np.ndarray, labels: Sequence[int], c: float = 1.0) -> LinearProbe:
+    """Fit the probe of :func:`probe_accuracy` on all of ``features`` and unfold the scaler into
+    its weights."""
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+    probe.fit(features, np.asarray(labels))
+    scaler, model = probe[0], probe[1]
+    weights = model.coef_[0] / scaler.scale_
+    return LinearProbe(weights.astype(np.float64), float(model.intercept_[0] - weights @ scaler.mean_))
+
+
 def separation_score(factors: np.ndarray, labels: Sequence[int]) -> float:
     """Bias-corrected squared distance of the class means of ``factors`` over the within-class variance.
 
@@ -216,19 +252,20 @@ def rank_taps(
     backbone: Backbone,
     weights: str,
     dataset: LabelledImages,
-    images: torch.Tensor,
+    features: TapFeatures,
     taps: Sequence[str] | None = None,
     k: int = 3,
     n_splits: int = 5,
     seed: int = 0,
 ) -> Ranking:
-    """Evidence, ranking and suggested set for ``taps`` (default: all) on decoded ``images``.
+    """Evidence, ranking and suggested set for ``taps`` (default: all) from their features.
 
     Args:
         backbone: the frozen backbone (ImageNet or fine-tuned weights).
         weights: how a training config names those weights (``imagenet``, ``none`` or a file).
-        dataset: the labelled images ``images`` were decoded from, in the same order.
-        images: uint8 centre crops at the backbone's input size.
+        dataset: the labelled images the features belong to, in the same order.
+        features: their pooled maps and NMF factors (:func:`collect_tap_features`, or the
+            store of :mod:`sentilens.selection.store`), holding at least ``taps``.
         k: size of the suggested set.
     """
     began = time.perf_counter()
@@ -240,7 +277,6 @@ def rank_taps(
     if k < 1:
         raise SelectionError(f"the suggested set needs at least one block, got k = {k}")
     folds = make_folds(dataset, n_splits, seed)
-    features = collect_tap_features(backbone, images, taps)
     evidence = []
     for tap in taps:
         scores = probe_accuracy(features.pooled[tap], dataset.labels, folds)

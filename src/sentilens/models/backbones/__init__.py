@@ -2,7 +2,12 @@
 
 from sentilens.models.backbones import googlenet, inception_v3  # noqa: F401  (registers the backbones)
 from sentilens.models.backbones.base import Backbone, BackboneOutput, UnknownTapError
-from sentilens.models.backbones.registry import available_backbones, create_backbone, register_backbone
+from sentilens.models.backbones.registry import (
+    available_backbones,
+    backbone_class,
+    create_backbone,
+    register_backbone,
+)
 from sentilens.models.backbones.weights import WeightsUnavailableError
 
 #: Auxiliary-head taps used when none are given.  googlenet: the paper's choice.  inception_v3:
@@ -16,6 +21,7 @@ __all__ = [
     "UnknownTapError",
     "WeightsUnavailableError",
     "available_backbones",
+    "backbone_class",
     "create_backbone",
     "register_backbone",
 ]
