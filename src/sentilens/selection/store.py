@@ -24,6 +24,7 @@ from sentilens.training.feature_store import backbone_digest
 from sentilens.utils.atomic import atomic_path
 from sentilens.utils.cache import cache_root
 from sentilens.utils.hashing import json_digest
+from sentilens.utils.progress import track
 
 
 def default_store_dir() -> Path:
@@ -50,9 +51,11 @@ def load_or_collect(
     dataset: LabelledImages,
     taps: Sequence[str] | None = None,
     store_dir: str | Path | None = None,
+    chunk: int = 64,
 ) -> tuple[LabelledImages, TapFeatures, tuple[DecodeFailure, ...]]:
     """Pooled maps and rank-1 NMF factors of ``taps`` (default all) for the images of ``dataset``
-    that decode: stored images are read, the others decoded, computed and stored.
+    that decode: stored images are read, the others decoded, computed and stored ``chunk`` images
+    at a time (an interrupted run keeps what it finished).
 
     Returns the images that decoded (as a dataset, in the original order), their features and the
     decoding failures (indices into ``dataset``).
@@ -63,19 +66,21 @@ def load_or_collect(
     digests = content_digests(dataset.paths)
     entries = {i: _load(folder / f"{d}.npz", taps) for i, d in enumerate(digests)}
     missing = [i for i, entry in entries.items() if entry is None]
-    failures: tuple[DecodeFailure, ...] = ()
-    if missing:
-        decoded = decode_all([dataset.paths[i] for i in missing], backbone.input_size, on_error=OnError.skip)
-        computed = collect_tap_features(backbone, decoded.images, taps) if decoded.kept else None
+    failures: list[DecodeFailure] = []
+    chunks = [missing[start : start + chunk] for start in range(0, len(missing), chunk)]
+    for part in track(chunks, total=len(chunks), description=f"tap features ({len(missing)} images)"):
+        decoded = decode_all([dataset.paths[i] for i in part], backbone.input_size, on_error=OnError.skip)
+        failures += [DecodeFailure(part[f.index], f.path, f.reason) for f in decoded.failures]
+        if not decoded.kept:
+            continue
+        computed = collect_tap_features(backbone, decoded.images, taps)
         for row, position in enumerate(decoded.kept):
-            index = missing[position]
-            assert computed is not None
+            index = part[position]
             arrays = {f"pooled-{t}": computed.pooled[t][row] for t in taps}
             arrays.update({f"factors-{t}": computed.factors[t][row] for t in taps})
             entries[index] = arrays
             with atomic_path(folder / f"{digests[index]}.npz") as temporary, open(temporary, "wb") as stream:
                 np.savez(stream, **arrays)
-        failures = tuple(DecodeFailure(missing[f.index], f.path, f.reason) for f in decoded.failures)
     found = {i: entry for i, entry in entries.items() if entry is not None}
     if not found:
         first = failures[0].reason if failures else "no images"
@@ -85,4 +90,4 @@ def load_or_collect(
         pooled={t: np.stack([found[i][f"pooled-{t}"] for i in kept]) for t in taps},
         factors={t: np.stack([found[i][f"factors-{t}"] for i in kept]) for t in taps},
     )
-    return (dataset if len(kept) == len(dataset) else dataset.subset(kept)), features, failures
+    return (dataset if len(kept) == len(dataset) else dataset.subset(kept)), features, tuple(failures)
