@@ -55,13 +55,24 @@ def test_workflow_writes_tables_and_page(classifier, tmp_path: Path) -> None:
     result = analyse(classifier, images, tmp_path, group_tap="5b", settings=AscentSettings(size=80, steps=2))
     page = result.page.read_text()
     assert page.count("<tr>") == 3  # header + one row per image
-    for name in ("000-gradcam.png", "000-group.png", "001-image.png"):
+    for name in ("000-gradcam.png", "000-where.png", "000-group.png", "001-image.png", "contrast-3.png"):
         assert (tmp_path / name).stat().st_size > 0
+    assert "Class contrast" in page and "twitter1/three" in page
     rows = list(csv.DictReader(result.table_csv.open()))
     assert [Path(r["file"]).name for r in rows] == [p.name for p in images]
     assert list(rows[0])[:4] == ["file", "label", "probability", "positive_probability"]
     lines = [json.loads(line) for line in result.table_jsonl.read_text().splitlines()]
     assert lines[0]["label"] == rows[0]["label"]
+
+
+def test_groups_show_where_and_what(classifier) -> None:
+    groups = classifier.groups(sample_images()[0], tap="5b", rank=2, settings=AscentSettings(size=48, steps=4))
+    assert groups.where.shape == (2, 299, 299) and groups.where.max() == pytest.approx(1.0)
+    assert groups.pictures.shape == (2, 48, 48, 3)
+    assert groups.channel_weights.shape == (2, 256)
+    np.testing.assert_allclose(groups.channel_weights.sum(axis=1), 1.0, rtol=1e-5)
+    assert "twitter1/three" in groups.reference
+    assert [o.shape for o in groups.overlays()] == [(299, 299, 3)] * 2
 
 
 def test_readme_python_example_runs(tmp_path: Path, monkeypatch) -> None:

@@ -15,7 +15,7 @@ from sentilens.models import create_backbone
 from .helpers import write_image
 
 runner = CliRunner()
-COMMANDS = ["gradcam", "channels", "spatial", "groups", "splice"]
+COMMANDS = ["gradcam", "channels", "spatial", "groups", "reference", "splice"]
 SMALL = ["--backbone", "googlenet", "--weights", "none"]
 TINY_ASCENT = ["--size", "24", "--steps", "1", "--batch-size", "256"]
 
@@ -78,26 +78,20 @@ def test_channels_spatial_groups_and_splice(images: dict[str, Path], tmp_path: P
     )
     assert result.exit_code == 0, result.output
     assert np.load(out / "pos-spatial-3a.npy").shape == (28, 28, 3, 8, 8)
-    result = invoke(
-        "groups",
-        "--negative",
-        str(images["neg"]),
-        "--positive",
-        str(images["pos"]),
-        "--tap",
-        "3a",
-        "--rank",
-        "2",
-        *common,
-        *TINY_ASCENT,
-        "--cache-dir",
-        str(cache),
-    )
+    assert "3 strongest channels (no reference profile fits" in result.output
+    pair = ["--negative", str(images["neg"]), "--positive", str(images["pos"]), "--tap", "3a", "--rank", "2"]
+    result = invoke("groups", *pair, *common, *TINY_ASCENT, "--cache-dir", str(cache))
     assert result.exit_code == 0, result.output
     assert np.load(out / "groups-3a.npy").shape == (2, 2, 3, 24, 24)
+    assert np.load(out / "groups-3a-where.npy").shape == (2, 2, 28, 28)
     assert "relative reconstruction error" in result.output
-    assert (out / "groups.png").is_file()
-    assert len(list(cache.glob("googlenet-3a-*.npz"))) == 1  # spatial and groups shared the cached layer
+    assert (out / "groups-3a.png").is_file()
+    # A picture per group and four for the contrast; with one image per class, each class average
+    # is that image's first group, the same direction, so the same cached picture.
+    assert len(list(cache.glob("googlenet-3a-*.npy"))) == 2 * 2 + 4 - 2
+    result = invoke("groups", *pair, "--rendering", "paper", *common, *TINY_ASCENT, "--cache-dir", str(cache))
+    assert result.exit_code == 0, result.output
+    assert len(list(cache.glob("googlenet-3a-*.npz"))) == 1  # spatial and paper groups shared the cached layer
     result = invoke("splice", str(images["neg"]), str(images["pos"]), *common)
     assert result.exit_code == 0, result.output
     assert "matching share" in result.output
@@ -118,3 +112,27 @@ def test_bad_input_is_reported(images: dict[str, Path], tmp_path: Path) -> None:
         "groups", "--negative", str(images["neg"]), "--positive", str(images["pos"]), "--tap", "3a", "--rank", "0", *out
     )
     assert result.exit_code == 2 and "at least 1, got 0" in result.output
+    result = invoke("spatial", str(images["pos"]), "--tap", "5b", "--size", "16", *out)
+    assert result.exit_code == 2 and "smallest size that works is 17 px" in result.output
+
+
+def test_reference_profiles_are_written_and_used(class_folder: Path, tmp_path: Path) -> None:
+    weights = tmp_path / "googlenet.pt"
+    torch.save(create_backbone("googlenet", "none").state_dict(), weights)
+    common = ["--backbone", "googlenet", "--weights", str(weights)]
+    profile = tmp_path / "reference.npz"
+    result = invoke("reference", str(class_folder), "--out", str(profile), *common)
+    assert result.exit_code == 0, result.output
+    assert profile.is_file() and "reference profiles of 9 blocks" in result.output
+    pair = ["--negative", str(class_folder / "negative"), "--positive", str(class_folder / "positive")]
+    out = tmp_path / "groups"
+    result = invoke(
+        "groups", *pair, "--tap", "4a", "--reference", str(profile), *common, *TINY_ASCENT, "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert np.load(out / "groups-4a.npy").shape == (12, 1, 3, 24, 24)
+    other = ["--backbone", "googlenet", "--weights", "none"]
+    result = invoke(
+        "groups", *pair, "--tap", "4a", "--reference", str(profile), *other, *TINY_ASCENT, "--out", str(out)
+    )
+    assert result.exit_code == 2 and "no profile of 4a made with this backbone's weights" in result.output

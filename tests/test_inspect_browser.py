@@ -1,13 +1,18 @@
-"""``sentilens inspect`` in a real browser: headless Chromium opens the report from disk, a person's
-choice is simulated (tick two blocks, set a weight, export) and ``sentilens cv`` accepts the result."""
+"""``sentilens inspect`` in a real browser: headless Chromium opens the report from disk, the group
+pictures differ from image to image, a person's choice is simulated (tick two blocks, set a
+weight, export) and ``sentilens cv`` accepts the result."""
 
 from __future__ import annotations
 
 import json
+from itertools import combinations
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from typer.testing import CliRunner
 
 from sentilens.cli import app
@@ -31,10 +36,11 @@ TINY = [
     "--ascent-size",
     "24",
     "--ascent-steps",
-    "1",
+    "8",
     "--ascent-batch",
     "256",
 ]
+PER_TAP = 4 + 3 * 4  # the class contrast, and three pictures for each of 2 + 2 shown images
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +72,16 @@ def test_report_is_self_contained(report: Path) -> None:
     page = (report / "index.html").read_text()
     assert "http://" not in page and "https://" not in page
     for tap in GOOGLENET_TAPS:
-        for name in (
-            f"{tap}-groups.png",
-            f"{tap}-average.png",
-            f"{tap}-gradcam-negative.png",
-            f"{tap}-gradcam-positive.png",
-        ):
-            assert (report / "taps" / name).stat().st_size > 0
-            assert f"taps/{name}" in page
+        names = [f"{i:02d}-{kind}.png" for i in range(4) for kind in ("where", "group", "probe")]
+        for name in [*names, *(f"contrast-{i}.png" for i in range(4))]:
+            assert (report / "taps" / tap / name).stat().st_size > 0
+            assert f"taps/{tap}/{name}" in page
+    assert "Grad-CAM" not in page
+
+
+def correlation(a: Path, b: Path) -> float:
+    x, y = (np.asarray(Image.open(p), dtype=np.float64).ravel() for p in (a, b))
+    return float(np.corrcoef(x, y)[0, 1])
 
 
 def test_tick_blocks_export_and_cross_validate(report: Path, browser, tmp_path: Path) -> None:
@@ -83,11 +91,20 @@ def test_tick_blocks_export_and_cross_validate(report: Path, browser, tmp_path: 
     sections = [s.get_attribute("data-tap") for s in browser.find_elements(By.CSS_SELECTOR, "section.tap")]
     assert sections == GOOGLENET_TAPS
     images = browser.find_elements(By.CSS_SELECTOR, "section.tap img")
-    assert len(images) == 4 * len(GOOGLENET_TAPS)
+    assert len(images) == PER_TAP * len(GOOGLENET_TAPS)
     browser.execute_script("for (const i of document.images) i.scrollIntoView();")
     assert all(
         browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0;", i) for i in images
     )
+    for section in browser.find_elements(By.CSS_SELECTOR, "section.tap"):
+        groups = [
+            Path(unquote(urlparse(i.get_attribute("src")).path))
+            for i in section.find_elements(By.CSS_SELECTOR, "img.group")
+        ]
+        labels = [c.get_attribute("data-label") for c in section.find_elements(By.CSS_SELECTOR, "figure.card")]
+        assert len(groups) == 4 and labels == ["negative", "negative", "positive", "positive"]
+        pairs = [correlation(a, b) for a, b in combinations(groups, 2)]
+        assert max(pairs) < 0.95, f"{section.get_attribute('data-tap')}: group pictures alike ({max(pairs):.2f})"
 
     suggested = json.loads((report / "ranking.json").read_text())["suggested"]
     assert [

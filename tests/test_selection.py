@@ -11,10 +11,11 @@ import torch
 from typer.testing import CliRunner
 
 from sentilens.cli import app
-from sentilens.data import Fold
+from sentilens.data import Fold, load_dataset
 from sentilens.explain import factorise
-from sentilens.selection import SelectionError, probe_accuracy, selection_config, separation_score
-from sentilens.selection.evidence import rank_one_channel_weights
+from sentilens.models import create_backbone
+from sentilens.selection import SelectionError, probe_accuracy, selection_config, separation_score, store
+from sentilens.selection.evidence import fit_probe, rank_one_channel_weights
 from sentilens.training import TrainConfig
 
 from .helpers import write_image
@@ -39,6 +40,38 @@ def test_rank_one_weights_equal_the_explain_modules_nmf() -> None:
             np.testing.assert_allclose(row, v / v.sum(), atol=1e-5)
             assert row.min() >= 0 and row.sum() == pytest.approx(1.0, abs=1e-5)
         assert not weights[2].any()
+
+
+def test_probe_map_averages_to_the_probe_logit() -> None:
+    rng = np.random.default_rng(0)
+    maps = rng.random((40, 6, 3, 4))
+    labels = (maps[:, 2].mean(axis=(1, 2)) > 0.5).astype(int)
+    probe = fit_probe(maps.mean(axis=(2, 3)), labels)
+    cams = probe.cam(maps)
+    assert cams.shape == (40, 3, 4)
+    logits = np.log(probe.probability(maps.mean(axis=(2, 3))) / (1 - probe.probability(maps.mean(axis=(2, 3)))))
+    np.testing.assert_allclose(cams.mean(axis=(1, 2)), logits, rtol=1e-6, atol=1e-6)
+    assert probe.weights[2] > np.abs(probe.weights[[0, 1, 3, 4, 5]]).max()  # the informative channel
+
+
+def test_tap_feature_store_computes_each_image_once(class_folder: Path, tmp_path: Path, monkeypatch) -> None:
+    torch.manual_seed(0)
+    backbone = create_backbone("googlenet", "none").eval()
+    dataset = load_dataset(class_folder)
+    broken = class_folder / "negative" / "broken.png"
+    broken.write_bytes(b"not an image")
+    with_broken = load_dataset(class_folder)
+    usable, first, skipped = store.load_or_collect(backbone, with_broken, ["3a", "5b"], tmp_path, chunk=5)
+    assert len(usable) == 12 and [f.path.name for f in skipped] == ["broken.png"]
+    assert first.factors["5b"].shape == (12, 1024)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("stored images must not be decoded again")
+
+    monkeypatch.setattr(store, "decode_all", refuse)
+    again, second, _ = store.load_or_collect(backbone, dataset, ["3a", "5b"], tmp_path)
+    assert again.paths == dataset.paths
+    np.testing.assert_array_equal(second.pooled["3a"], first.pooled["3a"])
 
 
 def test_separation_is_near_zero_without_difference_and_large_with_it() -> None:

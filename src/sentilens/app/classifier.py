@@ -4,6 +4,7 @@ import sentilens
 classifier = sentilens.load()                  # the shipped default model
 predictions = classifier.predict(["cat.jpg", "photos/"])
 explanation = classifier.explain("cat.jpg")    # Grad-CAM of the fused prediction
+groups = classifier.groups("cat.jpg")          # its neuron group: where it fires, what it responds to
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +28,9 @@ from sentilens.training import TrainConfig, build_model
 from sentilens.training.checkpoint import load_checkpoint
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import Say, quiet
+
+if TYPE_CHECKING:
+    from sentilens.explain import AscentSettings
 
 DEFAULT_MODEL_FILE = "twitter1-inception_v3-frozen.pt"
 
@@ -67,6 +72,40 @@ class Explanation:
         from sentilens.reports.figures import overlay
 
         return overlay(torch.from_numpy(self.image).permute(2, 0, 1).float() / 255.0, self.cam, alpha)
+
+
+@dataclass
+class GroupExplanation:
+    """The neuron groups of one image at one tap (NMF of the tap's map, eq. 4).
+
+    Attributes:
+        path: the image file.
+        tap: the block.
+        rendering: how the pictures were drawn (``specific`` or ``paper``).
+        where: ``(r, H, W)`` in [0, 1]: where each group fires (``U``, resized to the input).
+        pictures: ``(r, s, s, 3)`` floats in [0, 1]: what each group responds to.
+        channel_weights: ``(r, C)``: each group's channels (``V``, rows summing to 1).
+        relative_error: how well ``U V`` reproduces the map (``||B - U V|| / ||B||``).
+        reference: the reference profile the ``specific`` pictures are drawn against.
+        image: ``(H, W, 3)`` uint8 centre crop the maps belong to.
+    """
+
+    path: Path
+    tap: str
+    rendering: str
+    where: np.ndarray
+    pictures: np.ndarray
+    channel_weights: np.ndarray
+    relative_error: float
+    reference: str
+    image: np.ndarray
+
+    def overlays(self) -> list[np.ndarray]:
+        """Each group's ``where`` map over the image, as ``(H, W, 3)`` floats in [0, 1]."""
+        from sentilens.reports.pictures import heat_overlay
+
+        image = torch.from_numpy(self.image).permute(2, 0, 1).float() / 255.0
+        return [heat_overlay(image, where) for where in self.where]
 
 
 def load_model(
@@ -169,6 +208,44 @@ class SentimentClassifier:
             label=self.class_names[chosen],
             probability=float(result.probabilities[0, chosen]),
             cam=result.maps[0],
+            image=view.permute(1, 2, 0).numpy(),
+        )
+
+    def groups(
+        self,
+        image: str | Path,
+        tap: str | None = None,
+        rank: int = 1,
+        rendering: str = "specific",
+        settings: AscentSettings | None = None,
+        reference: str | Path | None = None,
+    ) -> GroupExplanation:
+        """The ``rank`` neuron groups of ``image`` at ``tap`` (default: the demo's block, 5b).
+
+        ``rendering="specific"`` (default) draws each group's direction relative to the reference
+        profile (``reference``, a file from ``sentilens explain reference``; default the shipped
+        one, which fits the default model); ``"paper"`` draws eq. (5).
+        """
+        from sentilens.app.groups import DEFAULT_GROUP_TAP, reference_for
+        from sentilens.explain import draw_groups, factorise, image_activation
+
+        tap = tap or DEFAULT_GROUP_TAP
+        backbone = self.model.backbone
+        backbone.check_taps([tap])
+        view = load_view(image, backbone.input_size)
+        groups = factorise(image_activation(backbone, to_unit_range(view), tap), rank)
+        weights = groups.normalised_weights()
+        profile = reference_for(backbone, tap, weights[:1], reference)
+        drawing = draw_groups(backbone, tap, weights, rendering, settings, profile)
+        return GroupExplanation(
+            path=Path(image),
+            tap=tap,
+            rendering=str(rendering),
+            where=groups.where(backbone.input_size),
+            pictures=drawing.pictures.permute(0, 2, 3, 1).numpy(),
+            channel_weights=weights,
+            relative_error=groups.relative_error,
+            reference=profile.source,
             image=view.permute(1, 2, 0).numpy(),
         )
 

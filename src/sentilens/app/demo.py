@@ -6,17 +6,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from sentilens.app.classifier import SentimentClassifier
+from sentilens.app.groups import DEFAULT_GROUP_TAP, reference_for
 from sentilens.app.predictions import write_tables
 from sentilens.data.images import load_view, to_unit_range
-from sentilens.explain import AscentSettings, ChannelPictureCache, factorise, group_pictures, image_activation
-from sentilens.reports.summary import SummaryRow, write_summary
+from sentilens.explain import AscentSettings, GroupRendering, draw_groups, factorise, image_activation
+from sentilens.reports.pictures import heat_overlay
+from sentilens.reports.summary import Contrast, SummaryRow, write_summary
 from sentilens.runtime import Precision, Runtime
 from sentilens.runtime.predictor import Prediction, Skipped
 from sentilens.utils.progress import Say, quiet
 
-#: Channel pictures for the neuron-group column: small canvas, so a first run takes a minute or
-#: two on two cores and later runs read them from the channel cache.
+#: Pictures of the neuron-group column: a small canvas, so that a first run takes a minute or two
+#: on two cores and later runs read them from the picture cache.
 GROUP_SETTINGS = AscentSettings(mode="regularised", size=64, steps=32)
 
 
@@ -45,26 +49,40 @@ def analyse(
     images: Sequence[Path],
     out: Path,
     cam_tap: str | None = None,
-    group_tap: str = "5b",
+    group_tap: str = DEFAULT_GROUP_TAP,
     settings: AscentSettings = GROUP_SETTINGS,
+    rendering: GroupRendering | str = GroupRendering.specific,
     run: PredictionSettings = PredictionSettings(),
     say: Say = quiet,
 ) -> WorkflowResult:
-    """Predict (on the runtime ``run`` chooses), explain (Grad-CAM at ``cam_tap``, r = 1 neuron
-    group at ``group_tap``) and report."""
+    """Predict (on the runtime ``run`` chooses), explain (Grad-CAM at ``cam_tap``; the r = 1 neuron
+    group at ``group_tap``: where it fires and its picture; the class contrast of the reference
+    profile) and report."""
     backbone = classifier.model.backbone
     backbone.check_taps([group_tap])
+    rendering = GroupRendering(rendering)
     cam_tap = cam_tap or backbone.tap_names[-1]
     out.mkdir(parents=True, exist_ok=True)
     predictions, skipped = classifier.predict_with_skipped(
         images, runtime=run.runtime, precision=run.precision, views=run.views, say=say
     )
-    pictures = ChannelPictureCache().layer(backbone, group_tap, settings).pictures
+    views = [to_unit_range(load_view(p.path, backbone.input_size)) for p in predictions]
+    groups = [factorise(image_activation(backbone, view, group_tap), rank=1) for view in views]
+    weights = np.concatenate([g.normalised_weights() for g in groups])
+    profile = reference_for(backbone, group_tap, weights)
+    drawing = draw_groups(
+        backbone,
+        group_tap,
+        weights,
+        rendering,
+        settings,
+        profile,
+        profile.class_means,
+        profile.class_names or ("negative", "positive"),
+    )
     rows = []
-    for prediction in predictions:
+    for prediction, view, group, picture in zip(predictions, views, groups, drawing.pictures):
         explanation = classifier.explain(prediction.path, cam_tap)
-        view = to_unit_range(load_view(prediction.path, backbone.input_size))
-        groups = factorise(image_activation(backbone, view, group_tap), rank=1)
         rows.append(
             SummaryRow(
                 name=prediction.path.name,
@@ -72,15 +90,31 @@ def analyse(
                 probability=prediction.probability,
                 image=explanation.image,
                 gradcam=explanation.overlay(),
-                group=group_pictures(pictures, groups)[0].numpy(),
+                where=heat_overlay(view, group.where(backbone.input_size)[0]),
+                group=picture.numpy(),
             )
         )
     csv_path, jsonl_path = write_tables(predictions, out, skipped)
+    what = (
+        "its direction relative to the reference profile, drawn by activation maximisation"
+        if rendering == GroupRendering.specific
+        else "eq. (5) of the paper, the weighted mean of the block's channel pictures (contrast stretched)"
+    )
     note = (
         f"{len(predictions)} images classified by {classifier.config.backbone} with auxiliary heads on "
         f"{', '.join(classifier.taps) or 'no blocks'}; probabilities fuse every head. Grad-CAM shows where the "
-        f"block {cam_tap} supports the predicted label; the neuron-group picture (NMF, r = 1, at {group_tap}) "
-        "shows what the block's dominant group of channels responds to."
+        f"block {cam_tap} supports the predicted label. At block {group_tap}, each image's rank-1 neuron group "
+        f"(NMF, eq. 4): where it fires (U, bright = strong) and what it responds to ({what}). "
+        f"Reference profile: {profile.source}."
     )
-    page = write_summary(rows, out, cam_tap, group_tap, note)
+    contrast = None
+    if drawing.contrast_labels:
+        contrast = Contrast(
+            f"Class contrast at {group_tap}: the mean neuron group of each class of the reference set "
+            f"({profile.source}) and the difference between the two.",
+            list(zip(drawing.contrast_labels, (p.numpy() for p in drawing.contrast))),
+        )
+    page = write_summary(
+        rows, out, cam_tap, group_tap, note, contrast, stretch_groups=rendering == GroupRendering.paper
+    )
     return WorkflowResult(predictions, skipped, page, csv_path, jsonl_path)

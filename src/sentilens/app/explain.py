@@ -14,17 +14,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sentilens.data import expand_inputs
+from sentilens.app.groups import reference_for, write_reference
+from sentilens.data import LabelledImages, expand_inputs
 from sentilens.data.images import load_view, to_unit_range
-from sentilens.explain.activation_max import AscentSettings, ChannelPictures, visualise_channels
+from sentilens.explain.activation_max import AscentSettings, ChannelPictures, check_ascent_size, visualise_channels
 from sentilens.explain.channel_cache import ChannelPictureCache
 from sentilens.explain.errors import check_class_index, check_rank
 from sentilens.explain.gradcam import grad_cam
-from sentilens.explain.neuron_groups import factorise, group_pictures
-from sentilens.explain.spatial import image_activation, spatial_cells, tile
+from sentilens.explain.group_views import GroupRendering, draw_groups
+from sentilens.explain.neuron_groups import convergence_note, factorise
+from sentilens.explain.reference import matching_profile
+from sentilens.explain.spatial import STRONGEST_K, SpatialRendering, image_activation, spatial_cells, tile
 from sentilens.explain.splice import spliced_test
 from sentilens.models import SentimentModel
 from sentilens.reports import figures
+from sentilens.utils.progress import Say, quiet
 
 
 @dataclass
@@ -134,19 +138,38 @@ def run_spatial(
     cache_dir: str | Path | None = None,
     cell_size: int = 32,
     top_k: int | None = None,
+    rendering: SpatialRendering | str = SpatialRendering.strongest,
+    reference: str | Path | None = None,
 ) -> Written:
-    """Eq. (3) grid for one image: ``<stem>-spatial-<tap>.png`` and the cells as ``.npy``."""
+    """Eq. (3) grid for one image: ``<stem>-spatial-<tap>.png`` and the cells as ``.npy``.
+
+    ``strongest`` (default) keeps the ``top_k`` (default 3) channels per cell that are most
+    active there relative to their mean over the reference set (the shipped profile or
+    ``reference``; without one, relative to nothing: the plain strongest channels); ``paper``
+    combines all channels (eq. 3), or the ``top_k`` strongest when given.
+    """
     model.backbone.check_taps([tap])
+    rendering = SpatialRendering(rendering)
+    settings = settings.resolved(model.backbone)
+    check_ascent_size(model.backbone, settings, [tap])
     view = _images([Path(image)], model.backbone.input_size)[0]
-    pictures = _small(layer_pictures(model, tap, settings, cache_dir).pictures, cell_size)
     activation = image_activation(model.backbone, view, tap)
-    cells = spatial_cells(pictures, activation, top_k)
+    typical, how = None, "all channels (eq. 3)" if top_k is None else f"the {top_k} strongest channels"
+    if rendering == SpatialRendering.strongest:
+        top_k = top_k or STRONGEST_K
+        profile = matching_profile(model.backbone, tap, reference)
+        how = f"the {top_k} strongest channels (no reference profile fits these weights)"
+        if profile is not None and profile.activation is not None:
+            typical = torch.from_numpy(profile.activation)
+            how = f"the {top_k} channels most active relative to their mean over {profile.source}"
+    pictures = _small(layer_pictures(model, tap, settings, cache_dir).pictures, cell_size)
+    cells = spatial_cells(pictures, activation, top_k, typical)
     stem = Path(out) / f"{Path(image).stem}-spatial-{tap}"
     stem.parent.mkdir(parents=True, exist_ok=True)
     np.save(stem.with_suffix(".npy"), cells.numpy())
     rows, columns = activation.shape[1:]
     png = figures.save_spatial(stem.with_suffix(".png"), view, tile(cells), f"{tap}: {rows}x{columns} locations")
-    return Written([png, stem.with_suffix(".npy")])
+    return Written([png, stem.with_suffix(".npy")], [f"cells combine {how}"])
 
 
 def run_groups(
@@ -158,42 +181,74 @@ def run_groups(
     settings: AscentSettings,
     rank: int = 1,
     cache_dir: str | Path | None = None,
+    rendering: GroupRendering | str = GroupRendering.specific,
+    reference: str | Path | None = None,
 ) -> Written:
-    """Eq. (4)-(5) for negative and positive images on each tap: ``groups.png`` and per-tap ``.npy``.
+    """Eq. (4)-(5) for negative and positive images on each tap: ``groups-<tap>.png`` and ``.npy``.
 
-    The ``.npy`` per tap holds the group pictures ``(images, r, 3, s, s)`` (negatives first); the
-    relative reconstruction error of each factorisation is reported in the notes and in
-    ``groups-errors.csv``.
+    Per tap the figure shows, for every image, where each of its ``rank`` groups fires (``U``) and
+    the group's picture, then the class contrast of the images given: their mean group per class
+    and the difference.  ``groups-<tap>.npy`` holds the pictures ``(images, r, 3, s, s)``
+    (negatives first) and ``groups-<tap>-where.npy`` the maps ``U`` ``(images, r, m, n)``; the
+    relative reconstruction error of each factorisation is in ``groups-errors.csv``.
     """
     model.backbone.check_taps(taps)
     check_rank(rank)
+    rendering = GroupRendering(rendering)
+    check_ascent_size(model.backbone, settings, taps)
     negative_paths, positive_paths = expand_inputs(negatives), expand_inputs(positives)
-    images = _images([*negative_paths, *positive_paths], model.backbone.input_size)
-    names = [p.name for p in [*negative_paths, *positive_paths]]
+    paths = [*negative_paths, *positive_paths]
+    images = _images(paths, model.backbone.input_size)
+    labels = [0] * len(negative_paths) + [1] * len(positive_paths)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     written = Written()
     lines = ["tap,image,relative_error"]
+    every = []
     for tap in taps:
-        pictures = layer_pictures(model, tap, settings, cache_dir).pictures
-        per_image, errors = [], []
-        for name, image in zip(names, images):
-            groups = factorise(image_activation(model.backbone, image, tap), rank, settings.seed)
-            per_image.append(group_pictures(pictures, groups))
-            errors.append(groups.relative_error)
-            lines.append(f"{tap},{name},{groups.relative_error:.4f}")
-        stacked = torch.stack(per_image)
-        np.save(out / f"groups-{tap}.npy", stacked.numpy())
-        written.files.append(out / f"groups-{tap}.npy")
-        rows[tap] = (stacked[: len(negative_paths)], stacked[len(negative_paths) :])
+        groups = [factorise(image_activation(model.backbone, image, tap), rank, settings.seed) for image in images]
+        every += groups
+        lines += [f"{tap},{p.name},{g.relative_error:.4f}" for p, g in zip(paths, groups)]
+        first = np.concatenate([g.normalised_weights()[:1] for g in groups])
+        profile = reference_for(model.backbone, tap, first, reference, labels, ("negative", "positive"))
+        label_array = np.asarray(labels)
+        class_means = np.stack([first[label_array == c].mean(axis=0) for c in (0, 1)])
+        weights = np.concatenate([g.normalised_weights() for g in groups])
+        drawing = draw_groups(
+            model.backbone, tap, weights, rendering, settings, profile, class_means, cache_dir=cache_dir
+        )
+        pictures = drawing.pictures.view(len(paths), rank, *drawing.pictures.shape[1:])
+        np.save(out / f"groups-{tap}.npy", pictures.numpy())
+        np.save(out / f"groups-{tap}-where.npy", np.stack([g.spatial for g in groups]))
+        png = figures.save_group_figure(
+            out / f"groups-{tap}.png",
+            images,
+            [g.where(images.shape[-1]) for g in groups],
+            pictures,
+            [f"{'neg' if label == 0 else 'pos'}: {p.name}" for p, label in zip(paths, labels)],
+            list(zip(drawing.contrast_labels, drawing.contrast)),
+            f"{model.backbone.name} {tap}: neuron groups (r = {rank}, {rendering} rendering; "
+            f"reference: {profile.source})",
+            stretch=rendering == GroupRendering.paper,
+        )
+        written.files += [png, out / f"groups-{tap}.npy", out / f"groups-{tap}-where.npy"]
+        errors = [g.relative_error for g in groups]
         written.notes.append(f"{tap}: mean relative reconstruction error {np.mean(errors):.3f} (r = {rank})")
+    note = convergence_note(every)
+    written.notes += [note] if note else []
     (out / "groups-errors.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    png = figures.save_neuron_groups(
-        out / "groups.png", rows, [p.name for p in negative_paths], [p.name for p in positive_paths]
-    )
-    written.files[:0] = [png, out / "groups-errors.csv"]
+    written.files.insert(0, out / "groups-errors.csv")
     return written
+
+
+def run_reference(
+    model: SentimentModel, dataset: LabelledImages, out: str | Path, taps: Sequence[str] | None = None, say: Say = quiet
+) -> Written:
+    """The reference profile of every tap over ``dataset``, written to ``out`` (``.npz``)."""
+    path = write_reference(model.backbone, dataset, out, taps, say)
+    return Written(
+        [path], [f"reference profiles of {len(taps or model.backbone.tap_names)} blocks over {dataset.name}"]
+    )
 
 
 def run_splice(

@@ -1,12 +1,13 @@
 """Build the ``sentilens inspect`` report: evidence and pictures per tap, then the HTML page.
 
-Per tap the page shows (1) the rank-1 neuron-group picture (eq. 4-5) of each sampled negative
-and positive image, side by side; (2) the *class-average* pictures: eq. (5) drawn with the mean
-of the class's normalised group weights ``v``, i.e. the neuron group typical of each class;
-(3) Grad-CAM overlays at the tap for one image of each class, explaining that image's own
-label; (4) the probe accuracy and NMF separation of :mod:`sentilens.selection.evidence`.
-Channel pictures come from :class:`~sentilens.explain.ChannelPictureCache`, so a second report
-on the same backbone skips the expensive activation maximisation.
+Per tap the page shows, for each of ``per_class`` sampled images of each class: *where* its
+rank-1 neuron group fires (``U`` of eq. 4 as a heat overlay), *what* the group responds to (its
+picture, by default the image-specific rendering of :mod:`sentilens.explain.group_views`), and
+the class activation map of the block's linear probe (fitted on the probe images other than the
+shown ones), a decision that was fitted rather than an untrained head's.  The *class contrast*
+draws the mean group of each class over the probe images and the difference between the two.
+The reference profile is the probe images' mean group.  Probe features, group and channel
+pictures are cached, so a second report on the same data costs seconds per block.
 """
 
 from __future__ import annotations
@@ -23,22 +24,44 @@ import torch
 from sentilens.app.classifier import load_model
 from sentilens.data import LabelledImages
 from sentilens.data.images import load_view, to_unit_range
-from sentilens.data.store import OnError, decode_dataset
 from sentilens.explain import (
     AscentSettings,
-    ChannelPictureCache,
+    GroupRendering,
     NeuronGroups,
+    check_ascent_size,
+    convergence_note,
+    draw_groups,
     factorise,
-    grad_cam,
-    group_pictures,
-    image_activation,
+    profile_from,
 )
 from sentilens.models import SentimentModel
-from sentilens.reports import figures
-from sentilens.reports.inspect_html import TapSection, write_report
-from sentilens.selection.evidence import Ranking, rank_taps
+from sentilens.models.backbones import Backbone
+from sentilens.reports.inspect_html import Card, TapSection, write_report
+from sentilens.reports.pictures import heat_overlay, save_png, signed_overlay, upsample
+from sentilens.selection.evidence import Ranking, TapFeatures, fit_probe, rank_taps
 from sentilens.selection.sampling import per_class_sample, stratified_subset
-from sentilens.utils.progress import Say, quiet, track
+from sentilens.selection.store import load_or_collect
+from sentilens.utils.progress import Say, quiet
+
+#: Group pictures of the report: half the steps of a channel picture, so that a first report on
+#: two cores stays within minutes (BENCHMARKS.md, "Neuron groups a person can read").
+INSPECT_SETTINGS = AscentSettings(steps=32)
+
+LEGEND = (
+    "Per block: class contrast (the mean neuron group of each class over the probe images, drawn "
+    "relative to the mean of all probe images, and the difference of the two), then per shown image "
+    "three pictures: where its rank-1 neuron group fires (U, bright = strong), what the group "
+    "responds to (its direction relative to the probe images' mean group, by activation "
+    "maximisation), and the class activation map of the block's linear probe fitted on the probe "
+    "images other than the shown ones (red: toward positive, blue: toward negative)."
+)
+PAPER_LEGEND = (
+    "Per block: class averages (eq. 5 for each class's mean channel weights over the probe images) "
+    "and their pixel difference (grey: none), then per shown image: where its rank-1 neuron group "
+    "fires (U, bright = strong), its eq. (5) picture, and the class activation map of the block's "
+    "linear probe fitted on the probe images other than the shown ones (red: toward positive, "
+    "blue: toward negative)."
+)
 
 
 @dataclass
@@ -48,67 +71,59 @@ class Inspection:
     index: Path
     ranking: Ranking
     files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def _load(paths: Sequence[Path], size: int) -> torch.Tensor:
-    return to_unit_range(torch.stack([load_view(p, size) for p in paths]))
+@torch.no_grad()
+def _tap_maps(backbone: Backbone, images: torch.Tensor, taps: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Every tap's map for images in [0, 1] (one pass)."""
+    last = max(taps, key=backbone.stage_index)
+    maps: dict[str, torch.Tensor] = backbone(backbone.normalize(images), taps=list(taps), stop=last).taps
+    return maps
 
 
-def _average_picture(pictures: torch.Tensor, weights: np.ndarray) -> torch.Tensor:
-    """Eq. (5) for the mean of normalised group weights ``(images, C)``."""
-    mean = weights.mean(axis=0, keepdims=True)
-    return group_pictures(pictures, NeuronGroups(np.zeros((1, 1, 1)), mean, 0.0))[0]
-
-
-def _tap_pictures(
-    model: SentimentModel,
+def _tap_section(
+    backbone: Backbone,
     tap: str,
-    images: torch.Tensor,
-    labels: Sequence[int],
-    names: Sequence[str],
+    shown: torch.Tensor,
+    maps: torch.Tensor,
+    groups: list[NeuronGroups],
+    shown_labels: Sequence[int],
+    shown_names: Sequence[str],
+    probe: LabelledImages,
+    features: TapFeatures,
+    held_out: np.ndarray,
     class_names: Sequence[str],
-    channel_pictures: torch.Tensor,
+    rendering: GroupRendering,
+    settings: AscentSettings,
+    cache_dir: str | Path | None,
     folder: Path,
-    seed: int,
 ) -> TapSection:
-    backbone = model.backbone
-    groups, weights = [], []
-    with torch.no_grad():
-        for image in images:
-            factor = factorise(image_activation(backbone, image, tap), rank=1, seed=seed)
-            groups.append(group_pictures(channel_pictures, factor))
-            total = factor.channel_weights[0].sum()
-            weights.append(factor.channel_weights[0] / total if total > 0 else factor.channel_weights[0])
-    labels_array, stacked, weights_array = np.asarray(labels), torch.stack(groups), np.stack(weights)
-    negative, positive = np.flatnonzero(labels_array == 0), np.flatnonzero(labels_array == 1)
-    group_png = figures.save_neuron_groups(
-        folder / f"{tap}-groups.png",
-        {tap: (stacked[negative], stacked[positive])},
-        [names[int(i)] for i in negative],
-        [names[int(i)] for i in positive],
+    """Pictures of one tap: fit the probe, draw the groups and the contrast, write the PNGs."""
+    side = shown.shape[-1]
+    profile = profile_from(
+        tap, features.factors[tap], features.pooled[tap], probe.labels, class_names, f"{len(probe)} probe images"
     )
-    averages = torch.stack(
-        [
-            _average_picture(channel_pictures, weights_array[negative]),
-            _average_picture(channel_pictures, weights_array[positive]),
-        ]
+    weights = np.concatenate([g.normalised_weights() for g in groups])
+    drawing = draw_groups(
+        backbone, tap, weights, rendering, settings, profile, profile.class_means, tuple(class_names), cache_dir
     )
-    average_png = figures.save_picture_grid(
-        folder / f"{tap}-average.png", averages, [f"{class_names[0]} average", f"{class_names[1]} average"], columns=2
-    )
-    cams = []
-    for index in (negative[0], positive[0]):
-        label = int(labels_array[index])
-        result = grad_cam(model, images[index : index + 1], tap, target=label)
-        cams.append(
-            figures.save_gradcam(
-                folder / f"{tap}-gradcam-{class_names[label]}.png",
-                images[index],
-                result.maps[0],
-                f"{tap}: Grad-CAM for {class_names[label]}",
-            )
-        )
-    return TapSection(tap, group_png, average_png, cams)
+    fitted = fit_probe(features.pooled[tap][held_out], np.asarray(probe.labels)[held_out])
+    cams = upsample(fitted.cam(maps), side)
+    chances = fitted.probability(maps.mean(dim=(2, 3)).numpy())
+    cards = []
+    for index, (image, group, name) in enumerate(zip(shown, groups, shown_names)):
+        stem = folder / tap / f"{index:02d}"
+        where = save_png(heat_overlay(image, group.where(side)[0]), f"{stem}-where.png")
+        picture = save_png(drawing.pictures[index], f"{stem}-group.png")
+        probe_map = save_png(signed_overlay(image, cams[index]), f"{stem}-probe.png")
+        label = class_names[shown_labels[index]]
+        cards.append(Card(name, label, where, picture, probe_map, float(chances[index])))
+    contrast = [
+        (label, save_png(picture, folder / tap / f"contrast-{position}.png"))
+        for position, (label, picture) in enumerate(zip(drawing.contrast_labels, drawing.contrast))
+    ]
+    return TapSection(tap, cards, contrast)
 
 
 def build_inspection(
@@ -124,6 +139,8 @@ def build_inspection(
     n_splits: int = 5,
     seed: int = 0,
     source: str = "",
+    rendering: GroupRendering | str = GroupRendering.specific,
+    say: Say = quiet,
 ) -> Inspection:
     """Rank every tap of ``model``'s backbone and write the report folder ``out``.
 
@@ -131,36 +148,69 @@ def build_inspection(
         model: a sentiment model (ImageNet backbone with fresh heads, or a trained checkpoint).
         weights: how the exported config names the backbone's weights.
         dataset: labelled images; both classes are required.
-        per_class: images of each class shown as neuron-group pictures.
-        probe_images: images (class-balanced sample) for the probe and separation numbers;
-            None uses all.
-        settings: activation-maximisation settings of the channel pictures.
-        cache_dir: channel-picture cache (default ``$SENTILENS_CACHE`` or ``~/.cache``).
+        per_class: images of each class shown per block.
+        probe_images: images (class-balanced sample) for the probe, the separation numbers and
+            the reference profile; None uses all.
+        settings: activation maximisation of the group pictures (``specific``) or of the channel
+            pictures (``paper``); default :data:`INSPECT_SETTINGS`.
+        cache_dir: picture cache (default ``$SENTILENS_CACHE`` or ``~/.cache``).
         k: size of the suggested set (pre-ticked in the page).
         source: a description of where the model came from, shown on the page.
+        rendering: ``specific`` (default) or ``paper`` (eq. 5).
+        say: receives one line per block as it is done.
     """
+    began = time.perf_counter()
     dataset.require_all_classes()
+    rendering = GroupRendering(rendering)
+    backbone = model.eval().backbone
+    taps = backbone.tap_names
+    settings = settings or INSPECT_SETTINGS
+    check_ascent_size(backbone, settings, taps)
     out = Path(out)
     folder = out / "taps"
     folder.mkdir(parents=True, exist_ok=True)
-    backbone = model.eval().backbone
-    size = backbone.input_size
-    probe, images, _ = decode_dataset(stratified_subset(dataset, probe_images, seed), size, on_error=OnError.skip)
-    ranking = rank_taps(backbone, weights, probe, images, k=k, n_splits=n_splits, seed=seed)
+    probe, features, skipped = load_or_collect(backbone, stratified_subset(dataset, probe_images, seed))
+    notes = [f"skipped {failure.reason}" for failure in skipped]
+    ranking = rank_taps(backbone, weights, probe, features, k=k, n_splits=n_splits, seed=seed)
+    say(f"evidence for {len(taps)} blocks from {len(probe)} probe images ({time.perf_counter() - began:.0f} s)")
     sample = per_class_sample(dataset, per_class, seed)
     indices = [i for label in sorted(sample) for i in sample[label]]
-    shown = _load([dataset.paths[i] for i in indices], size)
-    labels = [dataset.labels[i] for i in indices]
-    names = [dataset.paths[i].name for i in indices]
-    cache = ChannelPictureCache(cache_dir)
-    settings = settings or AscentSettings()
-    sections = []
-    for tap in track(backbone.tap_names, total=len(backbone.tap_names), description="report pictures"):
-        pictures = cache.layer(backbone, tap, settings).pictures
-        sections.append(_tap_pictures(model, tap, shown, labels, names, dataset.class_names, pictures, folder, seed))
-    index = write_report(out, ranking, sections, source=source or f"{backbone.name} ({weights})")
-    files = [index, *(p for s in sections for p in (s.groups, s.average, *s.gradcam))]
-    return Inspection(index, ranking, files)
+    shown_paths = [dataset.paths[i] for i in indices]
+    shown = to_unit_range(torch.stack([load_view(p, backbone.input_size) for p in shown_paths]))
+    held_out = np.asarray([p not in set(shown_paths) for p in probe.paths])
+    maps = _tap_maps(backbone, shown, taps)
+    sections, all_groups = [], []
+    for position, tap in enumerate(taps, start=1):
+        started = time.perf_counter()
+        groups = [factorise(m, rank=1, seed=seed) for m in maps[tap]]
+        all_groups += groups
+        sections.append(
+            _tap_section(
+                backbone,
+                tap,
+                shown,
+                maps[tap],
+                groups,
+                [dataset.labels[i] for i in indices],
+                [p.name for p in shown_paths],
+                probe,
+                features,
+                held_out,
+                dataset.class_names,
+                rendering,
+                settings,
+                cache_dir,
+                folder,
+            )
+        )
+        say(f"block {tap} ({position}/{len(taps)}): pictures in {time.perf_counter() - started:.0f} s")
+    note = convergence_note(all_groups)
+    notes += [note] if note else []
+    legend = LEGEND if rendering == GroupRendering.specific else PAPER_LEGEND
+    index = write_report(out, ranking, sections, source=source or f"{backbone.name} ({weights})", legend=legend)
+    files = [index, *(p for s in sections for c in s.cards for p in (c.where, c.group, c.probe))]
+    files += [p for s in sections for _, p in s.contrast]
+    return Inspection(index, ranking, files, notes)
 
 
 def model_and_weights(checkpoint: Path | None, backbone: str, weights: str, out: Path) -> tuple[SentimentModel, str]:
@@ -182,7 +232,7 @@ def model_source(checkpoint: Path | None, model: SentimentModel, weights: str) -
     """How the report page names where its model came from."""
     if checkpoint is not None:
         return f"checkpoint {checkpoint}"
-    return f"{model.backbone.name} ({weights} weights; fresh heads, so Grad-CAM explains an untrained decision)"
+    return f"{model.backbone.name} ({weights} weights)"
 
 
 @dataclass
@@ -210,11 +260,10 @@ def suggest_layers(
     began = time.perf_counter()
     dataset.require_all_classes()
     model, weights_name = model_and_weights(checkpoint, backbone, weights, out)
-    sample = stratified_subset(dataset, probe_images, seed)
-    sample, images, skipped = decode_dataset(sample, model.backbone.input_size, on_error=OnError.skip)
+    sample, features, skipped = load_or_collect(model.backbone, stratified_subset(dataset, probe_images, seed))
     for failure in skipped:
         say(f"skipped {failure.reason}")
-    ranking = rank_taps(model.backbone, weights_name, sample, images, k=k, n_splits=n_splits, seed=seed)
+    ranking = rank_taps(model.backbone, weights_name, sample, features, k=k, n_splits=n_splits, seed=seed)
     config = ranking.config()
     ranking.seconds = time.perf_counter() - began
     out.mkdir(parents=True, exist_ok=True)

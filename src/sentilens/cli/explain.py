@@ -15,10 +15,28 @@ from typing import Annotated, Optional
 import typer
 
 from sentilens.app.classifier import load_model
-from sentilens.app.explain import Written, run_channels, run_gradcam, run_groups, run_spatial, run_splice
+from sentilens.app.explain import (
+    Written,
+    run_channels,
+    run_gradcam,
+    run_groups,
+    run_reference,
+    run_spatial,
+    run_splice,
+)
 from sentilens.cli.errors import console
-from sentilens.cli.options import CheckpointOpt, ModelBackboneOpt, ModelWeightsOpt, PictureCacheOpt
-from sentilens.explain import AscentMode, AscentSettings, SpliceLayout
+from sentilens.cli.options import (
+    CheckpointOpt,
+    DataArg,
+    GroupRenderingOpt,
+    ModelBackboneOpt,
+    ModelWeightsOpt,
+    PictureCacheOpt,
+    ReferenceOpt,
+    SingleSubset,
+)
+from sentilens.data import load_dataset
+from sentilens.explain import AscentMode, AscentSettings, GroupRendering, SpatialRendering, SpliceLayout
 
 explain_app = typer.Typer(
     help="Visualisations: Grad-CAM, channel pictures, spatial grids, NMF neuron groups, spliced images.",
@@ -120,8 +138,17 @@ def spatial(
     tap: Annotated[str, typer.Option(help="Block whose map is drawn, one cell per position.")],
     cell_size: Annotated[int, typer.Option(help="Side of each cell in px.")] = 32,
     top_k: Annotated[
-        Optional[int], typer.Option(help="Combine only the k strongest channels per cell (default all, eq. 3).")
+        Optional[int],
+        typer.Option(help="Channels per cell (default: 3 for strongest, all for paper as in eq. 3)."),
     ] = None,
+    rendering: Annotated[
+        SpatialRendering,
+        typer.Option(
+            help="strongest: each cell's channels most active relative to the reference profile; "
+            "paper: all channels weighted by activation (eq. 3)."
+        ),
+    ] = SpatialRendering.strongest,
+    reference: ReferenceOpt = None,
     checkpoint: CheckpointOpt = None,
     backbone: ModelBackboneOpt = "inception_v3",
     weights: ModelWeightsOpt = "imagenet",
@@ -137,7 +164,7 @@ def spatial(
     """Spatial-location grid (eq. 3): activation-weighted channel pictures at each map position."""
     model, _ = load_model(checkpoint, backbone, weights)
     settings = _settings(mode, size, steps, lr, batch_size, seed)
-    _print(run_spatial(model, image, tap, out, settings, cache_dir, cell_size, top_k))
+    _print(run_spatial(model, image, tap, out, settings, cache_dir, cell_size, top_k, rendering, reference))
 
 
 @explain_app.command()
@@ -146,6 +173,8 @@ def groups(
     positive: Annotated[list[Path], typer.Option("--positive", help="Positive image file or folder (repeatable).")],
     tap: Annotated[list[str], typer.Option("--tap", help="Block to factorise (repeatable: one figure row each).")],
     rank: Annotated[int, typer.Option("--rank", "-r", help="Neuron groups per image (paper: 1).")] = 1,
+    rendering: GroupRenderingOpt = GroupRendering.specific,
+    reference: ReferenceOpt = None,
     checkpoint: CheckpointOpt = None,
     backbone: ModelBackboneOpt = "inception_v3",
     weights: ModelWeightsOpt = "imagenet",
@@ -158,10 +187,25 @@ def groups(
     seed: SeedOpt = 0,
     cache_dir: PictureCacheOpt = None,
 ) -> None:
-    """NMF neuron groups (eq. 4-5): group pictures of negative and positive images, per tap."""
+    """NMF neuron groups (eq. 4-5): where each group fires and its picture, and the class contrast, per tap."""
     model, _ = load_model(checkpoint, backbone, weights)
     settings = _settings(mode, size, steps, lr, batch_size, seed)
-    _print(run_groups(model, negative, positive, tap, out, settings, rank, cache_dir))
+    _print(run_groups(model, negative, positive, tap, out, settings, rank, cache_dir, rendering, reference))
+
+
+@explain_app.command()
+def reference(
+    data: DataArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The profile file to write (.npz).")],
+    subset: Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")] = SingleSubset.three,
+    checkpoint: CheckpointOpt = None,
+    backbone: ModelBackboneOpt = "inception_v3",
+    weights: ModelWeightsOpt = "imagenet",
+) -> None:
+    """Reference profiles of every block over a data set: the typical neuron group that the
+    image-specific pictures are drawn against (use with --reference)."""
+    model, _ = load_model(checkpoint, backbone, weights)
+    _print(run_reference(model, load_dataset(data, subset), out, say=console.print))
 
 
 @explain_app.command()

@@ -12,18 +12,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from sentilens.app.inspect import build_inspection, model_and_weights, model_source, suggest_layers
+from sentilens.app.inspect import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_layers
 from sentilens.cli.errors import console
 from sentilens.cli.options import (
     CheckpointOpt,
     DataArg,
+    GroupRenderingOpt,
     ModelBackboneOpt,
     ModelWeightsOpt,
     PictureCacheOpt,
     SingleSubset,
 )
 from sentilens.data import load_dataset
-from sentilens.explain import AscentMode, AscentSettings
+from sentilens.explain import AscentMode, AscentSettings, GroupRendering, check_ascent_size
+from sentilens.models.backbones import backbone_class
 
 SubsetOpt = Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")]
 ProbeImagesOpt = Annotated[
@@ -66,28 +68,35 @@ def inspect_command(
     checkpoint: CheckpointOpt = None,
     backbone: ModelBackboneOpt = "inception_v3",
     weights: ModelWeightsOpt = "imagenet",
-    per_class: Annotated[int, typer.Option(help="Images of each class shown as neuron-group pictures.")] = 6,
+    per_class: Annotated[int, typer.Option(help="Images of each class shown per block.")] = 6,
     probe_images: ProbeImagesOpt = 200,
     k: SuggestedCountOpt = 3,
     folds: ProbeFoldsOpt = 5,
     seed: SampleSeedOpt = 0,
+    rendering: GroupRenderingOpt = GroupRendering.specific,
     ascent_mode: Annotated[
-        AscentMode, typer.Option(help="Channel pictures: regularised or plain (the paper).")
+        AscentMode, typer.Option(help="Activation maximisation: regularised or plain (the paper).")
     ] = AscentMode.regularised,
     ascent_size: Annotated[
-        Optional[int], typer.Option(help="Channel-picture canvas in px (default 96 regularised, input size plain).")
+        Optional[int], typer.Option(help="Picture canvas in px (default 96 regularised, input size plain).")
     ] = None,
-    ascent_steps: Annotated[int, typer.Option(help="Gradient-ascent steps per channel picture.")] = 64,
-    ascent_batch: Annotated[int, typer.Option(help="Channels optimised together.")] = 64,
+    ascent_steps: Annotated[
+        int, typer.Option(help="Gradient-ascent steps per group picture (specific) or channel picture (paper).")
+    ] = INSPECT_SETTINGS.steps,
+    ascent_batch: Annotated[int, typer.Option(help="Pictures optimised together.")] = 64,
     cache: PictureCacheOpt = None,
 ) -> None:
     """Build the HTML report in which a person picks the auxiliary-head blocks and exports a config."""
-    dataset = load_dataset(data, subset)
-    dataset.require_all_classes()
     settings = AscentSettings(
         mode=ascent_mode, size=ascent_size, steps=ascent_steps, batch_size=ascent_batch, seed=seed
     )
+    if checkpoint is None:
+        kind = backbone_class(backbone)
+        check_ascent_size(kind, settings, kind.tap_names)
     model, weights_name = model_and_weights(checkpoint, backbone, weights, out)
+    check_ascent_size(model.backbone, settings, model.backbone.tap_names)
+    dataset = load_dataset(data, subset)
+    dataset.require_all_classes()
     report = build_inspection(
         model,
         weights_name,
@@ -101,6 +110,10 @@ def inspect_command(
         n_splits=folds,
         seed=seed,
         source=model_source(checkpoint, model, weights_name),
+        rendering=rendering,
+        say=console.print,
     )
+    for note in report.notes:
+        console.print(note)
     print(report.ranking.markdown(), end="")
     console.print(f"report: [bold]{report.index.resolve().as_uri()}[/]")

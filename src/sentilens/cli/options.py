@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from sentilens.data.store import OnError
+from sentilens.explain import GroupRendering
 from sentilens.runtime import Precision, Runtime
 
 
@@ -100,7 +101,22 @@ PictureCacheOpt = Annotated[
     typer.Option(
         "--cache-dir",
         "--cache",
-        help="Channel-picture cache folder (default $SENTILENS_CACHE/channels or ~/.cache/sentilens/channels).",
+        help="Picture cache folder for channel and group pictures (default: channels/ and groups/ under "
+        "$SENTILENS_CACHE or ~/.cache/sentilens).",
+    ),
+]
+GroupRenderingOpt = Annotated[
+    GroupRendering,
+    typer.Option(
+        help="Neuron-group pictures: specific (the group's direction relative to a reference profile, by "
+        "activation maximisation) or paper (eq. 5, the weighted mean of the block's channel pictures)."
+    ),
+]
+ReferenceOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="Reference-profile file (sentilens explain reference); default: the shipped one when the "
+        "backbone's weights match, else the images given."
     ),
 ]
 

@@ -18,6 +18,7 @@ from sentilens.cli.errors import console, fail
 from sentilens.cli.options import (
     CalibrationOpt,
     CheckpointOpt,
+    GroupRenderingOpt,
     PrecisionOpt,
     RayAddressOpt,
     RayOpt,
@@ -27,6 +28,7 @@ from sentilens.cli.options import (
 from sentilens.data import expand_inputs
 from sentilens.data.sample_photos import sample_images
 from sentilens.data.store import OnError
+from sentilens.explain import GroupRendering
 from sentilens.models import DEFAULT_TAPS, available_backbones, create_backbone
 from sentilens.runtime import Precision, Runtime
 
@@ -149,13 +151,16 @@ def demo(
     runtime: RuntimeOpt = Runtime.auto,
     precision: PrecisionOpt = Precision.auto,
     views: ViewsOpt = None,
+    rendering: GroupRenderingOpt = GroupRendering.specific,
 ) -> None:
     """The analyst workflow: classify, explain, and write a predictions table and a one-page HTML summary."""
     images = expand_inputs(inputs) if inputs else sample_images()
     if not images:
         fail("no image files found in the given inputs")
     choice = PredictionSettings(runtime=runtime, precision=precision, views=views)
-    result = analyse(load(checkpoint), images, out, group_tap=group_tap, run=choice, say=console.print)
+    result = analyse(
+        load(checkpoint), images, out, group_tap=group_tap, rendering=rendering, run=choice, say=console.print
+    )
     table = Table("file", "label", "probability")
     for prediction in result.predictions:
         table.add_row(prediction.path.name, prediction.label, f"{prediction.probability:.3f}")

@@ -4,38 +4,73 @@
 * :func:`spliced_test`: the spliced negative|positive image test (figure 6).
 * :func:`visualise_channels` and :class:`ChannelPictureCache`: channel pictures by activation
   maximisation (eq. 1-2), cached per weights, tap and settings.
-* :func:`spatial_cells`: the spatial-location grid (eq. 3).
+* :func:`spatial_cells`: the spatial-location grid (eq. 3), :class:`SpatialRendering`.
 * :func:`factorise` and :func:`group_pictures`: NMF neuron groups (eq. 4-5).
+* :class:`ReferenceProfile` (a tap's typical group), :func:`direction_pictures` (a group's
+  direction by activation maximisation) and :func:`draw_groups` (:class:`GroupRendering`: the
+  image-specific default or the paper's eq. 5, with the class contrast).
 
 :mod:`sentilens.app.explain` wraps each in a function that reads images and writes figures.
 """
 
-from sentilens.explain.activation_max import AscentMode, AscentSettings, ChannelPictures, visualise_channels
+from sentilens.explain.activation_max import (
+    AscentMode,
+    AscentSettings,
+    ChannelPictures,
+    check_ascent_size,
+    visualise_channels,
+)
 from sentilens.explain.channel_cache import ChannelPictureCache, cache_key, default_cache_dir
-from sentilens.explain.errors import ClassIndexError, RankError
+from sentilens.explain.errors import AscentSizeError, ClassIndexError, RankError
 from sentilens.explain.gradcam import FusedLogProbabilities, GradCamResult, grad_cam
-from sentilens.explain.neuron_groups import NeuronGroups, factorise, group_pictures
-from sentilens.explain.spatial import image_activation, spatial_cells, tile
+from sentilens.explain.group_ascent import direction_pictures
+from sentilens.explain.group_views import GroupDrawing, GroupRendering, draw_groups
+from sentilens.explain.neuron_groups import NeuronGroups, convergence_note, factorise, group_pictures, normalise
+from sentilens.explain.reference import (
+    ProfileError,
+    ReferenceProfile,
+    load_profiles,
+    matching_profile,
+    profile_from,
+    save_profiles,
+)
+from sentilens.explain.spatial import STRONGEST_K, SpatialRendering, image_activation, spatial_cells, tile
 from sentilens.explain.splice import SpliceLayout, SpliceResult, matching_share, splice, spliced_test
 
 __all__ = [
+    "STRONGEST_K",
     "AscentMode",
     "AscentSettings",
+    "AscentSizeError",
     "ChannelPictureCache",
     "ChannelPictures",
     "ClassIndexError",
     "FusedLogProbabilities",
     "GradCamResult",
+    "GroupDrawing",
+    "GroupRendering",
     "NeuronGroups",
+    "ProfileError",
     "RankError",
+    "ReferenceProfile",
+    "SpatialRendering",
     "SpliceLayout",
     "SpliceResult",
     "cache_key",
+    "check_ascent_size",
+    "convergence_note",
     "default_cache_dir",
+    "direction_pictures",
+    "draw_groups",
     "factorise",
     "grad_cam",
     "group_pictures",
     "image_activation",
+    "load_profiles",
+    "matching_profile",
+    "normalise",
+    "profile_from",
+    "save_profiles",
     "matching_share",
     "spatial_cells",
     "splice",

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sentilens.explain.errors import AscentSizeError
 from sentilens.models.backbones import Backbone
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import track
@@ -106,7 +107,7 @@ class AscentSettings:
                 raise InvalidArgumentError(f"{name} must be positive, got {getattr(self, name)}")
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
 
-    def resolved(self, backbone: Backbone) -> AscentSettings:
+    def resolved(self, backbone: Backbone | type[Backbone]) -> AscentSettings:
         """The same settings with ``size`` and ``redirect_relu`` filled in for ``backbone``."""
         plain = self.mode == "plain"
         size = self.size if self.size is not None else backbone.input_size if plain else REGULARISED_SIZE
@@ -119,6 +120,34 @@ class AscentSettings:
         return data
 
 
+def smallest_view(settings: AscentSettings, size: int) -> int:
+    """The smallest side the network sees for a canvas of ``size`` px (random rescaling shrinks it)."""
+    if settings.mode == "plain":
+        return size
+    return min(size, max(16, round(size * min(settings.scales))))
+
+
+def check_ascent_size(backbone: Backbone | type[Backbone], settings: AscentSettings, taps: Sequence[str]) -> None:
+    """Raise :class:`AscentSizeError` (naming the smallest size that works) when the canvas of
+    ``settings`` is too small for the backbone to reach every tap; needs only the backbone's
+    class (its metadata), so it runs before any model is loaded."""
+    backbone.check_taps(taps)
+    size = settings.resolved(backbone).size
+    assert size is not None
+    need = max(backbone.smallest_input(tap) for tap in taps)
+    if smallest_view(settings, size) >= need:
+        return
+    deepest = max(taps, key=backbone.tap_names.index)
+    smallest = need
+    while smallest_view(settings, smallest) < need:
+        smallest += 1
+    shrink = "" if settings.mode == "plain" else f" (random rescaling down to {min(settings.scales):g}x)"
+    raise AscentSizeError(
+        f"ascent size {size} px is too small for {backbone.name} up to block {deepest}{shrink}: "
+        f"the smallest size that works is {smallest} px"
+    )
+
+
 # --- parametrisations -------------------------------------------------------------------------
 
 
@@ -129,9 +158,10 @@ class PixelImage(nn.Module):
     range: eq. (1) bounds the norm, not each pixel.
     """
 
-    def __init__(self, batch: int, size: int, generator: torch.Generator) -> None:
+    def __init__(self, batch: int, size: int, generator: torch.Generator, shared_start: bool = False) -> None:
         super().__init__()
-        self.pixels = nn.Parameter(torch.randn((batch, 3, size, size), generator=generator))
+        start = torch.randn((1 if shared_start else batch, 3, size, size), generator=generator)
+        self.pixels = nn.Parameter(start.expand(batch, -1, -1, -1).clone())
         self.rho = float(self.pixels.detach()[0].norm())
 
     def forward(self) -> torch.Tensor:
@@ -168,6 +198,7 @@ class FourierImage(nn.Module):
         gain: float = 1.0,
         start_std: float = 0.01,
         decay: float = 1.0,
+        shared_start: bool = False,
     ) -> None:
         super().__init__()
         fy = torch.fft.fftfreq(size).view(-1, 1)
@@ -175,7 +206,8 @@ class FourierImage(nn.Module):
         frequency = torch.sqrt(fx**2 + fy**2).clamp_min(1.0 / size)
         self.register_buffer("scale", gain / frequency**decay, persistent=False)
         self.size = size
-        self.spectrum = nn.Parameter(start_std * torch.randn((batch, 3, *frequency.shape, 2), generator=generator))
+        start = start_std * torch.randn((1 if shared_start else batch, 3, *frequency.shape, 2), generator=generator)
+        self.spectrum = nn.Parameter(start.expand(batch, -1, -1, -1, -1).clone())
 
     def forward(self) -> torch.Tensor:
         coefficients = torch.view_as_complex(self.spectrum) * self.get_buffer("scale")
@@ -313,36 +345,79 @@ class ChannelPictures:
     settings: AscentSettings
 
 
-def _optimise_batch(
-    backbone: Backbone, tap: str, channels: torch.Tensor, settings: AscentSettings, generator: torch.Generator
+Objective = Callable[[torch.Tensor], torch.Tensor]
+"""Maps a tap's output ``(B, C, h, w)`` to one value per image ``(B,)``, to be maximised."""
+
+
+def channel_objective(channels: torch.Tensor) -> Objective:
+    """Image ``b`` maximises the mean activation of channel ``channels[b]``."""
+    return lambda tap_output: channel_means(tap_output, channels)
+
+
+def direction_objective(directions: torch.Tensor) -> Objective:
+    """Image ``b`` maximises ``sum_k d_bk * mean_ij a_kij``: its direction in channel space
+    (the neuron-group objective of Olah et al., "The Building Blocks of Interpretability")."""
+    return lambda tap_output: (tap_output.mean(dim=(2, 3)) * directions.to(tap_output)).sum(dim=1)
+
+
+def optimise(
+    backbone: Backbone,
+    tap: str,
+    objective: Objective,
+    batch: int,
+    settings: AscentSettings,
+    generator: torch.Generator,
+    shared_start: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Optimise ``batch`` images for ``objective``; return display pictures, start and final values.
+
+    ``shared_start`` starts every image of the batch from the same noise, so that two pictures
+    differ only because their objectives do (and a picture does not depend on its batch-mates).
+    """
     size = settings.size
     assert size is not None
     redirected_steps = settings.steps // 4 if settings.redirect_relu else 0
     if settings.mode == "plain":
-        image: PixelImage | FourierImage = PixelImage(len(channels), size, generator)
+        image: PixelImage | FourierImage = PixelImage(batch, size, generator, shared_start)
         transform: Transform = compose()
     else:
-        image = FourierImage(len(channels), size, generator, settings.spectrum_gain, settings.spectrum_start_std)
+        image = FourierImage(
+            batch, size, generator, settings.spectrum_gain, settings.spectrum_start_std, shared_start=shared_start
+        )
         transform = compose(
             jitter(settings.jitter, generator),
             random_scale(settings.scales, generator),
             jitter(max(1, settings.jitter // 2), generator),
         )
     with torch.no_grad():
-        start = channel_means(tap_activations(backbone, image(), tap), channels)
+        start = objective(tap_activations(backbone, image(), tap))
     optimiser = torch.optim.Adam(image.parameters(), lr=settings.lr)
     for step in range(settings.steps):
         optimiser.zero_grad(set_to_none=True)
         with redirected_relu() if step < redirected_steps else contextlib.nullcontext():
-            objective = channel_means(tap_activations(backbone, transform(image()), tap), channels)
-            (-objective.sum()).backward()
+            values = objective(tap_activations(backbone, transform(image()), tap))
+            (-values.sum()).backward()
         optimiser.step()
         image.project()
     with torch.no_grad():
         final_images = image()
-        final = channel_means(tap_activations(backbone, final_images, tap), channels)
+        final = objective(tap_activations(backbone, final_images, tap))
     return image.to_picture(final_images).float(), start, final
+
+
+@contextlib.contextmanager
+def frozen(backbone: Backbone) -> Iterator[None]:
+    """Eval mode and no parameter gradients inside the block; both restored afterwards."""
+    was_training = backbone.training
+    backbone.eval()
+    needs_grad = [p.requires_grad for p in backbone.parameters()]
+    backbone.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter, flag in zip(backbone.parameters(), needs_grad):
+            parameter.requires_grad_(flag)
+        backbone.train(was_training)
 
 
 def visualise_channels(
@@ -363,21 +438,14 @@ def visualise_channels(
     bad = chosen[(chosen < 0) | (chosen >= count)]
     if len(bad):
         raise InvalidArgumentError(f"channel(s) {bad.tolist()} out of range for tap {tap!r}; valid: 0..{count - 1}")
-    was_training = backbone.training
-    backbone.eval()
-    needs_grad = [p.requires_grad for p in backbone.parameters()]
-    backbone.requires_grad_(False)
+    check_ascent_size(backbone, settings, [tap])
     generator = torch.Generator().manual_seed(settings.seed)
     pictures, starts, finals = [], [], []
-    try:
+    with frozen(backbone):
         batches = [chosen[i : i + settings.batch_size] for i in range(0, len(chosen), settings.batch_size)]
         for batch in track(batches, total=len(batches), description=f"visualising {tap} channels"):
-            picture, start, final = _optimise_batch(backbone, tap, batch, settings, generator)
+            picture, start, final = optimise(backbone, tap, channel_objective(batch), len(batch), settings, generator)
             pictures.append(picture)
             starts.append(start)
             finals.append(final)
-    finally:
-        for parameter, flag in zip(backbone.parameters(), needs_grad):
-            parameter.requires_grad_(flag)
-        backbone.train(was_training)
     return ChannelPictures(tap, chosen, torch.cat(pictures), torch.cat(starts), torch.cat(finals), settings)

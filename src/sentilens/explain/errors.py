@@ -13,6 +13,10 @@ class RankError(SentilensError, ValueError):
     """A number of NMF neuron groups below 1."""
 
 
+class AscentSizeError(SentilensError, ValueError):
+    """An activation-maximisation canvas too small for the backbone to reach a tap."""
+
+
 def check_class_index(index: int, num_classes: int) -> int:
     """Return ``index`` if it names one of ``num_classes`` classes, else raise :class:`ClassIndexError`."""
     if not 0 <= index < num_classes:

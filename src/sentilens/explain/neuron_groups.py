@@ -6,18 +6,34 @@ where each group is active and ``V`` (``r x t``) which channels form it.  A grou
 ``S = sum_k P^k v_k`` over the channel pictures, divided by ``sum_k v_k`` so it stays in [0, 1].
 The paper uses ``r = 1`` (one group per image); ``r > 1`` gives one picture per group, ordered
 by how much of the activation each group explains.
+
+scikit-learn stops NMF at ``max_iter`` with a ``ConvergenceWarning``; :func:`factorise` keeps
+the warning out of the terminal and records it in :attr:`NeuronGroups.converged`, so that a
+command can report all such maps in one line (the relative error says how good the fit is).
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.decomposition import NMF
+from sklearn.exceptions import ConvergenceWarning
 
 from sentilens.explain.errors import RankError, check_rank
 from sentilens.utils.errors import InvalidArgumentError
+
+
+def normalise(weights: np.ndarray) -> np.ndarray:
+    """Rows of non-negative channel weights scaled to sum to 1 (all-zero rows stay zero)."""
+    values = np.asarray(weights, dtype=np.float64)
+    totals = values.sum(axis=-1, keepdims=True)
+    scaled: np.ndarray = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0).astype(np.float32)
+    return scaled
 
 
 @dataclass
@@ -28,11 +44,26 @@ class NeuronGroups:
         spatial: ``U`` as maps ``(r, m, n)``: where each group fires.
         channel_weights: ``V`` ``(r, t)``: each group's channel weights (non-negative).
         relative_error: ``||B - U V||_F / ||B||_F``.
+        converged: False when NMF stopped at its iteration limit.
     """
 
     spatial: np.ndarray
     channel_weights: np.ndarray
     relative_error: float
+    converged: bool = True
+
+    def normalised_weights(self) -> np.ndarray:
+        """``V`` with each group's row scaled to sum to 1: which channels make up the group."""
+        return normalise(self.channel_weights)
+
+    def where(self, side: int) -> np.ndarray:
+        """``U`` as ``(r, side, side)`` maps in [0, 1] (bilinear, each scaled by its maximum):
+        where on the image each group fires."""
+        maps = torch.as_tensor(self.spatial, dtype=torch.float32)[None]
+        up = F.interpolate(maps, size=(side, side), mode="bilinear", align_corners=False)[0].clamp_min(0)
+        peaks = up.flatten(1).amax(dim=1).clamp_min(1e-12).view(-1, 1, 1)
+        scaled: np.ndarray = (up / peaks).numpy()
+        return scaled
 
 
 def factorise(activation: torch.Tensor | np.ndarray, rank: int = 1, seed: int = 0, max_iter: int = 500) -> NeuronGroups:
@@ -47,12 +78,27 @@ def factorise(activation: torch.Tensor | np.ndarray, rank: int = 1, seed: int = 
     if norm == 0.0:
         return NeuronGroups(np.zeros((rank, rows, columns)), np.zeros((rank, channels)), 0.0)
     model = NMF(n_components=rank, init="nndsvda", random_state=seed, max_iter=max_iter)
-    u = model.fit_transform(matrix)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        u = model.fit_transform(matrix)
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     v = model.components_
     order = np.argsort(-(u.sum(axis=0) * v.sum(axis=1)))
     u, v = u[:, order], v[order]
     error = float(np.linalg.norm(matrix - u @ v)) / norm
-    return NeuronGroups(u.T.reshape(rank, rows, columns), v, error)
+    return NeuronGroups(u.T.reshape(rank, rows, columns), v, error, converged)
+
+
+def convergence_note(groups: Sequence[NeuronGroups], max_iter: int = 500) -> str | None:
+    """One line about the factorisations that hit the iteration limit, or None if all converged."""
+    stopped = [g for g in groups if not g.converged]
+    if not stopped:
+        return None
+    worst = max(g.relative_error for g in stopped)
+    return (
+        f"NMF reached its {max_iter}-iteration limit on {len(stopped)} of {len(groups)} maps "
+        f"(relative error up to {worst:.3f}); their groups are drawn as found"
+    )
 
 
 def group_pictures(pictures: torch.Tensor, groups: NeuronGroups) -> torch.Tensor:

@@ -5,15 +5,34 @@ For one image and one tap with an ``m x n`` map of ``t`` channels, the cell at `
 position.  We divide by ``sum_k w^k_ij`` so each cell is a weighted *mean* of pictures and stays
 a displayable image in [0, 1]; cells where every channel is silent are left black.  Cells are
 laid out in the map's own row/column order, so the grid lines up with the image.
+
+Over all channels (the ``paper`` rendering) every cell is a mean of hundreds of pictures and
+comes out nearly the same grey whatever the weights.  The default ``strongest`` rendering keeps,
+per cell, only the ``k`` channels most active there *relative to their typical level* (each
+channel's activation divided by its mean over a reference set, when one is given), so a cell
+shows what is particular to that place.  BENCHMARKS.md has the measurements.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 import torch
 
 from sentilens.explain.activation_max import tap_activations
 from sentilens.models.backbones import Backbone
 from sentilens.utils.errors import InvalidArgumentError
+
+
+class SpatialRendering(StrEnum):
+    """How the cells of the spatial grid combine channel pictures."""
+
+    strongest = "strongest"  # the k channels most active at the cell, relative to their typical level
+    paper = "paper"  # eq. (3): every channel, weighted by its activation at the cell
+
+
+#: Channels per cell of the ``strongest`` rendering.
+STRONGEST_K = 3
 
 
 @torch.no_grad()
@@ -23,7 +42,12 @@ def image_activation(backbone: Backbone, image01: torch.Tensor, tap: str) -> tor
     return tap_activations(backbone, image01.unsqueeze(0), tap)[0]
 
 
-def spatial_cells(pictures: torch.Tensor, activation: torch.Tensor, top_k: int | None = None) -> torch.Tensor:
+def spatial_cells(
+    pictures: torch.Tensor,
+    activation: torch.Tensor,
+    top_k: int | None = None,
+    typical: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Eq. (3): one picture per map position, shape ``(m, n, 3, s, s)``.
 
     Args:
@@ -31,12 +55,17 @@ def spatial_cells(pictures: torch.Tensor, activation: torch.Tensor, top_k: int |
         activation: the tap's map ``(C, m, n)`` for one image (non-negative).
         top_k: keep only each position's ``top_k`` strongest channels (None: all, as in eq. 3);
             fewer channels give less washed-out cells.
+        typical: ``(C,)`` each channel's typical activation (e.g. its mean over a reference set);
+            when given, weights are activations divided by it, so a channel counts by how much
+            more active it is here than usual.
     """
     if pictures.shape[0] != activation.shape[0]:
         raise InvalidArgumentError(
             f"{pictures.shape[0]} channel pictures for a map with {activation.shape[0]} channels"
         )
     weights = activation.clamp_min(0).flatten(1).T  # (m n, C)
+    if typical is not None:
+        weights = weights / typical.float().clamp_min(1e-6 * float(typical.max().clamp_min(1e-12)))
     if top_k is not None:
         if top_k < 1:
             raise InvalidArgumentError(f"top_k must be at least 1, got {top_k}")

@@ -6,13 +6,15 @@ touches the global backend or keeps figures alive, and drawing works without a d
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+
+from sentilens.reports.pictures import heat_overlay
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -90,31 +92,50 @@ def save_spatial(path: str | Path, image: ArrayLike, grid: ArrayLike, title: str
     return _save(figure, path)
 
 
-def save_neuron_groups(
-    path: str | Path,
-    rows: Mapping[str, tuple[ArrayLike, ArrayLike]],
-    negative_names: Sequence[str],
-    positive_names: Sequence[str],
-) -> Path:
-    """Group pictures (eq. 5), one row per tap: negative images' groups left, positive right.
+def _stretch(picture: np.ndarray) -> np.ndarray:
+    low, high = float(picture.min()), float(picture.max())
+    return (picture - low) / (high - low) if high > low else np.zeros_like(picture)
 
-    ``rows[tap]`` is ``(negative, positive)``, each ``(images, r, 3, s, s)``; with ``r > 1`` a
-    cell shows an image's groups side by side.
+
+def save_group_figure(
+    path: str | Path,
+    images: ArrayLike,
+    wheres: Sequence[np.ndarray],
+    pictures: ArrayLike,
+    names: Sequence[str],
+    contrast: Sequence[tuple[str, ArrayLike]],
+    title: str,
+    stretch: bool = False,
+) -> Path:
+    """Neuron groups of one tap: per image (columns), where its groups fire (``U`` over the
+    image, top row) and their pictures (second row); the class contrast in a third row.
+
+    ``wheres[i]`` is ``(r, H, W)`` in [0, 1] and ``pictures[i]`` ``(r, 3, s, s)``; with ``r > 1``
+    a cell shows the image's groups side by side.  ``stretch`` stretches each picture's range.
     """
-    columns = len(negative_names) + len(positive_names)
-    figure = Figure(figsize=(1.6 * columns + 0.8, 1.7 * len(rows)))
-    axes = figure.subplots(len(rows), columns, squeeze=False)
-    for row, (tap, (negative, positive)) in enumerate(rows.items()):
-        groups = [*negative, *positive]
-        names = [f"neg: {n}" for n in negative_names] + [f"pos: {n}" for n in positive_names]
-        for column, (picture, name) in enumerate(zip(groups, names)):
-            ax = axes[row, column]
-            ax.imshow(np.concatenate([_hwc(p) for p in picture], axis=1))
-            if row == 0:
-                ax.set_title(name[:24], fontsize=7, color="tab:red" if name.startswith("neg") else "tab:green")
-            if column == 0:
-                ax.set_ylabel(tap)
-    _hide_axes(axes)
+    columns = max(len(names), len(contrast), 1)
+    rows = 3 if contrast else 2
+    figure = Figure(figsize=(1.9 * columns, 2.0 * rows + 0.5))
+    axes = figure.subplots(rows, columns, squeeze=False)
+    show = _stretch if stretch else (lambda picture: picture)
+    for column, name in enumerate(names):
+        overlays = [heat_overlay(images[column], where) for where in wheres[column]]
+        axes[0, column].imshow(np.concatenate(overlays, axis=1))
+        axes[0, column].set_title(name[:24], fontsize=7, color="tab:red" if name.startswith("neg") else "tab:green")
+        axes[1, column].imshow(np.concatenate([show(_hwc(p)) for p in pictures[column]], axis=1))
+    for column, (label, picture) in enumerate(contrast):
+        axes[2, column].imshow(show(_hwc(picture)))
+        axes[2, column].set_title(label, fontsize=8)
+    axes[0, 0].set_ylabel("where")
+    axes[1, 0].set_ylabel("what")
+    if contrast:
+        axes[2, 0].set_ylabel("class contrast")
+    for ax in np.ravel(axes):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if not ax.images:
+            ax.axis("off")
+    figure.suptitle(title, fontsize=9)
     return _save(figure, path)
 
 

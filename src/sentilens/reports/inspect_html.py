@@ -23,13 +23,33 @@ CONFIG_FILE_NAME = "sentilens-config.json"
 
 
 @dataclass
+class Card:
+    """One shown image at one tap (paths inside the report folder).
+
+    Attributes:
+        name: the image's file name.
+        label: its class name (the data's label).
+        where: the image with its neuron group's spatial factor ``U`` as a heat overlay.
+        group: the group picture.
+        probe: the image with the CAM of the block's fitted probe as a signed overlay.
+        probe_positive: the probe's probability of the positive class for this image.
+    """
+
+    name: str
+    label: str
+    where: Path
+    group: Path
+    probe: Path
+    probe_positive: float
+
+
+@dataclass
 class TapSection:
-    """The pictures of one tap (paths inside the report folder)."""
+    """The pictures of one tap: a card per shown image and the class contrast."""
 
     tap: str
-    groups: Path
-    average: Path
-    gradcam: list[Path]
+    cards: list[Card]
+    contrast: list[tuple[str, Path]]
 
 
 STYLE = """
@@ -41,8 +61,12 @@ tr.suggested { background: #eef7ee; }
 section.tap { border-top: 2px solid #ddd; padding: .8rem 0; }
 section.tap h2 { display: flex; gap: 1.2rem; align-items: center; font-size: 1.25rem; }
 section.tap h2 label { font-weight: normal; font-size: 1rem; }
-.evidence { color: #333; } .pictures img { max-width: 100%; margin: .3rem .3rem 0 0; vertical-align: top; }
-.pictures .row { display: flex; flex-wrap: wrap; gap: .4rem; align-items: flex-start; }
+.evidence { color: #333; } .legend { color: #444; max-width: 70rem; }
+.row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: flex-start; margin: .4rem 0; }
+figure { margin: 0; } figure img { display: block; width: 112px; height: 112px; margin-bottom: 2px; }
+figcaption { font-size: .75rem; max-width: 112px; overflow-wrap: anywhere; }
+figure.card.negative figcaption .label { color: #b71c1c; } figure.card.positive figcaption .label { color: #1b5e20; }
+.contrast figure img { width: 140px; height: 140px; }
 #exportbar { position: fixed; bottom: 0; left: 0; right: 0; background: #f6f6f6; border-top: 1px solid #bbb;
              padding: .5rem 2rem; display: flex; gap: 1rem; align-items: center; }
 #export-error { color: #b00; margin: 0; } #config { margin: 1rem 0; background: #f4f4f4; padding: .6rem; }
@@ -94,8 +118,9 @@ showCount();
 """
 
 
-def _img(path: Path, root: Path, alt: str) -> str:
-    return f'<img src="{html.escape(path.relative_to(root).as_posix())}" alt="{html.escape(alt)}" loading="lazy">'
+def _img(path: Path, root: Path, alt: str, kind: str = "") -> str:
+    source = html.escape(path.relative_to(root).as_posix())
+    return f'<img class="{kind}" src="{source}" alt="{html.escape(alt)}" loading="lazy">'
 
 
 def _ranking_table(ranking: Ranking) -> str:
@@ -111,11 +136,28 @@ def _ranking_table(ranking: Ranking) -> str:
     )
 
 
+def _card(card: Card, root: Path) -> str:
+    label = html.escape(card.label)
+    return (
+        f'<figure class="card {label}" data-label="{label}">'
+        f"{_img(card.where, root, f'where the group fires in {card.name}', 'where')}"
+        f"{_img(card.group, root, f'group picture of {card.name}', 'group')}"
+        f"{_img(card.probe, root, f'probe map of {card.name}', 'probe')}"
+        f'<figcaption><span class="label">{label}</span> {html.escape(card.name)}<br>'
+        f"probe p(positive) {card.probe_positive:.2f}</figcaption></figure>"
+    )
+
+
 def _section(section: TapSection, ranking: Ranking, root: Path) -> str:
     evidence = {t.tap: t for t in ranking.taps}[section.tap]
     tap = html.escape(section.tap)
     checked = " checked" if evidence.suggested else ""
-    cams = "".join(_img(p, root, f"{section.tap} Grad-CAM") for p in section.gradcam)
+    cards = "".join(_card(c, root) for c in section.cards)
+    contrast = "".join(
+        f"<figure>{_img(path, root, f'{section.tap} {label}', 'contrast')}"
+        f"<figcaption>{html.escape(label)}</figcaption></figure>"
+        for label, path in section.contrast
+    )
     return f"""
 <section class="tap" id="tap-{tap}" data-tap="{tap}">
   <h2>Block {tap}
@@ -124,16 +166,14 @@ def _section(section: TapSection, ranking: Ranking, root: Path) -> str:
       value="{DEFAULT_AUX_WEIGHT}" size="5"></label></h2>
   <p class="evidence">rank {evidence.rank} of {len(ranking.taps)}; linear-probe accuracy
     {evidence.probe_accuracy:.3f} ± {evidence.probe_std:.3f}; NMF separation {evidence.separation:.3f}</p>
-  <div class="pictures">
-    <p>Neuron groups (r = 1) of sampled images: negative left, positive right.</p>
-    {_img(section.groups, root, f"{section.tap} neuron groups")}
-    <div class="row"><div><p>Class averages</p>{_img(section.average, root, f"{section.tap} class averages")}</div>
-    <div><p>Grad-CAM at {tap} for each image's own label</p>{cams}</div></div>
-  </div>
+  <div class="row contrast">{contrast}</div>
+  <div class="row cards">{cards}</div>
 </section>"""
 
 
-def write_report(out: str | Path, ranking: Ranking, sections: Sequence[TapSection], source: str) -> Path:
+def write_report(
+    out: str | Path, ranking: Ranking, sections: Sequence[TapSection], source: str, legend: str = ""
+) -> Path:
     """Write ``index.html``, ``ranking.json`` and ``ranking.md`` into ``out``; return the page."""
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
@@ -150,6 +190,7 @@ def write_report(out: str | Path, ranking: Ranking, sections: Sequence[TapSectio
 the classes. Suggested: <strong>{html.escape(", ".join(ranking.suggested))}</strong> (pre-ticked).
 Tick the blocks whose positive and negative pictures differ most, set weights, and export.</p>
 {_ranking_table(ranking)}
+<p class="legend">{html.escape(legend)}</p>
 {body}
 <h2>Config</h2>
 <p>Use with <code>sentilens cv DATA --config {CONFIG_FILE_NAME}</code> or <code>sentilens train</code>.</p>

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+
+from sentilens.reports.pictures import save_png
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>sentilens summary</title>
@@ -23,59 +24,90 @@ td, th {{ border-bottom: 1px solid #ddd; padding: .5rem 1rem; text-align: left; 
 img {{ width: 180px; height: 180px; image-rendering: auto; }}
 .positive {{ color: #1a7f37; font-weight: 600; }} .negative {{ color: #c62828; font-weight: 600; }}
 .note {{ color: #555; max-width: 60rem; }}
+.contrast {{ display: flex; gap: 1rem; }} figure {{ margin: 0; }} figcaption {{ font-size: .85rem; }}
 </style></head><body>
 <h1>sentilens: image sentiment</h1>
 <p class="note">{note}</p>
 <table>
 <tr><th>image</th><th>label</th><th>probability</th><th>Grad-CAM at {cam_tap}</th>
-<th>neuron group at {group_tap} (contrast stretched)</th></tr>
+<th>where the neuron group at {group_tap} fires</th><th>what it responds to{stretched}</th></tr>
 {rows}
 </table>
+{contrast}
 </body></html>
 """
 
 
 @dataclass
 class SummaryRow:
-    """One image of the summary: its verdict and the two pictures that explain it."""
+    """One image of the summary: its verdict and the pictures that explain it."""
 
     name: str
     label: str
     probability: float
     image: np.ndarray  # (H, W, 3) uint8
     gradcam: np.ndarray  # (H, W, 3) floats in [0, 1]
+    where: np.ndarray  # (H, W, 3) floats in [0, 1]: the group's spatial factor over the image
     group: np.ndarray  # (3, s, s) floats in [0, 1]
+
+
+@dataclass
+class Contrast:
+    """The class contrast of the neuron groups: a caption and labelled ``(3, s, s)`` pictures."""
+
+    caption: str
+    pictures: list[tuple[str, np.ndarray]]
 
 
 def stretch(picture: np.ndarray) -> np.ndarray:
     """Map a picture's value range to [0, 1] for display.
 
-    A neuron-group picture is a weighted mean of hundreds of channel pictures, so its values crowd
+    An eq. (5) picture is a weighted mean of hundreds of channel pictures, so its values crowd
     around mid-grey; stretching shows its structure without changing which colours dominate.
     """
     low, high = float(picture.min()), float(picture.max())
     return (picture - low) / (high - low) if high > low else np.zeros_like(picture)
 
 
-def _png(array: np.ndarray, path: Path) -> str:
-    values = array if array.dtype == np.uint8 else (np.clip(array, 0, 1) * 255).astype(np.uint8)
-    Image.fromarray(values).save(path)
-    return path.name
+def write_summary(
+    rows: Sequence[SummaryRow],
+    out: Path,
+    cam_tap: str,
+    group_tap: str,
+    note: str,
+    contrast: Contrast | None = None,
+    stretch_groups: bool = False,
+) -> Path:
+    """Write ``index.html`` and its PNGs into ``out``; return the page's path.
 
-
-def write_summary(rows: Sequence[SummaryRow], out: Path, cam_tap: str, group_tap: str, note: str) -> Path:
-    """Write ``index.html`` and its PNGs into ``out``; return the page's path."""
+    ``stretch_groups`` stretches each group picture's range for display (for eq. 5 pictures).
+    """
     out.mkdir(parents=True, exist_ok=True)
     cells = []
     for index, row in enumerate(rows):
         stem = f"{index:03d}"
-        image = _png(row.image, out / f"{stem}-image.png")
-        cam = _png(row.gradcam, out / f"{stem}-gradcam.png")
-        group = _png(stretch(row.group.transpose(1, 2, 0)), out / f"{stem}-group.png")
+        image = save_png(row.image, out / f"{stem}-image.png").name
+        cam = save_png(row.gradcam, out / f"{stem}-gradcam.png").name
+        where = save_png(row.where, out / f"{stem}-where.png").name
+        group = save_png(stretch(row.group) if stretch_groups else row.group, out / f"{stem}-group.png").name
         cells.append(
             f'<tr><td><img src="{image}" alt="{html.escape(row.name)}"><br>{html.escape(row.name)}</td>'
             f'<td class="{html.escape(row.label)}">{html.escape(row.label)}</td><td>{row.probability:.3f}</td>'
-            f'<td><img src="{cam}" alt="Grad-CAM"></td><td><img src="{group}" alt="neuron group"></td></tr>'
+            f'<td><img src="{cam}" alt="Grad-CAM"></td><td><img src="{where}" alt="where the group fires"></td>'
+            f'<td><img class="group" src="{group}" alt="neuron group"></td></tr>'
+        )
+    contrast_html = ""
+    if contrast is not None:
+        figures = []
+        for i, (label, picture) in enumerate(contrast.pictures):
+            png = save_png(stretch(picture) if stretch_groups else picture, out / f"contrast-{i}.png").name
+            figures.append(
+                f'<figure><img class="contrast" src="{png}" alt="{html.escape(label)}">'
+                f"<figcaption>{html.escape(label)}</figcaption></figure>"
+            )
+        contrast_html = (
+            f'<h2>Class contrast</h2><p class="note">{html.escape(contrast.caption)}</p>'
+            f'<div class="contrast">{"".join(figures)}</div>'
         )
     page = out / "index.html"
     page.write_text(
@@ -83,7 +115,9 @@ def write_summary(rows: Sequence[SummaryRow], out: Path, cam_tap: str, group_tap
             note=html.escape(note),
             cam_tap=html.escape(cam_tap),
             group_tap=html.escape(group_tap),
+            stretched=" (contrast stretched)" if stretch_groups else "",
             rows="\n".join(cells),
+            contrast=contrast_html,
         ),
         encoding="utf-8",
     )

@@ -6,6 +6,7 @@ from sentilens.models.backbones.registry import (
     DEFAULT_BACKBONE,
     DEFAULT_WEIGHTS,
     available_backbones,
+    backbone_class,
     create_backbone,
     register_backbone,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "UnknownTapError",
     "WeightsUnavailableError",
     "available_backbones",
+    "backbone_class",
     "create_backbone",
     "register_backbone",
 ]

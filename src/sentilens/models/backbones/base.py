@@ -9,6 +9,8 @@ of frozen lower blocks and run only the trainable upper ones.
 
 from __future__ import annotations
 
+import copy
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -44,6 +46,9 @@ class Backbone(nn.Module):
         tap_names: names of the stages that are taps, in depth order.
         tap_channels: channel count of each tap's output map.
         num_features: channel count of the final map (the pooled feature size).
+        smallest_inputs: the smallest square input side (px) whose forward pass reaches each tap
+            (smaller inputs shrink a map below a kernel), so that bad sizes are refused before
+            any work; a test checks every entry with :meth:`reaches`.
     """
 
     name: str = ""
@@ -51,6 +56,7 @@ class Backbone(nn.Module):
     tap_names: tuple[str, ...] = ()
     tap_channels: dict[str, int] = {}
     num_features: int = 0
+    smallest_inputs: dict[str, int] = {}
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,13 +66,14 @@ class Backbone(nn.Module):
     def stage_names(self) -> list[str]:
         return list(self.stages.keys())
 
-    def check_taps(self, taps: Sequence[str]) -> None:
+    @classmethod
+    def check_taps(cls, taps: Sequence[str]) -> None:
         """Raise :class:`UnknownTapError` naming the valid taps if any name is unknown."""
-        unknown = [t for t in taps if t not in self.tap_names]
+        unknown = [t for t in taps if t not in cls.tap_names]
         if unknown:
             raise UnknownTapError(
-                f"unknown tap(s) {', '.join(map(repr, unknown))} for backbone {self.name!r}; "
-                f"valid taps: {', '.join(self.tap_names)}"
+                f"unknown tap(s) {', '.join(map(repr, unknown))} for backbone {cls.name!r}; "
+                f"valid taps: {', '.join(cls.tap_names)}"
             )
 
     def stage_index(self, stage: str) -> int:
@@ -77,6 +84,25 @@ class Backbone(nn.Module):
             raise UnknownTapError(
                 f"unknown stage {stage!r} for backbone {self.name!r}; valid stages: {', '.join(self.stage_names)}"
             ) from None
+
+    @classmethod
+    def smallest_input(cls, tap: str) -> int:
+        """The smallest square input side (px) that reaches ``tap`` (from :attr:`smallest_inputs`)."""
+        cls.check_taps([tap])
+        return cls.smallest_inputs[tap]
+
+    def reaches(self, tap: str, side: int) -> bool:
+        """Whether a ``side`` x ``side`` input gets through to ``tap``, by a shape-only pass on
+        the meta device (no arithmetic, no copy of the weights)."""
+        self.check_taps([tap])
+        tensors = itertools.chain(self.parameters(), self.buffers())
+        shapes_only = copy.deepcopy(self, {id(t): torch.empty_like(t, device="meta") for t in tensors}).eval()
+        try:
+            with torch.no_grad():
+                shapes_only(torch.empty((1, 3, side, side), device="meta"), stop=tap)
+        except RuntimeError:
+            return False
+        return True
 
     def input_stage_before(self, stage: str) -> str | None:
         """Name of the stage whose output feeds ``stage`` (None for the first stage)."""

@@ -51,6 +51,7 @@ class GoogLeNet(Backbone):
         "4d": 528, "4e": 832, "5a": 832, "5b": 1024,
     }  # fmt: skip
     num_features = 1024
+    smallest_inputs = {"3a": 7, "3b": 7, "4a": 15, "4b": 15, "4c": 15, "4d": 15, "4e": 15, "5a": 15, "5b": 15}
 
     def __init__(self) -> None:
         super().__init__()
@@ -88,7 +89,7 @@ def download_imagenet_state() -> dict[str, torch.Tensor]:
         ) from error
 
 
-@register_backbone("googlenet")
+@register_backbone("googlenet", GoogLeNet)
 def googlenet(weights: str | Path = "imagenet") -> GoogLeNet:
     """torchvision GoogLeNet; ``weights`` is "imagenet", "none" or a state-dict file."""
     model = GoogLeNet()

@@ -212,6 +212,8 @@ class InceptionV3(Backbone):
         "6d": 768, "6e": 768, "7a": 1280, "7b": 2048, "7c": 2048,
     }  # fmt: skip
     num_features = 2048
+    smallest_inputs = {"5b": 27, "5c": 27, "5d": 27, "6a": 43, "6b": 43, "6c": 43, "6d": 43, "6e": 43,
+                       "7a": 75, "7b": 75, "7c": 75}  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__()
@@ -308,7 +310,7 @@ def load_fid_state_dict(path: Path | None = None) -> dict[str, torch.Tensor]:
     return convert_torchscript_state(dict(scripted.state_dict()))
 
 
-@register_backbone("inception_v3")
+@register_backbone("inception_v3", InceptionV3)
 def inception_v3(weights: str | Path = "imagenet") -> InceptionV3:
     """TensorFlow's ImageNet Inception-v3; ``weights`` is "imagenet", "none" or a state-dict file."""
     model = InceptionV3()

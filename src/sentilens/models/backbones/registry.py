@@ -15,16 +15,26 @@ DEFAULT_BACKBONE = "inception_v3"
 DEFAULT_WEIGHTS = "imagenet"
 
 _REGISTRY: dict[str, BackboneFactory] = {}
+_CLASSES: dict[str, type[Backbone]] = {}
 
 
-def register_backbone(name: str) -> Callable[[BackboneFactory], BackboneFactory]:
-    """Decorator: make ``factory(weights)`` available as ``create_backbone(name, weights)``."""
+def register_backbone(name: str, kind: type[Backbone]) -> Callable[[BackboneFactory], BackboneFactory]:
+    """Decorator: make ``factory(weights)`` (which builds a ``kind``) available as
+    ``create_backbone(name, weights)``, and ``kind`` as ``backbone_class(name)``."""
 
     def decorate(factory: BackboneFactory) -> BackboneFactory:
         _REGISTRY[name] = factory
+        _CLASSES[name] = kind
         return factory
 
     return decorate
+
+
+def backbone_class(name: str) -> type[Backbone]:
+    """The class of a backbone by name, for its metadata (taps, sizes) without building it."""
+    if name not in _CLASSES:
+        raise InvalidArgumentError(f"unknown backbone {name!r}; available: {', '.join(available_backbones())}")
+    return _CLASSES[name]
 
 
 def available_backbones() -> list[str]:

@@ -1,0 +1,116 @@
+"""How neuron groups are drawn: the image-specific rendering (default) or the paper's eq. (5).
+
+* ``specific``: a group's *direction* relative to a :class:`~sentilens.explain.reference.ReferenceProfile`,
+  ``(v - mean) / spread`` (channels that take a larger share of this group than usual count
+  positive, smaller share negative), drawn by activation maximisation
+  (:mod:`sentilens.explain.group_ascent`).  Class averages use the class's mean ``v``; the class
+  contrast uses the difference of the two class directions, in both signs ("more in positive",
+  "more in negative").
+* ``paper``: eq. (5) exactly, ``S = sum_k P^k v_k / sum_k v_k`` over the cached channel pictures
+  of the whole tap (:class:`~sentilens.explain.ChannelPictureCache`); class averages draw the
+  class's mean ``v`` the same way and the contrast is the pixel difference of the two averages
+  (mid-grey: no difference).
+
+BENCHMARKS.md ("Neuron groups a person can read") has the measurements behind the default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sentilens.explain.activation_max import AscentSettings
+from sentilens.explain.channel_cache import ChannelPictureCache
+from sentilens.explain.group_ascent import direction_pictures
+from sentilens.explain.reference import ProfileError, ReferenceProfile
+from sentilens.models.backbones import Backbone
+from sentilens.utils.errors import InvalidArgumentError
+
+
+class GroupRendering(StrEnum):
+    """How a neuron group becomes a picture."""
+
+    specific = "specific"  # activation maximisation of the group's direction relative to a reference (default)
+    paper = "paper"  # eq. (5): the v-weighted mean of the tap's channel pictures
+
+
+@dataclass
+class GroupDrawing:
+    """Pictures of some groups of one tap, and of the class contrast when one was asked for.
+
+    Attributes:
+        pictures: ``(N, 3, s, s)`` in [0, 1], one per row of the weights given.
+        contrast_labels: names of the contrast pictures (empty: no contrast).
+        contrast: ``(K, 3, s, s)`` in [0, 1].
+    """
+
+    pictures: torch.Tensor
+    contrast_labels: list[str]
+    contrast: torch.Tensor
+
+
+def contrast_names(class_names: tuple[str, ...]) -> list[str]:
+    """Captions of the four contrast pictures of two classes."""
+    negative, positive = class_names[:2]
+    return [f"{negative} average", f"{positive} average", f"more in {positive}", f"more in {negative}"]
+
+
+def draw_groups(
+    backbone: Backbone,
+    tap: str,
+    weights: np.ndarray,
+    rendering: GroupRendering | str = GroupRendering.specific,
+    settings: AscentSettings | None = None,
+    profile: ReferenceProfile | None = None,
+    class_means: np.ndarray | None = None,
+    class_names: tuple[str, ...] = ("negative", "positive"),
+    cache_dir: str | Path | None = None,
+) -> GroupDrawing:
+    """Draw the groups with normalised channel weights ``weights`` ``(N, C)`` at ``tap``.
+
+    Args:
+        rendering: ``specific`` (needs ``profile``) or ``paper``.
+        settings: activation-maximisation settings of the group (``specific``) or channel
+            (``paper``) pictures.
+        profile: the reference profile of ``tap`` (``specific`` draws relative to it).
+        class_means: ``(2, C)`` mean normalised weights of the negative and the positive class:
+            also draw the class contrast (None: no contrast).
+        class_names: names of those two classes, for the captions.
+        cache_dir: folder of the cached channel and group pictures (None: their default folders
+            under ``$SENTILENS_CACHE`` or ``~/.cache/sentilens``).
+    """
+    rendering = GroupRendering(rendering)
+    settings = settings or AscentSettings()
+    weights = np.asarray(weights, dtype=np.float32).reshape(-1, backbone.tap_channels[tap])
+    if class_means is not None:
+        class_means = np.asarray(class_means, dtype=np.float32)
+        if class_means.shape != (2, weights.shape[1]):
+            raise InvalidArgumentError(f"class means of shape {class_means.shape} for two classes at {tap}")
+    labels = contrast_names(class_names) if class_means is not None else []
+    if rendering == GroupRendering.paper:
+        channels = ChannelPictureCache(cache_dir).layer(backbone, tap, settings).pictures
+        rows = np.concatenate([weights, class_means]) if class_means is not None else weights
+        drawn = torch.einsum(
+            "rc,cxyz->rxyz", torch.as_tensor(rows / np.maximum(rows.sum(1, keepdims=True), 1e-12)), channels
+        )
+        pictures, averages = drawn[: len(weights)], drawn[len(weights) :]
+        if class_means is None:
+            return GroupDrawing(pictures, [], averages)
+        difference = averages[1] - averages[0]
+        scale = float(difference.abs().max()) or 1.0
+        signed = torch.stack([0.5 + difference / (2 * scale), 0.5 - difference / (2 * scale)])
+        return GroupDrawing(pictures, labels, torch.cat([averages, signed]))
+    if profile is None:
+        raise ProfileError(f"the image-specific rendering at {tap} needs a reference profile")
+    directions = profile.relative(weights)
+    if class_means is not None:
+        negative, positive = profile.relative(class_means)
+        directions = np.concatenate(
+            [directions, np.stack([negative, positive, positive - negative, negative - positive])]
+        )
+    drawn = direction_pictures(backbone, tap, directions, settings, cache_dir)
+    return GroupDrawing(drawn[: len(weights)], labels, drawn[len(weights) :])

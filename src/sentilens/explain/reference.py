@@ -1,0 +1,169 @@
+"""Reference profiles: a tap's typical neuron group over a set of images, to say what is specific.
+
+The rank-1 channel weights ``v`` of an image (eq. 4, scaled to sum to 1) are dominated by each
+channel's typical activation level: two unrelated photos get nearly the same ``v``, and eq. (5)
+draws nearly the same picture for both.  What sets an image apart is ``v`` *relative to* the
+typical ``v``: a :class:`ReferenceProfile` holds the per-channel mean and standard deviation of
+``v`` over a reference set of images (and per class when the set is labelled), plus the mean
+pooled activation of each channel (for the spatial grid).
+
+Profiles come from the images a command is given (``inspect`` uses its probe sample) or from a
+file: the package ships one for ``inception_v3`` with ImageNet weights, computed on all 1,269
+Twitter I images (three agree) and used when the backbone's weights up to the tap match it.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentilens.explain.channel_cache import weights_digest
+from sentilens.explain.neuron_groups import normalise
+from sentilens.models.backbones import Backbone
+from sentilens.utils.atomic import atomic_path
+from sentilens.utils.errors import InvalidArgumentError, SentilensError
+
+
+class ProfileError(SentilensError, ValueError):
+    """No usable reference profile (too few images, or one made for other weights)."""
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """The typical rank-1 neuron group of one tap over a reference set.
+
+    Attributes:
+        tap: the tap (block).
+        mean: ``(C,)`` mean of the images' normalised channel weights ``v``.
+        spread: ``(C,)`` their standard deviation, floored at a small share of the median so that
+            channels that never vary do not divide by zero.
+        activation: ``(C,)`` mean pooled activation of each channel (None: not recorded).
+        class_means: ``(classes, C)`` mean ``v`` per class, or None for an unlabelled set.
+        class_names: the names of those classes.
+        images: how many images the profile averages.
+        source: where the images came from, for the page.
+        weights: digest of the backbone's weights up to the tap (empty: not recorded).
+    """
+
+    tap: str
+    mean: np.ndarray
+    spread: np.ndarray
+    activation: np.ndarray | None
+    class_means: np.ndarray | None
+    class_names: tuple[str, ...]
+    images: int
+    source: str
+    weights: str = ""
+
+    def relative(self, weights: np.ndarray) -> np.ndarray:
+        """Normalised channel weights ``(..., C)`` in units of the reference: ``(v - mean) / spread``.
+
+        This is the image-specific group descriptor: positive where a channel takes a larger
+        share of the image's group than it typically does.
+        """
+        values = np.asarray(weights, dtype=np.float64)
+        if values.shape[-1] != self.mean.shape[0]:
+            raise InvalidArgumentError(
+                f"weights over {values.shape[-1]} channels for a {self.tap} profile over {self.mean.shape[0]}"
+            )
+        relative: np.ndarray = ((values - self.mean) / self.spread).astype(np.float32)
+        return relative
+
+
+def profile_from(
+    tap: str,
+    factors: np.ndarray,
+    pooled: np.ndarray | None = None,
+    labels: Sequence[int] | None = None,
+    class_names: Sequence[str] = (),
+    source: str = "",
+    weights: str = "",
+) -> ReferenceProfile:
+    """A profile from ``(N, C)`` rank-1 channel weights (normalised here) and, optionally, pooled
+    activations of N images; with ``labels``, also the mean weights of each of ``class_names``.
+    ``weights`` records the digest of the backbone weights they came from."""
+    factors = normalise(factors).astype(np.float64)
+    if len(factors) < 2:
+        raise ProfileError(f"a reference profile needs at least 2 images, got {len(factors)}")
+    spread = factors.std(axis=0, ddof=1)
+    floor = max(float(np.median(spread)) * 0.05, 1e-8)
+    class_means = None
+    if labels is not None:
+        label_array = np.asarray(labels)
+        present = [c for c in range(len(class_names)) if (label_array == c).any()]
+        if len(present) == len(class_names) and class_names:
+            class_means = np.stack([factors[label_array == c].mean(axis=0) for c in present]).astype(np.float32)
+    return ReferenceProfile(
+        tap=tap,
+        mean=factors.mean(axis=0).astype(np.float32),
+        spread=np.maximum(spread, floor).astype(np.float32),
+        activation=None if pooled is None else np.asarray(pooled, dtype=np.float64).mean(axis=0).astype(np.float32),
+        class_means=class_means,
+        class_names=tuple(class_names) if class_means is not None else (),
+        images=len(factors),
+        source=source or f"{len(factors)} images",
+        weights=weights,
+    )
+
+
+def save_profiles(path: str | Path, profiles: Mapping[str, ReferenceProfile]) -> Path:
+    """Write profiles (one per tap) to one ``.npz`` file, atomically."""
+    arrays: dict[str, Any] = {}
+    for tap, p in profiles.items():
+        arrays.update({f"{tap}/mean": p.mean, f"{tap}/spread": p.spread})
+        if p.activation is not None:
+            arrays[f"{tap}/activation"] = p.activation
+        arrays[f"{tap}/meta"] = np.array([p.source, p.weights, str(p.images), *p.class_names])
+        if p.class_means is not None:
+            arrays[f"{tap}/class_means"] = p.class_means
+    path = Path(path)
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+        np.savez(stream, **arrays)
+    return path
+
+
+def load_profiles(path: str | Path) -> dict[str, ReferenceProfile]:
+    """Read a file written by :func:`save_profiles`."""
+    try:
+        with np.load(path) as stored:
+            taps = sorted({name.split("/")[0] for name in stored.files})
+            profiles = {}
+            for tap in taps:
+                source, weights, images, *names = (str(v) for v in stored[f"{tap}/meta"])
+                profiles[tap] = ReferenceProfile(
+                    tap=tap,
+                    mean=stored[f"{tap}/mean"],
+                    spread=stored[f"{tap}/spread"],
+                    activation=stored[f"{tap}/activation"] if f"{tap}/activation" in stored.files else None,
+                    class_means=stored[f"{tap}/class_means"] if f"{tap}/class_means" in stored.files else None,
+                    class_names=tuple(names),
+                    images=int(images),
+                    source=source,
+                    weights=weights,
+                )
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise ProfileError(f"{path}: not a reference-profile file ({error})") from None
+    return profiles
+
+
+def shipped_profile_path(backbone: Backbone) -> Path:
+    """Where the package keeps the profile of ``backbone`` (it may not exist)."""
+    return Path(str(resources.files("sentilens") / "assets" / f"reference-{backbone.name}.npz"))
+
+
+def matching_profile(backbone: Backbone, tap: str, path: str | Path | None = None) -> ReferenceProfile | None:
+    """The profile of ``tap`` from ``path`` (default: the shipped one) if it was made with the
+    backbone's present weights up to ``tap``; else None."""
+    path = Path(path) if path is not None else shipped_profile_path(backbone)
+    if not path.is_file():
+        return None
+    profile = load_profiles(path).get(tap)
+    if profile is None or profile.weights != weights_digest(backbone, tap):
+        return None
+    return profile

@@ -1,0 +1,148 @@
+"""Neuron groups a person can read: size checks, reference profiles, group pictures by ascent."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from itertools import groupby
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sentilens.app.demo import GROUP_SETTINGS
+from sentilens.data import load_view, to_unit_range
+from sentilens.data.sample_photos import sample_images
+from sentilens.explain import (
+    AscentSettings,
+    AscentSizeError,
+    check_ascent_size,
+    convergence_note,
+    direction_pictures,
+    draw_groups,
+    factorise,
+    image_activation,
+    load_profiles,
+    matching_profile,
+    profile_from,
+    save_profiles,
+    spatial_cells,
+)
+from sentilens.explain.channel_cache import weights_digest
+from sentilens.models import available_backbones, create_backbone
+from sentilens.models.backbones import backbone_class
+
+#: Largest correlation allowed between the image-specific group pictures of two unrelated photos.
+#: BENCHMARKS.md ("Neuron groups a person can read"): over the 15 pairs of demo photos at 5b the
+#: mean is MEASURED_MEAN and the largest MEASURED_MAX; eq. (5) gives MEASURED_PAPER.
+DISTINCT_BOUND = 0.5
+
+
+@pytest.fixture(scope="module")
+def googlenet():
+    torch.manual_seed(0)
+    return create_backbone("googlenet", "none").eval()
+
+
+def correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of two pictures ``(3, s, s)`` after resizing to 128 px."""
+    x, y = (F.interpolate(p[None].float(), size=(128, 128), mode="bilinear", antialias=True).flatten() for p in (a, b))
+    return float(torch.corrcoef(torch.stack([x, y]))[0, 1])
+
+
+@pytest.mark.parametrize("name", available_backbones())
+def test_smallest_input_sizes_are_exact(name: str) -> None:
+    """Each listed size reaches its taps and one pixel less does not (checked per run of equal
+    sizes: the deepest tap of the run at the size, the shallowest one pixel below)."""
+    backbone = create_backbone(name, "none")
+    sizes = backbone.smallest_inputs
+    assert set(sizes) == set(backbone.tap_names)
+    for side, run in groupby(backbone.tap_names, key=sizes.__getitem__):
+        taps = list(run)
+        assert backbone.reaches(taps[-1], side)
+        assert not backbone.reaches(taps[0], side - 1)
+
+
+@pytest.mark.parametrize("size", [48, 80])
+def test_too_small_ascent_sizes_fail_at_once_naming_the_smallest(size: int) -> None:
+    kind = backbone_class("inception_v3")
+    began = time.perf_counter()
+    with pytest.raises(AscentSizeError, match=f"ascent size {size} px .* smallest size that works is 83 px"):
+        check_ascent_size(kind, AscentSettings(size=size), kind.tap_names)
+    assert time.perf_counter() - began < 0.1
+    check_ascent_size(kind, AscentSettings(size=83), kind.tap_names)
+    check_ascent_size(kind, AscentSettings(size=75, mode="plain"), kind.tap_names)
+    with pytest.raises(AscentSizeError, match="smallest size that works is 75 px"):
+        check_ascent_size(kind, AscentSettings(size=74, mode="plain"), ["7c"])
+
+
+def test_nmf_iteration_limit_is_recorded_not_warned() -> None:
+    rng = np.random.default_rng(0)
+    maps = [np.maximum(rng.normal(size=(16, 6, 6)), 0) for _ in range(2)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stopped = factorise(maps[0], rank=3, max_iter=1)
+        done = factorise(maps[1], rank=1)
+    assert not stopped.converged and done.converged
+    note = convergence_note([stopped, done], max_iter=1)
+    assert note is not None and "1-iteration limit on 1 of 2 maps" in note
+    assert convergence_note([done]) is None
+
+
+def test_reference_profile_round_trip_and_weights_match(googlenet, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    factors = rng.random((6, 256))
+    profile = profile_from(
+        "3a",
+        factors,
+        rng.random((6, 256)),
+        [0, 0, 0, 1, 1, 1],
+        ("negative", "positive"),
+        "six",
+        weights_digest(googlenet, "3a"),
+    )
+    assert profile.class_means is not None and profile.class_means.shape == (2, 256)
+    np.testing.assert_allclose(profile.relative(profile.mean[None]), 0.0, atol=1e-6)
+    path = save_profiles(tmp_path / "profile.npz", {"3a": profile})
+    loaded = load_profiles(path)["3a"]
+    np.testing.assert_array_equal(loaded.mean, profile.mean)
+    assert loaded.source == "six" and loaded.class_names == ("negative", "positive") and loaded.images == 6
+    assert matching_profile(googlenet, "3a", path) is not None
+    assert matching_profile(googlenet, "3b", path) is None
+    torch.manual_seed(1)
+    assert matching_profile(create_backbone("googlenet", "none"), "3a", path) is None
+
+
+def test_direction_pictures_are_cached_and_do_not_depend_on_their_batch(googlenet, tmp_path: Path) -> None:
+    settings = AscentSettings(size=32, steps=4, batch_size=8)
+    directions = np.random.default_rng(0).normal(size=(3, 256)).astype(np.float32)
+    together = direction_pictures(googlenet, "3a", directions, settings, tmp_path)
+    assert together.shape == (3, 3, 32, 32) and len(list(tmp_path.glob("googlenet-3a-*.npy"))) == 3
+    alone = direction_pictures(googlenet, "3a", directions[1:2], settings, tmp_path / "fresh")
+    torch.testing.assert_close(alone[0], together[1], atol=2 / 255, rtol=0)
+    again = direction_pictures(googlenet, "3a", directions, settings, tmp_path)
+    torch.testing.assert_close(again, together, atol=0, rtol=0)
+    assert correlation(together[0], together[2]) < 0.9
+
+
+def test_unrelated_photos_get_different_group_pictures(inception) -> None:
+    """The demo's pictures of an astronaut and a galaxy field must not be near-identical (eq. 5 made
+    every demo picture alike: mean correlation 0.97)."""
+    photos = {p.name: p for p in sample_images()}
+    views = [to_unit_range(load_view(photos[n], 299)) for n in ("astronaut.png", "hubble_deep_field.jpg")]
+    weights = np.concatenate([factorise(image_activation(inception, v, "5b")).normalised_weights() for v in views])
+    profile = matching_profile(inception, "5b")
+    assert profile is not None, "the shipped reference profile fits the ImageNet inception_v3"
+    drawing = draw_groups(inception, "5b", weights, "specific", GROUP_SETTINGS, profile)
+    assert correlation(drawing.pictures[0], drawing.pictures[1]) < DISTINCT_BOUND
+
+
+def test_spatial_cells_relative_to_typical_activation() -> None:
+    pictures = torch.eye(3).view(3, 3, 1, 1).expand(3, 3, 2, 2)
+    activation = torch.tensor([10.0, 1.0, 0.5]).view(3, 1, 1).expand(3, 1, 2).clone()
+    plain = spatial_cells(pictures, activation, top_k=1)
+    relative = spatial_cells(pictures, activation, top_k=1, typical=torch.tensor([100.0, 1.0, 1.0]))
+    torch.testing.assert_close(plain[0, 0], pictures[0])  # channel 0 is the strongest
+    torch.testing.assert_close(relative[0, 0], pictures[1])  # channel 1 is the most above its usual level
