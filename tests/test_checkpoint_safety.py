@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import stat
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import torch
 
 from sentilens.training import TrainConfig, build_model
 from sentilens.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sentilens.utils.atomic import write_json_atomic
 from sentilens.utils.version import __version__
 
 CONFIG = TrainConfig(backbone="googlenet", weights="none", taps=("4a", "4d"), epochs=1, device="cpu")
@@ -115,3 +118,15 @@ def test_a_checkpoint_missing_parts_is_refused(checkpoint: Path, tmp_path: Path)
     torch.save(payload, tmp_path / "partial.pt")
     with pytest.raises(CheckpointError, match="partial.pt: damaged checkpoint, missing state_dict"):
         load_checkpoint(tmp_path / "partial.pt")
+
+
+def test_atomic_writes_get_the_permissions_of_a_plain_open(tmp_path: Path) -> None:
+    """``mkstemp`` makes files private (0600); a written checkpoint or profile must not stay so."""
+    previous = os.umask(0o022)
+    try:
+        written = write_json_atomic(tmp_path / "record.json", {"a": 1})
+        plain = tmp_path / "plain.json"
+        plain.write_text("{}")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(written.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode) == 0o644
