@@ -4,6 +4,7 @@ between torch and OpenVINO (float32 and int8) on the same images."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch
 from sentilens.models import SentimentModel
 from sentilens.runtime import Precision, Predictor, Runtime, RuntimeUnavailableError, choose_runtime
 from sentilens.runtime.choice import RUNTIME_ENV, Machine
-from sentilens.runtime.model_cache import MANIFEST, cached_files
+from sentilens.runtime.model_cache import MANIFEST, STALE_SECONDS, cached_files
 from sentilens.runtime.openvino_backend import OpenVinoNetwork
 from sentilens.utils.errors import InvalidArgumentError
 
@@ -113,6 +114,13 @@ def test_cache_entry_is_built_once_and_a_damaged_one_rebuilt(tmp_path: Path) -> 
     (tmp_path / "entry" / MANIFEST).write_text(json.dumps(manifest))
     assert cached_files(tmp_path, "entry", key, build).built, "an entry made for another key is rebuilt"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["entry"], "no temporary or damaged folders left"
+
+    killed = tmp_path / ".entry.left-by-a-killed-writer"
+    killed.mkdir()
+    os.utime(killed, (time.time() - STALE_SECONDS - 60,) * 2)
+    (tmp_path / "entry" / MANIFEST).unlink()
+    cached_files(tmp_path, "entry", key, build)
+    assert not killed.exists(), "a stale temporary folder is removed when the entry is next built"
 
 
 def test_concurrent_writers_leave_one_sound_entry(tmp_path: Path) -> None:

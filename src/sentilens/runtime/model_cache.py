@@ -5,7 +5,8 @@ Each entry is a folder named by the caller's key, holding the built files and ``
 renamed into place, so a reader never sees half an entry and concurrent writers are safe: the
 first rename wins and the others discard their copy.  Reading verifies the digests of the very
 bytes it returns, so what is used is what was checked; an entry that fails (missing file,
-changed byte, another key) is rebuilt, never trusted.
+changed byte, another key) is rebuilt, never trusted.  Temporary folders of writers that were
+killed are removed once they are hours old.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from sentilens.utils.progress import Say, quiet
 
 FORMAT = "sentilens-runtime-cache/1"
 MANIFEST = "manifest.json"
+#: A temporary folder this old was left by a writer that died (a build takes minutes, not hours).
+STALE_SECONDS = 6 * 3600
 
 
 @dataclass
@@ -102,6 +106,17 @@ def _publish(built: Path, entry: Path, key: Mapping[str, Any]) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
+def _remove_stale(root: Path, name: str) -> None:
+    """Delete temporary folders of ``name`` that writers killed mid-build left behind."""
+    now = time.time()
+    for leftover in root.glob(f".{name}.*"):
+        try:
+            if now - leftover.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except FileNotFoundError:
+            pass
+
+
 def cached_files(
     root: Path, name: str, key: Mapping[str, Any], build: Callable[[Path], None], say: Say = quiet
 ) -> CachedFiles:
@@ -117,6 +132,7 @@ def cached_files(
         except (OSError, ValueError) as error:
             say(f"cache entry {entry} is damaged ({error}); rebuilding it")
     root.mkdir(parents=True, exist_ok=True)
+    _remove_stale(root, name)
     folder = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
     try:
         build(folder)

@@ -107,7 +107,7 @@ class Convertible:
 def heads_of(model: SentimentModel) -> Convertible:
     """The whole model: every head's logits, main first, then the taps in ``model.taps`` order."""
     backbone = model.backbone
-    prefix = f"{backbone.name}:{backbone.input_size}:{','.join(model.taps)}:"
+    prefix = f"{backbone.name}:{backbone.input_size}:{','.join(model.taps)}:{model.aux_weights}:"
     return Convertible(
         "heads",
         backbone.name,
