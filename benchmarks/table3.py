@@ -112,6 +112,12 @@ def ensemble_cv(
     )
 
 
+def recipe_record(name: str) -> dict[str, Any]:
+    """How a recipe is defined, for the result file."""
+    kind, overrides, extra = RECIPES[name]
+    return {"kind": kind, "overrides": overrides, "extra": str(extra)}
+
+
 def run_recipe(
     recipe: str, dataset: LabelledImages, cache: ViewCache, seed: int, base: TrainConfig
 ) -> CrossValidationResult:
@@ -185,6 +191,9 @@ def main() -> None:
     parser.add_argument("--weights", default="imagenet")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tag", default="table3-seeds", help="result file name (never overwritten)")
+    parser.add_argument(
+        "--write-each", action="store_true", help="also write a result file after each subset of each seed"
+    )
     parser.add_argument("--combine", type=Path, nargs="+", help="merge these single-seed result files instead")
     args = parser.parse_args()
     if args.combine:
@@ -202,6 +211,7 @@ def main() -> None:
     }
     for seed in args.seeds:
         for subset in args.subsets:
+            done_before = {r: len(per_seed[subset][r]) for r in args.recipes}
             dataset = load_twitter(args.data, subset)
             rows = torch.tensor([position[p] for p in dataset.paths])
             for recipe in args.recipes:
@@ -223,6 +233,14 @@ def main() -> None:
                     f"± {result.summary['accuracy']['std']:.4f} ({result.seconds:.0f} s){extra}",
                     flush=True,
                 )
+            if args.write_each:  # a long run that is stopped keeps what it finished
+                finished = {r: [res.to_dict() for res in per_seed[subset][r][done_before[r] :]] for r in args.recipes}
+                part = {
+                    "seeds": [seed],
+                    "recipes": {r: recipe_record(r) for r in args.recipes},
+                    "per_seed": {subset: finished},
+                }
+                write_json(f"{args.tag}-{subset}", part, data_root=args.data)
     as_dicts = {
         s: {r: [res.to_dict() for res in results] for r, results in rows.items()} for s, rows in per_seed.items()
     }
@@ -236,10 +254,7 @@ def main() -> None:
         args.tag,
         {
             "seeds": args.seeds,
-            "recipes": {
-                r: {"kind": RECIPES[r][0], "overrides": RECIPES[r][1], "extra": str(RECIPES[r][2])}
-                for r in args.recipes
-            },
+            "recipes": {r: recipe_record(r) for r in args.recipes},
             "base_config": base.to_dict(),
             "over_seeds": table,
             "markdown": markdown,
