@@ -139,7 +139,7 @@ def run_recipe(
 def over_seeds(per_seed: list[dict[str, Any]]) -> dict[str, float]:
     """Mean and std over seeds of each seed's 5-fold mean, and the mean within-seed fold std
     (``per_seed``: :meth:`CrossValidationResult.to_dict` of each seed)."""
-    summary: dict[str, float] = {}
+    summary: dict[str, float] = {"n_seeds": len(per_seed)}
     for metric in ALL_METRIC_NAMES:
         if all(metric in r["summary"] for r in per_seed):
             means = [r["summary"][metric]["mean"] for r in per_seed]
@@ -152,7 +152,7 @@ def over_seeds(per_seed: list[dict[str, Any]]) -> dict[str, float]:
 def combine(files: list[Path], tag: str) -> None:
     """Merge result files of single-seed runs (same recipes and subsets) into one over-seeds table."""
     runs = [json.loads(f.read_text()) for f in files]
-    seeds = [seed for run in runs for seed in run["seeds"]]
+    seeds = sorted({seed for run in runs for seed in run["seeds"]})
     per_seed: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for run in runs:
         for subset, rows in run["per_seed"].items():
@@ -169,8 +169,10 @@ def combine(files: list[Path], tag: str) -> None:
 
 def markdown_over_seeds(table: dict[str, dict[str, dict[str, float]]], seeds: list[int]) -> str:
     lines = [
-        f"| subset | recipe | precision | recall | F1 | accuracy | ROC-AUC |  (mean ± std over fold seeds {seeds})",
-        "|---|---|---|---|---|---|---|",
+        f"Mean ± std over fold seeds (of {seeds}) of each seed's 5-fold mean:",
+        "",
+        "| subset | recipe | fold seeds | precision | recall | F1 | accuracy | ROC-AUC |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for subset, rows in table.items():
         for recipe, s in rows.items():
@@ -178,7 +180,7 @@ def markdown_over_seeds(table: dict[str, dict[str, dict[str, float]]], seeds: li
                 f"{s[m]:.3f} ± {s[f'{m}_std_over_seeds']:.3f}" if m in s else "–"
                 for m in ("precision", "recall", "f1", "accuracy", "roc_auc")
             ]
-            lines.append(f"| {subset} | {recipe} | " + " | ".join(cells) + " |")
+            lines.append(f"| {subset} | {recipe} | {int(s['n_seeds'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
