@@ -112,6 +112,12 @@ def ensemble_cv(
     )
 
 
+def recipe_record(name: str) -> dict[str, Any]:
+    """How a recipe is defined, for the result file."""
+    kind, overrides, extra = RECIPES[name]
+    return {"kind": kind, "overrides": overrides, "extra": str(extra)}
+
+
 def run_recipe(
     recipe: str, dataset: LabelledImages, cache: ViewCache, seed: int, base: TrainConfig
 ) -> CrossValidationResult:
@@ -133,7 +139,7 @@ def run_recipe(
 def over_seeds(per_seed: list[dict[str, Any]]) -> dict[str, float]:
     """Mean and std over seeds of each seed's 5-fold mean, and the mean within-seed fold std
     (``per_seed``: :meth:`CrossValidationResult.to_dict` of each seed)."""
-    summary: dict[str, float] = {}
+    summary: dict[str, float] = {"n_seeds": len(per_seed)}
     for metric in ALL_METRIC_NAMES:
         if all(metric in r["summary"] for r in per_seed):
             means = [r["summary"][metric]["mean"] for r in per_seed]
@@ -146,7 +152,7 @@ def over_seeds(per_seed: list[dict[str, Any]]) -> dict[str, float]:
 def combine(files: list[Path], tag: str) -> None:
     """Merge result files of single-seed runs (same recipes and subsets) into one over-seeds table."""
     runs = [json.loads(f.read_text()) for f in files]
-    seeds = [seed for run in runs for seed in run["seeds"]]
+    seeds = sorted({seed for run in runs for seed in run["seeds"]})
     per_seed: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for run in runs:
         for subset, rows in run["per_seed"].items():
@@ -163,8 +169,10 @@ def combine(files: list[Path], tag: str) -> None:
 
 def markdown_over_seeds(table: dict[str, dict[str, dict[str, float]]], seeds: list[int]) -> str:
     lines = [
-        f"| subset | recipe | precision | recall | F1 | accuracy | ROC-AUC |  (mean ± std over fold seeds {seeds})",
-        "|---|---|---|---|---|---|---|",
+        f"Mean ± std over fold seeds (of {seeds}) of each seed's 5-fold mean:",
+        "",
+        "| subset | recipe | fold seeds | precision | recall | F1 | accuracy | ROC-AUC |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for subset, rows in table.items():
         for recipe, s in rows.items():
@@ -172,7 +180,7 @@ def markdown_over_seeds(table: dict[str, dict[str, dict[str, float]]], seeds: li
                 f"{s[m]:.3f} ± {s[f'{m}_std_over_seeds']:.3f}" if m in s else "–"
                 for m in ("precision", "recall", "f1", "accuracy", "roc_auc")
             ]
-            lines.append(f"| {subset} | {recipe} | " + " | ".join(cells) + " |")
+            lines.append(f"| {subset} | {recipe} | {int(s['n_seeds'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -185,6 +193,9 @@ def main() -> None:
     parser.add_argument("--weights", default="imagenet")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tag", default="table3-seeds", help="result file name (never overwritten)")
+    parser.add_argument(
+        "--write-each", action="store_true", help="also write a result file after each subset of each seed"
+    )
     parser.add_argument("--combine", type=Path, nargs="+", help="merge these single-seed result files instead")
     args = parser.parse_args()
     if args.combine:
@@ -202,6 +213,7 @@ def main() -> None:
     }
     for seed in args.seeds:
         for subset in args.subsets:
+            done_before = {r: len(per_seed[subset][r]) for r in args.recipes}
             dataset = load_twitter(args.data, subset)
             rows = torch.tensor([position[p] for p in dataset.paths])
             for recipe in args.recipes:
@@ -223,6 +235,14 @@ def main() -> None:
                     f"± {result.summary['accuracy']['std']:.4f} ({result.seconds:.0f} s){extra}",
                     flush=True,
                 )
+            if args.write_each:  # a long run that is stopped keeps what it finished
+                finished = {r: [res.to_dict() for res in per_seed[subset][r][done_before[r] :]] for r in args.recipes}
+                part = {
+                    "seeds": [seed],
+                    "recipes": {r: recipe_record(r) for r in args.recipes},
+                    "per_seed": {subset: finished},
+                }
+                write_json(f"{args.tag}-{subset}", part, data_root=args.data)
     as_dicts = {
         s: {r: [res.to_dict() for res in results] for r, results in rows.items()} for s, rows in per_seed.items()
     }
@@ -236,10 +256,7 @@ def main() -> None:
         args.tag,
         {
             "seeds": args.seeds,
-            "recipes": {
-                r: {"kind": RECIPES[r][0], "overrides": RECIPES[r][1], "extra": str(RECIPES[r][2])}
-                for r in args.recipes
-            },
+            "recipes": {r: recipe_record(r) for r in args.recipes},
             "base_config": base.to_dict(),
             "over_seeds": table,
             "markdown": markdown,
