@@ -53,7 +53,7 @@ def predict(
     precision: PrecisionOpt = Precision.auto,
     views: ViewsOpt = None,
     calibration: CalibrationOpt = None,
-    workers: Annotated[Optional[int], typer.Option(help="Decoding processes ahead of the network (0: none).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Decoding threads ahead of the network (0: none).")] = None,
     compile_model: Annotated[
         bool,
         typer.Option(

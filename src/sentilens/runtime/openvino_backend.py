@@ -95,6 +95,8 @@ class Convertible:
         digest: SHA-256 of what it computes (names, sizes and every tensor).
         size: the input side.
         module: builds the (eval-mode, batch-norm folded) module to convert.
+        fuse: for ``heads``, the model's fused class probabilities from the outputs, by which the
+            int8 close-call margin is measured (see :func:`_quantise`).
     """
 
     kind: str
@@ -102,18 +104,24 @@ class Convertible:
     digest: str
     size: int
     module: Callable[[], nn.Module]
+    fuse: Callable[[list[torch.Tensor]], torch.Tensor] | None = None
 
 
 def heads_of(model: SentimentModel) -> Convertible:
     """The whole model: every head's logits, main first, then the taps in ``model.taps`` order."""
     backbone = model.backbone
     prefix = f"{backbone.name}:{backbone.input_size}:{','.join(model.taps)}:{model.aux_weights}:"
+
+    def fuse(outputs: list[torch.Tensor]) -> torch.Tensor:
+        return model.fuse(HeadLogits(outputs[0], dict(zip(model.taps, outputs[1:]))))
+
     return Convertible(
         "heads",
         backbone.name,
         tensors_digest(model.state_dict(), prefix=prefix),
         backbone.input_size,
         lambda: HeadsAsTuple(inference_copy(model, channels_last=False).cpu(), model.taps),
+        fuse,
     )
 
 
@@ -225,14 +233,19 @@ def _read(contents: dict[str, bytes]) -> Any:
     return openvino.Core().read_model(contents[MODEL_FILES[0]], contents[MODEL_FILES[1]])
 
 
-def _quantise(fp32_network: Any, images: list[torch.Tensor], folder: Path, heads: bool) -> None:
+def _quantise(
+    fp32_network: Any,
+    images: list[torch.Tensor],
+    folder: Path,
+    fuse: Callable[[list[torch.Tensor]], torch.Tensor] | None,
+) -> None:
     """Write NNCF's int8 quantisation of ``fp32_network`` calibrated on ``images`` into ``folder``.
 
     The heads' matrix products stay in float32: they cost nothing next to the convolutions, and
     on Twitter I that took the one-view labels that differ from float32 from 15 to 13 of 1,269.
-    For a network of ``heads``, ``close_calls.json`` records the largest difference between any
-    head's int8 and float32 probabilities over the calibration images: the margin within which
-    :class:`~sentilens.runtime.Predictor` re-checks a verdict in float32.
+    For a network of heads (``fuse`` given), ``close_calls.json`` records the largest difference
+    between its int8 and float32 fused class probabilities over the calibration images: the margin
+    within which :class:`~sentilens.runtime.Predictor` re-checks a verdict in float32.
     """
     import nncf
     import openvino
@@ -244,21 +257,24 @@ def _quantise(fp32_network: Any, images: list[torch.Tensor], folder: Path, heads
         ignored_scope=nncf.IgnoredScope(types=["MatMul"], validate=False),
     )
     openvino.save_model(quantised, folder / MODEL_FILES[0], compress_to_fp16=False)
-    if heads:
-        error = _largest_probability_difference(fp32_network, quantised, torch.cat(images))
+    if fuse is not None:
+        error = _largest_probability_difference(fp32_network, quantised, torch.cat(images), fuse)
         (folder / CLOSE_CALLS).write_text(json.dumps({"margin": error, "images": len(images)}), encoding="utf-8")
 
 
-def _largest_probability_difference(fp32_network: Any, int8_network: Any, images: torch.Tensor) -> float:
-    """Largest |int8 - float32| of any head's class probabilities over ``images``."""
-    outputs = []
+def _largest_probability_difference(
+    fp32_network: Any, int8_network: Any, images: torch.Tensor, fuse: Callable[[list[torch.Tensor]], torch.Tensor]
+) -> float:
+    """Largest |int8 - float32| of the fused class probabilities over ``images``."""
+    fused = []
     for network, precision in ((fp32_network, Precision.fp32), (int8_network, Precision.int8)):
-        compiled = compile_network(network, precision)
-        batches = [compiled(batch.numpy()) for batch in images.split(16)]
-        outputs.append(
-            [torch.cat([torch.from_numpy(b[i]) for b in batches]).softmax(1) for i in range(len(batches[0]))]
-        )
-    return max(float((q - f).abs().max()) for f, q in zip(*outputs))
+        request = compile_network(network, precision).create_infer_request()
+        parts = []
+        for batch in images.split(16):
+            outputs = request.infer(batch.numpy())
+            parts.append(fuse([torch.from_numpy(outputs[i].copy()) for i in range(len(outputs))]))
+        fused.append(torch.cat(parts))
+    return float((fused[1] - fused[0]).abs().max())
 
 
 @dataclass
@@ -303,7 +319,7 @@ def openvino_network(
 
     def quantise(folder: Path) -> None:
         say(f"quantising the network to int8 once on {chosen.name} (about a minute); cached in {root}")
-        _quantise(_read(fp32.contents), chosen.images(network.size), folder, heads=network.kind == "heads")
+        _quantise(_read(fp32.contents), chosen.images(network.size), folder, network.fuse)
 
     return _built(cached_files(root, int8_name, int8_key, quantise, say))
 
@@ -327,8 +343,8 @@ def compile_network(network: Any, precision: str, threads: int | None = None) ->
 class OpenVinoNetwork:
     """uint8 images in, :class:`~sentilens.models.HeadLogits` out, through a compiled OpenVINO network.
 
-    ``margin`` (int8 only) is the largest difference between an int8 and a float32 head
-    probability seen on the calibration images.
+    ``margin`` (int8 only) is the largest difference between the int8 and the float32 fused class
+    probabilities seen on the calibration images.
 
     Args:
         model: the trained model (left untouched; its cached conversion is reused).

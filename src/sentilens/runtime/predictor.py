@@ -1,7 +1,7 @@
 """Classify image files with a trained model: batched, views averaged, bad files reported.
 
-Decoding runs in loader processes a few batches ahead of the network, so on a CPU the cores
-alternate between JPEG decoding and convolutions instead of waiting for each other; the network
+Decoding runs in threads a few batches ahead of the network, so on a CPU the cores alternate
+between JPEG decoding and convolutions instead of waiting for each other; the network
 runs on the runtime :func:`~sentilens.runtime.choose_runtime` picks (OpenVINO int8 on x86 CPUs
 where OpenVINO is installed, else torch: channels-last, batch norm folded, bfloat16 where native,
 optionally compiled).
@@ -10,12 +10,13 @@ optionally compiled).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset
 
 from sentilens.data.images import ImageDecodeError, views_of
 from sentilens.data.store import OnError, check_on_error, load_or_reason
@@ -53,24 +54,6 @@ class Skipped:
     reason: str
 
 
-class ImageFiles(Dataset[tuple[int, torch.Tensor | str]]):
-    """Decoded centre crops of image files, or the reason a file could not be decoded.
-
-    Items are ``(index, image)`` with a uint8 ``(3, size, size)`` tensor, or ``(index, reason)``;
-    a bad file is data, not an exception, so one broken image does not stop a loader worker.
-    """
-
-    def __init__(self, paths: Sequence[Path], size: int) -> None:
-        self.paths = list(paths)
-        self.size = size
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | str]:
-        return index, load_or_reason(self.paths[index], self.size)
-
-
 def _collate(
     items: list[tuple[int, torch.Tensor | str]],
 ) -> tuple[list[int], torch.Tensor | None, list[tuple[int, str]]]:
@@ -81,24 +64,52 @@ def _collate(
     return [i for i, _ in good], images, bad
 
 
-def image_batches(
-    paths: Sequence[Path], size: int, batch_size: int, workers: int
-) -> DataLoader[tuple[int, torch.Tensor | str]]:
+Batch = tuple[list[int], torch.Tensor | None, list[tuple[int, str]]]
+
+
+class ImageBatches:
     """Batches of ``(indices, uint8 images or None, [(index, reason)])`` in the order of ``paths``.
 
-    With ``workers > 0`` decoding runs in that many processes, a few batches ahead of the model.
+    With ``workers > 0`` that many threads decode whole batches, up to ``workers + 1`` batches
+    ahead of the consumer; 0 decodes in the calling thread.  Threads, not processes: Pillow
+    releases the GIL while it decodes and resizes, and so do the networks while they run, so
+    the two overlap without forking a process that holds OpenVINO's or oneDNN's thread pools
+    (forked loader processes made pytest crash at exit once OpenVINO had run) and without
+    starting processes on every call.  A bad file is data (its reason), not an exception.
     """
-    return DataLoader(
-        ImageFiles(paths, size),
-        batch_size=batch_size,
-        num_workers=workers,
-        collate_fn=_collate,
-        prefetch_factor=2 if workers > 0 else None,
-    )
+
+    def __init__(self, paths: Sequence[Path], size: int, batch_size: int, workers: int) -> None:
+        self.paths, self.size, self.batch_size, self.workers = list(paths), size, batch_size, workers
+
+    def __len__(self) -> int:
+        return -(-len(self.paths) // self.batch_size)
+
+    def _decode(self, start: int) -> Batch:
+        stop = min(start + self.batch_size, len(self.paths))
+        return _collate([(i, load_or_reason(self.paths[i], self.size)) for i in range(start, stop)])
+
+    def __iter__(self) -> Iterator[Batch]:
+        starts = range(0, len(self.paths), self.batch_size)
+        if self.workers <= 0:
+            yield from map(self._decode, starts)
+            return
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="sentilens-decode") as pool:
+            pending: deque[Future[Batch]] = deque()
+            for start in starts:
+                pending.append(pool.submit(self._decode, start))
+                if len(pending) > self.workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+
+def image_batches(paths: Sequence[Path], size: int, batch_size: int, workers: int) -> ImageBatches:
+    """:class:`ImageBatches` of ``paths`` (see there)."""
+    return ImageBatches(paths, size, batch_size, workers)
 
 
 def default_workers() -> int:
-    """Loader processes: enough to keep one batch decoding while the network runs."""
+    """Decoding threads: enough to keep one batch decoding while the network runs."""
     return min(2, os.cpu_count() or 1)
 
 
@@ -115,8 +126,8 @@ class Predictor:
         precision: ``auto``, ``fp32``, ``bf16`` or ``int8`` (see :func:`~sentilens.runtime.choose_runtime`).
         channels_last: torch runtime: run an inference copy of the model (batch norm folded) in
             channels-last layout; False runs ``model`` itself as it is (the plain path).
-        workers: loader processes decoding ahead of the model; None picks
-            :func:`default_workers`, 0 decodes in this process.
+        workers: threads decoding ahead of the model; None picks :func:`default_workers`, 0
+            decodes in the calling thread.
         compiled: torch runtime: run a TorchInductor-compiled copy
             (:func:`~sentilens.runtime.compiled_copy`): faster per image after a one-off
             compilation (a minute or two, on the first batch), so worth it for several thousand
