@@ -36,7 +36,8 @@ from sentilens.models.backbones import backbone_class
 
 #: Largest correlation allowed between the image-specific group pictures of two unrelated photos.
 #: BENCHMARKS.md ("Neuron groups a person can read"): over the 15 pairs of demo photos at 5b the
-#: mean is MEASURED_MEAN and the largest MEASURED_MAX; eq. (5) gives MEASURED_PAPER.
+#: mean correlation is -0.006 with the default rendering and 0.971 with eq. (5); 0.5, the issue's
+#: target for the mean, sits far from both, so the test fails only if pictures become alike again.
 DISTINCT_BOUND = 0.5
 
 

@@ -238,7 +238,8 @@ def twitter_sample(twitter_root: Path) -> list[Path]:
 @pytest.mark.slow
 def test_shipped_model_agrees_across_runtimes_on_real_images(twitter_sample: list[Path]) -> None:
     """Stated agreement with torch fp32 on 48 Twitter I images, two views: OpenVINO fp32 gives the
-    same labels (probabilities within 1e-3); int8 at least 46 of 48 (BENCHMARKS.md measures all 1,269)."""
+    same labels (probabilities within 1e-3), and so does int8 as ``predict`` runs it, close calls
+    re-checked in fp32 (BENCHMARKS.md, "Runtimes": 100 % of all 1,269 images)."""
     import sentilens
 
     classifier = sentilens.load()
@@ -258,7 +259,7 @@ def test_shipped_model_agrees_across_runtimes_on_real_images(twitter_sample: lis
         [p.positive_probability for p in fp32], [p.positive_probability for p in reference], atol=1e-3
     )
     agree = sum(a.label == b.label for a, b in zip(runs["openvino int8"], reference))
-    assert agree >= 46, f"int8 agrees on {agree} of 48"
+    assert agree == len(reference), f"int8 agrees on {agree} of {len(reference)}"
 
 
 @pytest.mark.slow
