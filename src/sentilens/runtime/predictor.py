@@ -103,11 +103,6 @@ class ImageBatches:
                 yield pending.popleft().result()
 
 
-def image_batches(paths: Sequence[Path], size: int, batch_size: int, workers: int) -> ImageBatches:
-    """:class:`ImageBatches` of ``paths`` (see there)."""
-    return ImageBatches(paths, size, batch_size, workers)
-
-
 def default_workers() -> int:
     """Decoding threads: enough to keep one batch decoding while the network runs."""
     return min(2, os.cpu_count() or 1)
@@ -189,7 +184,7 @@ class Predictor:
     ) -> tuple[list[Prediction], list[Skipped]]:
         """Classify ``paths``; with ``on_error="skip"`` undecodable files are listed, not fatal."""
         check_on_error(on_error)
-        batches = image_batches(paths, self.model.backbone.input_size, self.batch_size, self.workers)
+        batches = ImageBatches(paths, self.model.backbone.input_size, self.batch_size, self.workers)
         predictions: list[Prediction] = []
         skipped: list[Skipped] = []
         with torch.inference_mode():
