@@ -55,7 +55,7 @@ def test_workflow_writes_tables_and_page(classifier, tmp_path: Path) -> None:
     result = analyse(classifier, images, tmp_path, group_tap="5b", settings=AscentSettings(size=80, steps=2))
     page = result.page.read_text()
     assert page.count("<tr>") == 3  # header + one row per image
-    for name in ("000-gradcam.png", "000-where.png", "000-group.png", "001-image.png", "contrast-3.png"):
+    for name in ("000-gradcam.png", "000-where.png", "000-group.png", "001-image.png", "contrast-1.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert "Class contrast" in page and "twitter1/three" in page
     rows = list(csv.DictReader(result.table_csv.open()))

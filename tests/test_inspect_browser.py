@@ -41,7 +41,7 @@ TINY = [
     "--ascent-batch",
     "256",
 ]
-PER_TAP = 4 + 3 * 4  # the class contrast, and three pictures for each of 2 + 2 shown images
+PER_TAP = 2 + 3 * 4  # the two class averages, and three pictures for each of 2 + 2 shown images
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +74,10 @@ def test_report_is_self_contained(report: Path) -> None:
     assert "http://" not in page and "https://" not in page
     for tap in GOOGLENET_TAPS:
         names = [f"{i:02d}-{kind}.png" for i in range(4) for kind in ("where", "group", "probe")]
-        for name in [*names, *(f"contrast-{i}.png" for i in range(4))]:
+        for name in [*names, *(f"contrast-{i}.png" for i in range(2))]:
             assert (report / "taps" / tap / name).stat().st_size > 0
             assert f"taps/{tap}/{name}" in page
+    assert not (report / "taps" / GOOGLENET_TAPS[0] / "contrast-2.png").exists()  # the averages are the difference
     assert "Grad-CAM" not in page
 
 
@@ -113,6 +114,8 @@ def test_tick_blocks_export_and_cross_validate(report: Path, browser, tmp_path: 
         }
         labels = [c.get_attribute("data-label") for c in section.find_elements(By.CSS_SELECTOR, "figure.card")]
         assert len(shown["group"]) == 4 and labels == ["negative", "negative", "positive", "positive"]
+        rows = [r.get_attribute("data-label") for r in section.find_elements(By.CSS_SELECTOR, ".row.cards")]
+        assert rows == ["negative", "positive"]  # one row per class
         where = max(correlation(a, b) for a, b in combinations(shown["where"], 2))
         assert where < 0.9, f"{tap}: where-the-group-fires pictures alike ({where:.3f})"
         # Random-weight GoogLeNet after 8 ascent steps draws its deep blocks nearly alike for any

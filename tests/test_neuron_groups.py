@@ -136,8 +136,26 @@ def test_unrelated_photos_get_different_group_pictures(inception) -> None:
     weights = np.concatenate([factorise(image_activation(inception, v, "5b")).normalised_weights() for v in views])
     profile = matching_profile(inception, "5b")
     assert profile is not None, "the shipped reference profile fits the ImageNet inception_v3"
-    drawing = draw_groups(inception, "5b", weights, "specific", GROUP_SETTINGS, profile)
+    drawing = draw_groups(inception, "5b", weights, "specific", GROUP_SETTINGS, profile, profile.class_means)
     assert correlation(drawing.pictures[0], drawing.pictures[1]) < DISTINCT_BOUND
+    negative, positive = drawing.contrast
+    assert correlation(negative, positive) < DISTINCT_BOUND, "the two class averages look alike"
+
+
+def test_class_contrast_draws_the_difference_only_when_it_adds_a_picture(googlenet, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    factors = rng.random((6, 256))
+    labels = [0, 0, 0, 1, 1, 1]
+    profile = profile_from("3a", factors, factors, labels, ("negative", "positive"), "six")
+    settings = AscentSettings(size=32, steps=2, batch_size=8)
+    assert profile.class_means is not None
+    mixed = draw_groups(
+        googlenet, "3a", factors[:1], "specific", settings, profile, profile.class_means, cache_dir=tmp_path
+    )
+    assert mixed.contrast_labels == ["negative average", "positive average"] and len(mixed.contrast) == 2
+    elsewhere = rng.random((2, 256))  # class means whose midpoint is not the reference's mean
+    apart = draw_groups(googlenet, "3a", factors[:1], "specific", settings, profile, elsewhere, cache_dir=tmp_path)
+    assert apart.contrast_labels[2:] == ["more in positive", "more in negative"] and len(apart.contrast) == 4
 
 
 def test_spatial_cells_relative_to_typical_activation() -> None:

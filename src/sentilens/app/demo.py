@@ -104,14 +104,14 @@ def analyse(
         f"{len(predictions)} images classified by {classifier.config.backbone} with auxiliary heads on "
         f"{', '.join(classifier.taps) or 'no blocks'}; probabilities fuse every head. Grad-CAM shows where the "
         f"block {cam_tap} supports the predicted label. At block {group_tap}, each image's rank-1 neuron group "
-        f"(NMF, eq. 4): where it fires (U, bright = strong) and what it responds to ({what}). "
+        f"(NMF, eq. 4): where it fires (U, bright = where it fires most) and what it responds to ({what}). "
         f"Reference profile: {profile.source}."
     )
     contrast = None
     if drawing.contrast_labels:
         contrast = Contrast(
             f"Class contrast at {group_tap}: the mean neuron group of each class of the reference set "
-            f"({profile.source}) and the difference between the two.",
+            f"({profile.source}), drawn relative to the set's mean: what sets each class apart.",
             list(zip(drawing.contrast_labels, (p.numpy() for p in drawing.contrast))),
         )
     page = write_summary(

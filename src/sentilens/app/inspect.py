@@ -5,7 +5,7 @@ rank-1 neuron group fires (``U`` of eq. 4 as a heat overlay), *what* the group r
 picture, by default the image-specific rendering of :mod:`sentilens.explain.group_views`), and
 the class activation map of the block's linear probe (fitted on the probe images other than the
 shown ones), a decision that was fitted rather than an untrained head's.  The *class contrast*
-draws the mean group of each class over the probe images and the difference between the two.
+draws the mean group of each class over the probe images relative to their overall mean.
 The reference profile is the probe images' mean group.  Probe features, group and channel
 pictures are cached, so a second report on the same data costs seconds per block.
 """
@@ -49,18 +49,21 @@ INSPECT_SETTINGS = AscentSettings(steps=32)
 
 LEGEND = (
     "Per block: class contrast (the mean neuron group of each class over the probe images, drawn "
-    "relative to the mean of all probe images, and the difference of the two), then per shown image "
-    "three pictures: where its rank-1 neuron group fires (U, bright = strong), what the group "
-    "responds to (its direction relative to the probe images' mean group, by activation "
-    "maximisation), and the class activation map of the block's linear probe fitted on the probe "
-    "images other than the shown ones (red: toward positive, blue: toward negative)."
+    "relative to the mean of all probe images; that mean lies between the two classes, so each picture "
+    "is what sets its class apart from the other), then a row per class with three pictures for each "
+    "shown image: where its rank-1 neuron group fires (U, stretched from its weakest to its strongest "
+    "place: bright = strongest), what the group responds to (its direction relative to the probe "
+    "images' mean group, by activation maximisation), and the class activation map of the block's "
+    "linear probe fitted on the probe images other than the shown ones (red: toward positive, blue: "
+    "toward negative)."
 )
 PAPER_LEGEND = (
     "Per block: class averages (eq. 5 for each class's mean channel weights over the probe images) "
-    "and their pixel difference (grey: none), then per shown image: where its rank-1 neuron group "
-    "fires (U, bright = strong), its eq. (5) picture, and the class activation map of the block's "
-    "linear probe fitted on the probe images other than the shown ones (red: toward positive, "
-    "blue: toward negative)."
+    "and their pixel difference (grey: none), then a row per class with three pictures for each shown "
+    "image: where its rank-1 neuron group fires (U, stretched from its weakest to its strongest place: "
+    "bright = strongest), its eq. (5) picture, and the class activation map of the block's linear "
+    "probe fitted on the probe images other than the shown ones (red: toward positive, blue: toward "
+    "negative)."
 )
 
 

@@ -4,8 +4,10 @@
   ``(v - mean) / spread`` (channels that take a larger share of this group than usual count
   positive, smaller share negative), drawn by activation maximisation
   (:mod:`sentilens.explain.group_ascent`).  Class averages use the class's mean ``v``; the class
-  contrast uses the difference of the two class directions, in both signs ("more in positive",
-  "more in negative").
+  contrast adds the difference of the two class directions, in both signs ("more in positive",
+  "more in negative"), unless the reference's mean lies between the two class means (a reference
+  made of those very images, as in ``inspect`` and the shipped profile): then each class average
+  already *is* the difference in one sign, and drawing it twice would show the same picture twice.
 * ``paper``: eq. (5) exactly, ``S = sum_k P^k v_k / sum_k v_k`` over the cached channel pictures
   of the whole tap (:class:`~sentilens.explain.ChannelPictureCache`); class averages draw the
   class's mean ``v`` the same way and the contrast is the pixel difference of the two averages
@@ -59,6 +61,12 @@ def contrast_names(class_names: tuple[str, ...]) -> list[str]:
     return [f"{negative} average", f"{positive} average", f"more in {positive}", f"more in {negative}"]
 
 
+def _same_direction(first: np.ndarray, second: np.ndarray, cosine: float = 0.999) -> bool:
+    """Whether two directions point the same way (up to a positive factor)."""
+    norms = float(np.linalg.norm(first) * np.linalg.norm(second))
+    return norms > 0 and float(first @ second) / norms >= cosine
+
+
 def draw_groups(
     backbone: Backbone,
     tap: str,
@@ -78,7 +86,8 @@ def draw_groups(
             (``paper``) pictures.
         profile: the reference profile of ``tap`` (``specific`` draws relative to it).
         class_means: ``(2, C)`` mean normalised weights of the negative and the positive class:
-            also draw the class contrast (None: no contrast).
+            also draw the class contrast (None: no contrast): the two class averages, and for
+            ``specific`` their difference in both signs unless the averages already are it.
         class_names: names of those two classes, for the captions.
         cache_dir: folder of the cached channel and group pictures (None: their default folders
             under ``$SENTILENS_CACHE`` or ``~/.cache/sentilens``).
@@ -109,8 +118,11 @@ def draw_groups(
     directions = profile.relative(weights)
     if class_means is not None:
         negative, positive = profile.relative(class_means)
-        directions = np.concatenate(
-            [directions, np.stack([negative, positive, positive - negative, negative - positive])]
-        )
+        contrast = [negative, positive]
+        difference = positive - negative
+        if not (_same_direction(positive, difference) and _same_direction(-negative, difference)):
+            contrast += [difference, -difference]
+        labels = labels[: len(contrast)]
+        directions = np.concatenate([directions, np.stack(contrast)])
     drawn = direction_pictures(backbone, tap, directions, settings, cache_dir)
     return GroupDrawing(drawn[: len(weights)], labels, drawn[len(weights) :])

@@ -14,6 +14,7 @@ import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 from sentilens.models import DEFAULT_AUX_WEIGHT
@@ -45,7 +46,8 @@ class Card:
 
 @dataclass
 class TapSection:
-    """The pictures of one tap: a card per shown image and the class contrast."""
+    """The pictures of one tap: a card per shown image (cards of one class next to each other, one
+    row per class) and the class contrast."""
 
     tap: str
     cards: list[Card]
@@ -65,6 +67,9 @@ section.tap h2 label { font-weight: normal; font-size: 1rem; }
 .row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: flex-start; margin: .4rem 0; }
 figure { margin: 0; } figure img { display: block; width: 112px; height: 112px; margin-bottom: 2px; }
 figcaption { font-size: .75rem; max-width: 112px; overflow-wrap: anywhere; }
+figcaption .name { display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.cards { align-items: center; } .cards h3 { writing-mode: vertical-rl; transform: rotate(180deg); margin: 0;
+  font-size: .9rem; font-weight: normal; } .cards h3.negative { color: #b71c1c; } .cards h3.positive { color: #1b5e20; }
 figure.card.negative figcaption .label { color: #b71c1c; } figure.card.positive figcaption .label { color: #1b5e20; }
 .contrast figure img { width: 140px; height: 140px; }
 #exportbar { position: fixed; bottom: 0; left: 0; right: 0; background: #f6f6f6; border-top: 1px solid #bbb;
@@ -143,7 +148,8 @@ def _card(card: Card, root: Path) -> str:
         f"{_img(card.where, root, f'where the group fires in {card.name}', 'where')}"
         f"{_img(card.group, root, f'group picture of {card.name}', 'group')}"
         f"{_img(card.probe, root, f'probe map of {card.name}', 'probe')}"
-        f'<figcaption><span class="label">{label}</span> {html.escape(card.name)}<br>'
+        f'<figcaption><span class="label">{label}</span>'
+        f'<span class="name" title="{html.escape(card.name)}">{html.escape(card.name)}</span>'
         f"probe p(positive) {card.probe_positive:.2f}</figcaption></figure>"
     )
 
@@ -152,7 +158,11 @@ def _section(section: TapSection, ranking: Ranking, root: Path) -> str:
     evidence = {t.tap: t for t in ranking.taps}[section.tap]
     tap = html.escape(section.tap)
     checked = " checked" if evidence.suggested else ""
-    cards = "".join(_card(c, root) for c in section.cards)
+    cards = "".join(
+        f'<div class="row cards" data-label="{html.escape(label)}"><h3 class="{html.escape(label)}">'
+        f"{html.escape(label)} images</h3>{''.join(_card(c, root) for c in group)}</div>"
+        for label, group in groupby(section.cards, key=lambda card: card.label)
+    )
     contrast = "".join(
         f"<figure>{_img(path, root, f'{section.tap} {label}', 'contrast')}"
         f"<figcaption>{html.escape(label)}</figcaption></figure>"
@@ -167,7 +177,7 @@ def _section(section: TapSection, ranking: Ranking, root: Path) -> str:
   <p class="evidence">rank {evidence.rank} of {len(ranking.taps)}; linear-probe accuracy
     {evidence.probe_accuracy:.3f} ± {evidence.probe_std:.3f}; NMF separation {evidence.separation:.3f}</p>
   <div class="row contrast">{contrast}</div>
-  <div class="row cards">{cards}</div>
+  {cards}
 </section>"""
 
 

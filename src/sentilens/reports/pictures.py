@@ -25,18 +25,32 @@ def hwc(image: ArrayLike) -> np.ndarray:
     return clipped
 
 
-def heat_overlay(image: ArrayLike, heat: np.ndarray, alpha: float = 0.55) -> np.ndarray:
-    """``image`` with a map ``(H, W)`` in [0, 1] blended on top (inferno: dark = 0, bright = 1)."""
-    colours = np.asarray(colormaps["inferno"](np.clip(heat, 0.0, 1.0)))[..., :3]
-    weight = alpha * np.clip(heat, 0.0, 1.0)[..., None] ** 0.5
+def heat_overlay(image: ArrayLike, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+    """``image`` with a non-negative map ``(H, W)`` blended on top (inferno), stretched from the
+    map's lowest value (the image shows through) to its highest (bright, most opaque).
+
+    The stretch matters for neuron groups: at early blocks the rank-1 group fires almost
+    everywhere (its lowest value is often 70 % of its peak), and a map drawn from 0 would tint
+    the whole image alike, hiding where it fires most.
+    """
+    values = np.asarray(heat, dtype=np.float32)
+    low, high = float(values.min()), float(values.max())
+    stretched = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    colours = np.asarray(colormaps["inferno"](stretched))[..., :3]
+    weight = alpha * stretched[..., None]
     blended: np.ndarray = (1 - weight) * hwc(image) + weight * colours
     return blended
 
 
-def signed_overlay(image: ArrayLike, values: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+def signed_overlay(image: ArrayLike, values: np.ndarray, alpha: float = 0.6, percentile: float = 98.0) -> np.ndarray:
     """``image`` with a signed map ``(H, W)`` on top: red where positive, blue where negative,
-    symmetric about 0 (scaled by the largest magnitude); zero leaves the image as it is."""
-    scale = float(np.abs(values).max()) or 1.0
+    symmetric about 0; zero leaves the image as it is.
+
+    The colour saturates at the ``percentile`` of the magnitudes rather than at the largest one:
+    class activation maps of a linear probe are heavy-tailed (a few positions reach the maximum,
+    most stay below a tenth of it), and scaling by the maximum leaves them all but invisible.
+    """
+    scale = float(np.percentile(np.abs(values), percentile)) or float(np.abs(values).max()) or 1.0
     normalised = np.clip(values / scale, -1.0, 1.0)
     colours = np.asarray(colormaps["RdBu_r"](normalised / 2 + 0.5))[..., :3]
     weight = alpha * np.abs(normalised)[..., None]
