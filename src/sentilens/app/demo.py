@@ -110,8 +110,8 @@ def analyse(
     contrast = None
     if drawing.contrast_labels:
         contrast = Contrast(
-            f"Class contrast at {group_tap}: the mean neuron group of each class of the reference set "
-            f"({profile.source}), drawn relative to the set's mean: what sets each class apart.",
+            f"Class contrast at {group_tap}: the mean neuron group of each class of the reference set, "
+            f"{profile.source}, drawn relative to the set's mean: what sets each class apart.",
             list(zip(drawing.contrast_labels, (p.numpy() for p in drawing.contrast))),
         )
     page = write_summary(
