@@ -187,8 +187,9 @@ def run_groups(
     """Eq. (4)-(5) for negative and positive images on each tap: ``groups-<tap>.png`` and ``.npy``.
 
     Per tap the figure shows, for every image, where each of its ``rank`` groups fires (``U``) and
-    the group's picture, then the class contrast of the images given: their mean group per class
-    and the difference.  ``groups-<tap>.npy`` holds the pictures ``(images, r, 3, s, s)``
+    the group's picture, then the class contrast of the images given: their mean group per class,
+    and the difference when it is not already what the two averages show
+    (:func:`~sentilens.explain.draw_groups`).  ``groups-<tap>.npy`` holds the pictures ``(images, r, 3, s, s)``
     (negatives first) and ``groups-<tap>-where.npy`` the maps ``U`` ``(images, r, m, n)``; the
     relative reconstruction error of each factorisation is in ``groups-errors.csv``.
     """

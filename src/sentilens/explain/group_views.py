@@ -56,7 +56,8 @@ class GroupDrawing:
 
 
 def contrast_names(class_names: tuple[str, ...]) -> list[str]:
-    """Captions of the four contrast pictures of two classes."""
+    """Captions of the contrast pictures of two classes: the two averages, then the difference in
+    both signs (left out when the averages already show it)."""
     negative, positive = class_names[:2]
     return [f"{negative} average", f"{positive} average", f"more in {positive}", f"more in {negative}"]
 
