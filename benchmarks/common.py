@@ -87,11 +87,22 @@ def data_digest(root: Path = DATA) -> str:
     return digest.hexdigest()
 
 
+def portable(argument: str) -> str:
+    """A command-line argument with no machine path in it: an absolute path inside the folder that
+    holds the repository and ``shared/`` becomes relative to the working directory (the same file
+    for the same command); anything else is kept as it is."""
+    path = Path(argument)
+    workspace = Path(__file__).resolve().parents[2]
+    if path.is_absolute() and path.is_relative_to(workspace):
+        return os.path.relpath(path, Path.cwd())
+    return argument
+
+
 def provenance(data_root: Path | None = DATA) -> dict[str, Any]:
     """Where a result came from: commit (and dirty tree), exact command line, machine, data digest."""
     return {
         **git_commit(),
-        "command": " ".join(shlex.quote(part) for part in [Path(sys.executable).name, *sys.argv]),
+        "command": " ".join(shlex.quote(portable(part)) for part in [Path(sys.executable).name, *sys.argv]),
         "machine": machine(),
         "data": None if data_root is None else {"root": data_root.name, "sha256": data_digest(data_root)},
     }
