@@ -20,6 +20,9 @@ import torch
 from sentilens.utils.hashing import file_digest
 
 RESULTS = Path(__file__).parent / "results"
+#: Load average when the benchmark's process started (this module is imported first thing); result
+#: files are written at the end, when the benchmark's own work is part of the load.
+LOAD_AT_START = os.getloadavg()
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "twitter1"
 
 
@@ -61,7 +64,7 @@ def machine() -> dict[str, Any]:
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "load_average_at_start": os.getloadavg(),
+        "load_average_at_start": LOAD_AT_START,
         "torch": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
