@@ -226,26 +226,28 @@ class SentimentClassifier:
         profile (``reference``, a file from ``sentilens explain reference``; default the shipped
         one, which fits the default model); ``"paper"`` draws eq. (5).
         """
-        from sentilens.app.groups import DEFAULT_GROUP_TAP, reference_for
-        from sentilens.explain import draw_groups, factorise, image_activation
+        from sentilens.explain import DEFAULT_GROUP_TAP, explain_groups
 
-        tap = tap or DEFAULT_GROUP_TAP
         backbone = self.model.backbone
-        backbone.check_taps([tap])
         view = load_view(image, backbone.input_size)
-        groups = factorise(image_activation(backbone, to_unit_range(view), tap), rank)
-        weights = groups.normalised_weights()
-        profile = reference_for(backbone, tap, weights[:1], reference)
-        drawing = draw_groups(backbone, tap, weights, rendering, settings, profile)
+        found = explain_groups(
+            backbone,
+            to_unit_range(view)[None],
+            tap or DEFAULT_GROUP_TAP,
+            rank=rank,
+            rendering=rendering,
+            settings=settings,
+            reference=reference,
+        )
         return GroupExplanation(
             path=Path(image),
-            tap=tap,
-            rendering=str(rendering),
-            where=groups.where(backbone.input_size),
-            pictures=drawing.pictures.permute(0, 2, 3, 1).numpy(),
-            channel_weights=weights,
-            relative_error=groups.relative_error,
-            reference=profile.source,
+            tap=found.block,
+            rendering=str(found.rendering),
+            where=found.where[0],
+            pictures=found.pictures[0].permute(0, 2, 3, 1).numpy(),
+            channel_weights=found.weights[0],
+            relative_error=found.groups[0].relative_error,
+            reference=found.reference.source,
             image=view.permute(1, 2, 0).numpy(),
         )
 

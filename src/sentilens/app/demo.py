@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import torch
 
 from sentilens.app.classifier import SentimentClassifier
-from sentilens.app.groups import DEFAULT_GROUP_TAP, reference_for
 from sentilens.app.predictions import write_tables
 from sentilens.data.images import load_view, to_unit_range
-from sentilens.explain import AscentSettings, GroupRendering, draw_groups, factorise, image_activation
+from sentilens.explain import DEFAULT_GROUP_TAP, AscentSettings, ContrastSource, GroupRendering, explain_groups
 from sentilens.reports.pictures import heat_overlay
 from sentilens.reports.summary import Contrast, SummaryRow, write_summary
 from sentilens.runtime import Precision, Runtime
@@ -66,22 +65,12 @@ def analyse(
     predictions, skipped = classifier.predict_with_skipped(
         images, runtime=run.runtime, precision=run.precision, views=run.views, say=say
     )
-    views = [to_unit_range(load_view(p.path, backbone.input_size)) for p in predictions]
-    groups = [factorise(image_activation(backbone, view, group_tap), rank=1) for view in views]
-    weights = np.concatenate([g.normalised_weights() for g in groups])
-    profile = reference_for(backbone, group_tap, weights)
-    drawing = draw_groups(
-        backbone,
-        group_tap,
-        weights,
-        rendering,
-        settings,
-        profile,
-        profile.class_means,
-        profile.class_names or ("negative", "positive"),
+    views = torch.stack([to_unit_range(load_view(p.path, backbone.input_size)) for p in predictions])
+    groups = explain_groups(
+        backbone, views, group_tap, rendering=rendering, settings=settings, contrast=ContrastSource.reference
     )
     rows = []
-    for prediction, view, group, picture in zip(predictions, views, groups, drawing.pictures):
+    for prediction, view, where, pictures in zip(predictions, views, groups.where, groups.pictures):
         explanation = classifier.explain(prediction.path, cam_tap)
         rows.append(
             SummaryRow(
@@ -90,8 +79,8 @@ def analyse(
                 probability=prediction.probability,
                 image=explanation.image,
                 gradcam=explanation.overlay(),
-                where=heat_overlay(view, group.where(backbone.input_size)[0]),
-                group=picture.numpy(),
+                where=heat_overlay(view, where[0]),
+                group=pictures[0].numpy(),
             )
         )
     csv_path, jsonl_path = write_tables(predictions, out, skipped)
@@ -105,14 +94,14 @@ def analyse(
         f"{', '.join(classifier.taps) or 'no blocks'}; probabilities fuse every head. Grad-CAM shows where the "
         f"block {cam_tap} supports the predicted label. At block {group_tap}, each image's rank-1 neuron group "
         f"(NMF, eq. 4): where it fires (U, bright = where it fires most) and what it responds to ({what}). "
-        f"Reference profile: {profile.source}."
+        f"Reference profile: {groups.reference.source}."
     )
     contrast = None
-    if drawing.contrast_labels:
+    if groups.contrast_labels:
         contrast = Contrast(
             f"Class contrast at {group_tap}: the mean neuron group of each class of the reference set, "
-            f"{profile.source}, drawn relative to the set's mean: what sets each class apart.",
-            list(zip(drawing.contrast_labels, (p.numpy() for p in drawing.contrast))),
+            f"{groups.reference.source}, drawn relative to the set's mean: what sets each class apart.",
+            list(zip(groups.contrast_labels, (p.numpy() for p in groups.contrast))),
         )
     page = write_summary(
         rows, out, cam_tap, group_tap, note, contrast, stretch_groups=rendering == GroupRendering.paper

@@ -14,16 +14,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sentilens.app.groups import reference_for, write_reference
+from sentilens.app.groups import write_reference
 from sentilens.data import LabelledImages, expand_inputs
 from sentilens.data.images import load_view, to_unit_range
 from sentilens.explain.activation_max import AscentSettings, ChannelPictures, check_ascent_size, visualise_channels
 from sentilens.explain.channel_cache import ChannelPictureCache
 from sentilens.explain.errors import check_class_index, check_rank
 from sentilens.explain.gradcam import grad_cam
-from sentilens.explain.group_views import GroupRendering, draw_groups
-from sentilens.explain.neuron_groups import convergence_note, factorise
-from sentilens.explain.reference import matching_profile
+from sentilens.explain.groups import ContrastSource, GroupRendering, convergence_note, explain_groups, matching_profile
 from sentilens.explain.spatial import STRONGEST_K, SpatialRendering, image_activation, spatial_cells, tile
 from sentilens.explain.splice import spliced_test
 from sentilens.models import SentimentModel
@@ -207,34 +205,38 @@ def run_groups(
     lines = ["tap,image,relative_error"]
     every = []
     for tap in taps:
-        groups = [factorise(image_activation(model.backbone, image, tap), rank, settings.seed) for image in images]
-        every += groups
-        lines += [f"{tap},{p.name},{g.relative_error:.4f}" for p, g in zip(paths, groups)]
-        first = np.concatenate([g.normalised_weights()[:1] for g in groups])
-        profile = reference_for(model.backbone, tap, first, reference, labels, ("negative", "positive"))
-        label_array = np.asarray(labels)
-        class_means = np.stack([first[label_array == c].mean(axis=0) for c in (0, 1)])
-        weights = np.concatenate([g.normalised_weights() for g in groups])
-        drawing = draw_groups(
-            model.backbone, tap, weights, rendering, settings, profile, class_means, cache_dir=cache_dir
+        found = explain_groups(
+            model.backbone,
+            images,
+            tap,
+            rank=rank,
+            seed=settings.seed,
+            rendering=rendering,
+            settings=settings,
+            reference=reference,
+            labels=labels,
+            contrast=ContrastSource.images,
+            cache_dir=cache_dir,
         )
-        pictures = drawing.pictures.view(len(paths), rank, *drawing.pictures.shape[1:])
-        np.save(out / f"groups-{tap}.npy", pictures.numpy())
-        np.save(out / f"groups-{tap}-where.npy", np.stack([g.spatial for g in groups]))
+        every += found.groups
+        lines += [f"{tap},{p.name},{error:.4f}" for p, error in zip(paths, found.relative_errors)]
+        np.save(out / f"groups-{tap}.npy", found.pictures.numpy())
+        np.save(out / f"groups-{tap}-where.npy", np.stack([g.spatial for g in found.groups]))
         png = figures.save_group_figure(
             out / f"groups-{tap}.png",
             images,
-            [g.where(images.shape[-1]) for g in groups],
-            pictures,
+            list(found.where),
+            found.pictures,
             [f"{'neg' if label == 0 else 'pos'}: {p.name}" for p, label in zip(paths, labels)],
-            list(zip(drawing.contrast_labels, drawing.contrast)),
+            list(zip(found.contrast_labels, found.contrast)),
             f"{model.backbone.name} {tap}: neuron groups (r = {rank}, {rendering} rendering; "
-            f"reference: {profile.source})",
+            f"reference: {found.reference.source})",
             stretch=rendering == GroupRendering.paper,
         )
         written.files += [png, out / f"groups-{tap}.npy", out / f"groups-{tap}-where.npy"]
-        errors = [g.relative_error for g in groups]
-        written.notes.append(f"{tap}: mean relative reconstruction error {np.mean(errors):.3f} (r = {rank})")
+        written.notes.append(
+            f"{tap}: mean relative reconstruction error {np.mean(found.relative_errors):.3f} (r = {rank})"
+        )
     note = convergence_note(every)
     written.notes += [note] if note else []
     (out / "groups-errors.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")

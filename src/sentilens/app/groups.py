@@ -1,10 +1,8 @@
-"""Neuron groups for the use cases: the reference profile to draw against, and profile files.
+"""Reference-profile files for the use cases (the computations are in :mod:`sentilens.explain.groups`).
 
-The image-specific rendering draws each group relative to a reference profile (see
-:mod:`sentilens.explain.reference`).  Which one: a profile file given by the user; else the
-profile shipped for the backbone when it was made with the same weights up to the tap (the
-default model's ImageNet inception_v3: all of Twitter I, three agree); else the mean of the
-images at hand, when there are at least two.
+The image-specific rendering draws each group relative to a reference profile
+(:func:`sentilens.explain.reference_for` chooses it); ``sentilens explain reference`` writes a
+profile file of every block over a labelled image set.
 """
 
 from __future__ import annotations
@@ -12,44 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from sentilens.data import LabelledImages
-from sentilens.explain import ProfileError, ReferenceProfile, matching_profile, profile_from, save_profiles
+from sentilens.explain import profile_from, save_profiles
 from sentilens.explain.channel_cache import weights_digest
 from sentilens.models.backbones import Backbone
 from sentilens.selection.store import load_or_collect
 from sentilens.utils.progress import Say, quiet
-
-#: The block whose neuron groups the demo and ``SentimentClassifier.groups`` show by default.
-DEFAULT_GROUP_TAP = "5b"
-
-
-def reference_for(
-    backbone: Backbone,
-    tap: str,
-    weights: np.ndarray,
-    reference: str | Path | None = None,
-    labels: Sequence[int] | None = None,
-    class_names: Sequence[str] = (),
-) -> ReferenceProfile:
-    """The reference profile of ``tap`` for images whose normalised group weights are ``weights``.
-
-    Args:
-        reference: a profile file (``sentilens explain reference``); None tries the shipped one.
-        labels: the images' labels, so that a profile made from them has class means.
-    """
-    found = matching_profile(backbone, tap, reference)
-    if found is not None:
-        return found
-    if reference is not None:
-        raise ProfileError(f"{reference} has no profile of {tap} made with this backbone's weights")
-    if len(weights) < 2:
-        raise ProfileError(
-            f"no shipped reference profile fits these {backbone.name} weights at {tap}, and one image cannot be "
-            "its own reference: give more images or a profile file (sentilens explain reference)"
-        )
-    return profile_from(tap, weights, labels=labels, class_names=class_names, source=f"the {len(weights)} images given")
 
 
 def write_reference(

@@ -2,7 +2,7 @@
 
 Per tap the page shows, for each of ``per_class`` sampled images of each class: *where* its
 rank-1 neuron group fires (``U`` of eq. 4 as a heat overlay), *what* the group responds to (its
-picture, by default the image-specific rendering of :mod:`sentilens.explain.group_views`), and
+picture, by default the image-specific rendering of :mod:`sentilens.explain.groups`), and
 the class activation map of the block's linear probe (fitted on the probe images other than the
 shown ones), a decision that was fitted rather than an untrained head's.  The *class contrast*
 draws the mean group of each class over the probe images relative to their overall mean.
@@ -26,12 +26,12 @@ from sentilens.data import LabelledImages
 from sentilens.data.images import load_view, to_unit_range
 from sentilens.explain import (
     AscentSettings,
+    ContrastSource,
     GroupRendering,
-    NeuronGroups,
+    GroupsResult,
     check_ascent_size,
     convergence_note,
-    draw_groups,
-    factorise,
+    explain_groups,
     profile_from,
 )
 from sentilens.models import SentimentModel
@@ -85,46 +85,68 @@ def _tap_maps(backbone: Backbone, images: torch.Tensor, taps: Sequence[str]) -> 
     return maps
 
 
-def _tap_section(
+def _tap_groups(
     backbone: Backbone,
     tap: str,
     shown: torch.Tensor,
     maps: torch.Tensor,
-    groups: list[NeuronGroups],
+    probe: LabelledImages,
+    features: TapFeatures,
+    class_names: Sequence[str],
+    rendering: GroupRendering,
+    settings: AscentSettings,
+    seed: int,
+    cache_dir: str | Path | None,
+) -> GroupsResult:
+    """The shown images' rank-1 groups at one tap, drawn relative to the probe images' profile,
+    with the contrast of the probe images' classes."""
+    profile = profile_from(
+        tap, features.factors[tap], features.pooled[tap], probe.labels, class_names, f"{len(probe)} probe images"
+    )
+    return explain_groups(
+        backbone,
+        shown,
+        tap,
+        maps=maps,
+        seed=seed,
+        rendering=rendering,
+        settings=settings,
+        reference=profile,
+        class_names=tuple(class_names),
+        contrast=ContrastSource.reference,
+        cache_dir=cache_dir,
+    )
+
+
+def _tap_section(
+    tap: str,
+    shown: torch.Tensor,
+    maps: torch.Tensor,
+    groups: GroupsResult,
     shown_labels: Sequence[int],
     shown_names: Sequence[str],
     probe: LabelledImages,
     features: TapFeatures,
     held_out: np.ndarray,
     class_names: Sequence[str],
-    rendering: GroupRendering,
-    settings: AscentSettings,
-    cache_dir: str | Path | None,
     folder: Path,
 ) -> TapSection:
-    """Pictures of one tap: fit the probe, draw the groups and the contrast, write the PNGs."""
+    """Pictures of one tap: fit the probe, write the PNGs of the groups, the contrast and the probe maps."""
     side = shown.shape[-1]
-    profile = profile_from(
-        tap, features.factors[tap], features.pooled[tap], probe.labels, class_names, f"{len(probe)} probe images"
-    )
-    weights = np.concatenate([g.normalised_weights() for g in groups])
-    drawing = draw_groups(
-        backbone, tap, weights, rendering, settings, profile, profile.class_means, tuple(class_names), cache_dir
-    )
     fitted = fit_probe(features.pooled[tap][held_out], np.asarray(probe.labels)[held_out])
     cams = upsample(fitted.cam(maps), side)
     chances = fitted.probability(maps.mean(dim=(2, 3)).numpy())
     cards = []
-    for index, (image, group, name) in enumerate(zip(shown, groups, shown_names)):
+    for index, (image, where, name) in enumerate(zip(shown, groups.where, shown_names)):
         stem = folder / tap / f"{index:02d}"
-        where = save_png(heat_overlay(image, group.where(side)[0]), f"{stem}-where.png")
-        picture = save_png(drawing.pictures[index], f"{stem}-group.png")
+        where_png = save_png(heat_overlay(image, where[0]), f"{stem}-where.png")
+        picture = save_png(groups.pictures[index, 0], f"{stem}-group.png")
         probe_map = save_png(signed_overlay(image, cams[index]), f"{stem}-probe.png")
         label = class_names[shown_labels[index]]
-        cards.append(Card(name, label, where, picture, probe_map, float(chances[index])))
+        cards.append(Card(name, label, where_png, picture, probe_map, float(chances[index])))
     contrast = [
         (label, save_png(picture, folder / tap / f"contrast-{position}.png"))
-        for position, (label, picture) in enumerate(zip(drawing.contrast_labels, drawing.contrast))
+        for position, (label, picture) in enumerate(zip(groups.contrast_labels, groups.contrast))
     ]
     return TapSection(tap, cards, contrast)
 
@@ -185,11 +207,12 @@ def build_inspection(
     sections, all_groups = [], []
     for position, tap in enumerate(taps, start=1):
         started = time.perf_counter()
-        groups = [factorise(m, rank=1, seed=seed) for m in maps[tap]]
-        all_groups += groups
+        groups = _tap_groups(
+            backbone, tap, shown, maps[tap], probe, features, dataset.class_names, rendering, settings, seed, cache_dir
+        )
+        all_groups += groups.groups
         sections.append(
             _tap_section(
-                backbone,
                 tap,
                 shown,
                 maps[tap],
@@ -200,9 +223,6 @@ def build_inspection(
                 features,
                 held_out,
                 dataset.class_names,
-                rendering,
-                settings,
-                cache_dir,
                 folder,
             )
         )

@@ -5,10 +5,9 @@
 * :func:`visualise_channels` and :class:`ChannelPictureCache`: channel pictures by activation
   maximisation (eq. 1-2), cached per weights, tap and settings.
 * :func:`spatial_cells`: the spatial-location grid (eq. 3), :class:`SpatialRendering`.
-* :func:`factorise` and :func:`group_pictures`: NMF neuron groups (eq. 4-5).
-* :class:`ReferenceProfile` (a tap's typical group), :func:`direction_pictures` (a group's
-  direction by activation maximisation) and :func:`draw_groups` (:class:`GroupRendering`: the
-  image-specific default or the paper's eq. 5, with the class contrast).
+* :func:`explain_groups`: NMF neuron groups (eq. 4-5) in one call: factorise, choose the
+  reference profile, draw (:class:`GroupsResult`); its pieces are in :mod:`sentilens.explain.groups`
+  (:func:`factorise`, :class:`ReferenceProfile`, :func:`draw_groups`, ...).
 
 :mod:`sentilens.app.explain` wraps each in a function that reads images and writes figures.
 """
@@ -23,21 +22,33 @@ from sentilens.explain.activation_max import (
 from sentilens.explain.channel_cache import ChannelPictureCache, cache_key, default_cache_dir
 from sentilens.explain.errors import AscentSizeError, ClassIndexError, RankError
 from sentilens.explain.gradcam import FusedLogProbabilities, GradCamResult, grad_cam
-from sentilens.explain.group_ascent import direction_pictures
-from sentilens.explain.group_views import GroupDrawing, GroupRendering, draw_groups
-from sentilens.explain.neuron_groups import NeuronGroups, convergence_note, factorise, group_pictures, normalise
-from sentilens.explain.reference import (
+from sentilens.explain.groups import (
+    DEFAULT_GROUP_TAP,
+    ContrastSource,
+    GroupDrawing,
+    GroupRendering,
+    GroupsResult,
+    NeuronGroups,
     ProfileError,
     ReferenceProfile,
+    convergence_note,
+    direction_pictures,
+    draw_groups,
+    explain_groups,
+    factorise,
+    group_pictures,
     load_profiles,
     matching_profile,
+    normalise,
     profile_from,
+    reference_for,
     save_profiles,
 )
 from sentilens.explain.spatial import STRONGEST_K, SpatialRendering, image_activation, spatial_cells, tile
 from sentilens.explain.splice import SpliceLayout, SpliceResult, matching_share, splice, spliced_test
 
 __all__ = [
+    "DEFAULT_GROUP_TAP",
     "STRONGEST_K",
     "AscentMode",
     "AscentSettings",
@@ -45,10 +56,12 @@ __all__ = [
     "ChannelPictureCache",
     "ChannelPictures",
     "ClassIndexError",
+    "ContrastSource",
     "FusedLogProbabilities",
     "GradCamResult",
     "GroupDrawing",
     "GroupRendering",
+    "GroupsResult",
     "NeuronGroups",
     "ProfileError",
     "RankError",
@@ -62,6 +75,7 @@ __all__ = [
     "default_cache_dir",
     "direction_pictures",
     "draw_groups",
+    "explain_groups",
     "factorise",
     "grad_cam",
     "group_pictures",
@@ -70,6 +84,7 @@ __all__ = [
     "matching_profile",
     "normalise",
     "profile_from",
+    "reference_for",
     "save_profiles",
     "matching_share",
     "spatial_cells",

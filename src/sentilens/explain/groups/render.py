@@ -1,9 +1,9 @@
 """How neuron groups are drawn: the image-specific rendering (default) or the paper's eq. (5).
 
-* ``specific``: a group's *direction* relative to a :class:`~sentilens.explain.reference.ReferenceProfile`,
+* ``specific``: a group's *direction* relative to a :class:`~sentilens.explain.groups.ReferenceProfile`,
   ``(v - mean) / spread`` (channels that take a larger share of this group than usual count
   positive, smaller share negative), drawn by activation maximisation
-  (:mod:`sentilens.explain.group_ascent`).  Class averages use the class's mean ``v``; the class
+  (:mod:`sentilens.explain.groups.ascent`).  Class averages use the class's mean ``v``; the class
   contrast adds the difference of the two class directions, in both signs ("more in positive",
   "more in negative"), unless the reference's mean lies between the two class means (a reference
   made of those very images, as in ``inspect`` and the shipped profile): then each class average
@@ -27,8 +27,8 @@ import torch
 
 from sentilens.explain.activation_max import AscentSettings
 from sentilens.explain.channel_cache import ChannelPictureCache
-from sentilens.explain.group_ascent import direction_pictures
-from sentilens.explain.reference import ProfileError, ReferenceProfile
+from sentilens.explain.groups.ascent import direction_pictures
+from sentilens.explain.groups.reference import ProfileError, ReferenceProfile
 from sentilens.models.backbones import Backbone
 from sentilens.utils.errors import InvalidArgumentError
 

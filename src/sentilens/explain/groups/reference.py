@@ -10,6 +10,7 @@ pooled activation of each channel (for the spatial grid).
 Profiles come from the images a command is given (``inspect`` uses its probe sample) or from a
 file: the package ships one for ``inception_v3`` with ImageNet weights, computed on all 1,269
 Twitter I images (three agree) and used when the backbone's weights up to the tap match it.
+:func:`reference_for` makes that choice.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from sentilens.explain.channel_cache import weights_digest
-from sentilens.explain.neuron_groups import normalise
+from sentilens.explain.groups.nmf import normalise
 from sentilens.models.backbones import Backbone
 from sentilens.utils.atomic import atomic_path
 from sentilens.utils.errors import InvalidArgumentError, SentilensError
@@ -167,3 +168,32 @@ def matching_profile(backbone: Backbone, tap: str, path: str | Path | None = Non
     if profile is None or profile.weights != weights_digest(backbone, tap):
         return None
     return profile
+
+
+def reference_for(
+    backbone: Backbone,
+    tap: str,
+    weights: np.ndarray,
+    reference: str | Path | None = None,
+    labels: Sequence[int] | None = None,
+    class_names: Sequence[str] = (),
+) -> ReferenceProfile:
+    """The reference profile of ``tap`` for images whose normalised rank-1 weights are ``weights`` ``(N, C)``.
+
+    Which one: the profile file ``reference`` (``sentilens explain reference``), which must fit
+    the backbone's weights; else the shipped profile when it was made with the same weights up to
+    the tap (the default model's ImageNet inception_v3: all of Twitter I, three agree); else the
+    mean of the images at hand, when there are at least two (with ``labels``, with the mean of
+    each of ``class_names`` too).
+    """
+    found = matching_profile(backbone, tap, reference)
+    if found is not None:
+        return found
+    if reference is not None:
+        raise ProfileError(f"{reference} has no profile of {tap} made with this backbone's weights")
+    if len(weights) < 2:
+        raise ProfileError(
+            f"no shipped reference profile fits these {backbone.name} weights at {tap}, and one image cannot be "
+            "its own reference: give more images or a profile file (sentilens explain reference)"
+        )
+    return profile_from(tap, weights, labels=labels, class_names=class_names, source=f"the {len(weights)} images given")
