@@ -17,11 +17,11 @@ import torch.nn.functional as F
 from sentilens.app.groups import write_reference
 from sentilens.data import LabelledImages, expand_inputs
 from sentilens.data.images import load_view, to_unit_range
+from sentilens.explain import ContrastSource, GroupRendering, convergence_note, explain_groups, matching_profile
 from sentilens.explain.activation_max import AscentSettings, ChannelPictures, check_ascent_size, visualise_channels
 from sentilens.explain.channel_cache import ChannelPictureCache
 from sentilens.explain.errors import check_class_index, check_rank
 from sentilens.explain.gradcam import grad_cam
-from sentilens.explain.groups import ContrastSource, GroupRendering, convergence_note, explain_groups, matching_profile
 from sentilens.explain.spatial import STRONGEST_K, SpatialRendering, image_activation, spatial_cells, tile
 from sentilens.explain.splice import spliced_test
 from sentilens.models import SentimentModel

@@ -126,7 +126,7 @@ def explain_groups(
         raise InvalidArgumentError(f"{len(activations)} maps at {block} for {len(images)} images")
     groups = [factorise(activation, rank, seed) for activation in activations]
     weights = np.stack([g.normalised_weights() for g in groups])
-    first = weights[:, 0]
+    first = weights[:, 0]  # each image's strongest group: what reference profiles are made of
     if isinstance(reference, ReferenceProfile):
         if reference.tap != block:
             raise ProfileError(f"a reference profile of {reference.tap} given for the groups at {block}")
