@@ -158,7 +158,8 @@ def load_checkpoint(
     stored, frozen = _split_state(model, architecture.weights, held)
     if frozen and tensors_digest(frozen) != payload["frozen_digest"]:
         raise CheckpointError(
-            f"{path}: the installed {architecture.backbone} ImageNet weights differ from those it was trained on"
+            f"{path}: the installed {architecture.backbone} ImageNet weights differ from those it was trained on "
+            "(or the file lacks blocks it fine-tuned)"
         )
     missing = set(stored) - set(payload["state_dict"])
     unexpected = set(payload["state_dict"]) - set(stored)

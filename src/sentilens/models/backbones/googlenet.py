@@ -57,7 +57,7 @@ class GoogLeNet(Backbone):
         default_aux_blocks=("4a", "4b", "4d"),  # the paper's choice
         smallest_inputs={"3a": 7, "3b": 7, "4a": 15, "4b": 15, "4c": 15, "4d": 15, "4e": 15, "5a": 15, "5b": 15},
         weights={
-            "imagenet": "torchvision's ImageNet GoogLeNet (IMAGENET1K_V1, from its hub cache or downloaded)",
+            "imagenet": "torchvision's IMAGENET1K_V1 (hub cache or download)",
             "none": "random initialisation",
         },
     )

