@@ -19,8 +19,8 @@ from common import DATA, write_json
 from sentilens.app.classifier import default_model_path
 from sentilens.data import TWITTER_SUBSETS, load_twitter
 from sentilens.evaluation import cross_validate
+from sentilens.models import read_payload
 from sentilens.training import TrainConfig
-from sentilens.training.checkpoint import read_payload
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from inference_speed import multiply_adds
-from sentilens.models import DEFAULT_TAPS, SentimentModel, create_backbone
+from sentilens.models import SentimentModel, backbone_spec, create_backbone
 from sentilens.runtime.torch_backend import autocast, compiled_copy, inference_copy, to_memory_format
 
 CONVOLUTION = "aten::mkldnn_convolution"
@@ -41,7 +41,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10)
     args = parser.parse_args()
     torch.set_flush_denormal(True)
-    model = SentimentModel(create_backbone("inception_v3", "imagenet"), DEFAULT_TAPS["inception_v3"]).eval()
+    taps = backbone_spec("inception_v3").default_aux_blocks
+    model = SentimentModel(create_backbone("inception_v3", "imagenet"), taps).eval()
     batch = to_memory_format(torch.rand(args.batch_size, 3, 299, 299), True)
     print("eager, bf16 autocast")
     convolution_seconds = profile_pass(inference_copy(model), batch, args.rows)

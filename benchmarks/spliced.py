@@ -25,7 +25,8 @@ from sentilens.data import load_twitter, to_unit_range
 from sentilens.data.store import decode_all
 from sentilens.evaluation import make_folds
 from sentilens.explain import spliced_test
-from sentilens.training import TrainConfig, build_model, build_view_cache, fit, predict_cached
+from sentilens.models import build_model
+from sentilens.training import TrainConfig, build_view_cache, fit, predict_cached
 
 
 def main() -> None:
@@ -39,7 +40,7 @@ def main() -> None:
     began = time.perf_counter()
     dataset = load_twitter(args.data, "five")
     config = TrainConfig(mode="frozen", seed=args.seed)
-    template = build_model(config)
+    template = build_model(config.architecture)
     size = template.backbone.input_size
     images = decode_all(dataset.paths, size).images
     cache = build_view_cache(template.backbone, images, template.taps, None, batch_size=config.batch_size)
@@ -48,7 +49,7 @@ def main() -> None:
     shares: dict[str, list[float]] = {"squash": [], "crop": []}
     per_fold, accuracies = [], []
     for fold in make_folds(dataset, args.folds, args.seed):
-        model = build_model(config)
+        model = build_model(config.architecture)
         fit(model, cache, fold.train, labels[list(fold.train)], config)
         test = np.asarray(fold.test)
         accuracies.append(float((predict_cached(model, cache, test).argmax(1) == labels[test]).mean()))

@@ -45,9 +45,10 @@ from sentilens.data import TWITTER_SUBSETS, VIEW_NAMES, LabelledImages, load_twi
 from sentilens.evaluation import CrossValidationResult, FoldResult, binary_metrics, markdown_table3
 from sentilens.evaluation.crossval import cross_validate, cross_validate_logistic, fold_seed
 from sentilens.evaluation.metrics import ALL_METRIC_NAMES
+from sentilens.models import build_model
 from sentilens.selection import NestedSettings, nested_cross_validate
 from sentilens.selection.nested import nested_logistic_cross_validate
-from sentilens.training import TrainConfig, ViewCache, build_model, fit, predict_cached, prepare_cache
+from sentilens.training import TrainConfig, ViewCache, fit, predict_cached, prepare_cache
 
 ZOOM = {"predict_views": VIEW_NAMES}
 ZOOM_AUG = {"predict_views": VIEW_NAMES, "train_views": VIEW_NAMES}
@@ -99,7 +100,7 @@ def ensemble_cv(
         for member in range(members):
             member_config = replace(config, seed=member)
             torch.manual_seed(fold_seed(seed, fold.number) + member)
-            model = build_model(member_config)
+            model = build_model(member_config.architecture)
             fit(model, cache, fold.train, labels[list(fold.train)], member_config)
             total += predict_cached(model, cache, fold.test, config.predict_views)
         probabilities = total / members

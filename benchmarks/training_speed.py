@@ -36,7 +36,8 @@ from sentilens.data.store import decode_all
 from sentilens.evaluation import cross_validate
 from sentilens.evaluation.crossval import make_folds
 from sentilens.evaluation.metrics import binary_metrics
-from sentilens.training import TrainConfig, ViewCache, build_model, build_view_cache, fit, predict_cached
+from sentilens.models import build_model
+from sentilens.training import TrainConfig, ViewCache, build_view_cache, fit, predict_cached
 from sentilens.training.cache import FINAL
 
 BOUNDARY = "7a"
@@ -44,7 +45,7 @@ BOUNDARY = "7a"
 
 def frozen_from(cache: ViewCache, config: TrainConfig) -> ViewCache:
     """Frozen-mode cache (pooled taps and final map) from a cache of the input of ``BOUNDARY``."""
-    backbone = build_model(config).backbone.eval()
+    backbone = build_model(config.architecture).backbone.eval()
     pooled = {}
     with torch.inference_mode():
         for view, inputs in cache.inputs.items():
@@ -69,7 +70,7 @@ def rows_of(cache: ViewCache, rows: torch.Tensor) -> ViewCache:
 def timed_fold(cache: ViewCache, fold, labels: np.ndarray, config: TrainConfig) -> dict:
     """Train on one fold; seconds per epoch, losses, held-out probabilities and accuracy."""
     torch.manual_seed(config.seed)  # the same initial heads for every mode
-    model = build_model(config)
+    model = build_model(config.architecture)
     began = time.perf_counter()
     losses = fit(model, cache, fold.train, labels[list(fold.train)], config)
     seconds = (time.perf_counter() - began) / config.num_epochs
@@ -97,7 +98,7 @@ def main() -> None:
         five = five.subset([i for i, path in enumerate(five.paths) if path in set(three.paths)])
     finetune = TrainConfig(mode="finetune", trainable_from=BOUNDARY, device="cpu", epochs=args.probe_epochs)
     frozen = TrainConfig(mode="frozen", device="cpu")
-    template = build_model(finetune)
+    template = build_model(finetune.architecture)
     began = time.perf_counter()
     images = decode_all(three.paths, template.backbone.input_size).images
     result["decode_seconds_three_agree"] = time.perf_counter() - began

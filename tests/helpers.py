@@ -26,7 +26,7 @@ def tiny_model(seed: int = 0) -> SentimentModel:
     from torch import nn
 
     from sentilens.models import SentimentModel
-    from sentilens.models.backbones import Backbone
+    from sentilens.models.backbones import Backbone, BackboneSpec
 
     class ConvBNReLU(nn.Sequential):
         def __init__(self, channels_in: int, channels_out: int, stride: int) -> None:
@@ -36,11 +36,16 @@ def tiny_model(seed: int = 0) -> SentimentModel:
             self.relu = nn.ReLU()
 
     class TinyBackbone(Backbone):
-        name = "tiny"
-        input_size = 32
-        tap_names = ("a", "b", "c")
-        tap_channels = {"a": 8, "b": 16, "c": 16}
-        num_features = 16
+        spec = BackboneSpec(
+            name="tiny",
+            input_size=32,
+            blocks=("a", "b", "c"),
+            block_channels={"a": 8, "b": 16, "c": 16},
+            num_features=16,
+            default_aux_blocks=("a", "b"),
+            smallest_inputs={"a": 1, "b": 1, "c": 1},
+            weights={"none": "random initialisation"},
+        )
 
         def __init__(self) -> None:
             super().__init__()

@@ -1,15 +1,20 @@
-"""Backbones: stage order, taps and shapes, the Inception-v3 weight port, weight errors."""
+"""Backbones: their specs, stage order, taps and shapes, the Inception-v3 weight port, weight errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.error
 
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from sentilens.app.configs import config_from_options
+from sentilens.app.evaluate import experiment_taps
+from sentilens.cli import app
 from sentilens.data import load_view, to_unit_range
-from sentilens.models import create_backbone
-from sentilens.models.backbones import UnknownTapError, WeightsUnavailableError
+from sentilens.models import Architecture, available_backbones, backbone_spec, build_model, create_backbone
+from sentilens.models.backbones import Backbone, UnknownTapError, WeightsUnavailableError
 from sentilens.models.backbones import googlenet as googlenet_module
 from sentilens.models.backbones import inception_v3 as inception_module
 
@@ -24,16 +29,54 @@ INCEPTION_SHAPES = {
 
 
 @pytest.mark.parametrize(("name", "expected"), [("googlenet", GOOGLENET_SHAPES), ("inception_v3", INCEPTION_SHAPES)])
-def test_taps_and_shapes(name: str, expected: dict[str, tuple[int, int]]) -> None:
+def test_the_spec_agrees_with_the_built_network(name: str, expected: dict[str, tuple[int, int]]) -> None:
+    """Every field of the spec, read against a network built with random weights."""
+    spec = backbone_spec(name)
     backbone = create_backbone(name, "none").eval()
-    assert backbone.tap_names == tuple(expected)
-    x = torch.zeros(2, 3, backbone.input_size, backbone.input_size)
+    assert spec.blocks == tuple(expected) == tuple(stage for stage in backbone.stage_names if stage in spec.blocks)
+    assert backbone.tap_names == spec.blocks and backbone.input_size == spec.input_size
+    x = torch.zeros(2, 3, spec.input_size, spec.input_size)
     with torch.no_grad():
-        out = backbone(x, taps=backbone.tap_names)
-    for tap, (channels, side) in expected.items():
+        out = backbone(x, taps=spec.blocks)
+    for tap, (channels, side) in expected.items():  # the sides are those of the paper's input size
         assert out.taps[tap].shape == (2, channels, side, side)
-        assert backbone.tap_channels[tap] == channels
-    assert out.final.shape[1] == backbone.num_features
+        assert spec.block_channels[tap] == channels
+    assert out.final.shape[1] == spec.num_features
+    low, high = spec.input_range
+    assert backbone.normalize(torch.zeros(1)).item() == low and backbone.normalize(torch.ones(1)).item() == high
+    assert {"imagenet", "none"} <= set(spec.weights)
+    assert build_model(Architecture(backbone=name, weights="none")).taps == spec.default_aux_blocks
+
+
+def test_reading_specs_builds_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Specs, the backbones command and the defaults that used to build a random network to
+    read sizes and blocks now read the spec alone."""
+
+    def refuse(self: Backbone) -> None:
+        raise AssertionError("a network was built")
+
+    monkeypatch.setattr(Backbone, "__init__", refuse)
+    with pytest.raises(AssertionError, match="a network was built"):
+        create_backbone("googlenet", "none")
+    assert [backbone_spec(name).name for name in available_backbones()] == available_backbones()
+    assert backbone_spec("inception_v3").input_size == 299 and backbone_spec("googlenet").input_size == 224
+    listing = CliRunner().invoke(app, ["backbones"], env={"COLUMNS": "300"})
+    assert listing.exit_code == 0, listing.output
+    assert "6b 6c 6e" in listing.output and "4a 4b 4d" in listing.output and "299px" in listing.output
+    assert config_from_options(backbone="googlenet", aux_weight=0.2).taps == ("4a", "4b", "4d")
+    assert experiment_taps("layers", config_from_options(), None) == backbone_spec("inception_v3").blocks
+
+
+def test_specs_are_frozen_and_checked() -> None:
+    spec = backbone_spec("googlenet")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.input_size = 1  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        spec.block_channels["4a"] = 1  # type: ignore[index]
+    with pytest.raises(ValueError, match="default auxiliary blocks"):
+        dataclasses.replace(spec, default_aux_blocks=("9z",))
+    with pytest.raises(ValueError, match="block_channels must name exactly the blocks"):
+        dataclasses.replace(spec, blocks=spec.blocks[:-1])
 
 
 def test_running_a_slice_equals_running_everything() -> None:

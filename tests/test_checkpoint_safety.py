@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import stat
@@ -10,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sentilens.training import TrainConfig, build_model
-from sentilens.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sentilens.models import Architecture, CheckpointError, build_model, load_checkpoint, save_checkpoint
+from sentilens.training import TrainConfig, boundary_stage
 from sentilens.utils.atomic import write_json_atomic
 from sentilens.utils.version import __version__
 
@@ -32,7 +33,8 @@ class RunsCode:
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("checkpoint") / "model.pt"
-    return save_checkpoint(build_model(CONFIG), CONFIG, path, extra={"note": "test"})
+    model = build_model(CONFIG.architecture)
+    return save_checkpoint(model, CONFIG.to_dict(), path, extra={"note": "test"}, trained_from=None)
 
 
 def test_checkpoint_carries_what_the_issue_lists(checkpoint: Path) -> None:
@@ -42,10 +44,38 @@ def test_checkpoint_carries_what_the_issue_lists(checkpoint: Path) -> None:
     assert meta["sentilens_version"] == __version__
     assert meta["config"] == CONFIG.to_dict() and loaded.class_names == ("negative", "positive")
     assert "frozen_digest" in meta
-    original = build_model(CONFIG)  # the seeded random backbone is rebuilt identically
+    original = build_model(CONFIG.architecture)  # the seeded random backbone is rebuilt identically
     for key, value in loaded.model.state_dict().items():
         if key.startswith("backbone."):
             assert torch.equal(value, original.state_dict()[key]), key
+
+
+def test_the_training_config_carries_the_architecture_under_the_same_names() -> None:
+    """A checkpoint stores the training config; the models layer rebuilds from its architecture fields."""
+    assert {field.name for field in dataclasses.fields(Architecture)} <= set(TrainConfig().to_dict())
+    assert TrainConfig().architecture == Architecture()  # one set of defaults
+    assert CONFIG.architecture == Architecture.from_dict(CONFIG.to_dict())
+    assert CONFIG.architecture == Architecture(backbone="googlenet", weights="none", taps=("4a", "4d"))
+
+
+def test_a_fine_tuned_checkpoint_holds_only_its_trained_blocks(tmp_path: Path) -> None:
+    """With ImageNet weights the file holds the heads and the fine-tuned blocks; the frozen ones
+    come from the weight package again, and a file that lost its fine-tuned block is refused."""
+    config = TrainConfig(taps=("7b",), mode="finetune", trainable_from="7c", device="cpu")
+    torch.manual_seed(0)
+    model = build_model(config.architecture)
+    with torch.no_grad():
+        for parameter in model.backbone.stages["7c"].parameters():
+            parameter.add_(0.01)
+    path = save_checkpoint(model, config.to_dict(), tmp_path / "tuned.pt", trained_from=boundary_stage(config, model))
+    payload = torch.load(path, weights_only=True)
+    assert {key.split(".")[2] for key in payload["state_dict"] if key.startswith("backbone.")} == {"7c"}
+    loaded = load_checkpoint(path).model.state_dict()
+    assert all(torch.equal(loaded[key], value) for key, value in model.state_dict().items())
+    payload["state_dict"] = {k: v for k, v in payload["state_dict"].items() if not k.startswith("backbone.")}
+    torch.save(payload, tmp_path / "cut.pt")
+    with pytest.raises(CheckpointError, match="lacks blocks it fine-tuned"):
+        load_checkpoint(tmp_path / "cut.pt")
 
 
 def test_other_backbone_or_taps_are_refused(checkpoint: Path) -> None:
@@ -107,7 +137,7 @@ def test_a_failed_write_leaves_the_old_checkpoint_and_no_temporary_file(
 
     monkeypatch.setattr(torch, "save", crash)
     with pytest.raises(OSError, match="disk full"):
-        save_checkpoint(build_model(CONFIG), CONFIG, target)
+        save_checkpoint(build_model(CONFIG.architecture), CONFIG.to_dict(), target, trained_from=None)
     assert target.read_bytes() == checkpoint.read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
 

@@ -15,10 +15,10 @@ from sentilens.cli import app
 from sentilens.data import VIEW_NAMES, LabelledImages, content_groups, views_of
 from sentilens.evaluation import binary_metrics
 from sentilens.evaluation.crossval import cross_validate_logistic
-from sentilens.models import create_backbone
+from sentilens.models import create_backbone, load_checkpoint
 from sentilens.selection import NestedSettings, SelectionError, chosen_blocks, nested_cross_validate
 from sentilens.selection.nested import choose_taps, nested_logistic_cross_validate, probe_ranking
-from sentilens.training import TrainConfig, ViewCache, load_checkpoint
+from sentilens.training import TrainConfig, ViewCache
 from sentilens.training.feature_store import load_or_build_frozen
 from sentilens.training.trainer import draw_views
 from sentilens.utils.errors import InvalidArgumentError
@@ -193,9 +193,9 @@ def test_train_taps_auto_with_zoom_views_then_predict(small_twitter_csv: Path, t
     result = runner.invoke(app, [*args, *views, "--backbone", "googlenet", "--weights", "none"])
     assert result.exit_code == 0, result.output
     assert "chosen by the inner probe" in result.output
-    loaded = load_checkpoint(checkpoint)
-    assert len(loaded.config.taps or ()) == 3 and "5b" not in (loaded.config.taps or ())
-    assert loaded.config.predict_views == VIEW_NAMES and loaded.config.train_views == ("centre", "zoom")
+    config = TrainConfig.from_dict(load_checkpoint(checkpoint).config)
+    assert len(config.taps or ()) == 3 and "5b" not in (config.taps or ())
+    assert config.predict_views == VIEW_NAMES and config.train_views == ("centre", "zoom")
     images = [line.split(",")[0] for line in small_twitter_csv.read_text().splitlines()[1:3]]
     result = runner.invoke(app, ["predict", *images, "-c", str(checkpoint), "--format", "csv"])
     assert result.exit_code == 0, result.output

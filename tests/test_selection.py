@@ -171,8 +171,7 @@ def test_cv_refuses_a_bad_config(class_folder: Path, tmp_path: Path, taps, weigh
 
 
 def test_suggest_layers_on_a_checkpoint_names_its_backbone_weights(class_folder: Path, tmp_path: Path) -> None:
-    from sentilens.training import build_model
-    from sentilens.training.checkpoint import load_checkpoint
+    from sentilens.models import build_model, load_checkpoint
 
     model_file = tmp_path / "model.pt"
     trained = runner.invoke(
@@ -201,7 +200,7 @@ def test_suggest_layers_on_a_checkpoint_names_its_backbone_weights(class_folder:
     config = TrainConfig.from_file(out / "suggested-config.json")
     assert config.backbone == "googlenet" and Path(config.weights) == (out / "backbone.pt").resolve()
     rebuilt, original = (
-        build_model(config).backbone.state_dict(),
+        build_model(config.architecture).backbone.state_dict(),
         load_checkpoint(model_file).model.backbone.state_dict(),
     )
     assert all(torch.equal(rebuilt[k], v) for k, v in original.items())

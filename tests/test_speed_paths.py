@@ -9,11 +9,11 @@ import pytest
 import torch
 import torch._inductor.config as inductor_config
 
-from sentilens.models import SentimentModel, create_backbone
+from sentilens.models import SentimentModel, build_model, create_backbone
 from sentilens.runtime.choice import cpu_supports_bf16
 from sentilens.runtime.predictor import predict_paths
 from sentilens.runtime.torch_backend import fold_batch_norm, inference_copy, resolve_precision
-from sentilens.training import TrainConfig, build_model, build_view_cache, fit, predict_cached
+from sentilens.training import TrainConfig, build_view_cache, fit, predict_cached
 
 from .helpers import write_image
 
@@ -145,7 +145,7 @@ def test_cached_and_recomputed_training_agree(mode: str, trainable_from: str | N
             device="cpu",
         )
         torch.manual_seed(3)
-        model = build_model(config)
+        model = build_model(config.architecture)
         cache = build_view_cache(
             model.backbone,
             images,

@@ -21,11 +21,17 @@ import torch
 from sentilens.data import expand_inputs
 from sentilens.data.images import load_view, to_unit_range
 from sentilens.data.store import OnError
-from sentilens.models import DEFAULT_BACKBONE, DEFAULT_WEIGHTS, SentimentModel
+from sentilens.models import (
+    DEFAULT_BACKBONE,
+    DEFAULT_WEIGHTS,
+    Architecture,
+    SentimentModel,
+    build_model,
+    load_checkpoint,
+)
 from sentilens.runtime import Precision, Runtime
 from sentilens.runtime.predictor import Prediction, Predictor, Skipped
-from sentilens.training import TrainConfig, build_model
-from sentilens.training.checkpoint import load_checkpoint
+from sentilens.training import TrainConfig
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import Say, quiet
 
@@ -123,7 +129,7 @@ def load_model(
     if checkpoint is not None:
         loaded = load_checkpoint(checkpoint)
         return loaded.model.eval(), loaded.class_names
-    return build_model(TrainConfig(backbone=backbone, weights=weights)).eval(), ("negative", "positive")
+    return build_model(Architecture(backbone=backbone, weights=weights)).eval(), ("negative", "positive")
 
 
 class SentimentClassifier:
@@ -255,4 +261,5 @@ class SentimentClassifier:
 def load(checkpoint: str | Path | None = None, device: str = "cpu") -> SentimentClassifier:
     """A classifier from ``checkpoint``, or the default model shipped with sentilens."""
     loaded = load_checkpoint(checkpoint if checkpoint is not None else default_model_path())
-    return SentimentClassifier(loaded.model.to(torch.device(device)), loaded.class_names, loaded.config)
+    config = TrainConfig.from_dict(loaded.config)
+    return SentimentClassifier(loaded.model.to(torch.device(device)), loaded.class_names, config)

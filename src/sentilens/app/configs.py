@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sentilens.models import DEFAULT_TAPS
+from sentilens.models import backbone_spec
 from sentilens.training import TrainConfig
 
 
@@ -41,6 +41,6 @@ def config_from_options(
         base["aux_weights"] = [aux_weight] * len(base["taps"])
     config = TrainConfig.from_dict(base)
     if aux_weight is not None and config.taps is None:
-        config.taps = DEFAULT_TAPS[config.backbone]
+        config.taps = backbone_spec(config.backbone).default_aux_blocks
         config.aux_weights = (aux_weight,) * len(config.taps)
     return config

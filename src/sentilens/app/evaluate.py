@@ -29,7 +29,7 @@ from sentilens.evaluation.experiments import (
     run_in_process,
 )
 from sentilens.evaluation.rundir import dataset_digest
-from sentilens.models import DEFAULT_TAPS, create_backbone
+from sentilens.models import backbone_class, backbone_spec
 from sentilens.selection import NestedSettings, chosen_blocks, nested_cross_validate
 from sentilens.training import TrainConfig, prepare_cache
 from sentilens.utils.errors import InvalidArgumentError
@@ -49,7 +49,7 @@ class DecodedDataset:
 
 def decode_for(dataset: LabelledImages, config: TrainConfig, on_error: OnError, say: Say = quiet) -> DecodedDataset:
     """Decode ``dataset`` at ``config``'s input size; report each file left out."""
-    size = create_backbone(config.backbone, "none").input_size
+    size = backbone_spec(config.backbone).input_size
     usable, images, failures = decode_dataset(dataset, size, on_error)
     for failure in failures:
         say(f"skipped {failure.reason}")
@@ -146,14 +146,14 @@ class ExperimentRun:
 
 def experiment_taps(kind: ExperimentKind, config: TrainConfig, blocks: Sequence[str] | None) -> tuple[str, ...]:
     """The blocks of an experiment: those given, else every tap (layers) or the config's taps (ablation)."""
-    backbone = create_backbone(config.backbone, "none")
+    spec = backbone_spec(config.backbone)
     if blocks is not None:
         taps = tuple(blocks)
     elif kind == "layers":
-        taps = backbone.tap_names
+        taps = spec.blocks
     else:
-        taps = tuple(config.taps) if config.taps else DEFAULT_TAPS[config.backbone]
-    backbone.check_taps(taps)
+        taps = tuple(config.taps) if config.taps else spec.default_aux_blocks
+    backbone_class(config.backbone).check_taps(taps)
     return taps
 
 

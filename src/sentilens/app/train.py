@@ -10,9 +10,9 @@ import numpy as np
 from sentilens.app.evaluate import decode_for
 from sentilens.data import content_groups, load_dataset
 from sentilens.data.store import OnError
-from sentilens.models import create_backbone
+from sentilens.models import backbone_spec, build_model, save_checkpoint
 from sentilens.selection import NestedSettings, select_blocks
-from sentilens.training import TrainConfig, build_model, fit, prepare_cache, save_checkpoint
+from sentilens.training import TrainConfig, boundary_stage, fit, prepare_cache
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import Say, quiet
 
@@ -49,7 +49,7 @@ def train_checkpoint(
     cache = prepare_cache(dataset, config, decoded.images)
     selection: dict[str, object] = {}
     if auto is not None:
-        tap_order = create_backbone(config.backbone, "none").tap_names
+        tap_order = backbone_spec(config.backbone).blocks
         labels = np.asarray(dataset.labels)
         taps, scores = select_blocks(
             cache, range(len(dataset)), labels, content_groups(dataset.paths), tap_order, auto, config.seed
@@ -57,8 +57,9 @@ def train_checkpoint(
         config = replace(config, taps=taps, aux_weights=(auto.aux_weights[0],) * len(taps))
         selection = {"taps": list(taps), "probe_accuracy": scores, "settings": auto.to_dict()}
         say(f"blocks {', '.join(taps)} chosen by the inner probe on the {len(dataset)} training images")
-    model = build_model(config)
+    model = build_model(config.architecture)
     losses = fit(model, cache, range(len(dataset)), dataset.labels, config)
     extra = {"dataset": dataset.name, "losses": losses, "skipped": decoded.skipped, "selection": selection}
-    save_checkpoint(model, config, out, decoded.dataset.class_names, extra=extra)
+    trained_from = boundary_stage(config, model)
+    save_checkpoint(model, config.to_dict(), out, dataset.class_names, extra=extra, trained_from=trained_from)
     return TrainingRun(out, dataset.name, len(dataset), losses)

@@ -29,7 +29,7 @@ from sentilens.data import expand_inputs
 from sentilens.data.sample_photos import sample_images
 from sentilens.data.store import OnError
 from sentilens.explain import GroupRendering
-from sentilens.models import DEFAULT_TAPS, available_backbones, create_backbone
+from sentilens.models import available_backbones, backbone_spec
 from sentilens.runtime import Precision, Runtime
 
 
@@ -172,9 +172,10 @@ def demo(
 
 
 def backbones() -> None:
-    """List the backbones, their taps and default auxiliary-head taps."""
-    table = Table("backbone", "input", "taps", "default aux taps")
+    """List the backbones, their taps, default auxiliary-head taps and weight choices."""
+    table = Table("backbone", "input", "taps", "default aux taps", "weights")
     for name in available_backbones():
-        backbone = create_backbone(name, "none")
-        table.add_row(name, f"{backbone.input_size}px", " ".join(backbone.tap_names), " ".join(DEFAULT_TAPS[name]))
+        spec = backbone_spec(name)
+        weights = "\n".join(f"{choice}: {source}" for choice, source in spec.weights.items())
+        table.add_row(name, f"{spec.input_size}px", " ".join(spec.blocks), " ".join(spec.default_aux_blocks), weights)
     Console().print(table)

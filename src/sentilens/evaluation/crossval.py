@@ -24,10 +24,9 @@ from sklearn.preprocessing import StandardScaler
 from sentilens.data import Fold, LabelledImages, content_digests, make_folds
 from sentilens.evaluation.metrics import binary_metrics, summarise
 from sentilens.evaluation.rundir import RunDirectory, dataset_digest, indices_digest
-from sentilens.models import SentimentModel
-from sentilens.training import TrainConfig, ViewCache, build_model, fit, predict_cached, prepare_cache
+from sentilens.models import SentimentModel, build_model, save_checkpoint
+from sentilens.training import TrainConfig, ViewCache, boundary_stage, fit, predict_cached, prepare_cache
 from sentilens.training.cache import FINAL
-from sentilens.training.checkpoint import save_checkpoint
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.hashing import json_digest
 from sentilens.utils.version import __version__
@@ -130,10 +129,11 @@ def cross_validate(
         if run is not None:
             save_checkpoint(
                 model,
-                config,
+                config.to_dict(),
                 run.fold_checkpoint(fold.number),
                 dataset.class_names,
                 extra={"fold": fold.number, "metrics": result.metrics, "indices_digest": fold_digest},
+                trained_from=boundary_stage(config, model),
             )
             run.record(fold.number, {k: v for k, v in vars(result).items() if k != "resumed"})
         results.append(result)
@@ -157,7 +157,7 @@ def train_and_score(
     began = time.perf_counter()
     labels = np.asarray(dataset.labels)
     torch.manual_seed(fold_seed(seed, fold.number))
-    model = build_model(config)
+    model = build_model(config.architecture)
     fit(model, cache, fold.train, labels[list(fold.train)], config, description=f"fold {fold.number + 1}/{n_splits}")
     probabilities = predict_cached(model, cache, fold.test, config.predict_views, precision=config.precision)
     metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1), scores=probabilities[:, 1])

@@ -1,25 +1,46 @@
-"""Backbones with taps, the light heads and the fused sentiment model."""
+"""Backbones with taps and their specs, the light heads, the fused sentiment model, building it
+from an architecture, and its checkpoints."""
 
+from sentilens.models.architecture import Architecture, build_model
 from sentilens.models.backbones import (
     DEFAULT_BACKBONE,
-    DEFAULT_TAPS,
     DEFAULT_WEIGHTS,
     Backbone,
+    BackboneSpec,
     available_backbones,
+    backbone_class,
+    backbone_spec,
     create_backbone,
 )
-from sentilens.models.heads import ClassifierHead
+from sentilens.models.checkpoint import (
+    CheckpointError,
+    LoadedCheckpoint,
+    load_checkpoint,
+    read_payload,
+    save_checkpoint,
+)
+from sentilens.models.heads import DEFAULT_DROPOUT, ClassifierHead
 from sentilens.models.sentiment import DEFAULT_AUX_WEIGHT, HeadLogits, SentimentModel
 
 __all__ = [
     "DEFAULT_AUX_WEIGHT",
     "DEFAULT_BACKBONE",
-    "DEFAULT_TAPS",
+    "DEFAULT_DROPOUT",
     "DEFAULT_WEIGHTS",
+    "Architecture",
     "Backbone",
+    "BackboneSpec",
+    "CheckpointError",
     "ClassifierHead",
     "HeadLogits",
+    "LoadedCheckpoint",
     "SentimentModel",
     "available_backbones",
+    "backbone_class",
+    "backbone_spec",
+    "build_model",
     "create_backbone",
+    "load_checkpoint",
+    "read_payload",
+    "save_checkpoint",
 ]

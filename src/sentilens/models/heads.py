@@ -7,6 +7,9 @@ from torch import nn
 
 from sentilens.utils.errors import InvalidArgumentError
 
+#: The dropout rate of every head (Table 1 of the paper).
+DEFAULT_DROPOUT = 0.5
+
 
 class ClassifierHead(nn.Module):
     """GAP -> dropout -> linear (Table 1 of the paper).
@@ -17,7 +20,7 @@ class ClassifierHead(nn.Module):
     and its long dot products are where bfloat16 rounding would flip labels close to 0.5.
     """
 
-    def __init__(self, in_channels: int, num_classes: int = 2, dropout: float = 0.5) -> None:
+    def __init__(self, in_channels: int, num_classes: int = 2, dropout: float = DEFAULT_DROPOUT) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise InvalidArgumentError(f"dropout must be in [0, 1), got {dropout}")

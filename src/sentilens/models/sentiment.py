@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sentilens.models.backbones import Backbone
-from sentilens.models.heads import ClassifierHead
+from sentilens.models.heads import DEFAULT_DROPOUT, ClassifierHead
 from sentilens.utils.errors import InvalidArgumentError
 
 
@@ -62,7 +62,7 @@ class SentimentModel(nn.Module):
         taps: Sequence[str] = (),
         aux_weights: Sequence[float] | None = None,
         num_classes: int = 2,
-        dropout: float = 0.5,
+        dropout: float = DEFAULT_DROPOUT,
     ) -> None:
         super().__init__()
         backbone.check_taps(taps)

@@ -39,9 +39,9 @@ from sentilens.evaluation.crossval import (
 )
 from sentilens.evaluation.metrics import binary_metrics
 from sentilens.evaluation.rundir import indices_digest
-from sentilens.models import DEFAULT_AUX_WEIGHT, create_backbone
+from sentilens.models import DEFAULT_AUX_WEIGHT, backbone_spec, build_model
 from sentilens.selection.evidence import SelectionError, probe_accuracy
-from sentilens.training import TrainConfig, ViewCache, build_model, fit, predict_cached
+from sentilens.training import TrainConfig, ViewCache, fit, predict_cached
 from sentilens.training.cache import FINAL
 from sentilens.utils.errors import InvalidArgumentError
 
@@ -123,7 +123,7 @@ def _train_and_predict(
     cache: ViewCache, config: TrainConfig, train: Sequence[int], test: Sequence[int], labels: np.ndarray, seed: int
 ) -> np.ndarray:
     torch.manual_seed(seed)
-    model = build_model(config)
+    model = build_model(config.architecture)
     fit(model, cache, train, labels[list(train)], config, description="nested fold")
     return predict_cached(model, cache, test, config.predict_views, precision=config.precision)
 
@@ -167,7 +167,7 @@ def nested_cross_validate(
     if config.mode != "frozen" or cache.boundary is not None or cache.recompute:
         raise InvalidArgumentError("nested block selection needs the frozen mode (pooled features of every tap)")
     began = time.perf_counter()
-    tap_order = create_backbone(config.backbone, "none").tap_names
+    tap_order = backbone_spec(config.backbone).blocks
     digests = content_digests(dataset.paths)
     groups = content_groups(dataset.paths, digests)
     labels = np.asarray(dataset.labels)
@@ -230,7 +230,7 @@ def nested_logistic_cross_validate(
     chosen by inner 3-fold cross-validation on the outer-training images."""
     settings = settings or NestedSettings()
     began = time.perf_counter()
-    tap_order = create_backbone(backbone, "none").tap_names
+    tap_order = backbone_spec(backbone).blocks
     digests = content_digests(dataset.paths)
     groups = content_groups(dataset.paths, digests)
     labels = np.asarray(dataset.labels)

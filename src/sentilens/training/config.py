@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sentilens.data.images import VIEW_NAMES
-from sentilens.models import DEFAULT_BACKBONE, DEFAULT_WEIGHTS
+from sentilens.models import DEFAULT_BACKBONE, DEFAULT_DROPOUT, DEFAULT_WEIGHTS, Architecture
 from sentilens.utils.errors import InvalidArgumentError
 
 #: Views a fine-tuning cache holds (the block inputs of more views would not fit in memory).
@@ -29,6 +29,10 @@ MODES = tuple(TrainingMode)
 @dataclass
 class TrainConfig:
     """How to build and train a :class:`~sentilens.models.SentimentModel`.
+
+    The fields that say how to build the model are those of :class:`~sentilens.models.Architecture`
+    under the same names (:attr:`architecture` collects them), so that a checkpoint stores this
+    config as one plain dict from which the models layer rebuilds the model.
 
     Attributes:
         backbone: registry name (``inception_v3`` or ``googlenet``).
@@ -67,7 +71,7 @@ class TrainConfig:
     lr: float = 1e-3
     backbone_lr_scale: float = 0.1
     weight_decay: float = 1e-4
-    dropout: float = 0.5
+    dropout: float = DEFAULT_DROPOUT
     seed: int = 0
     device: str = "auto"
     cache_dtype: str = "float32"
@@ -109,6 +113,11 @@ class TrainConfig:
                 raise InvalidArgumentError(
                     f"{name} must name distinct views among {', '.join(allowed)} in mode {self.mode}, got {views}"
                 )
+
+    @property
+    def architecture(self) -> Architecture:
+        """The fields that say how to build the model (backbone, weights, taps, dropout, seed...)."""
+        return Architecture.from_dict(self.to_dict())
 
     @property
     def views(self) -> tuple[str, ...]:

@@ -11,10 +11,11 @@ import torch
 
 from sentilens.data import LabelledImages, content_digests
 from sentilens.data.store import decode_all
+from sentilens.models import build_model
 from sentilens.training.cache import ViewCache, build_view_cache
 from sentilens.training.config import TrainConfig
 from sentilens.training.feature_store import load_or_build_frozen
-from sentilens.training.trainer import boundary_stage, build_model, resolve_device
+from sentilens.training.trainer import boundary_stage, resolve_device
 
 
 def prepare_cache(dataset: LabelledImages, config: TrainConfig, images: torch.Tensor | None = None) -> ViewCache:
@@ -23,7 +24,7 @@ def prepare_cache(dataset: LabelledImages, config: TrainConfig, images: torch.Te
     In frozen mode the pooled features come from the on-disk feature store when this backbone
     has seen these image files before (see :mod:`sentilens.training.feature_store`).
     """
-    template = build_model(config)
+    template = build_model(config.architecture)
     size = template.backbone.input_size
     boundary = boundary_stage(config, template)
     device = resolve_device(config.device)

@@ -1,4 +1,4 @@
-"""Build a model from a config and train it on cached views (frozen or fine-tuning).
+"""Train a model on cached views (frozen or fine-tuning).
 
 The schedule, which the paper leaves open: AdamW, heads at ``lr`` and backbone blocks at
 ``lr * backbone_lr_scale``, cosine decay over all steps, batch norm kept in inference mode
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from sentilens.data.images import to_unit_range
-from sentilens.models import DEFAULT_TAPS, HeadLogits, SentimentModel, create_backbone
+from sentilens.models import HeadLogits, SentimentModel
 from sentilens.runtime.torch_backend import autocast
 from sentilens.training.cache import FINAL, ViewCache, run_frozen
 from sentilens.training.config import TrainConfig
@@ -32,20 +32,6 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise InvalidArgumentError("device 'cuda' requested but CUDA is not available")
     return torch.device(device)
-
-
-def build_model(config: TrainConfig) -> SentimentModel:
-    """The backbone with its weights and fresh heads on the configured taps.
-
-    A randomly initialised backbone (``weights="none"``) is drawn from ``config.seed`` alone, so
-    the backbone that features are cached with is the one every fold's model (and checkpoint)
-    holds.  The heads draw from the global generator: seed it first for reproducible heads.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        backbone = create_backbone(config.backbone, config.weights)
-    taps = config.taps if config.taps is not None else DEFAULT_TAPS[config.backbone]
-    return SentimentModel(backbone, taps, config.aux_weights, dropout=config.dropout)
 
 
 def boundary_stage(config: TrainConfig, model: SentimentModel) -> str | None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from sentilens.models.backbones.spec import BackboneSpec
 from sentilens.utils.errors import SentilensError
 
 
@@ -38,25 +40,28 @@ class BackboneOutput:
 
 
 class Backbone(nn.Module):
-    """Base class: subclasses fill ``self.stages`` in execution order and set the metadata.
+    """Base class: subclasses declare their :class:`BackboneSpec` as ``spec`` and fill
+    ``self.stages`` in execution order.
 
-    Attributes:
-        name: registry name of the backbone.
-        input_size: side of the square input image the weights expect.
-        tap_names: names of the stages that are taps, in depth order.
-        tap_channels: channel count of each tap's output map.
-        num_features: channel count of the final map (the pooled feature size).
-        smallest_inputs: the smallest square input side (px) whose forward pass reaches each tap
-            (smaller inputs shrink a map below a kernel), so that bad sizes are refused before
-            any work; a test checks every entry with :meth:`reaches`.
+    The spec is the one definition of the metadata.  Every subclass also gets the spec's fields
+    as class attributes under the names the rest of the package reads them by: ``name``,
+    ``input_size``, ``tap_names`` (the spec's ``blocks``), ``tap_channels`` (``block_channels``),
+    ``num_features`` and ``smallest_inputs`` (a test checks every entry with :meth:`reaches`).
     """
 
-    name: str = ""
-    input_size: int = 224
-    tap_names: tuple[str, ...] = ()
-    tap_channels: dict[str, int] = {}
-    num_features: int = 0
-    smallest_inputs: dict[str, int] = {}
+    spec: ClassVar[BackboneSpec]
+    name: ClassVar[str]
+    input_size: ClassVar[int]
+    tap_names: ClassVar[tuple[str, ...]]
+    tap_channels: ClassVar[Mapping[str, int]]
+    num_features: ClassVar[int]
+    smallest_inputs: ClassVar[Mapping[str, int]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.spec
+        cls.name, cls.input_size, cls.num_features = spec.name, spec.input_size, spec.num_features
+        cls.tap_names, cls.tap_channels, cls.smallest_inputs = spec.blocks, spec.block_channels, spec.smallest_inputs
 
     def __init__(self) -> None:
         super().__init__()
@@ -111,7 +116,8 @@ class Backbone(nn.Module):
 
     @staticmethod
     def normalize(images: torch.Tensor) -> torch.Tensor:
-        """Map RGB images in [0, 1] to the backbone's input range ([-1, 1] for both ports)."""
+        """Map RGB images in [0, 1] to the backbone's input range (the spec's ``input_range``,
+        [-1, 1] for both ports; a test checks the two agree)."""
         return images * 2.0 - 1.0
 
     def forward(

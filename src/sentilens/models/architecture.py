@@ -1,0 +1,68 @@
+"""What a sentiment model is built from, and building it.
+
+An :class:`Architecture` names everything :func:`build_model` needs (the backbone and its
+weights, the auxiliary blocks and their weights, the heads' dropout, the seed of a random
+backbone) and nothing about how the model learns, which is the training config's business.  The
+training config carries the same fields under the same names, so a checkpoint stores one flat
+config and the models layer reads its architecture from it (:mod:`sentilens.models.checkpoint`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+
+from sentilens.models.backbones import DEFAULT_BACKBONE, DEFAULT_WEIGHTS, create_backbone
+from sentilens.models.heads import DEFAULT_DROPOUT
+from sentilens.models.sentiment import SentimentModel
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """How to build a :class:`~sentilens.models.SentimentModel`.
+
+    Attributes:
+        backbone: registry name (``inception_v3`` or ``googlenet``).
+        weights: ``imagenet``, ``none`` or a state-dict file for the backbone.
+        taps: blocks with auxiliary heads; None means the backbone spec's default auxiliary blocks.
+        aux_weights: one weight per tap; None means ``DEFAULT_AUX_WEIGHT`` (0.1, the paper) each.
+        dropout: dropout rate of every head.
+        seed: draws a randomly initialised backbone (``weights="none"``).
+    """
+
+    backbone: str = DEFAULT_BACKBONE
+    weights: str = DEFAULT_WEIGHTS
+    taps: tuple[str, ...] | None = None
+    aux_weights: tuple[float, ...] | None = None
+    dropout: float = DEFAULT_DROPOUT
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.taps is not None:
+            object.__setattr__(self, "taps", tuple(self.taps))
+        if self.aux_weights is not None:
+            object.__setattr__(self, "aux_weights", tuple(float(w) for w in self.aux_weights))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Architecture:
+        """The architecture fields of ``data`` (a config that may hold more); absent ones take
+        their defaults."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+def build_model(architecture: Architecture) -> SentimentModel:
+    """The backbone with its weights and fresh heads on the architecture's taps.
+
+    A randomly initialised backbone (``weights="none"``) is drawn from ``architecture.seed``
+    alone, so the backbone that features are cached with is the one every fold's model (and
+    checkpoint) holds.  The heads draw from the global generator: seed it first for reproducible
+    heads.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(architecture.seed)
+        backbone = create_backbone(architecture.backbone, architecture.weights)
+    taps = architecture.taps if architecture.taps is not None else backbone.spec.default_aux_blocks
+    return SentimentModel(backbone, taps, architecture.aux_weights, dropout=architecture.dropout)
