@@ -11,7 +11,7 @@ loading, decoding, centre and mirror views, rows):
 
 Each path runs a job of ``--images`` images and a job of one batch (32 images): images/s end
 to end is ``--images`` over the first job's seconds; the marginal images/s, which leaves out the
-fixed cost of a job (loading the model, starting loader processes or actors), is the extra images
+fixed cost of a job (loading the model, starting decode threads or Ray workers), is the extra images
 over the extra seconds of the large job.  The paths are interleaved, round after round
 (``--repeats``), so that load from other jobs on the shared machine falls on all of them alike;
 the load average is recorded around every job.  The image files are read once first (page cache)

@@ -167,8 +167,8 @@ DecodeThreadsOpt = Annotated[
     typer.Option(
         "--decode-threads",
         "--workers",
-        help="Decode threads ahead of the network (0: decode between batches; default 2, or 1 on one CPU). "
-        "--workers is its older name.",
+        help="Decode threads ahead of the network (0: decode between batches; default 2, or 1 on one CPU); "
+        "not with --ray, where Ray tasks decode.  --workers is its older name.",
     ),
 ]
 

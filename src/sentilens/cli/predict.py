@@ -44,7 +44,8 @@ def predict(
     ],
     checkpoint: CheckpointOpt = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table, jsonl or csv.")
+        OutputFormat,
+        typer.Option("--format", "-f", help="table, jsonl or csv (--ray writes Parquet and JSON-lines shards)."),
     ] = OutputFormat.table,
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="Write here instead of standard output.")

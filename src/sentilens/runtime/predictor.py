@@ -118,8 +118,7 @@ class Predictor:
             model does not know its training config.
         say: receives one line before a slow one-off step (conversion, quantisation).
 
-    ``rechecked`` counts the images classified again in float32 so far (int8 with
-    ``settings.recheck``: README, "Runtimes").
+    ``rechecked`` counts the images classified again in float32 so far (see ``RunSettings.recheck``).
     """
 
     def __init__(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sentilens.data.images import VIEW_NAMES
-from sentilens.runtime.choice import Precision, Runtime
+from sentilens.runtime.choice import Precision, Runtime, check_choice
 from sentilens.utils.errors import InvalidArgumentError
 
 #: The views prediction averages when nothing else says which: the centre crop and its mirror
@@ -61,8 +61,10 @@ class RunSettings:
         decode_threads: threads decoding images ahead of the network; None picks
             :func:`default_decode_threads`, 0 decodes in the calling thread.
         recheck: int8 only: classify again in float32 the images whose two best fused
-            probabilities lie within twice the int8 network's calibration error of each other,
-            where int8 rounding could have swapped them (a few per cent of the images).
+            probabilities lie within twice the int8 network's calibration error of each other
+            (its ``margin``), where int8 rounding could have swapped them.  They are a few per
+            cent of the images, so this costs a few per cent of the time and keeps int8 labels
+            within rounding of float32's (BENCHMARKS.md, "Runtimes").
         channels_last: torch runtime: run an inference copy of the model (batch norm folded) in
             channels-last layout; False runs the model itself as it is (the plain path).
     """
@@ -79,8 +81,10 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         # Frozen: normalise the fields with object.__setattr__, once, here.
-        object.__setattr__(self, "runtime", _member(self.runtime, Runtime, "runtime"))
-        object.__setattr__(self, "precision", _member(self.precision, Precision, "precision"))
+        check_choice(self.runtime, Runtime, "runtime")
+        check_choice(self.precision, Precision, "precision")
+        object.__setattr__(self, "runtime", Runtime(self.runtime))
+        object.__setattr__(self, "precision", Precision(self.precision))
         if self.views is not None:
             object.__setattr__(self, "views", _checked_views(self.views))
         if self.calibration is not None:
@@ -111,13 +115,8 @@ class RunSettings:
         return default_decode_threads() if self.decode_threads is None else self.decode_threads
 
 
-def _member(value: object, enum: type[Runtime] | type[Precision], what: str) -> Runtime | Precision:
-    if value not in tuple(enum):
-        raise InvalidArgumentError(f"{what} must be one of {', '.join(enum)}, got {value!r}")
-    return enum(str(value))
-
-
 def _checked_views(views: Sequence[str]) -> tuple[str, ...]:
+    """``views`` as a tuple, refused (naming the bad one) unless distinct known view names."""
     if isinstance(views, str):
         raise InvalidArgumentError(f"views must be a sequence of view names, got the string {views!r}")
     chosen = tuple(views)
