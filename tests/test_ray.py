@@ -106,6 +106,7 @@ def test_ray_honours_the_flags_of_how_the_network_runs(
     out = tmp_path / "out"
     result = runner.invoke(app, ["predict", str(image_folder), "--ray", "-o", str(out), *NON_DEFAULT])
     assert result.exit_code == 0, result.output
+    assert "runtime: torch fp32" in result.output
     assert_same_rows(shard_rows(out), reference)
     one_view = {r["file"]: r["positive_probability"] for r in reference if r["status"] == "ok"}
     two_views = {r["file"]: r["positive_probability"] for r in single_process_rows if r["status"] == "ok"}

@@ -315,7 +315,8 @@ def run_batch(
     """
     settings.check()
     # The actors run on CPUs: a runtime and precision no CPU here can run is refused before Ray starts.
-    choose_runtime(settings.run.runtime, settings.run.precision, "cpu", settings.run.compiled)
+    choice = choose_runtime(settings.run.runtime, settings.run.precision, "cpu", settings.run.compiled)
+    say(f"runtime: {choice}")
     settings = _with_absolute_calibration(settings)
     paths = list_inputs(inputs)
     classifier = load(settings.checkpoint)
