@@ -41,13 +41,14 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from common import DATA, machine, print_table, write_json
-from sentilens.app.classifier import VIEW_NAMES, load
+from sentilens.app.classifier import load
 from sentilens.data import load_twitter
 from sentilens.data.images import load_view, to_unit_range, views_of
 from sentilens.models import HeadLogits, SentimentModel
-from sentilens.runtime import Predictor, choose_runtime
+from sentilens.runtime import DEFAULT_VIEWS, Predictor, RunSettings, choose_runtime
 from sentilens.runtime.choice import cpu_flags, cpu_supports_bf16, instruction_set
 from sentilens.runtime.openvino_backend import OpenVinoNetwork
+from sentilens.runtime.settings import VIEW_COUNTS
 from sentilens.runtime.torch_backend import TorchNetwork
 
 
@@ -161,15 +162,13 @@ def variants() -> dict[str, dict[str, Any]]:
 
 
 def predictor(model: SentimentModel, names: tuple[str, ...], settings: dict[str, Any], batch: int) -> Predictor:
-    return Predictor(
-        model,
-        names,
-        VIEW_NAMES[settings["views"]],
-        batch,
-        settings["precision"],
+    run = RunSettings(
         runtime=settings["runtime"],
-        say=lambda line: print(f"  {line}", flush=True),
+        precision=settings["precision"],
+        views=VIEW_COUNTS[settings["views"]],
+        batch_size=batch,
     )
+    return Predictor(model, names, run, say=lambda line: print(f"  {line}", flush=True))
 
 
 def network_of(model: SentimentModel, runtime: str, precision: str) -> Callable[[torch.Tensor], HeadLogits]:
@@ -256,7 +255,7 @@ def agreement(args: argparse.Namespace, model: SentimentModel, names: tuple[str,
     with torch.inference_mode():
         for name, network in networks.items():
             per_view = []
-            for view in views_of(images, VIEW_NAMES[2]):
+            for view in views_of(images, DEFAULT_VIEWS):
                 per_view.append(torch.cat([model.fuse(network(b)) for b in view.split(args.batch_size)]).numpy())
             fused[name] = {1: per_view[0], 2: (per_view[0] + per_view[1]) / 2}
             print(f"agreement: {name} done", flush=True)

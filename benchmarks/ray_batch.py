@@ -4,14 +4,14 @@ With the shipped default model, three paths each classify Twitter I images end t
 loading, decoding, centre and mirror views, rows):
 
 * ``single process``: what ``sentilens predict`` runs (``load()`` then ``predict_with_skipped``:
-  2 loader processes decode ahead of the network, torch on 2 threads);
+  2 decode threads decode ahead of the network, torch on 2 threads);
 * ``ray, 1 worker``: ``run_batch`` with one classifier actor (1 CPU, 1 torch thread) beside
   decoding tasks (1 CPU each), into a fresh output folder;
 * ``ray, 2 workers``: two actors of half a CPU each (1 torch thread each) beside decoding tasks.
 
 Each path runs a job of ``--images`` images and a job of one batch (32 images): images/s end
 to end is ``--images`` over the first job's seconds; the marginal images/s, which leaves out the
-fixed cost of a job (loading the model, starting loader processes or actors), is the extra images
+fixed cost of a job (loading the model, starting decode threads or Ray workers), is the extra images
 over the extra seconds of the large job.  The paths are interleaved, round after round
 (``--repeats``), so that load from other jobs on the shared machine falls on all of them alike;
 the load average is recorded around every job.  The image files are read once first (page cache)
@@ -43,12 +43,14 @@ from sentilens.app.distributed.batch import BatchSettings, make_predictor, run_b
 from sentilens.app.distributed.session import start_local_ray
 from sentilens.data import load_twitter
 from sentilens.data.images import load_view
+from sentilens.runtime import RunSettings
 
 BATCH = 32
+RUN = RunSettings(batch_size=BATCH)
 PATHS: dict[str, BatchSettings | None] = {
     "single process": None,
-    "ray, 1 worker": BatchSettings(workers=1, cpus_per_worker=1.0, decode_cpus=1.0, batch_size=BATCH),
-    "ray, 2 workers": BatchSettings(workers=2, cpus_per_worker=0.5, decode_cpus=1.0, batch_size=BATCH),
+    "ray, 1 worker": BatchSettings(ray_workers=1, cpus_per_worker=1.0, decode_cpus=1.0, run=RUN),
+    "ray, 2 workers": BatchSettings(ray_workers=2, cpus_per_worker=0.5, decode_cpus=1.0, run=RUN),
 }
 
 
@@ -56,7 +58,7 @@ def job(settings: BatchSettings | None, scratch: Path) -> Callable[[list[Path]],
     """A job of one path: classify the images, return the number of rows."""
 
     def single_process(paths: list[Path]) -> int:
-        predictions, skipped = load().predict_with_skipped(paths, BATCH)
+        predictions, skipped = load().predict_with_skipped(paths, RUN)
         return len(predictions) + len(skipped)
 
     def on_ray(paths: list[Path]) -> int:
@@ -71,7 +73,7 @@ def stage_costs(paths: list[Path]) -> dict[str, object]:
     """Milliseconds per image of decoding and of the network on one thread, best of 3 passes."""
     torch.set_num_threads(1)
     classifier = load()
-    predictor = make_predictor(classifier, BatchSettings(batch_size=BATCH))
+    predictor = make_predictor(classifier, BatchSettings(run=RUN))
     size = classifier.model.backbone.input_size
     images = torch.stack([load_view(p, size) for p in paths])
     decode = best_time(lambda: [load_view(p, size) for p in paths], 3) / len(paths)

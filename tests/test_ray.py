@@ -23,6 +23,7 @@ from sentilens.app.evaluate import run_block_experiment
 from sentilens.app.predictions import skipped_row
 from sentilens.cli import app
 from sentilens.data import DataError, expand_inputs
+from sentilens.runtime import RunSettings
 from sentilens.training import TrainConfig
 
 IMAGES = 11  # real Twitter I images in the test folder, beside one file that is not an image
@@ -89,6 +90,53 @@ def test_ray_predictions_equal_the_single_process_ones(
     assert sorted(p.name for p in (out / "parquet").iterdir()) == [f"part-0000{k}.parquet" for k in range(3)]
 
 
+#: Flags that differ from what the tests' ``auto`` runs (torch, two views, batches of 32).
+NON_DEFAULT = ["--views", "1", "--runtime", "torch", "--precision", "fp32", "--batch-size", "3"]
+
+
+@pytest.mark.slow
+def test_ray_honours_the_flags_of_how_the_network_runs(
+    local_ray, image_folder: Path, single_process_rows: list[dict[str, object]], tmp_path: Path
+) -> None:
+    """The same non-default flags give the single-process rows with --ray too (issue 19: --ray
+    ran the model's two views whatever --views said)."""
+    alone = runner.invoke(app, ["predict", str(image_folder), "-f", "jsonl", *NON_DEFAULT])
+    assert alone.exit_code == 0, alone.output
+    reference = [json.loads(line) for line in alone.stdout.splitlines()]
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["predict", str(image_folder), "--ray", "-o", str(out), *NON_DEFAULT])
+    assert result.exit_code == 0, result.output
+    assert "runtime: torch fp32" in result.output
+    assert_same_rows(shard_rows(out), reference)
+    one_view = {r["file"]: r["positive_probability"] for r in reference if r["status"] == "ok"}
+    two_views = {r["file"]: r["positive_probability"] for r in single_process_rows if r["status"] == "ok"}
+    assert one_view.keys() == two_views.keys()
+    assert all(abs(one_view[f] - two_views[f]) > 1e-5 for f in one_view), "the flags change the result"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["views"], manifest["runtime"], manifest["precision"]) == (["centre"], "torch", "fp32")
+
+
+def test_ray_refuses_the_flags_it_cannot_honour(image_folder: Path, tmp_path: Path) -> None:
+    """One line, exit 2, before Ray starts or the output folder is made."""
+    out = tmp_path / "out"
+    ray = ["predict", str(image_folder), "--ray", "-o", str(out)]
+    refusals = {
+        ("--format", "jsonl"): "--ray writes Parquet and JSON-lines shards into --output; --format is for a run",
+        ("--on-error", "fail"): "--ray writes an undecodable image as a row with status 'skipped'; --on-error fail",
+        ("--workers", "2"): "--decode-threads (--workers) sets the decode threads of a run without Ray",
+        ("--decode-threads", "0"): "--decode-threads (--workers) sets the decode threads of a run without Ray",
+        ("--runtime", "torch", "--precision", "int8"): "int8 runs on the openvino runtime",
+        ("--runtime", "openvino", "--compile"): "--compile is for the torch runtime",
+        ("--views", "3"): "--views as a number must be 1 (centre) or 2 (centre, mirror), got 3",
+    }
+    for flags, message in refusals.items():
+        result = runner.invoke(app, [*ray, *flags])
+        assert result.exit_code == 2, (flags, result.output)
+        error_lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert len(error_lines) == 1 and message in " ".join(result.output.split()), (flags, result.output)
+        assert not out.exists(), flags
+
+
 def worker_pid() -> int:
     return os.getpid()
 
@@ -129,7 +177,7 @@ def test_killing_a_worker_mid_run_still_yields_every_image_once(
         os.kill(actors[0].pid, signal.SIGKILL)
         killed.append(actors[0].pid)
 
-    settings = BatchSettings(shard_size=2, batch_size=1)
+    settings = BatchSettings(shard_size=2, run=RunSettings(batch_size=1))
     run = run_batch([image_folder], tmp_path / "out", settings, on_shard=kill_the_classifier)
     assert killed and written_after_kill  # the actor died with shards still to come
     assert sorted(run.written) == list(range(6)) and (run.classified, run.skipped) == (IMAGES, 1)
@@ -145,7 +193,7 @@ def test_a_rerun_resumes_without_writing_a_shard_twice(
     local_ray, image_folder: Path, single_process_rows: list[dict[str, object]], tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    settings = BatchSettings(shard_size=4, batch_size=2)
+    settings = BatchSettings(shard_size=4, run=RunSettings(batch_size=2))
 
     def interrupt(shard: int) -> None:
         raise Interrupted

@@ -7,6 +7,7 @@ import json
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 import torch
 
 from sentilens.models import SentimentModel
-from sentilens.runtime import Precision, Predictor, Runtime, RuntimeUnavailableError, choose_runtime
+from sentilens.runtime import Precision, Predictor, RunSettings, Runtime, RuntimeUnavailableError, choose_runtime
 from sentilens.runtime.choice import RUNTIME_ENV, Machine
 from sentilens.runtime.model_cache import MANIFEST, STALE_SECONDS, cached_files
 from sentilens.runtime.openvino_backend import OpenVinoNetwork
@@ -191,8 +192,12 @@ def test_damaged_int8_entry_is_rebuilt_and_computes_the_same(tiny: SentimentMode
 def test_predictor_on_openvino_gives_the_torch_labels(tiny: SentimentModel, tmp_path: Path) -> None:
     paths = [write_image(tmp_path / f"{i}.png", seed=i, size=(40 + i, 36)) for i in range(7)]
     names = ["negative", "positive"]
-    on_torch, _ = Predictor(tiny, names, batch_size=3, runtime="torch", precision="fp32", workers=0)(paths)
-    predictor = Predictor(tiny, names, batch_size=3, runtime="openvino", precision="fp32", workers=0)
+    on_torch, _ = Predictor(
+        tiny, names, RunSettings(runtime="torch", precision="fp32", batch_size=3, decode_threads=0)
+    )(paths)
+    predictor = Predictor(
+        tiny, names, RunSettings(runtime="openvino", precision="fp32", batch_size=3, decode_threads=0)
+    )
     on_openvino, _ = predictor(paths)
     assert predictor.choice.runtime == Runtime.openvino
     assert [p.label for p in on_openvino] == [p.label for p in on_torch]
@@ -218,8 +223,9 @@ def test_one_view_is_the_centre_crop(tmp_path: Path) -> None:
 
     classifier = sentilens.load()
     image = write_image(tmp_path / "a.png", seed=3, size=(120, 90))
-    (one,), _ = classifier.predict_with_skipped(image, runtime=Runtime.torch, precision=Precision.fp32, views=1)
-    (two,), _ = classifier.predict_with_skipped(image, runtime=Runtime.torch, precision=Precision.fp32, views=2)
+    on_torch = RunSettings(runtime=Runtime.torch, precision=Precision.fp32)
+    (one,), _ = classifier.predict_with_skipped(image, replace(on_torch, views=("centre",)))
+    (two,), _ = classifier.predict_with_skipped(image, replace(on_torch, views=("centre", "mirror")))
     with torch.inference_mode():
         centre = classifier.model.predict_proba(to_unit_range(load_view(image, 299)[None]))[0, 1]
     assert one.positive_probability == pytest.approx(float(centre), abs=1e-4)
@@ -246,7 +252,7 @@ def test_shipped_model_agrees_across_runtimes_on_real_images(twitter_sample: lis
     runs = {}
     for runtime, precision in (("torch", "fp32"), ("openvino", "fp32"), ("openvino", "int8")):
         predictions, skipped = classifier.predict_with_skipped(
-            twitter_sample, runtime=Runtime(runtime), precision=Precision(precision), workers=0
+            twitter_sample, RunSettings(runtime=Runtime(runtime), precision=Precision(precision), decode_threads=0)
         )
         assert not skipped
         runs[f"{runtime} {precision}"] = predictions
@@ -278,8 +284,9 @@ def test_default_predict_runs_on_the_auto_choice(twitter_sample: list[Path]) -> 
 def test_int8_close_calls_are_classified_again_in_float32(tiny: SentimentModel, tmp_path: Path) -> None:
     paths = [write_image(tmp_path / f"{i}.png", seed=10 + i, size=(48, 40)) for i in range(6)]
     names = ["negative", "positive"]
-    exact, _ = Predictor(tiny, names, batch_size=4, runtime="openvino", precision="fp32", workers=0)(paths)
-    predictor = Predictor(tiny, names, batch_size=4, runtime="openvino", precision="int8", workers=0)
+    on_openvino = RunSettings(runtime="openvino", precision="fp32", batch_size=4, decode_threads=0)
+    exact, _ = Predictor(tiny, names, on_openvino)(paths)
+    predictor = Predictor(tiny, names, replace(on_openvino, precision="int8"))
     assert predictor.recheck is not None and 0.0 < predictor.margin < 1.0, "the margin comes from calibration"
     manifest = json.loads((Path(predictor.network.cache_entry) / MANIFEST).read_text())
     assert "close_calls.json" in manifest["files"], "the margin is verified with the rest of the entry"
@@ -292,7 +299,9 @@ def test_int8_close_calls_are_classified_again_in_float32(tiny: SentimentModel, 
     for rechecked, float32 in zip(everything, exact, strict=True):
         assert rechecked.head_probabilities == pytest.approx(float32.head_probabilities)
     predictor.margin, predictor.rechecked = 0.0, 0
-    plain_int8, _ = Predictor(tiny, names, batch_size=4, runtime="openvino", precision="int8", recheck=False)(paths)
+    plain_int8, _ = Predictor(tiny, names, replace(on_openvino, precision="int8", decode_threads=None, recheck=False))(
+        paths
+    )
     none, _ = predictor(paths)
     assert predictor.rechecked == 0
     assert [p.positive_probability for p in none] == [p.positive_probability for p in plain_int8]

@@ -10,8 +10,8 @@ import torch
 import torch._inductor.config as inductor_config
 
 from sentilens.models import SentimentModel, build_model, create_backbone
+from sentilens.runtime import Predictor, RunSettings
 from sentilens.runtime.choice import cpu_supports_bf16
-from sentilens.runtime.predictor import predict_paths
 from sentilens.runtime.torch_backend import fold_batch_norm, inference_copy, resolve_precision
 from sentilens.training import TrainConfig, build_view_cache, fit, predict_cached
 
@@ -67,26 +67,10 @@ def test_channels_last_and_folding_match_contiguous(googlenet_model: SentimentMo
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_fast_predict_matches_plain(googlenet_model: SentimentModel, image_files: list[Path], precision: str) -> None:
     names = ["negative", "positive"]
-    plain, plain_skipped = predict_paths(
-        googlenet_model,
-        names,
-        image_files,
-        batch_size=2,
-        precision="fp32",
-        channels_last=False,
-        workers=0,
-        runtime="torch",
-    )
-    fast, fast_skipped = predict_paths(
-        googlenet_model,
-        names,
-        image_files,
-        batch_size=2,
-        precision=precision,
-        channels_last=True,
-        workers=2,
-        runtime="torch",
-    )
+    plain_path = RunSettings(runtime="torch", precision="fp32", batch_size=2, decode_threads=0, channels_last=False)
+    plain, plain_skipped = Predictor(googlenet_model, names, plain_path)(image_files)
+    fast_path = RunSettings(runtime="torch", precision=precision, batch_size=2, decode_threads=2)
+    fast, fast_skipped = Predictor(googlenet_model, names, fast_path)(image_files)
     assert [p.path for p in fast] == [p.path for p in plain] == [p for p in image_files if p.suffix == ".png"]
     assert [s.path for s in fast_skipped] == [s.path for s in plain_skipped] == [image_files[2]]
     tolerance = 1e-4 if precision == "fp32" else 3e-2  # bfloat16 keeps 8 bits of mantissa
@@ -103,19 +87,10 @@ def test_fast_predict_matches_plain(googlenet_model: SentimentModel, image_files
 def test_compiled_predict_matches_plain(googlenet_model: SentimentModel, image_files: list[Path]) -> None:
     """Five good images in batches of two: the last batch is padded to the compiled shape."""
     names = ["negative", "positive"]
-    plain, _ = predict_paths(
-        googlenet_model,
-        names,
-        image_files,
-        batch_size=2,
-        precision="fp32",
-        channels_last=False,
-        workers=0,
-        runtime="torch",
-    )
-    compiled, skipped = predict_paths(
-        googlenet_model, names, image_files, batch_size=2, precision="fp32", workers=0, compiled=True, runtime="torch"
-    )
+    plain_path = RunSettings(runtime="torch", precision="fp32", batch_size=2, decode_threads=0, channels_last=False)
+    plain, _ = Predictor(googlenet_model, names, plain_path)(image_files)
+    compiled_path = RunSettings(runtime="torch", precision="fp32", batch_size=2, decode_threads=0, compiled=True)
+    compiled, skipped = Predictor(googlenet_model, names, compiled_path)(image_files)
     assert [p.path for p in compiled] == [p.path for p in plain]
     assert [s.path for s in skipped] == [image_files[2]]
     np.testing.assert_allclose(

@@ -3,12 +3,14 @@
 Implements Sheng et al. (2020): an ImageNet Inception backbone fine-tuned for positive/negative
 sentiment, with light auxiliary classifiers on chosen blocks that vote in training and prediction.
 
-The package's face is :func:`load` (a :class:`SentimentClassifier` that predicts and explains);
-nothing inside sentilens imports this module, so its layers stay independent of it.
+The package's face is :func:`load` (a :class:`SentimentClassifier` that predicts and explains)
+and :class:`RunSettings` (how its network runs); nothing inside sentilens imports this module,
+so its layers stay independent of it.
 """
 
 from sentilens.app.classifier import SentimentClassifier, load
 from sentilens.data import sample_photos as samples
+from sentilens.runtime import RunSettings
 from sentilens.utils.version import __version__
 
-__all__ = ["SentimentClassifier", "__version__", "load", "samples"]
+__all__ = ["RunSettings", "SentimentClassifier", "__version__", "load", "samples"]

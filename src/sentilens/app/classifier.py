@@ -29,19 +29,15 @@ from sentilens.models import (
     build_model,
     load_checkpoint,
 )
-from sentilens.runtime import Precision, Runtime
+from sentilens.runtime import RunSettings
 from sentilens.runtime.predictor import Prediction, Predictor, Skipped
 from sentilens.training import TrainConfig
-from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import Say, quiet
 
 if TYPE_CHECKING:
     from sentilens.explain import AscentSettings
 
 DEFAULT_MODEL_FILE = "twitter1-inception_v3-frozen.pt"
-
-#: ``--views``: the centre crop, or the centre crop and its mirror image.
-VIEW_NAMES = {1: ("centre",), 2: ("centre", "mirror")}
 
 
 def _as_list(inputs: str | Path | Iterable[str | Path]) -> list[str | Path]:
@@ -152,53 +148,35 @@ class SentimentClassifier:
 
     def predict(self, inputs: str | Path | Iterable[str | Path], batch_size: int = 32) -> list[Prediction]:
         """Classify image files and folders; unreadable files are left out (see ``predict_with_skipped``)."""
-        return self.predict_with_skipped(inputs, batch_size)[0]
+        return self.predict_with_skipped(inputs, RunSettings(batch_size=batch_size))[0]
 
     def predict_with_skipped(
         self,
         inputs: str | Path | Iterable[str | Path],
-        batch_size: int = 32,
+        settings: RunSettings = RunSettings(),
         *,
         on_error: OnError = OnError.skip,
-        precision: Precision = Precision.auto,
-        workers: int | None = None,
-        compiled: bool = False,
-        runtime: Runtime = Runtime.auto,
-        views: int | None = None,
-        calibration: str | Path | Iterable[str | Path] | None = None,
         say: Say = quiet,
     ) -> tuple[list[Prediction], list[Skipped]]:
         """Predictions, and the inputs that could not be decoded with the reason.
 
-        ``on_error="fail"`` raises on the first undecodable file instead.  ``runtime``,
-        ``precision``, ``workers`` and ``compiled`` choose how the network runs, ``calibration``
-        (image files or folders) what int8 is calibrated on (see :class:`~sentilens.runtime.Predictor`);
-        ``views`` is 1 (centre crop) or 2 (centre and mirror; None: the model's own setting, 2 for
-        the shipped model).  ``say`` hears which runtime runs and any one-off conversion.
+        ``settings`` say how the network runs (runtime, precision, views, calibration, batch size,
+        decode threads; views left to the model are its config's ``predict_views``, centre and
+        mirror for the shipped model).  ``on_error="fail"`` raises on the first undecodable file
+        instead.  ``say`` hears which runtime runs and any one-off conversion.
         """
-        items = _as_list(inputs)
-        predictor = Predictor(
-            self.model,
-            self.class_names,
-            self.views(views),
-            batch_size,
-            precision,
-            workers=workers,
-            compiled=compiled,
-            runtime=runtime,
-            calibration=None if calibration is None else expand_inputs(_as_list(calibration)),
-            say=say,
-        )
+        predictor = self.predictor(settings, say)
         say(f"runtime: {predictor.choice}")
-        return predictor(expand_inputs(items), on_error)
+        return predictor(expand_inputs(_as_list(inputs)), on_error)
 
-    def views(self, count: int | None = None) -> tuple[str, ...]:
-        """The views averaged per image: ``count`` 1 (centre) or 2 (centre, mirror); None: the model's setting."""
-        if count is None:
-            return tuple(self.config.predict_views)
-        if count not in VIEW_NAMES:
-            raise InvalidArgumentError(f"views must be 1 or 2, got {count}")
-        return VIEW_NAMES[count]
+    def predictor(self, settings: RunSettings = RunSettings(), say: Say = quiet) -> Predictor:
+        """The model prepared to classify many files as ``settings`` say, views left to the model
+        taken from its config."""
+        return Predictor(self.model, self.class_names, self.run_settings(settings), say=say)
+
+    def run_settings(self, settings: RunSettings = RunSettings()) -> RunSettings:
+        """``settings`` with the views they leave to the model set to the model's own (its config's)."""
+        return settings.with_views(self.config.predict_views)
 
     def explain(self, image: str | Path, tap: str | None = None, target: int | None = None) -> Explanation:
         """Grad-CAM of the fused prediction (or of class ``target``) at ``tap`` (default: last block)."""

@@ -14,22 +14,13 @@ from sentilens.data.images import load_view, to_unit_range
 from sentilens.explain import DEFAULT_GROUP_TAP, AscentSettings, ContrastSource, GroupRendering, explain_groups
 from sentilens.reports.pictures import heat_overlay
 from sentilens.reports.summary import Contrast, SummaryRow, write_summary
-from sentilens.runtime import Precision, Runtime
+from sentilens.runtime import RunSettings
 from sentilens.runtime.predictor import Prediction, Skipped
 from sentilens.utils.progress import Say, quiet
 
 #: Pictures of the neuron-group column: a small canvas, so that a first run takes a minute or two
 #: on two cores and later runs read them from the picture cache.
 GROUP_SETTINGS = AscentSettings(mode="regularised", size=64, steps=32)
-
-
-@dataclass(frozen=True)
-class PredictionSettings:
-    """How the workflow's network runs (see :meth:`SentimentClassifier.predict_with_skipped`)."""
-
-    runtime: Runtime = Runtime.auto
-    precision: Precision = Precision.auto
-    views: int | None = None
 
 
 @dataclass
@@ -51,7 +42,7 @@ def analyse(
     group_tap: str = DEFAULT_GROUP_TAP,
     settings: AscentSettings = GROUP_SETTINGS,
     rendering: GroupRendering | str = GroupRendering.specific,
-    run: PredictionSettings = PredictionSettings(),
+    run: RunSettings = RunSettings(),
     say: Say = quiet,
 ) -> WorkflowResult:
     """Predict (on the runtime ``run`` chooses), explain (Grad-CAM at ``cam_tap``; the r = 1 neuron
@@ -62,9 +53,7 @@ def analyse(
     rendering = GroupRendering(rendering)
     cam_tap = cam_tap or backbone.tap_names[-1]
     out.mkdir(parents=True, exist_ok=True)
-    predictions, skipped = classifier.predict_with_skipped(
-        images, runtime=run.runtime, precision=run.precision, views=run.views, say=say
-    )
+    predictions, skipped = classifier.predict_with_skipped(images, run, say=say)
     views = torch.stack([to_unit_range(load_view(p.path, backbone.input_size)) for p in predictions])
     groups = explain_groups(
         backbone, views, group_tap, rendering=rendering, settings=settings, contrast=ContrastSource.reference

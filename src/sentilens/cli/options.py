@@ -10,7 +10,7 @@ import typer
 
 from sentilens.data.store import OnError
 from sentilens.explain import GroupRendering
-from sentilens.runtime import Precision, Runtime
+from sentilens.runtime import Precision, RunSettings, Runtime, parse_views
 
 
 class SubsetChoice(StrEnum):
@@ -137,13 +137,12 @@ PrecisionOpt = Annotated[
     ),
 ]
 ViewsOpt = Annotated[
-    Optional[int],
+    Optional[str],
     typer.Option(
         "--views",
-        min=1,
-        max=2,
-        help="1: the centre crop (about twice as fast); 2: centre and mirror averaged (default: the model's "
-        "setting, 2 for the shipped model).",
+        help="Views averaged per image: comma-separated names (centre, mirror, zoom, zoom-mirror), or 1 (the "
+        "centre crop, one network pass per image) or 2 (centre and mirror); default: the model's setting, "
+        "centre and mirror for the shipped model.",
     ),
 ]
 CalibrationOpt = Annotated[
@@ -154,6 +153,47 @@ CalibrationOpt = Annotated[
         "crops of the bundled sample photos); the quantised network is cached per calibration set.",
     ),
 ]
+CompileOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compile",
+        help="torch runtime: compile the network first (TorchInductor, needs a C++ compiler): a minute or two "
+        "once, then about 1.5x faster; worth it from several thousand images.",
+    ),
+]
+PredictBatchOpt = Annotated[int, typer.Option("--batch-size", help="Images per batch.")]
+DecodeThreadsOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--decode-threads",
+        "--workers",
+        help="Decode threads ahead of the network (0: decode between batches; default 2, or 1 on one CPU); "
+        "not with --ray, where Ray tasks decode.  --workers is its older name.",
+    ),
+]
+
+
+def run_settings(
+    runtime: Runtime = Runtime.auto,
+    precision: Precision = Precision.auto,
+    views: str | None = None,
+    calibration: list[Path] | None = None,
+    compiled: bool = False,
+    batch_size: int = RunSettings.batch_size,
+    decode_threads: int | None = None,
+) -> RunSettings:
+    """The one :class:`~sentilens.runtime.RunSettings` that the flags of a command (``predict``,
+    ``demo``) say; ``--views`` 1 and 2 stand for their view names (:func:`~sentilens.runtime.parse_views`)."""
+    return RunSettings(
+        runtime=runtime,
+        precision=precision,
+        views=None if views is None else parse_views(views),
+        compiled=compiled,
+        calibration=None if calibration is None else tuple(calibration),
+        batch_size=batch_size,
+        decode_threads=decode_threads,
+    )
+
 
 # Ray: a local Ray on loopback (--ray), or a cluster (--ray-address).
 RayOpt = Annotated[

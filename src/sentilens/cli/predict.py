@@ -11,26 +11,30 @@ from rich.console import Console
 from rich.table import Table
 
 from sentilens.app.classifier import load
-from sentilens.app.demo import PredictionSettings, analyse
+from sentilens.app.demo import analyse
 from sentilens.app.distributed.batch import BatchSettings, run_batch
 from sentilens.app.predictions import OutputFormat, write_predictions
 from sentilens.cli.errors import console, fail
 from sentilens.cli.options import (
     CalibrationOpt,
     CheckpointOpt,
+    CompileOpt,
+    DecodeThreadsOpt,
     GroupRenderingOpt,
     PrecisionOpt,
+    PredictBatchOpt,
     RayAddressOpt,
     RayOpt,
     RuntimeOpt,
     ViewsOpt,
+    run_settings,
 )
 from sentilens.data import expand_inputs
 from sentilens.data.sample_photos import sample_images
 from sentilens.data.store import OnError
 from sentilens.explain import GroupRendering
 from sentilens.models import available_backbones, backbone_spec
-from sentilens.runtime import Precision, Runtime
+from sentilens.runtime import Precision, RunSettings, Runtime
 
 
 def predict(
@@ -40,12 +44,13 @@ def predict(
     ],
     checkpoint: CheckpointOpt = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table, jsonl or csv.")
+        OutputFormat,
+        typer.Option("--format", "-f", help="table, jsonl or csv (--ray writes Parquet and JSON-lines shards)."),
     ] = OutputFormat.table,
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="Write here instead of standard output.")
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
+    batch_size: PredictBatchOpt = RunSettings.batch_size,
     on_error: Annotated[
         OnError, typer.Option(help="skip (classify the rest, list unreadable images) or fail.")
     ] = OnError.skip,
@@ -53,15 +58,8 @@ def predict(
     precision: PrecisionOpt = Precision.auto,
     views: ViewsOpt = None,
     calibration: CalibrationOpt = None,
-    workers: Annotated[Optional[int], typer.Option(help="Decoding threads ahead of the network (0: none).")] = None,
-    compile_model: Annotated[
-        bool,
-        typer.Option(
-            "--compile",
-            help="torch runtime: compile the network first (TorchInductor, needs a C++ compiler): a minute or two "
-            "once, then about 1.5x faster; worth it from several thousand images.",
-        ),
-    ] = False,
+    decode_threads: DecodeThreadsOpt = None,
+    compile_model: CompileOpt = False,
     ray: RayOpt = False,
     ray_address: RayAddressOpt = None,
     ray_workers: Annotated[
@@ -88,25 +86,34 @@ def predict(
     missing = [str(p) for p in [*inputs, *(calibration or [])] if not p.exists()]
     if missing:
         fail(f"not found: {', '.join(missing)}")
+    run = run_settings(runtime, precision, views, calibration, compile_model, batch_size, decode_threads)
     ray_settings = {"ray_workers": ray_workers, "cpus_per_worker": cpus_per_worker, "shard_size": shard_size}
     if ray or ray_address is not None:
         if output is None:
             fail("--ray writes a folder of shards: name it with --output/-o")
-        if workers is not None:
-            fail("--workers sets decoding processes of a run without Ray; with --ray use --ray-workers")
+        if decode_threads is not None:
+            fail(
+                "--decode-threads (--workers) sets the decode threads of a run without Ray; with --ray, Ray tasks "
+                "decode and --ray-workers sets the classifier actors"
+            )
+        if output_format is not OutputFormat.table:
+            fail("--ray writes Parquet and JSON-lines shards into --output; --format is for a run without --ray")
+        if on_error is OnError.fail:
+            fail(
+                "--ray writes an undecodable image as a row with status 'skipped'; --on-error fail needs a run "
+                "without --ray"
+            )
         settings = BatchSettings(
             checkpoint,
             shard_size=BatchSettings.shard_size if shard_size is None else shard_size,
-            batch_size=batch_size,
-            workers=BatchSettings.workers if ray_workers is None else ray_workers,
+            ray_workers=BatchSettings.ray_workers if ray_workers is None else ray_workers,
             cpus_per_worker=BatchSettings.cpus_per_worker if cpus_per_worker is None else cpus_per_worker,
-            precision=precision,
-            compiled=compile_model,
+            run=run,
         )
-        run = run_batch(inputs, output, settings, ray_address, say=console.print)
+        batch = run_batch(inputs, output, settings, ray_address, say=console.print)
         console.print(
-            f"{run.images} images in {run.shards} shards: {len(run.kept)} kept, {len(run.written)} written "
-            f"({run.classified} classified, {run.skipped} skipped) in [bold]{output}/[/] (parquet/, jsonl/)"
+            f"{batch.images} images in {batch.shards} shards: {len(batch.kept)} kept, {len(batch.written)} written "
+            f"({batch.classified} classified, {batch.skipped} skipped) in [bold]{output}/[/] (parquet/, jsonl/)"
         )
         return
     unused = [name for name, value in ray_settings.items() if value is not None]
@@ -116,18 +123,7 @@ def predict(
     if not paths:
         fail("no image files found in the given inputs")
     classifier = load(checkpoint)
-    predictions, skipped = classifier.predict_with_skipped(
-        paths,
-        batch_size,
-        on_error=on_error,
-        precision=precision,
-        workers=workers,
-        compiled=compile_model,
-        runtime=runtime,
-        views=views,
-        calibration=calibration,
-        say=console.print,
-    )
+    predictions, skipped = classifier.predict_with_skipped(paths, run, on_error=on_error, say=console.print)
     if output is None:
         write_predictions(predictions, sys.stdout, output_format, skipped, paths)
     else:
@@ -157,9 +153,9 @@ def demo(
     images = expand_inputs(inputs) if inputs else sample_images()
     if not images:
         fail("no image files found in the given inputs")
-    choice = PredictionSettings(runtime=runtime, precision=precision, views=views)
+    run = run_settings(runtime, precision, views)
     result = analyse(
-        load(checkpoint), images, out, group_tap=group_tap, rendering=rendering, run=choice, say=console.print
+        load(checkpoint), images, out, group_tap=group_tap, rendering=rendering, run=run, say=console.print
     )
     table = Table("file", "label", "probability")
     for prediction in result.predictions:

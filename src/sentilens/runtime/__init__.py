@@ -3,23 +3,26 @@
 ``choice``: the runtime and precision (``auto`` reads the CPU's flags); ``torch_backend``:
 channels-last, batch-norm folding, bfloat16 autocast, TorchInductor compilation;
 ``openvino_backend``: the network converted to OpenVINO, float32 or NNCF int8, cached on disk
-(``model_cache``); ``predictor``: batched classification of image files with decoding in loader
-processes.
+(``model_cache``); ``settings``: :class:`RunSettings`, how a network runs, the one value every
+caller builds; ``predictor``: batched classification of image files with decode threads.
 """
 
 from sentilens.runtime.choice import Precision, Runtime, RuntimeChoice, RuntimeUnavailableError, choose_runtime
-from sentilens.runtime.predictor import Prediction, Predictor, Skipped, predict_paths
+from sentilens.runtime.predictor import Prediction, Predictor, Skipped
+from sentilens.runtime.settings import DEFAULT_VIEWS, RunSettings, parse_views
 from sentilens.runtime.torch_backend import resolve_precision
 
 __all__ = [
+    "DEFAULT_VIEWS",
     "Precision",
     "Prediction",
     "Predictor",
+    "RunSettings",
     "Runtime",
     "RuntimeChoice",
     "RuntimeUnavailableError",
     "Skipped",
     "choose_runtime",
-    "predict_paths",
+    "parse_views",
     "resolve_precision",
 ]

@@ -126,7 +126,8 @@ class RuntimeChoice:
         return f"{self.runtime} {self.precision} ({self.reason})"
 
 
-def _check(value: str, enum: type[StrEnum], what: str) -> None:
+def check_choice(value: str, enum: type[StrEnum], what: str) -> None:
+    """Refuse a ``value`` that is not one of ``enum``'s, naming it and the choices."""
     if value not in tuple(enum):
         raise InvalidArgumentError(f"{what} must be one of {', '.join(enum)}, got {value!r}")
 
@@ -169,12 +170,12 @@ def choose_runtime(
     ``machine`` defaults to this one; tests pass others to check the table.  Explicit requests
     this machine cannot serve raise :class:`RuntimeUnavailableError`; ``auto`` never does.
     """
-    _check(runtime, Runtime, "runtime")
-    _check(precision, Precision, "precision")
+    check_choice(runtime, Runtime, "runtime")
+    check_choice(precision, Precision, "precision")
     asked = "asked for"
     pinned = os.environ.get(RUNTIME_ENV)
     if runtime == Runtime.auto and pinned:
-        _check(pinned, Runtime, RUNTIME_ENV)
+        check_choice(pinned, Runtime, RUNTIME_ENV)
         runtime, asked = pinned, f"{RUNTIME_ENV}={pinned}"
     device = torch.device(device)
     machine = Machine.here() if machine is None else machine

@@ -9,7 +9,6 @@ optionally compiled).
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,11 +17,13 @@ from pathlib import Path
 
 import torch
 
+from sentilens.data import expand_inputs
 from sentilens.data.images import ImageDecodeError, views_of
 from sentilens.data.store import OnError, check_on_error, load_or_reason
 from sentilens.models import HeadLogits, SentimentModel
 from sentilens.runtime.choice import Runtime, choose_runtime
 from sentilens.runtime.openvino_backend import OpenVinoNetwork, user_calibration
+from sentilens.runtime.settings import RunSettings
 from sentilens.runtime.torch_backend import TorchNetwork
 from sentilens.utils.progress import Say, quiet, track
 
@@ -70,16 +71,16 @@ Batch = tuple[list[int], torch.Tensor | None, list[tuple[int, str]]]
 class ImageBatches:
     """Batches of ``(indices, uint8 images or None, [(index, reason)])`` in the order of ``paths``.
 
-    With ``workers > 0`` that many threads decode whole batches, up to ``workers + 1`` batches
-    ahead of the consumer; 0 decodes in the calling thread.  Threads, not processes: Pillow
-    releases the GIL while it decodes and resizes, and so do the networks while they run, so
-    the two overlap without forking a process that holds OpenVINO's or oneDNN's thread pools
+    With ``threads > 0`` that many decode threads decode whole batches, up to ``threads + 1``
+    batches ahead of the consumer; 0 decodes in the calling thread.  Threads, not processes:
+    Pillow releases the GIL while it decodes and resizes, and so do the networks while they run,
+    so the two overlap without forking a process that holds OpenVINO's or oneDNN's thread pools
     (forked loader processes made pytest crash at exit once OpenVINO had run) and without
     starting processes on every call.  A bad file is data (its reason), not an exception.
     """
 
-    def __init__(self, paths: Sequence[Path], size: int, batch_size: int, workers: int) -> None:
-        self.paths, self.size, self.batch_size, self.workers = list(paths), size, batch_size, workers
+    def __init__(self, paths: Sequence[Path], size: int, batch_size: int, threads: int) -> None:
+        self.paths, self.size, self.batch_size, self.threads = list(paths), size, batch_size, threads
 
     def __len__(self) -> int:
         return -(-len(self.paths) // self.batch_size)
@@ -90,22 +91,17 @@ class ImageBatches:
 
     def __iter__(self) -> Iterator[Batch]:
         starts = range(0, len(self.paths), self.batch_size)
-        if self.workers <= 0:
+        if self.threads <= 0:
             yield from map(self._decode, starts)
             return
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="sentilens-decode") as pool:
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="sentilens-decode") as pool:
             pending: deque[Future[Batch]] = deque()
             for start in starts:
                 pending.append(pool.submit(self._decode, start))
-                if len(pending) > self.workers:
+                if len(pending) > self.threads:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
-
-
-def default_workers() -> int:
-    """Decoding threads: enough to keep one batch decoding while the network runs."""
-    return min(2, os.cpu_count() or 1)
 
 
 class Predictor:
@@ -116,75 +112,54 @@ class Predictor:
     Args:
         model: the trained model (left untouched).
         class_names: name of each class index.
-        views: views averaged per image (``centre``, ``mirror``).
-        batch_size: images per batch.
-        precision: ``auto``, ``fp32``, ``bf16`` or ``int8`` (see :func:`~sentilens.runtime.choose_runtime`).
-        channels_last: torch runtime: run an inference copy of the model (batch norm folded) in
-            channels-last layout; False runs ``model`` itself as it is (the plain path).
-        workers: threads decoding ahead of the model; None picks :func:`default_workers`, 0
-            decodes in the calling thread.
-        compiled: torch runtime: run a TorchInductor-compiled copy
-            (:func:`~sentilens.runtime.compiled_copy`): faster per image after a one-off
-            compilation (a minute or two, on the first batch), so worth it for several thousand
-            images.  Short batches are padded to ``batch_size`` so that one compiled shape serves
-            every call.
-        runtime: ``auto`` (OpenVINO on x86 CPUs where it is installed, else torch), ``torch`` or
-            ``openvino``.
-        calibration: image files the openvino runtime calibrates int8 on (default: crops of the
-            sample photos, see :mod:`~sentilens.runtime.openvino_backend`).
-        recheck: int8 only: classify again in float32 the images whose two best fused
-            probabilities lie within twice the int8 network's calibration error of each other
-            (its ``margin``), where int8 rounding could have swapped them.  They are a few per
-            cent of the images, so this costs a few per cent of the time and keeps int8 labels
-            within rounding of float32's (BENCHMARKS.md, "Runtimes").
+        settings: how the network runs (runtime, precision, views, calibration, batch size,
+            decode threads, ...; see :class:`~sentilens.runtime.RunSettings`).  Views left to the
+            model (None) are :data:`~sentilens.runtime.settings.DEFAULT_VIEWS` here, since a bare
+            model does not know its training config.
         say: receives one line before a slow one-off step (conversion, quantisation).
 
-    ``rechecked`` counts the images classified again in float32 so far.
+    ``rechecked`` counts the images classified again in float32 so far (see ``RunSettings.recheck``).
     """
 
     def __init__(
         self,
         model: SentimentModel,
         class_names: Sequence[str],
-        views: Sequence[str] = ("centre", "mirror"),
-        batch_size: int = 32,
-        precision: str = "auto",
-        channels_last: bool = True,
-        workers: int | None = None,
-        compiled: bool = False,
+        settings: RunSettings = RunSettings(),
         *,
-        runtime: str = "auto",
-        calibration: Sequence[Path] | None = None,
-        recheck: bool = True,
         say: Say = quiet,
     ) -> None:
         self.model = model
         self.class_names = list(class_names)
-        self.views = tuple(views)
-        self.batch_size = batch_size
+        self.settings = settings
+        self.views = settings.resolved_views
+        self.batch_size = settings.batch_size
         self.device = next(model.parameters()).device
-        self.choice = choose_runtime(runtime, precision, self.device, compiled)
+        self.choice = choose_runtime(settings.runtime, settings.precision, self.device, settings.compiled)
         self.precision = str(self.choice.precision)
-        self.workers = default_workers() if workers is None else workers
+        self.decode_threads = settings.resolved_decode_threads
         self.network: Callable[[torch.Tensor], HeadLogits]
         self.recheck: Callable[[torch.Tensor], HeadLogits] | None = None
         self.margin = 0.0
         self.rechecked = 0
         if self.choice.runtime == Runtime.openvino:
-            chosen = user_calibration(calibration) if calibration is not None else None
+            calibration = settings.calibration
+            chosen = user_calibration(expand_inputs(calibration)) if calibration is not None else None
             network = OpenVinoNetwork(model, self.precision, chosen, say=say)
             self.network = network
-            if recheck and network.margin:
+            if settings.recheck and network.margin:
                 self.recheck, self.margin = OpenVinoNetwork(model, "fp32", say=say), network.margin
         else:
-            self.network = TorchNetwork(model, self.precision, channels_last, compiled, batch_size)
+            self.network = TorchNetwork(
+                model, self.precision, settings.channels_last, settings.compiled, settings.batch_size
+            )
 
     def __call__(
         self, paths: Sequence[Path], on_error: OnError | str = OnError.skip
     ) -> tuple[list[Prediction], list[Skipped]]:
         """Classify ``paths``; with ``on_error="skip"`` undecodable files are listed, not fatal."""
         check_on_error(on_error)
-        batches = ImageBatches(paths, self.model.backbone.input_size, self.batch_size, self.workers)
+        batches = ImageBatches(paths, self.model.backbone.input_size, self.batch_size, self.decode_threads)
         predictions: list[Prediction] = []
         skipped: list[Skipped] = []
         with torch.inference_mode():
@@ -245,38 +220,3 @@ class Predictor:
             for name, head_logits in {"main": logits.main, **logits.aux}.items():
                 heads[name] = heads.get(name, torch.zeros(len(uint8_images))) + share * head_logits.softmax(1)[:, 1]
         return fused, heads
-
-
-def predict_paths(
-    model: SentimentModel,
-    class_names: Sequence[str],
-    paths: Sequence[Path],
-    views: Sequence[str] = ("centre", "mirror"),
-    batch_size: int = 32,
-    on_error: OnError | str = OnError.skip,
-    precision: str = "auto",
-    channels_last: bool = True,
-    workers: int | None = None,
-    compiled: bool = False,
-    *,
-    runtime: str = "auto",
-    calibration: Sequence[Path] | None = None,
-    recheck: bool = True,
-    say: Say = quiet,
-) -> tuple[list[Prediction], list[Skipped]]:
-    """Classify ``paths`` once (see :class:`Predictor` for the arguments, and to classify often)."""
-    predictor = Predictor(
-        model,
-        class_names,
-        views,
-        batch_size,
-        precision,
-        channels_last,
-        workers,
-        compiled,
-        runtime=runtime,
-        calibration=calibration,
-        recheck=recheck,
-        say=say,
-    )
-    return predictor(paths, on_error)

@@ -3,12 +3,12 @@
 The job reads the list of inputs (:mod:`.listing`) on the driver and splits it into fixed shards
 (:mod:`.shards`).  Ray Data then decodes the images of the unfinished shards in tasks, anywhere
 in the cluster, and streams the decoded batches to a fixed pool of classifier actors; each actor
-loads the model once and runs it through :class:`~sentilens.runtime.Predictor`, the fastest way
-sentilens has to run a network on its CPU.  The driver gathers the rows of each shard by input
-index and writes the shard once all its rows are in.  Collecting by index makes the result
-exactly-once even when Ray retries work: a killed actor is restarted and its batch run again,
-and a row that arrives twice is kept once.  An image that cannot be decoded is a row with
-status ``skipped`` and the reason, never dropped.
+loads the model once and runs it through :class:`~sentilens.runtime.Predictor` with the job's
+:class:`~sentilens.runtime.RunSettings`, as ``sentilens predict`` does in one process.  The
+driver gathers the rows of each shard by input index and writes the shard once all its rows are
+in.  Collecting by index makes the result exactly-once even when Ray retries work: a killed
+actor is restarted and its batch run again, and a row that arrives twice is kept once.  An image
+that cannot be decoded is a row with status ``skipped`` and the reason, never dropped.
 
 Every node needs sentilens installed and the images at the same paths (shared storage).
 """
@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,9 @@ from sentilens.app.distributed.listing import list_inputs
 from sentilens.app.distributed.session import ClusterError, import_ray, ray_session
 from sentilens.app.distributed.shards import ShardLayout, open_output, write_shard
 from sentilens.app.predictions import prediction_row, skipped_row
+from sentilens.data import expand_inputs
 from sentilens.data.store import load_or_reason
-from sentilens.runtime import Precision
+from sentilens.runtime import RunSettings, choose_runtime
 from sentilens.runtime.predictor import Prediction, Predictor
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.hashing import file_digest, json_digest
@@ -47,30 +48,28 @@ DECODE_MEMORY = 768 * 2**20
 
 @dataclass(frozen=True)
 class BatchSettings:
-    """How a batch job runs.
+    """How a batch job runs on Ray.
 
     Attributes:
         checkpoint: the model (None: the shipped default model).
         shard_size: images per output shard (the unit of resuming).
-        batch_size: images per network batch in an actor.
-        workers: classifier actors (each loads the model once).
+        ray_workers: classifier actors (each loads the model once).
         cpus_per_worker: CPUs Ray reserves for each actor; its torch threads (at least one).
         decode_cpus: CPUs Ray reserves for each decoding task.
-        precision: as for :class:`~sentilens.runtime.Predictor`.
-        compiled: each actor compiles its network first (minutes; pays for very many images).
+        run: how each actor's network runs (runtime, precision, views, calibration, compilation,
+            batch size: the images of a decoding task and of an actor call); its decode threads
+            are not used, since Ray tasks decode.
     """
 
     checkpoint: Path | None = None
     shard_size: int = 1000
-    batch_size: int = 32
-    workers: int = 1
+    ray_workers: int = 1
     cpus_per_worker: float = 1.0
     decode_cpus: float = 1.0
-    precision: Precision = Precision.auto
-    compiled: bool = False
+    run: RunSettings = RunSettings()
 
     def check(self) -> None:
-        for name in ("shard_size", "batch_size", "workers"):
+        for name in ("shard_size", "ray_workers"):
             if getattr(self, name) < 1:
                 raise InvalidArgumentError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("cpus_per_worker", "decode_cpus"):
@@ -104,16 +103,8 @@ class BatchRun:
 
 
 def make_predictor(classifier: SentimentClassifier, settings: BatchSettings) -> Predictor:
-    """The predictor an actor runs: sentilens' fastest runtime for this CPU, decoding done elsewhere."""
-    return Predictor(
-        classifier.model,
-        classifier.class_names,
-        classifier.config.predict_views,
-        batch_size=settings.batch_size,
-        precision=settings.precision,
-        workers=0,
-        compiled=settings.compiled,
-    )
+    """The predictor an actor runs: the network as ``settings.run`` says, decoding done elsewhere."""
+    return classifier.predictor(replace(settings.run, decode_threads=0))
 
 
 def decode_paths(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
@@ -189,13 +180,19 @@ def rows_of(batch: dict[str, np.ndarray], head_names: Sequence[str]) -> list[tup
 def job_identity(paths: Sequence[Path], settings: BatchSettings, classifier: SentimentClassifier) -> dict[str, Any]:
     """What makes two batch jobs the same: inputs, shard size, model and how it runs."""
     checkpoint = settings.checkpoint if settings.checkpoint is not None else default_model_path()
+    run = classifier.run_settings(settings.run)
+    calibration = None
+    if run.calibration is not None:
+        calibration = json_digest(sorted(file_digest(p) for p in expand_inputs(run.calibration)))
     return {
         "images": len(paths),
         "inputs_sha256": json_digest([str(p) for p in paths]),
         "shard_size": settings.shard_size,
         "model_sha256": file_digest(checkpoint),
-        "views": list(classifier.config.predict_views),
-        "precision": str(settings.precision),
+        "views": list(run.resolved_views),
+        "runtime": str(run.runtime),
+        "precision": str(run.precision),
+        "calibration_sha256": calibration,
         "sentilens_version": __version__,
     }
 
@@ -203,11 +200,12 @@ def job_identity(paths: Sequence[Path], settings: BatchSettings, classifier: Sen
 def check_resources(settings: BatchSettings) -> None:
     """Refuse a pool that would leave no CPU for decoding (the job would wait for ever)."""
     available = float(import_ray().cluster_resources().get("CPU", 0))
-    needed = settings.workers * settings.cpus_per_worker + settings.decode_cpus
+    needed = settings.ray_workers * settings.cpus_per_worker + settings.decode_cpus
     if needed > available:
         raise InvalidArgumentError(
-            f"{settings.workers} workers x {settings.cpus_per_worker:g} CPUs + {settings.decode_cpus:g} for decoding "
-            f"need {needed:g} CPUs; the Ray cluster has {available:g} (lower --workers or --cpus-per-worker)"
+            f"{settings.ray_workers} Ray workers x {settings.cpus_per_worker:g} CPUs + {settings.decode_cpus:g} "
+            f"for decoding need {needed:g} CPUs; the Ray cluster has {available:g} "
+            "(lower --ray-workers or --cpus-per-worker)"
         )
 
 
@@ -223,7 +221,7 @@ def classified_batches(
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     # One block of paths per network batch: a decoding task, then one actor call, per block, so
     # that small jobs spread over every worker too.
-    step = settings.batch_size
+    step = settings.run.batch_size
     blocks = [
         pa.table({"index": list(chunk), "path": [str(paths[i]) for i in chunk]})
         for chunk in (indices[start : start + step] for start in range(0, len(indices), step))
@@ -244,9 +242,9 @@ def classified_batches(
         .map_batches(
             ClassifyBatches,
             fn_constructor_kwargs={"checkpoint": checkpoint, "settings": settings, "head_names": list(head_names)},
-            batch_size=settings.batch_size,
+            batch_size=settings.run.batch_size,
             batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=settings.workers),
+            compute=ray.data.ActorPoolStrategy(size=settings.ray_workers),
             num_cpus=settings.cpus_per_worker,
         )
         .iter_batches(batch_size=None, batch_format="numpy")
@@ -288,6 +286,15 @@ class ShardGatherer:
         return sum(len(self.layout.indices(shard)) - len(rows) for shard, rows in self.open.items())
 
 
+def _with_absolute_calibration(settings: BatchSettings) -> BatchSettings:
+    """``settings`` with the calibration inputs as absolute paths: Ray workers need not share the
+    driver's working directory."""
+    calibration = settings.run.calibration
+    if calibration is None:
+        return settings
+    return replace(settings, run=replace(settings.run, calibration=tuple(p.resolve() for p in calibration)))
+
+
 def run_batch(
     inputs: Sequence[Path],
     out: Path,
@@ -307,6 +314,10 @@ def run_batch(
         on_shard: called with each shard's number once it is written.
     """
     settings.check()
+    # The actors run on CPUs: a runtime and precision no CPU here can run is refused before Ray starts.
+    choice = choose_runtime(settings.run.runtime, settings.run.precision, "cpu", settings.run.compiled)
+    say(f"runtime: {choice}")
+    settings = _with_absolute_calibration(settings)
     paths = list_inputs(inputs)
     classifier = load(settings.checkpoint)
     head_names = ["main", *classifier.taps]
@@ -324,7 +335,8 @@ def run_batch(
     gathered = ShardGatherer(layout, pending, head_names)
     with ray_session(address, say):
         check_resources(settings)
-        say(f"classifying {len(gathered.indices())} images in {len(pending)} shards with {settings.workers} worker(s)")
+        count = len(gathered.indices())
+        say(f"classifying {count} images in {len(pending)} shards with {settings.ray_workers} Ray worker(s)")
         # Closing the iterator stops Ray Data's executor at once when the loop is left early.
         with closing(iter(classified_batches(paths, gathered.indices(), size, settings, head_names))) as batches:
             for batch in batches:
