@@ -5,7 +5,7 @@ they are computed once and kept.  The key is a SHA-256 over the backbone name, a
 weights of the stages that feed the tap (later stages do not change the pictures, so a model
 fine-tuned above the tap shares its pictures with the ImageNet backbone), the tap and the
 settings.  Each entry (a :class:`~sentilens.utils.disk_cache.DiskCache` file entry,
-``<backbone>-<tap>-<key>``) holds an ``.npz`` of the uint8 pictures and both activation vectors;
+``<backbone>-<tap>-<key>.channels``) holds an ``.npz`` of the uint8 pictures and both activation vectors;
 it is published atomically and verified on read, and a damaged one is computed again.
 """
 
@@ -58,7 +58,7 @@ def cache_key(backbone: Backbone, tap: str, settings: AscentSettings) -> str:
 
 
 def _entry_name(backbone: Backbone, tap: str, key: dict[str, Any]) -> str:
-    return f"{backbone.name}-{tap}-{key_digest(key)}"
+    return f"{backbone.name}-{tap}-{key_digest(key)}.channels"
 
 
 class ChannelPictureCache:

@@ -7,8 +7,8 @@ parametrisation, transforms and settings, :mod:`sentilens.explain.activation_max
 picture starts from the same noise, so two pictures differ only because their directions do.
 
 Pictures are kept in ``$SENTILENS_CACHE/groups`` (default ``~/.cache/sentilens``), a
-:class:`~sentilens.utils.disk_cache.DiskCache` with one entry (a uint8 ``.npy``) per (weights up
-to the tap, tap, settings, direction); directions are rounded to float16 first, so the same group
+:class:`~sentilens.utils.disk_cache.DiskCache` with one entry ``<backbone>-<tap>-<key>.group`` (a
+uint8 ``.npy``) per (weights up to the tap, tap, settings, direction); directions are rounded to float16 first, so the same group
 gives the same key on every run.  A damaged entry is computed again.
 """
 
@@ -77,7 +77,7 @@ def direction_pictures(
         "settings": settings.to_dict(),
     }
     keys = [{**base, "direction": row.numpy().tobytes().hex()} for row in rounded]
-    names = [f"{backbone.name}-{tap}-{key_digest(key)}" for key in keys]
+    names = [f"{backbone.name}-{tap}-{key_digest(key)}.group" for key in keys]
     pictures: list[torch.Tensor | None] = [cache.load(n, k, _parse_picture) for n, k in zip(names, keys)]
     missing = [i for i, picture in enumerate(pictures) if picture is None]
     with frozen(backbone):
