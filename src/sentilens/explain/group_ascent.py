@@ -8,8 +8,9 @@ picture starts from the same noise, so two pictures differ only because their di
 
 Pictures are kept in ``$SENTILENS_CACHE/groups`` (default ``~/.cache/sentilens``), a
 :class:`~sentilens.utils.disk_cache.DiskCache` with one entry ``<backbone>-<tap>-<key>.group`` (a
-uint8 ``.npy``) per (weights up to the tap, tap, settings, direction); directions are rounded to float16 first, so the same group
-gives the same key on every run.  A damaged entry is computed again.
+uint8 ``.npy``) per (weights up to the tap, tap, settings, direction); directions are rounded to
+float16 first, so the same group gives the same key on every run.  A damaged entry is computed
+again.
 """
 
 from __future__ import annotations

@@ -22,7 +22,6 @@ recomputed.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ from sentilens.utils.disk_cache import DiskCache, key_digest
 from sentilens.utils.hashing import tensors_digest
 from sentilens.utils.progress import Say, quiet, track
 
-#: The payload layout of an entry (an ``.npz`` of one ``(C,)`` float32 row per block); bump on change.
+#: The payload layout of an entry (each block's ``(C,)`` row, float32, in depth order); bump on change.
 FORMAT = "sentilens-block-features/1"
 #: The summary every entry set has: each block's global average, and the final map's under ``"final"``.
 POOLED = "pooled"
@@ -76,18 +75,23 @@ class BlockFeatures:
     failures: tuple[DecodeFailure, ...]
 
 
-def _to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
-    return buffer.getvalue()
+def _to_bytes(rows: Mapping[str, np.ndarray], widths: Mapping[str, int]) -> bytes:
+    """An entry's payload: the rows of ``widths``' names, in that order, as little-endian float32."""
+    for name, width in widths.items():
+        if rows[name].shape != (width,):
+            raise ValueError(f"a row of {name} has shape {rows[name].shape}, not ({width},)")
+    return np.concatenate([rows[name] for name in widths]).astype("<f4").tobytes()
 
 
-def _parser(names: Sequence[str]) -> Callable[[bytes], dict[str, np.ndarray]]:
-    """Reads an entry's rows, which must hold every one of ``names``."""
+def _parser(widths: Mapping[str, int]) -> Callable[[bytes], dict[str, np.ndarray]]:
+    """Reads the rows back from a payload of :func:`_to_bytes` (a payload of another size is damaged)."""
+    ends = np.cumsum(list(widths.values()))
 
     def parse(payload: bytes) -> dict[str, np.ndarray]:
-        with np.load(io.BytesIO(payload)) as stored:
-            return {name: stored[name] for name in names}
+        numbers = np.frombuffer(payload, dtype="<f4")
+        if numbers.size != ends[-1]:
+            raise ValueError(f"{numbers.size} numbers where {ends[-1]} were expected")
+        return dict(zip(widths, np.split(numbers, ends[:-1])))
 
     return parse
 
@@ -159,7 +163,8 @@ def block_features(
         say: hears of damaged entries (each one is recomputed).
     """
     summaries = dict(summaries or {})
-    names = {POOLED: (*backbone.tap_names, FINAL), **{s: backbone.tap_names for s in summaries}}
+    blocks = {tap: backbone.tap_channels[tap] for tap in backbone.tap_names}
+    names = {POOLED: {**blocks, FINAL: backbone.num_features}, **{summary: blocks for summary in summaries}}
     base = {"backbone": backbone_digest(backbone), "size": backbone.input_size}
     folder = Path(store_dir or default_store_dir()) / f"{backbone.name}-{key_digest(base)[:16]}"
     store = DiskCache(folder, FORMAT, say)
@@ -198,7 +203,7 @@ def block_features(
                 index = kept[row]
                 for summary, by_name in computed.items():
                     arrays = {name: values[position] for name, values in by_name.items()}
-                    store.save(*entry(index, view, summary), _to_bytes(arrays))
+                    store.save(*entry(index, view, summary), _to_bytes(arrays, names[summary]))
                     found[index, view, summary] = arrays
     kept_all = tuple(i for i in range(len(paths)) if all((i, v, s) in found for v in views for s in names))
     if not kept_all:
