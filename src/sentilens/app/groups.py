@@ -57,7 +57,7 @@ def write_reference(
 ) -> Path:
     """Compute the reference profile of every tap (default all) over ``dataset`` and write it to ``out``."""
     taps = tuple(taps) if taps is not None else backbone.tap_names
-    usable, features, skipped = evidence_features(backbone, dataset, taps)
+    usable, features, skipped = evidence_features(backbone, dataset, taps, say=say)
     for failure in skipped:
         say(f"skipped {failure.reason}")
     source = f"{usable.name} ({len(usable)} images)"

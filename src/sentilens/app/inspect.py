@@ -171,7 +171,7 @@ def build_inspection(
     out = Path(out)
     folder = out / "taps"
     folder.mkdir(parents=True, exist_ok=True)
-    probe, features, skipped = evidence_features(backbone, stratified_subset(dataset, probe_images, seed))
+    probe, features, skipped = evidence_features(backbone, stratified_subset(dataset, probe_images, seed), say=say)
     notes = [f"skipped {failure.reason}" for failure in skipped]
     ranking = rank_taps(backbone, weights, probe, features, k=k, n_splits=n_splits, seed=seed)
     say(f"evidence for {len(taps)} blocks from {len(probe)} probe images ({time.perf_counter() - began:.0f} s)")
@@ -262,7 +262,9 @@ def suggest_layers(
     began = time.perf_counter()
     dataset.require_all_classes()
     model, weights_name = model_and_weights(checkpoint, backbone, weights, out)
-    sample, features, skipped = evidence_features(model.backbone, stratified_subset(dataset, probe_images, seed))
+    sample, features, skipped = evidence_features(
+        model.backbone, stratified_subset(dataset, probe_images, seed), say=say
+    )
     for failure in skipped:
         say(f"skipped {failure.reason}")
     ranking = rank_taps(model.backbone, weights_name, sample, features, k=k, n_splits=n_splits, seed=seed)
