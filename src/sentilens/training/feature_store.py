@@ -45,7 +45,7 @@ FORMAT = "sentilens-block-features/1"
 #: The summary every entry set has: each block's global average, and the final map's under ``"final"``.
 POOLED = "pooled"
 
-#: Reduces a block's maps ``(N, C, H, W)`` (on the CPU) to one ``(N, C)`` row per image.
+#: Reduces a block's maps ``(N, C, H, W)`` (on the CPU) to one ``(N, C)`` row per image (stored as float32).
 MapSummary = Callable[[torch.Tensor], np.ndarray]
 
 
@@ -149,7 +149,7 @@ def block_features(
     keeps what it finished.
 
     Args:
-        backbone: the frozen backbone (evaluated as it is, in inference mode).
+        backbone: the frozen backbone (moved to ``device`` and put in eval mode when it has to run).
         paths: the image files; an entry is found by the SHA-256 of a file's bytes.
         views: names of :func:`~sentilens.data.images.views_of`.
         summaries: further named per-block summaries of the maps, stored beside ``pooled``.
@@ -184,7 +184,8 @@ def block_features(
                     found[index, view, summary] = stored
     missing = [i for i in range(len(paths)) if any((i, v, s) not in found for v in views for s in names)]
     failures: list[DecodeFailure] = []
-    backbone = backbone.to(device).eval()
+    if missing:
+        backbone = backbone.to(device).eval()
     for start in range(0, len(missing), chunk):
         part = missing[start : start + chunk]
         if images is not None:
