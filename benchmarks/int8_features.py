@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from common import DATA, machine, print_table, write_json
-from sentilens.data import TWITTER_SUBSETS, content_digests, load_twitter
+from sentilens.data import TWITTER_SUBSETS, load_twitter
 from sentilens.data.images import views_of
 from sentilens.data.store import decode_all
 from sentilens.evaluation import cross_validate
@@ -32,7 +32,7 @@ from sentilens.models import create_backbone
 from sentilens.runtime.openvino_backend import OpenVinoFeatures
 from sentilens.training import TrainConfig, ViewCache
 from sentilens.training.cache import VIEWS, build_view_cache
-from sentilens.training.feature_store import load_or_build_frozen
+from sentilens.training.feature_store import POOLED, block_features
 
 
 def int8_cache(features: OpenVinoFeatures, images: torch.Tensor, batch_size: int) -> ViewCache:
@@ -63,7 +63,8 @@ def main() -> None:
     began = time.perf_counter()
     images = decode_all(everything.paths, backbone.input_size).images
     decode_seconds = time.perf_counter() - began
-    fp32 = load_or_build_frozen(backbone, content_digests(everything.paths), lambda: images)
+    stored = block_features(backbone, everything.paths, images=images)
+    fp32 = ViewCache(None, {}, {view: by_summary[POOLED] for view, by_summary in stored.values.items()})
     began = time.perf_counter()
     features = OpenVinoFeatures(backbone, "int8", say=print)
     build_seconds = time.perf_counter() - began

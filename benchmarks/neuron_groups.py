@@ -56,8 +56,7 @@ from sentilens.explain import (
 from sentilens.explain.activation_max import tap_activations
 from sentilens.models.backbones import Backbone
 from sentilens.reports import figures
-from sentilens.selection.evidence import rank_one_channel_weights, rank_taps
-from sentilens.selection.store import load_or_collect
+from sentilens.selection.evidence import evidence_features, rank_one_channel_weights, rank_taps
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -172,7 +171,7 @@ def spatial(backbone: Backbone, tap: str, paths: list[Path], profile: ReferenceP
 def class_information(backbone: Backbone, data: Path, seeds: list[int]) -> dict[str, Any]:
     """Per-block ROC-AUC of the group descriptor and of the pooled map, and rho against the ranking."""
     dataset = load_twitter(data, "five")
-    usable, features, skipped = load_or_collect(backbone, dataset)
+    usable, features, skipped = evidence_features(backbone, dataset)
     labels = np.asarray(usable.labels)
     folds = [fold for seed in seeds for fold in make_folds(usable, 5, seed)]
     blocks = {}

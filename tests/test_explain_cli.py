@@ -89,10 +89,10 @@ def test_channels_spatial_groups_and_splice(images: dict[str, Path], tmp_path: P
     # A picture per group and two class averages (relative to the mean of the two images, they are
     # the class difference in each sign: no separate difference pictures).  With one image per
     # class, each class average is that image's first group, so it is the same cached picture.
-    assert len(list(cache.glob("googlenet-3a-*.npy"))) == 2 * 2
+    assert len(list(cache.glob("googlenet-3a-*.group"))) == 2 * 2
     result = invoke("groups", *pair, "--rendering", "paper", *common, *TINY_ASCENT, "--cache-dir", str(cache))
     assert result.exit_code == 0, result.output
-    assert len(list(cache.glob("googlenet-3a-*.npz"))) == 1  # spatial and paper groups shared the cached layer
+    assert len(list(cache.glob("googlenet-3a-*.channels"))) == 1  # spatial and paper groups shared the cached layer
     result = invoke("splice", str(images["neg"]), str(images["pos"]), *common)
     assert result.exit_code == 0, result.output
     assert "matching share" in result.output

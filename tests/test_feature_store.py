@@ -1,46 +1,130 @@
-"""The on-disk store of frozen pooled features: built once, reused, rebuilt when damaged."""
+"""The block-feature store: built once, shared by training and selection, rebuilt when damaged."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
+from sentilens.data import load_folder
+from sentilens.data.store import decode_all
 from sentilens.models import create_backbone
-from sentilens.training.feature_store import default_store_dir, load_or_build_frozen
+from sentilens.models.backbones import Backbone
+from sentilens.selection import evidence_features
+from sentilens.training import feature_store
+from sentilens.training.cache import build_view_cache
+from sentilens.training.feature_store import POOLED, block_features, default_store_dir
+
+VIEWS = ("centre", "mirror", "zoom")
 
 
-def _images() -> torch.Tensor:
-    return torch.randint(0, 256, (3, 3, 224, 224), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-
-
-def test_store_is_built_once_then_reused(tmp_path: Path) -> None:
+@pytest.fixture
+def backbone() -> Backbone:
     torch.manual_seed(0)
-    backbone = create_backbone("googlenet", "none")
-    calls: list[int] = []
-
-    def decode() -> torch.Tensor:
-        calls.append(1)
-        return _images()
-
-    first = load_or_build_frozen(backbone, ["a", "b", "c"], decode, store_dir=tmp_path)
-    again = load_or_build_frozen(backbone, ["a", "b", "c"], decode, store_dir=tmp_path)
-    assert len(calls) == 1
-    assert set(first.pooled["centre"]) == {*backbone.tap_names, "final"}
-    for view in ("centre", "mirror"):
-        for name, values in first.pooled[view].items():
-            torch.testing.assert_close(again.pooled[view][name], values)
-    other_images = load_or_build_frozen(backbone, ["a", "b", "d"], decode, store_dir=tmp_path)
-    assert len(calls) == 2 and len(other_images) == 3
+    return create_backbone("googlenet", "none").eval()
 
 
-def test_damaged_store_file_is_rebuilt(tmp_path: Path) -> None:
-    backbone = create_backbone("googlenet", "none")
-    load_or_build_frozen(backbone, ["a", "b", "c"], _images, store_dir=tmp_path)
-    (stored,) = tmp_path.glob("*.pt")
-    stored.write_bytes(b"damaged")
-    rebuilt = load_or_build_frozen(backbone, ["a", "b", "c"], _images, store_dir=tmp_path)
-    assert rebuilt.pooled["centre"]["final"].shape == (3, 1024)
+@pytest.fixture
+def computed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """(view, number of images) of every computation the store makes."""
+    calls: list[tuple[str, int]] = []
+    compute = feature_store._compute
+
+    def counting(backbone, images, view, *args, **kwargs):
+        calls.append((view, len(images)))
+        return compute(backbone, images, view, *args, **kwargs)
+
+    monkeypatch.setattr(feature_store, "_compute", counting)
+    return calls
+
+
+def _fresh(backbone: Backbone, paths: list[Path]) -> dict[str, dict[str, torch.Tensor]]:
+    """The in-memory frozen pass of training over ``paths``: what the store must return."""
+    images = decode_all(paths, backbone.input_size).images
+    return build_view_cache(backbone, images, backbone.tap_names, None, views=VIEWS).pooled
+
+
+def _assert_equal(stored: dict[str, dict[str, torch.Tensor]], expected: dict[str, dict[str, torch.Tensor]]) -> None:
+    assert stored.keys() == expected.keys()
+    for view, by_name in expected.items():
+        assert stored[view].keys() == by_name.keys()
+        for name, values in by_name.items():
+            assert torch.equal(stored[view][name], values), (view, name)
+
+
+def _pooled(features: feature_store.BlockFeatures) -> dict[str, dict[str, torch.Tensor]]:
+    return {view: by_summary[POOLED] for view, by_summary in features.values.items()}
+
+
+def test_store_is_built_once_and_equals_the_frozen_pass(
+    backbone: Backbone, class_folder: Path, tmp_path: Path, computed: list[tuple[str, int]], monkeypatch
+) -> None:
+    paths = list(load_folder(class_folder).paths)
+    first = block_features(backbone, paths, VIEWS, batch_size=5, chunk=7, store_dir=tmp_path / "store")
+    assert first.kept == tuple(range(12)) and first.failures == ()
+    assert computed == [("centre", 7), ("mirror", 7), ("zoom", 7), ("centre", 5), ("mirror", 5), ("zoom", 5)]
+    _assert_equal(_pooled(first), _fresh(backbone, paths))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("stored images must not be decoded again")
+
+    monkeypatch.setattr(feature_store, "decode_all", refuse)
+    again = block_features(backbone, paths[3:9], ("zoom",), store_dir=tmp_path / "store")
+    assert len(computed) == 6
+    for name, values in first.values["zoom"][POOLED].items():
+        assert torch.equal(again.values["zoom"][POOLED][name], values[3:9])
+
+
+def test_a_new_view_or_image_computes_only_what_is_new(
+    backbone: Backbone, class_folder: Path, tmp_path: Path, computed: list[tuple[str, int]]
+) -> None:
+    paths = list(load_folder(class_folder).paths)
+    block_features(backbone, paths[:8], ("centre", "mirror"), store_dir=tmp_path / "store")
+    computed.clear()
+    more = block_features(backbone, paths, VIEWS, store_dir=tmp_path / "store")
+    assert sorted(computed) == [("centre", 4), ("mirror", 4), ("zoom", 12)]
+    _assert_equal(_pooled(more), _fresh(backbone, paths))
+
+
+def test_a_damaged_entry_is_detected_rebuilt_and_equal_to_a_fresh_computation(
+    backbone: Backbone, class_folder: Path, tmp_path: Path, computed: list[tuple[str, int]]
+) -> None:
+    paths = list(load_folder(class_folder).paths)
+    store = tmp_path / "store"
+    block_features(backbone, paths, VIEWS, store_dir=store)
+    entries = sorted(p for p in store.rglob("*") if p.is_file())
+    assert len(entries) == 12 * len(VIEWS)
+    truncated, flipped = entries[4], entries[20]
+    truncated.write_bytes(truncated.read_bytes()[:-100])
+    damaged = bytearray(flipped.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01  # one bit in the middle
+    flipped.write_bytes(bytes(damaged))
+
+    computed.clear()
+    messages: list[str] = []
+    rebuilt = block_features(backbone, paths, VIEWS, store_dir=store, say=messages.append)
+    assert len(messages) == 2 and all("damaged" in m for m in messages)
+    assert {truncated.name, flipped.name} == {Path(m.split()[2]).name for m in messages}
+    assert sum(count for _, count in computed) == 2, "only the two damaged entries are computed again"
+    _assert_equal(_pooled(rebuilt), _fresh(backbone, paths))
+    computed.clear()
+    block_features(backbone, paths, VIEWS, store_dir=store, say=messages.append)
+    assert computed == [] and len(messages) == 2, "the rebuilt entries are sound"
+
+
+def test_selection_and_training_share_the_pooled_entries(
+    backbone: Backbone, class_folder: Path, tmp_path: Path, computed: list[tuple[str, int]]
+) -> None:
+    dataset = load_folder(class_folder)
+    usable, features, skipped = evidence_features(backbone, dataset, ["3a", "5b"], tmp_path / "store")
+    assert len(usable) == 12 and skipped == ()
+    assert features.factors["5b"].shape == (12, 1024)
+    assert computed == [("centre", 12)]
+    training = block_features(backbone, list(dataset.paths), ("centre", "mirror"), store_dir=tmp_path / "store")
+    assert computed == [("centre", 12), ("mirror", 12)], "the centre view came from the store"
+    for tap in ("3a", "5b"):
+        assert torch.equal(torch.from_numpy(features.pooled[tap]), training.values["centre"][POOLED][tap])
 
 
 def test_store_lives_under_the_cache_variable(isolated_cache: Path) -> None:

@@ -19,7 +19,6 @@ from sentilens.models import create_backbone, load_checkpoint
 from sentilens.selection import NestedSettings, SelectionError, chosen_blocks, nested_cross_validate
 from sentilens.selection.nested import choose_taps, nested_logistic_cross_validate, probe_ranking
 from sentilens.training import TrainConfig, ViewCache
-from sentilens.training.feature_store import load_or_build_frozen
 from sentilens.training.trainer import draw_views
 from sentilens.utils.errors import InvalidArgumentError
 
@@ -144,27 +143,6 @@ def test_two_views_are_drawn_as_the_earlier_random_flip() -> None:
     assert torch.equal(picks == 1, flips)
     four = draw_views(4000, 4, torch.Generator().manual_seed(0))
     assert set(four.tolist()) == {0, 1, 2, 3}
-
-
-def test_store_keeps_extra_views_beside_the_first_file(tmp_path: Path) -> None:
-    backbone = create_backbone("googlenet", "none")
-    images = torch.randint(0, 256, (2, 3, 224, 224), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    calls: list[int] = []
-
-    def decode() -> torch.Tensor:
-        calls.append(1)
-        return images
-
-    base = load_or_build_frozen(backbone, ["a", "b"], decode, store_dir=tmp_path)
-    (first,) = tmp_path.glob("*.pt")
-    more = load_or_build_frozen(backbone, ["a", "b"], decode, store_dir=tmp_path, views=("centre", "zoom"))
-    assert len(calls) == 2
-    assert {p.name for p in tmp_path.glob("*.pt")} == {first.name, first.name.replace(".pt", "-zoom.pt")}
-    assert set(more.pooled) == {"centre", "mirror", "zoom"}
-    torch.testing.assert_close(more.pooled["centre"]["final"], base.pooled["centre"]["final"])
-    again = load_or_build_frozen(backbone, ["a", "b"], decode, store_dir=tmp_path, views=("zoom",))
-    assert len(calls) == 2
-    torch.testing.assert_close(again.pooled["zoom"]["4b"], more.pooled["zoom"]["4b"])
 
 
 def test_roc_auc_agrees_with_scikit_learn() -> None:

@@ -123,14 +123,22 @@ def test_reference_profile_round_trip_and_weights_match(googlenet, tmp_path: Pat
 
 
 def test_direction_pictures_are_cached_and_do_not_depend_on_their_batch(googlenet, tmp_path: Path) -> None:
+    """... and a damaged entry is drawn again (alone: as a fresh picture of that direction)."""
     settings = AscentSettings(size=32, steps=4, batch_size=8)
     directions = np.random.default_rng(0).normal(size=(3, 256)).astype(np.float32)
     together = direction_pictures(googlenet, "3a", directions, settings, tmp_path)
-    assert together.shape == (3, 3, 32, 32) and len(list(tmp_path.glob("googlenet-3a-*.npy"))) == 3
+    assert together.shape == (3, 3, 32, 32) and len(list(tmp_path.glob("googlenet-3a-*.group"))) == 3
     alone = direction_pictures(googlenet, "3a", directions[1:2], settings, tmp_path / "fresh")
     torch.testing.assert_close(alone[0], together[1], atol=2 / 255, rtol=0)
     again = direction_pictures(googlenet, "3a", directions, settings, tmp_path)
     torch.testing.assert_close(again, together, atol=0, rtol=0)
+    (second,) = (tmp_path / "fresh").glob("*.group")  # the entry of directions[1], by its key
+    (tmp_path / second.name).write_bytes((tmp_path / second.name).read_bytes()[:-10])
+    messages: list[str] = []
+    rebuilt = direction_pictures(googlenet, "3a", directions, settings, tmp_path, say=messages.append)
+    assert len(messages) == 1 and second.name in messages[0]
+    torch.testing.assert_close(rebuilt[1], alone[0], atol=0, rtol=0)
+    torch.testing.assert_close(rebuilt[[0, 2]], together[[0, 2]], atol=0, rtol=0)
     assert correlation(together[0], together[2]) < 0.9
 
 

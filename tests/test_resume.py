@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ from PIL import Image
 
 from sentilens.data import load_folder
 from sentilens.evaluation import cross_validate
-from sentilens.evaluation.rundir import RunDirError
+from sentilens.evaluation.rundir import RunDirectory, RunDirError
 from sentilens.training import TrainConfig
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -161,3 +162,29 @@ def test_a_run_folder_of_another_dataset_is_refused(learnable_folder: Path, tmp_
     fewer = dataset.subset([i for i in range(len(dataset)) if i != 4])
     with pytest.raises(RunDirError, match=r"holds a different run \(dataset differ\)"):
         cross_validate(fewer, config, n_splits=3, run_dir=tmp_path / "run")
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda run: run.fold_checkpoint(1).write_bytes(b"changed"), "does not match the digest"),
+        (lambda run: run.fold_checkpoint(1).unlink(), "is missing"),
+        (lambda run: run.fold_json(1).write_text('{"metrics": '), "unreadable"),
+    ],
+)
+def test_a_damaged_fold_is_said_deleted_and_done_again(tmp_path: Path, damage, reason: str) -> None:
+    messages: list[str] = []
+    run = RunDirectory(tmp_path, {"config": "c", "seed": 0}, say=messages.append)
+    for number in range(2):
+        run.fold_checkpoint(number).write_bytes(f"model {number}".encode())
+        run.record(number, {"indices_digest": f"fold {number}", "metrics": {"accuracy": 0.5}})
+    assert run.finished(1, "fold 1") is not None and messages == []
+    damage(run)
+    assert run.finished(1, "fold 1") is None
+    assert len(messages) == 1 and reason in messages[0] and "fold_1.json" in messages[0]
+    assert not run.fold_json(1).exists() and not run.fold_checkpoint(1).exists()
+    kept = run.finished(0, "fold 0")
+    assert kept is not None and kept["metrics"] == {"accuracy": 0.5}, "the sound fold is kept"
+    assert kept["checkpoint_sha256"] == hashlib.sha256(b"model 0").hexdigest()
+    with pytest.raises(RunDirError, match="made for other folds"):
+        run.finished(0, "other folds")

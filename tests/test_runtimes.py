@@ -1,12 +1,9 @@
-"""The runtimes (issue 14): the auto table, the disk cache of converted networks, and agreement
-between torch and OpenVINO (float32 and int8) on the same images."""
+"""The runtimes (issue 14): the auto table and agreement between torch and OpenVINO (float32 and
+int8) on the same images (the disk cache of converted networks: tests/test_disk_cache.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,8 +14,8 @@ import torch
 from sentilens.models import SentimentModel
 from sentilens.runtime import Precision, Predictor, RunSettings, Runtime, RuntimeUnavailableError, choose_runtime
 from sentilens.runtime.choice import RUNTIME_ENV, Machine
-from sentilens.runtime.model_cache import MANIFEST, STALE_SECONDS, cached_files
 from sentilens.runtime.openvino_backend import OpenVinoNetwork
+from sentilens.utils.disk_cache import MANIFEST
 from sentilens.utils.errors import InvalidArgumentError
 
 from .helpers import tiny_model, write_image
@@ -79,68 +76,6 @@ def test_explicit_choices_and_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
     pinned = choose_runtime("auto", "auto", machine=here)
     assert pinned.runtime == Runtime.torch and RUNTIME_ENV in pinned.reason
     assert choose_runtime("openvino", "auto", machine=here).runtime == Runtime.openvino, "explicit beats the pin"
-
-
-def _slow_build(counter: list[int], payload: bytes):
-    def build(folder: Path) -> None:
-        counter.append(1)
-        time.sleep(0.2)  # long enough for concurrent writers to overlap
-        (folder / "model.bin").write_bytes(payload)
-        (folder / "model.xml").write_bytes(b"<net/>")
-
-    return build
-
-
-def test_cache_entry_is_built_once_and_a_damaged_one_rebuilt(tmp_path: Path) -> None:
-    key = {"model": "abc", "precision": "int8"}
-    builds: list[int] = []
-    build = _slow_build(builds, b"\x01" * 1000)
-    first = cached_files(tmp_path, "entry", key, build)
-    again = cached_files(tmp_path, "entry", key, build)
-    assert (first.built, again.built, len(builds)) == (True, False, 1)
-    assert again.contents == first.contents
-
-    damaged = bytearray((tmp_path / "entry" / "model.bin").read_bytes())
-    damaged[500] ^= 0xFF
-    (tmp_path / "entry" / "model.bin").write_bytes(bytes(damaged))
-    messages: list[str] = []
-    rebuilt = cached_files(tmp_path, "entry", key, build, say=messages.append)
-    assert rebuilt.built and len(builds) == 2 and "damaged" in messages[0]
-    assert rebuilt.contents == first.contents, "the rebuilt entry holds sound bytes, not the damaged ones"
-
-    (tmp_path / "entry" / "model.xml").unlink()
-    assert cached_files(tmp_path, "entry", key, build).built, "a missing file is rebuilt"
-    manifest = json.loads((tmp_path / "entry" / MANIFEST).read_text())
-    manifest["key"]["precision"] = "fp32"
-    (tmp_path / "entry" / MANIFEST).write_text(json.dumps(manifest))
-    assert cached_files(tmp_path, "entry", key, build).built, "an entry made for another key is rebuilt"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry"], "no temporary or damaged folders left"
-
-    killed = tmp_path / ".entry.left-by-a-killed-writer"
-    killed.mkdir()
-    os.utime(killed, (time.time() - STALE_SECONDS - 60,) * 2)
-    (tmp_path / "entry" / MANIFEST).unlink()
-    cached_files(tmp_path, "entry", key, build)
-    assert not killed.exists(), "a stale temporary folder is removed when the entry is next built"
-
-
-def test_concurrent_writers_leave_one_sound_entry(tmp_path: Path) -> None:
-    key = {"model": "abc"}
-    builds: list[int] = []
-    results = []
-
-    def writer() -> None:
-        results.append(cached_files(tmp_path, "entry", key, _slow_build(builds, b"\x02" * 4096)))
-
-    threads = [threading.Thread(target=writer) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(results) == 4 and len(builds) >= 2, "the writers overlapped"
-    assert all(r.contents == results[0].contents for r in results)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry"]
-    assert not cached_files(tmp_path, "entry", key, _slow_build(builds, b"")).built
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from sentilens.cli import app
 from sentilens.data import Fold, load_dataset
 from sentilens.explain import factorise
 from sentilens.models import create_backbone
-from sentilens.selection import SelectionError, probe_accuracy, selection_config, separation_score, store
+from sentilens.selection import SelectionError, evidence_features, probe_accuracy, selection_config, separation_score
 from sentilens.selection.evidence import fit_probe, rank_one_channel_weights
-from sentilens.training import TrainConfig
+from sentilens.training import TrainConfig, feature_store
 
 from .helpers import write_image
 
@@ -61,15 +61,15 @@ def test_tap_feature_store_computes_each_image_once(class_folder: Path, tmp_path
     broken = class_folder / "negative" / "broken.png"
     broken.write_bytes(b"not an image")
     with_broken = load_dataset(class_folder)
-    usable, first, skipped = store.load_or_collect(backbone, with_broken, ["3a", "5b"], tmp_path, chunk=5)
+    usable, first, skipped = evidence_features(backbone, with_broken, ["3a", "5b"], tmp_path, chunk=5)
     assert len(usable) == 12 and [f.path.name for f in skipped] == ["broken.png"]
     assert first.factors["5b"].shape == (12, 1024)
 
     def refuse(*args, **kwargs):
         raise AssertionError("stored images must not be decoded again")
 
-    monkeypatch.setattr(store, "decode_all", refuse)
-    again, second, _ = store.load_or_collect(backbone, dataset, ["3a", "5b"], tmp_path)
+    monkeypatch.setattr(feature_store, "decode_all", refuse)
+    again, second, _ = evidence_features(backbone, dataset, ["3a", "5b"], tmp_path)
     assert again.paths == dataset.paths
     np.testing.assert_array_equal(second.pooled["3a"], first.pooled["3a"])
 

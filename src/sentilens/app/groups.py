@@ -14,7 +14,7 @@ from sentilens.data import LabelledImages
 from sentilens.explain import profile_from, save_profiles
 from sentilens.explain.channel_cache import weights_digest
 from sentilens.models.backbones import Backbone
-from sentilens.selection.store import load_or_collect
+from sentilens.selection.evidence import evidence_features
 from sentilens.utils.progress import Say, quiet
 
 
@@ -23,7 +23,7 @@ def write_reference(
 ) -> Path:
     """Compute the reference profile of every tap (default all) over ``dataset`` and write it to ``out``."""
     taps = tuple(taps) if taps is not None else backbone.tap_names
-    usable, features, skipped = load_or_collect(backbone, dataset, taps)
+    usable, features, skipped = evidence_features(backbone, dataset, taps, say=say)
     for failure in skipped:
         say(f"skipped {failure.reason}")
     source = f"{usable.name} ({len(usable)} images)"

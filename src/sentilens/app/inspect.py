@@ -38,9 +38,8 @@ from sentilens.models import SentimentModel
 from sentilens.models.backbones import Backbone
 from sentilens.reports.inspect_html import Card, TapSection, write_report
 from sentilens.reports.pictures import heat_overlay, save_png, signed_overlay, upsample
-from sentilens.selection.evidence import Ranking, TapFeatures, fit_probe, rank_taps
+from sentilens.selection.evidence import Ranking, TapFeatures, evidence_features, fit_probe, rank_taps
 from sentilens.selection.sampling import per_class_sample, stratified_subset
-from sentilens.selection.store import load_or_collect
 from sentilens.utils.progress import Say, quiet
 
 #: Group pictures of the report: half the steps of a channel picture, so that a first report on
@@ -194,7 +193,7 @@ def build_inspection(
     out = Path(out)
     folder = out / "taps"
     folder.mkdir(parents=True, exist_ok=True)
-    probe, features, skipped = load_or_collect(backbone, stratified_subset(dataset, probe_images, seed))
+    probe, features, skipped = evidence_features(backbone, stratified_subset(dataset, probe_images, seed), say=say)
     notes = [f"skipped {failure.reason}" for failure in skipped]
     ranking = rank_taps(backbone, weights, probe, features, k=k, n_splits=n_splits, seed=seed)
     say(f"evidence for {len(taps)} blocks from {len(probe)} probe images ({time.perf_counter() - began:.0f} s)")
@@ -283,7 +282,9 @@ def suggest_layers(
     began = time.perf_counter()
     dataset.require_all_classes()
     model, weights_name = model_and_weights(checkpoint, backbone, weights, out)
-    sample, features, skipped = load_or_collect(model.backbone, stratified_subset(dataset, probe_images, seed))
+    sample, features, skipped = evidence_features(
+        model.backbone, stratified_subset(dataset, probe_images, seed), say=say
+    )
     for failure in skipped:
         say(f"skipped {failure.reason}")
     ranking = rank_taps(model.backbone, weights_name, sample, features, k=k, n_splits=n_splits, seed=seed)

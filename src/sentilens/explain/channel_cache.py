@@ -4,22 +4,29 @@ Eq. (3) and (5) combine *all* channel pictures of a tap, and computing them take
 they are computed once and kept.  The key is a SHA-256 over the backbone name, a digest of the
 weights of the stages that feed the tap (later stages do not change the pictures, so a model
 fine-tuned above the tap shares its pictures with the ImageNet backbone), the tap and the
-settings.  Files are ``<key>.npz`` holding uint8 pictures and both activation vectors, written
-to a temporary file and renamed, so an interrupted run never leaves a broken entry.
+settings.  Each entry (a :class:`~sentilens.utils.disk_cache.DiskCache` file entry,
+``<backbone>-<tap>-<key>.channels``) holds an ``.npz`` of the uint8 pictures and both activation vectors;
+it is published atomically and verified on read, and a damaged one is computed again.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from sentilens.explain.activation_max import AscentSettings, ChannelPictures, visualise_channels
 from sentilens.models.backbones import Backbone
-from sentilens.utils.atomic import atomic_path
 from sentilens.utils.cache import cache_root
-from sentilens.utils.hashing import json_digest, tensors_digest
+from sentilens.utils.disk_cache import DiskCache, key_digest
+from sentilens.utils.hashing import tensors_digest
+from sentilens.utils.progress import Say, quiet
+
+#: The payload layout of an entry; bump on change.
+FORMAT = "sentilens-channel-pictures/1"
 
 
 def default_cache_dir() -> Path:
@@ -34,16 +41,24 @@ def weights_digest(backbone: Backbone, tap: str) -> str:
     return tensors_digest(state)
 
 
-def cache_key(backbone: Backbone, tap: str, settings: AscentSettings) -> str:
-    """Hex key of the pictures of all channels of ``tap`` under ``settings``."""
+def cache_description(backbone: Backbone, tap: str, settings: AscentSettings) -> dict[str, Any]:
+    """What determines the pictures of all channels of ``tap`` under ``settings``: an entry's key."""
     backbone.check_taps([tap])
-    description = {
+    return {
         "backbone": backbone.name,
         "weights": weights_digest(backbone, tap),
         "tap": tap,
         "settings": settings.resolved(backbone).to_dict(),
     }
-    return json_digest(description)[:32]
+
+
+def cache_key(backbone: Backbone, tap: str, settings: AscentSettings) -> str:
+    """Hex key of the pictures of all channels of ``tap`` under ``settings``."""
+    return key_digest(cache_description(backbone, tap, settings))
+
+
+def _entry_name(backbone: Backbone, tap: str, key: dict[str, Any]) -> str:
+    return f"{backbone.name}-{tap}-{key_digest(key)}.channels"
 
 
 class ChannelPictureCache:
@@ -51,41 +66,45 @@ class ChannelPictureCache:
 
     Args:
         root: cache folder; None means :func:`default_cache_dir`.
+        say: hears of damaged entries (each one is computed again).
     """
 
-    def __init__(self, root: str | Path | None = None) -> None:
+    def __init__(self, root: str | Path | None = None, say: Say = quiet) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
+        self.entries = DiskCache(self.root, FORMAT, say)
 
     def path_for(self, backbone: Backbone, tap: str, settings: AscentSettings) -> Path:
-        return self.root / f"{backbone.name}-{tap}-{cache_key(backbone, tap, settings)}.npz"
+        return self.root / _entry_name(backbone, tap, cache_description(backbone, tap, settings))
 
     def load(self, backbone: Backbone, tap: str, settings: AscentSettings) -> ChannelPictures | None:
-        """The cached pictures, or None when this combination has not been computed."""
-        path = self.path_for(backbone, tap, settings)
-        if not path.is_file():
-            return None
-        with np.load(path) as stored:
-            return ChannelPictures(
-                tap=tap,
-                channels=torch.from_numpy(stored["channels"]),
-                pictures=torch.from_numpy(stored["pictures"]).float() / 255.0,
-                start_activation=torch.from_numpy(stored["start_activation"]),
-                final_activation=torch.from_numpy(stored["final_activation"]),
-                settings=settings.resolved(backbone),
-            )
+        """The cached pictures, or None when this combination has not been computed (or its entry was damaged)."""
+        key = cache_description(backbone, tap, settings)
+
+        def parse(payload: bytes) -> ChannelPictures:
+            with np.load(io.BytesIO(payload)) as stored:
+                return ChannelPictures(
+                    tap=tap,
+                    channels=torch.from_numpy(stored["channels"]),
+                    pictures=torch.from_numpy(stored["pictures"]).float() / 255.0,
+                    start_activation=torch.from_numpy(stored["start_activation"]),
+                    final_activation=torch.from_numpy(stored["final_activation"]),
+                    settings=settings.resolved(backbone),
+                )
+
+        return self.entries.load(_entry_name(backbone, tap, key), key, parse)
 
     def save(self, backbone: Backbone, pictures: ChannelPictures) -> Path:
-        """Store ``pictures`` (all channels of their tap) atomically; return the file."""
-        path = self.path_for(backbone, pictures.tap, pictures.settings)
-        with atomic_path(path) as temporary, open(temporary, "wb") as stream:
-            np.savez(
-                stream,
-                channels=pictures.channels.numpy(),
-                pictures=(pictures.pictures.clamp(0, 1) * 255).round().to(torch.uint8).numpy(),
-                start_activation=pictures.start_activation.numpy(),
-                final_activation=pictures.final_activation.numpy(),
-            )
-        return path
+        """Store ``pictures`` (all channels of their tap) atomically; return the entry's file."""
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            channels=pictures.channels.numpy(),
+            pictures=(pictures.pictures.clamp(0, 1) * 255).round().to(torch.uint8).numpy(),
+            start_activation=pictures.start_activation.numpy(),
+            final_activation=pictures.final_activation.numpy(),
+        )
+        key = cache_description(backbone, pictures.tap, pictures.settings)
+        return self.entries.save(_entry_name(backbone, pictures.tap, key), key, buffer.getvalue())
 
     def layer(self, backbone: Backbone, tap: str, settings: AscentSettings | None = None) -> ChannelPictures:
         """Pictures of every channel of ``tap``: from the cache, else computed and stored."""

@@ -3,7 +3,7 @@
 ``choice``: the runtime and precision (``auto`` reads the CPU's flags); ``torch_backend``:
 channels-last, batch-norm folding, bfloat16 autocast, TorchInductor compilation;
 ``openvino_backend``: the network converted to OpenVINO, float32 or NNCF int8, cached on disk
-(``model_cache``); ``settings``: :class:`RunSettings`, how a network runs, the one value every
+(a ``DiskCache``); ``settings``: :class:`RunSettings`, how a network runs, the one value every
 caller builds; ``predictor``: batched classification of image files with decode threads.
 """
 

@@ -5,7 +5,7 @@ loader decodes and returns plain tensors (the main head, then each auxiliary hea
 ``model.taps``), converted with ``openvino.convert_model`` (batch norm folded first) and, for int8,
 quantised by NNCF's post-training quantisation on a calibration set.  Both results are cached on
 disk under ``cache_root("runtime")`` keyed by the model's digest, the OpenVINO (and NNCF) version,
-the precision and the calibration set (:mod:`~sentilens.runtime.model_cache`), so conversion
+the precision and the calibration set (a :class:`~sentilens.utils.disk_cache.DiskCache`), so conversion
 (~40 s for Inception-v3 on two cores) and quantisation (~30 s more) are paid once per model.
 
 Calibration: NNCF reads the range of every activation on a calibration set.  By default it is a
@@ -39,9 +39,9 @@ from sentilens.data.store import load_or_reason
 from sentilens.models import HeadLogits, SentimentModel
 from sentilens.models.backbones import Backbone
 from sentilens.runtime.choice import Precision
-from sentilens.runtime.model_cache import CachedFiles, cached_files
 from sentilens.runtime.torch_backend import inference_copy
 from sentilens.utils.cache import cache_root
+from sentilens.utils.disk_cache import CachedFolder, DiskCache
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.hashing import file_digest, json_digest, tensors_digest
 from sentilens.utils.progress import Say, quiet
@@ -51,6 +51,8 @@ CONVERSION_VERSION = 1
 #: Images NNCF calibrates on (its own default subset size is 300; 128 keep quantisation near 30 s).
 CALIBRATION_SIZE = 128
 MODEL_FILES = ("model.xml", "model.bin")
+#: The format tag of the converted networks' cache entries (their manifests).
+CACHE_FORMAT = "sentilens-runtime-cache/1"
 #: The int8 entry's record of its calibration error (see :func:`_quantise`).
 CLOSE_CALLS = "close_calls.json"
 
@@ -286,7 +288,7 @@ class BuiltNetwork:
     margin: float | None = None
 
 
-def _built(files: CachedFiles) -> BuiltNetwork:
+def _built(files: CachedFolder) -> BuiltNetwork:
     notes = files.contents.get(CLOSE_CALLS)
     margin = float(json.loads(notes)["margin"]) if notes is not None else None
     return BuiltNetwork(_read(files.contents), str(files.path), margin)
@@ -301,6 +303,7 @@ def openvino_network(
     if precision not in (Precision.fp32, Precision.bf16, Precision.int8):
         raise InvalidArgumentError(f"the openvino runtime runs fp32, bf16 or int8, not {precision!r}")
     root = cache_root("runtime")
+    cache = DiskCache(root, CACHE_FORMAT, say)
     digest, versions = network.digest, _versions()
     fp32_key = {"network": network.kind, "model": digest, "precision": "fp32", **versions}
     fp32_name = f"{network.name}-{network.kind}-{digest[:16]}-openvino-fp32-{json_digest(fp32_key)[:8]}"
@@ -309,7 +312,7 @@ def openvino_network(
         say(f"converting the network to OpenVINO once (about a minute); cached in {root}")
         _convert(network, folder)
 
-    fp32 = cached_files(root, fp32_name, fp32_key, convert, say)
+    fp32 = cache.folder(fp32_name, fp32_key, convert)
     if precision != Precision.int8:
         return _built(fp32)
 
@@ -321,7 +324,7 @@ def openvino_network(
         say(f"quantising the network to int8 once on {chosen.name} (about a minute); cached in {root}")
         _quantise(_read(fp32.contents), chosen.images(network.size), folder, network.fuse)
 
-    return _built(cached_files(root, int8_name, int8_key, quantise, say))
+    return _built(cache.folder(int8_name, int8_key, quantise))
 
 
 def compile_network(network: Any, precision: str, threads: int | None = None) -> Any:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,13 +37,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sentilens.data import LabelledImages, make_folds
-from sentilens.data.images import to_unit_range
+from sentilens.data import ImageDecodeError, LabelledImages, make_folds
+from sentilens.data.store import DecodeFailure, OnError
 from sentilens.models import DEFAULT_AUX_WEIGHT
 from sentilens.models.backbones import Backbone
 from sentilens.training import TrainConfig
+from sentilens.training.feature_store import POOLED, block_features
 from sentilens.utils.errors import SentilensError
-from sentilens.utils.progress import track
+from sentilens.utils.progress import Say, quiet
 
 
 class SelectionError(SentilensError, ValueError):
@@ -63,27 +65,47 @@ class TapFeatures:
     factors: dict[str, np.ndarray]
 
 
-@torch.no_grad()
-def collect_tap_features(
-    backbone: Backbone, images: torch.Tensor, taps: Sequence[str], batch_size: int = 16
-) -> TapFeatures:
-    """Run the backbone once over uint8 ``images`` ``(N, 3, S, S)`` and keep pooled maps and NMF factors."""
+#: The name under which the block-feature store keeps :func:`rank_one_channel_weights`.
+NMF_WEIGHTS = "nmf-rank1"
+
+
+def evidence_features(
+    backbone: Backbone,
+    dataset: LabelledImages,
+    taps: Sequence[str] | None = None,
+    store_dir: str | Path | None = None,
+    chunk: int = 128,
+    say: Say = quiet,
+) -> tuple[LabelledImages, TapFeatures, tuple[DecodeFailure, ...]]:
+    """Pooled maps and rank-1 NMF weights of ``taps`` (default all), centre view, for the images
+    of ``dataset`` that decode, from the block-feature store
+    (:func:`~sentilens.training.feature_store.block_features`; stored images are not decoded again).
+
+    Returns the images that decoded (as a dataset, in the original order), their features and the
+    decoding failures (indices into ``dataset``).
+    """
+    taps = tuple(taps) if taps is not None else backbone.tap_names
     backbone.check_taps(taps)
-    backbone = backbone.eval()
-    last = max(taps, key=backbone.stage_index)
-    pooled: dict[str, list[np.ndarray]] = {t: [] for t in taps}
-    factors: dict[str, list[np.ndarray]] = {t: [] for t in taps}
-    starts = range(0, len(images), batch_size)
-    for start in track(starts, total=len(starts), description="tap features"):
-        batch = backbone.normalize(to_unit_range(images[start : start + batch_size]))
-        maps = backbone(batch, taps=list(taps), stop=last).taps
-        for tap in taps:
-            pooled[tap].append(maps[tap].mean(dim=(2, 3)).float().numpy())
-            factors[tap].append(rank_one_channel_weights(maps[tap]))
-    return TapFeatures(
-        pooled={t: np.concatenate(parts) for t, parts in pooled.items()},
-        factors={t: np.concatenate(parts) for t, parts in factors.items()},
+    stored = block_features(
+        backbone,
+        dataset.paths,
+        views=("centre",),
+        summaries={NMF_WEIGHTS: rank_one_channel_weights},
+        on_error=OnError.skip,
+        chunk=chunk,
+        store_dir=store_dir,
+        say=say,
     )
+    if not stored.kept:
+        first = stored.failures[0].reason if stored.failures else "no images"
+        raise ImageDecodeError(f"{dataset.name}: none of the {len(dataset)} images could be decoded (first: {first})")
+    centre = stored.values["centre"]
+    features = TapFeatures(
+        pooled={t: centre[POOLED][t].numpy() for t in taps},
+        factors={t: centre[NMF_WEIGHTS][t].numpy() for t in taps},
+    )
+    usable = dataset if len(stored.kept) == len(dataset) else dataset.subset(list(stored.kept))
+    return usable, features, stored.failures
 
 
 def rank_one_channel_weights(maps: torch.Tensor, iterations: int = 200, tolerance: float = 1e-6) -> np.ndarray:
@@ -268,8 +290,8 @@ def rank_taps(
         backbone: the frozen backbone (ImageNet or fine-tuned weights).
         weights: how a training config names those weights (``imagenet``, ``none`` or a file).
         dataset: the labelled images the features belong to, in the same order.
-        features: their pooled maps and NMF factors (:func:`collect_tap_features`, or the
-            store of :mod:`sentilens.selection.store`), holding at least ``taps``.
+        features: their pooled maps and NMF factors (:func:`evidence_features`), holding at
+            least ``taps``.
         k: size of the suggested set.
     """
     began = time.perf_counter()

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from sentilens.data import LabelledImages, content_digests
+from sentilens.data import LabelledImages
 from sentilens.data.store import decode_all
 from sentilens.models import build_model
-from sentilens.training.cache import ViewCache, build_view_cache
+from sentilens.training.cache import VIEWS, ViewCache, build_view_cache
 from sentilens.training.config import TrainConfig
-from sentilens.training.feature_store import load_or_build_frozen
+from sentilens.training.feature_store import POOLED, block_features
 from sentilens.training.trainer import boundary_stage, resolve_device
 
 
@@ -29,14 +29,11 @@ def prepare_cache(dataset: LabelledImages, config: TrainConfig, images: torch.Te
     boundary = boundary_stage(config, template)
     device = resolve_device(config.device)
     if boundary is None:
-        return load_or_build_frozen(
-            template.backbone,
-            content_digests(dataset.paths),
-            lambda: images if images is not None else decode_all(dataset.paths, size).images,
-            batch_size=config.batch_size,
-            device=device,
-            views=config.views,
+        views = (*VIEWS, *(v for v in config.views if v not in VIEWS))
+        stored = block_features(
+            template.backbone, dataset.paths, views, images=images, batch_size=config.batch_size, device=device
         )
+        return ViewCache(None, {}, {view: stored.values[view][POOLED] for view in views})
     if images is None:
         images = decode_all(dataset.paths, size).images
     dtype = torch.bfloat16 if config.cache_dtype == "bfloat16" else torch.float32

@@ -6,13 +6,16 @@ Blocks of Interpretability", 2018), optimised as the channel pictures are (the s
 parametrisation, transforms and settings, :mod:`sentilens.explain.activation_max`).  Every
 picture starts from the same noise, so two pictures differ only because their directions do.
 
-Pictures are kept in ``$SENTILENS_CACHE/groups`` (default ``~/.cache/sentilens``), one uint8
-``.npy`` per (weights up to the tap, tap, settings, direction); directions are rounded to
-float16 first, so the same group gives the same key on every run.
+Pictures are kept in ``$SENTILENS_CACHE/groups`` (default ``~/.cache/sentilens``), a
+:class:`~sentilens.utils.disk_cache.DiskCache` with one entry ``<backbone>-<tap>-<key>.group`` (a
+uint8 ``.npy``) per (weights up to the tap, tap, settings, direction); directions are rounded to
+float16 first, so the same group gives the same key on every run.  A damaged entry is computed
+again.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +30,23 @@ from sentilens.explain.activation_max import (
 )
 from sentilens.explain.channel_cache import weights_digest
 from sentilens.models.backbones import Backbone
-from sentilens.utils.atomic import atomic_path
 from sentilens.utils.cache import cache_root
+from sentilens.utils.disk_cache import DiskCache, key_digest
 from sentilens.utils.errors import InvalidArgumentError
-from sentilens.utils.hashing import json_digest
+from sentilens.utils.progress import Say, quiet
+
+#: The payload layout of an entry; bump on change.
+FORMAT = "sentilens-group-pictures/1"
 
 
 def default_cache_dir() -> Path:
     """``$SENTILENS_CACHE/groups``, else ``~/.cache/sentilens/groups``."""
     return cache_root("groups")
+
+
+def _parse_picture(payload: bytes) -> torch.Tensor:
+    """A stored uint8 picture as floats in [0, 1]."""
+    return torch.from_numpy(np.load(io.BytesIO(payload))).float() / 255.0
 
 
 def direction_pictures(
@@ -44,11 +55,12 @@ def direction_pictures(
     directions: np.ndarray | torch.Tensor,
     settings: AscentSettings | None = None,
     cache_dir: str | Path | None = None,
+    say: Say = quiet,
 ) -> torch.Tensor:
     """One picture ``(N, 3, s, s)`` in [0, 1] per direction ``(N, C)`` over the tap's channels.
 
     Cached pictures are read; the others are optimised together in batches of
-    ``settings.batch_size`` and stored.
+    ``settings.batch_size`` and stored; ``say`` hears of damaged entries.
     """
     backbone.check_taps([tap])
     settings = (settings or AscentSettings()).resolved(backbone)
@@ -58,20 +70,16 @@ def direction_pictures(
         raise InvalidArgumentError(
             f"directions of shape {tuple(rounded.shape)} for tap {tap!r} with {backbone.tap_channels[tap]} channels"
         )
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache = DiskCache(Path(cache_dir) if cache_dir is not None else default_cache_dir(), FORMAT, say)
     base = {
         "backbone": backbone.name,
         "weights": weights_digest(backbone, tap),
         "tap": tap,
         "settings": settings.to_dict(),
     }
-    paths = [
-        root / f"{backbone.name}-{tap}-{json_digest({**base, 'direction': row.numpy().tobytes().hex()})[:32]}.npy"
-        for row in rounded
-    ]
-    pictures: list[torch.Tensor | None] = [
-        torch.from_numpy(np.load(p)).float() / 255.0 if p.is_file() else None for p in paths
-    ]
+    keys = [{**base, "direction": row.numpy().tobytes().hex()} for row in rounded]
+    names = [f"{backbone.name}-{tap}-{key_digest(key)}.group" for key in keys]
+    pictures: list[torch.Tensor | None] = [cache.load(n, k, _parse_picture) for n, k in zip(names, keys)]
     missing = [i for i, picture in enumerate(pictures) if picture is None]
     with frozen(backbone):
         for start in range(0, len(missing), settings.batch_size):
@@ -81,7 +89,8 @@ def direction_pictures(
             made, _, _ = optimise(backbone, tap, objective, len(chunk), settings, generator, shared_start=True)
             for index, picture in zip(chunk, made):
                 stored = (picture.clamp(0, 1) * 255).round().to(torch.uint8)
-                with atomic_path(paths[index]) as temporary, open(temporary, "wb") as stream:
-                    np.save(stream, stored.numpy())
+                buffer = io.BytesIO()
+                np.save(buffer, stored.numpy())
+                cache.save(names[index], keys[index], buffer.getvalue())
                 pictures[index] = stored.float() / 255.0
     return torch.stack([p for p in pictures if p is not None])
