@@ -21,9 +21,8 @@ import numpy as np
 import torch
 
 from common import DATA, write_json
-from sentilens.data import load_twitter, to_unit_range
+from sentilens.data import load_twitter, make_folds, to_unit_range
 from sentilens.data.store import decode_all
-from sentilens.evaluation import make_folds
 from sentilens.explain import spliced_test
 from sentilens.models import build_model
 from sentilens.training import TrainConfig, build_view_cache, fit, predict_cached

@@ -9,7 +9,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from sentilens.app.classifier import load_model
 from sentilens.cli import app
+from sentilens.data import load_view, to_unit_range
+from sentilens.explain import grad_cam
 from sentilens.models import create_backbone
 
 from .helpers import write_image
@@ -47,12 +50,18 @@ def test_every_command_has_help(command: str) -> None:
 
 def test_gradcam_on_a_folder(images: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
+    torch.manual_seed(7)  # the fresh heads draw from the global generator
     result = invoke("gradcam", str(images["neg"].parent), "--tap", "4b", "--target", "1", *SMALL, "--out", str(out))
     assert result.exit_code == 0, result.output
     maps = sorted(out.glob("*-gradcam-4b-positive.npy"))
     assert [m.name.split("-")[0] for m in maps] == ["neg", "pos"]
-    cam = np.load(maps[0])
-    assert cam.shape == (224, 224) and cam.min() >= 0
+    # Each saved map is Grad-CAM of its own image, class 1, block 4b, of the same model built in Python.
+    torch.manual_seed(7)
+    model, _ = load_model(None, "googlenet", "none")
+    views = to_unit_range(torch.stack([load_view(images[name], 224) for name in ("neg", "pos")]))
+    expected = grad_cam(model, views, "4b", target=1).maps
+    np.testing.assert_allclose(np.stack([np.load(m) for m in maps]), expected, atol=1e-5)
+    assert not np.allclose(expected[0], expected[1], atol=1e-2), "the two images have different maps"
     assert len(list(out.glob("*.png"))) == 2
 
 

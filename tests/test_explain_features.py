@@ -76,6 +76,14 @@ def test_pictures_are_images_and_weights_unchanged(googlenet) -> None:
         assert pictures.pictures.shape == (3, 3, 32, 32)
         assert pictures.pictures.min() >= 0 and pictures.pictures.max() <= 1
         assert pictures.channels.tolist() == [0, 5, 9]
+        # Each picture is of its own channel: measured here, it excites that channel more than the
+        # other channels' pictures do (channels the start leaves at 0 may stay there after 3 steps).
+        with torch.no_grad():
+            excitation = tap_activations(googlenet.eval(), pictures.pictures, "3a").mean(dim=(2, 3))[:, [0, 5, 9]]
+        live = (pictures.start_activation > 0).nonzero().flatten().tolist()
+        assert len(live) >= 2
+        for channel in live:
+            assert excitation[:, channel].argmax() == channel, f"{mode}: {excitation[:, channel]}"
     assert all(torch.equal(before[k], v) for k, v in googlenet.state_dict().items())
 
 

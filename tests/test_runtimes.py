@@ -222,7 +222,8 @@ def test_int8_close_calls_are_classified_again_in_float32(tiny: SentimentModel, 
     on_openvino = RunSettings(runtime="openvino", precision="fp32", batch_size=4, decode_threads=0)
     exact, _ = Predictor(tiny, names, on_openvino)(paths)
     predictor = Predictor(tiny, names, replace(on_openvino, precision="int8"))
-    assert predictor.recheck is not None and 0.0 < predictor.margin < 1.0, "the margin comes from calibration"
+    recorded = json.loads((Path(predictor.network.cache_entry) / "close_calls.json").read_text())
+    assert predictor.recheck is not None and predictor.margin == recorded["margin"] > 0, "the calibration's margin"
     manifest = json.loads((Path(predictor.network.cache_entry) / MANIFEST).read_text())
     assert "close_calls.json" in manifest["files"], "the margin is verified with the rest of the entry"
     predictor.margin = 1.0  # every verdict is a close call

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from scipy.stats import rankdata
 from typer.testing import CliRunner
 
 from sentilens.cli import app
@@ -123,8 +124,14 @@ def test_suggest_layers_ranks_every_tap_and_writes_a_usable_config(class_folder:
     assert sorted(t["tap"] for t in ranking["taps"]) == sorted(GOOGLENET_TAPS)
     assert [t["rank"] for t in ranking["taps"]] == list(range(1, 10))
     assert len(ranking["suggested"]) == 2 and "5b" not in ranking["suggested"]
-    for tap in ranking["taps"]:
-        assert 0.0 <= tap["probe_accuracy"] <= 1.0 and np.isfinite(tap["separation"])
+    # The order is the Borda count of the two reported numbers (ties to the higher probe accuracy),
+    # and the suggestion its best two taps other than the last block.
+    accuracy = np.array([tap["probe_accuracy"] for tap in ranking["taps"]])
+    separation = np.array([tap["separation"] for tap in ranking["taps"]])
+    borda = (rankdata(-accuracy) + rankdata(-separation)) / 2
+    keys = list(zip(borda, -accuracy))
+    assert keys == sorted(keys)
+    assert ranking["suggested"] == [tap["tap"] for tap in ranking["taps"] if tap["tap"] != "5b"][:2]
     config = TrainConfig.from_file(out / "suggested-config.json")
     assert list(config.taps) == ranking["suggested"] and config.aux_weights == (0.1, 0.1)
     assert "Suggested set" in result.output
