@@ -13,11 +13,16 @@ from typer.testing import CliRunner
 
 from sentilens.cli import app
 from sentilens.data import VIEW_NAMES, LabelledImages, content_groups, views_of
-from sentilens.evaluation import binary_metrics
-from sentilens.evaluation.crossval import cross_validate_logistic
+from sentilens.evaluation import (
+    NestedSettings,
+    binary_metrics,
+    chosen_blocks,
+    cross_validate_logistic,
+    nested_cross_validate,
+    nested_logistic_cross_validate,
+)
 from sentilens.models import create_backbone
-from sentilens.selection import NestedSettings, SelectionError, chosen_blocks, nested_cross_validate
-from sentilens.selection.nested import choose_taps, nested_logistic_cross_validate, probe_ranking
+from sentilens.selection import SelectionError, choose_taps, probe_ranking
 from sentilens.training import TrainConfig, ViewCache, load_checkpoint
 from sentilens.training.feature_store import load_or_build_frozen
 from sentilens.training.trainer import draw_views

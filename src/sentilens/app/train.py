@@ -10,8 +10,8 @@ import numpy as np
 from sentilens.app.evaluate import decode_for
 from sentilens.data import content_groups, load_dataset
 from sentilens.data.store import OnError
+from sentilens.evaluation import NestedSettings
 from sentilens.models import create_backbone
-from sentilens.selection import NestedSettings, select_blocks
 from sentilens.training import TrainConfig, build_model, fit, prepare_cache, save_checkpoint
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import Say, quiet
@@ -51,8 +51,8 @@ def train_checkpoint(
     if auto is not None:
         tap_order = create_backbone(config.backbone, "none").tap_names
         labels = np.asarray(dataset.labels)
-        taps, scores = select_blocks(
-            cache, range(len(dataset)), labels, content_groups(dataset.paths), tap_order, auto, config.seed
+        taps, scores = auto.select(
+            cache, range(len(dataset)), labels, content_groups(dataset.paths), tap_order, config.seed
         )
         config = replace(config, taps=taps, aux_weights=(auto.aux_weights[0],) * len(taps))
         selection = {"taps": list(taps), "probe_accuracy": scores, "settings": auto.to_dict()}
