@@ -44,13 +44,14 @@ from sentilens.data import TWITTER_SUBSETS, VIEW_NAMES, Fold, LabelledImages, lo
 from sentilens.evaluation import (
     CrossValidationResult,
     FoldOutcome,
+    NestedLogisticStrategy,
     NestedSettings,
+    block_chooser,
     cross_validate,
     cross_validate_logistic,
     fold_seed,
     markdown_table3,
     nested_cross_validate,
-    nested_logistic_cross_validate,
     run_folds,
 )
 from sentilens.evaluation.crossval import train_and_predict
@@ -145,7 +146,9 @@ def run_recipe(
     if kind == "nested":
         return nested_cross_validate(dataset, config, cache, 5, seed, extra.get("settings"), model_name=recipe)
     if kind == "nested-logistic":
-        return nested_logistic_cross_validate(dataset, cache, config.backbone, 5, seed, model_name=recipe)
+        chooser = block_chooser(dataset, cache, config.backbone)
+        strategy = NestedLogisticStrategy(chooser, config.backbone, name=recipe)
+        return run_folds(dataset, strategy, 5, seed, digests=chooser.digests)
     if kind == "logistic":
         result = cross_validate_logistic(dataset, cache, 5, seed, **extra)
         result.model = recipe

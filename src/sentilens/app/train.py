@@ -5,13 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from sentilens.app.evaluate import decode_for
-from sentilens.data import content_groups, load_dataset
+from sentilens.data import load_dataset
 from sentilens.data.store import OnError
-from sentilens.evaluation import NestedSettings
-from sentilens.models import create_backbone
+from sentilens.evaluation import NestedSettings, block_chooser
 from sentilens.training import TrainConfig, build_model, fit, prepare_cache, save_checkpoint
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import Say, quiet
@@ -49,11 +46,7 @@ def train_checkpoint(
     cache = prepare_cache(dataset, config, decoded.images)
     selection: dict[str, object] = {}
     if auto is not None:
-        tap_order = create_backbone(config.backbone, "none").tap_names
-        labels = np.asarray(dataset.labels)
-        taps, scores = auto.select(
-            cache, range(len(dataset)), labels, content_groups(dataset.paths), tap_order, config.seed
-        )
+        taps, scores = block_chooser(dataset, cache, config.backbone, auto).choose(range(len(dataset)), config.seed)
         config = replace(config, taps=taps, aux_weights=(auto.aux_weights[0],) * len(taps))
         selection = {"taps": list(taps), "probe_accuracy": scores, "settings": auto.to_dict()}
         say(f"blocks {', '.join(taps)} chosen by the inner probe on the {len(dataset)} training images")

@@ -56,65 +56,75 @@ class TrainingChoice:
     nested: NestedSettings | None
 
 
-def training_options(
-    config_file: ConfigFileOpt = None,
-    backbone: BackboneNameOpt = None,
-    weights: BackboneWeightsOpt = None,
-    taps: AuxTapsOpt = None,
-    aux_weight: AuxWeightOpt = None,
-    mode: TrainingModeOpt = None,
-    trainable_from: TrainableFromOpt = None,
-    epochs: EpochsOpt = None,
-    batch_size: TrainBatchOpt = None,
-    lr: HeadLrOpt = None,
-    seed: TrainSeedOpt = None,
-    device: DeviceOpt = None,
-    predict_views: PredictViewsOpt = None,
-    train_views: TrainViewsOpt = None,
+#: The training options, declared once, each None unless given ("from --config, else the
+#: default"): ``cv`` and ``train`` take them all, ``experiment layers|ablation`` a few.
+TRAINING_OPTIONS = {
+    "config_file": ConfigFileOpt,
+    "backbone": BackboneNameOpt,
+    "weights": BackboneWeightsOpt,
+    "taps": AuxTapsOpt,
+    "aux_weight": AuxWeightOpt,
+    "mode": TrainingModeOpt,
+    "trainable_from": TrainableFromOpt,
+    "epochs": EpochsOpt,
+    "batch_size": TrainBatchOpt,
+    "lr": HeadLrOpt,
+    "seed": TrainSeedOpt,
+    "device": DeviceOpt,
+    "predict_views": PredictViewsOpt,
+    "train_views": TrainViewsOpt,
+}
+
+#: The training options of ``experiment layers|ablation`` (they choose the blocks themselves).
+EXPERIMENT_OPTIONS = ("config_file", "backbone", "mode", "trainable_from", "epochs", "seed", "device")
+
+
+def read_training_options(
+    config_file: Path | None = None,
+    taps: str | None = None,
+    aux_weight: float | None = None,
+    predict_views: str | None = None,
+    train_views: str | None = None,
+    **overrides: Any,
 ) -> TrainingChoice:
-    """The options ``cv`` and ``train`` share, read into a config (``--taps auto``: no taps in it)."""
+    """The training options read into a config (``--taps auto``: none in it, nested settings instead)."""
     nested = NestedSettings(aux_weights=(aux_weight,) if aux_weight is not None else NestedSettings().aux_weights)
     auto = taps is not None and taps.strip().lower() == AUTO_TAPS
     config = config_from_options(
-        config_file,
-        None if auto else taps,
-        aux_weight,
-        predict_views,
-        train_views,
-        backbone=backbone,
-        weights=weights,
-        mode=mode,
-        trainable_from=trainable_from,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        device=device,
+        config_file, None if auto else taps, aux_weight, predict_views, train_views, **overrides
     )
     return TrainingChoice(config, nested if auto else None)
 
 
-def with_training_options(command: Callable[..., None]) -> Callable[..., None]:
-    """``command`` with the options of :func:`training_options` after its own; it gets them read
-    into one ``training`` argument (a :class:`TrainingChoice`), so each option is declared once."""
-    shared = inspect.signature(training_options, eval_str=True).parameters
-    own = inspect.signature(command, eval_str=True)
-    parameters = [p for name, p in own.parameters.items() if name != "training"] + list(shared.values())
+def with_training_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the options ``names`` of :data:`TRAINING_OPTIONS` (default: all of them);
+    they stand where the command has its keyword-only ``training`` parameter, which receives them
+    read by :func:`read_training_options`."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    shared = [
+        inspect.Parameter(n, keyword, default=None, annotation=TRAINING_OPTIONS[n]) for n in names or TRAINING_OPTIONS
+    ]
 
-    @functools.wraps(command)
-    def parsed(**options: Any) -> None:
-        training = training_options(**{name: options.pop(name) for name in shared})
-        command(**options, training=training)
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = list(inspect.signature(command, eval_str=True).parameters.values())
+        at = [p.name for p in own].index("training")
+        spliced = [p.replace(kind=keyword) for p in own[:at] + shared + own[at + 1 :]]
 
-    parsed.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
-    parsed.__annotations__ = {p.name: p.annotation for p in parameters}
-    return parsed
+        @functools.wraps(command)
+        def parsed(**options: Any) -> None:
+            training = read_training_options(**{p.name: options.pop(p.name) for p in shared})
+            command(**options, training=training)
+
+        parsed.__signature__ = inspect.Signature(spliced)  # type: ignore[attr-defined]
+        parsed.__annotations__ = {p.name: p.annotation for p in spliced}
+        return parsed
+
+    return decorate
 
 
-@with_training_options
+@with_training_options()
 def cv(
     data: DataArg,
-    training: TrainingChoice,
     subset: Annotated[SubsetChoice, typer.Option(help="Twitter I agreement subset.")] = SubsetChoice.five,
     folds: FoldCountOpt = 5,
     baseline: Annotated[bool, typer.Option(help="Also score logistic regression on frozen pooled features.")] = False,
@@ -123,6 +133,8 @@ def cv(
         Optional[Path], typer.Option(help="Keep each finished fold here; rerun with the same folder to resume.")
     ] = None,
     on_error: TrainOnErrorOpt = OnError.fail,
+    *,
+    training: TrainingChoice,
 ) -> None:
     """Cross-validate a model (stratified k-fold, duplicates kept together) and print Table 3.
 
@@ -144,13 +156,14 @@ def cv(
     _show(run.table, run.files)
 
 
-@with_training_options
+@with_training_options()
 def train(
     data: DataArg,
-    training: TrainingChoice,
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint file to write.")] = Path("sentilens-model.pt"),
     subset: Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")] = SingleSubset.five,
     on_error: TrainOnErrorOpt = OnError.fail,
+    *,
+    training: TrainingChoice,
 ) -> None:
     """Train on a whole dataset and write a checkpoint.
 
@@ -183,38 +196,26 @@ BlocksOpt = Annotated[
 def experiment_command(kind: ExperimentKind, summary: str) -> Callable[..., None]:
     """The command of one block experiment; ``layers`` and ``ablation`` take the same options."""
 
+    @with_training_options(*EXPERIMENT_OPTIONS)
     def command(
         data: DataArg,
         subset: Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")] = SingleSubset.five,
         blocks: BlocksOpt = None,
         folds: FoldCountOpt = 5,
         out: ResultsOutOpt = Path("sentilens-results"),
-        config_file: ConfigFileOpt = None,
-        backbone: BackboneNameOpt = None,
-        mode: TrainingModeOpt = None,
-        trainable_from: TrainableFromOpt = None,
-        epochs: EpochsOpt = None,
-        seed: TrainSeedOpt = None,
-        device: DeviceOpt = None,
+        *,
+        training: TrainingChoice,
         ray: RayOpt = False,
         ray_address: RayAddressOpt = None,
     ) -> None:
-        config = config_from_options(
-            config_file,
-            backbone=backbone,
-            mode=mode,
-            trainable_from=trainable_from,
-            epochs=epochs,
-            seed=seed,
-            device=device,
-        )
+        blocks_given = parse_taps(blocks) if blocks else None
         run = run_block_experiment(
             kind,
             data,
             subset,
-            config,
+            training.config,
             out,
-            parse_taps(blocks) if blocks else None,
+            blocks_given,
             folds,
             ray=ray,
             ray_address=ray_address,

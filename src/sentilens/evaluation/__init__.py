@@ -7,9 +7,9 @@ from sentilens.evaluation.nested import (
     NestedLogisticStrategy,
     NestedSettings,
     NestedStrategy,
+    block_chooser,
     chosen_blocks,
     nested_cross_validate,
-    nested_logistic_cross_validate,
 )
 from sentilens.evaluation.protocol import (
     CrossValidationResult,
@@ -23,6 +23,7 @@ from sentilens.evaluation.protocol import (
 from sentilens.evaluation.tables import PAPER_TABLE3, markdown_table3, table3_json
 
 __all__ = [
+    "BlockChooser",
     "CrossValidationResult",
     "FoldOutcome",
     "FoldResult",
@@ -35,13 +36,13 @@ __all__ = [
     "NestedStrategy",
     "PAPER_TABLE3",
     "binary_metrics",
+    "block_chooser",
     "chosen_blocks",
     "cross_validate",
     "cross_validate_logistic",
     "fold_seed",
     "markdown_table3",
     "nested_cross_validate",
-    "nested_logistic_cross_validate",
     "run_folds",
     "score_fold",
     "summarise",

@@ -13,7 +13,8 @@ it.  Here every outer fold repeats the whole choice on its own training images o
 Learning rate, epochs and views are not tuned: they come from the config, fixed beforehand.
 The frozen features are the pretrained backbone's, the same in every fold, so one feature cache
 serves every outer and inner fold without leaking labels.  Both nested protocols here are
-strategies for the one fold loop (:func:`~sentilens.evaluation.protocol.run_folds`).
+strategies for the one fold loop (:func:`~sentilens.evaluation.protocol.run_folds`);
+:func:`nested_cross_validate` runs the first.
 """
 
 from __future__ import annotations
@@ -66,20 +67,6 @@ class NestedSettings:
             "probe_c": self.probe_c,
         }
 
-    def select(
-        self,
-        cache: ViewCache,
-        indices: Sequence[int],
-        labels: np.ndarray,
-        groups: np.ndarray,
-        tap_order: Sequence[str],
-        seed: int,
-    ) -> tuple[tuple[str, ...], dict[str, float]]:
-        """The head set chosen from the images ``indices`` alone, and every tap's inner probe accuracy."""
-        return select_blocks(
-            cache, indices, labels, groups, tap_order, seed, k=self.k, inner_splits=self.inner_splits, c=self.probe_c
-        )
-
 
 def inner_accuracy(
     cache: ViewCache,
@@ -103,45 +90,82 @@ def inner_accuracy(
 
 
 @dataclass
-class NestedContext:
-    """What every nested strategy reads: the frozen cache of every tap, labels, content groups
-    (identical images share one) and the backbone's taps in depth order."""
+class BlockChooser:
+    """Chooses the head set from given training images with the probe of
+    :mod:`sentilens.selection.choice`, as each outer fold of a nested run does (and
+    ``train --taps auto`` on all its images).
+
+    Attributes:
+        cache: the frozen cache of every tap.
+        labels: every image's label.
+        digests: every file's content digest (the fold loop makes the folds from them).
+        groups: a group per image; identical images share one.
+        tap_order: the backbone's taps in depth order.
+        settings: how many blocks, inner folds and the probe's regularisation.
+    """
 
     cache: ViewCache
     labels: np.ndarray
+    digests: list[str]
     groups: np.ndarray
     tap_order: tuple[str, ...]
     settings: NestedSettings
 
-    def select(self, fold: Fold, seed: int) -> tuple[tuple[str, ...], dict[str, float]]:
-        """The head set chosen on ``fold``'s training images, and every tap's inner probe accuracy."""
-        return self.settings.select(self.cache, fold.train, self.labels, self.groups, self.tap_order, seed)
+    def choose(self, indices: Sequence[int], seed: int) -> tuple[tuple[str, ...], dict[str, float]]:
+        """The head set chosen from the images ``indices`` alone, and every tap's inner probe accuracy."""
+        settings = self.settings
+        return select_blocks(
+            self.cache,
+            indices,
+            self.labels,
+            self.groups,
+            self.tap_order,
+            seed,
+            k=settings.k,
+            inner_splits=settings.inner_splits,
+            c=settings.probe_c,
+        )
+
+
+def block_chooser(
+    dataset: LabelledImages, cache: ViewCache, backbone: str, settings: NestedSettings | None = None
+) -> BlockChooser:
+    """The chooser for ``dataset`` with ``backbone``'s taps (default settings: :class:`NestedSettings`'s)."""
+    digests = content_digests(dataset.paths)
+    return BlockChooser(
+        cache,
+        np.asarray(dataset.labels),
+        digests,
+        content_groups(dataset.paths, digests),
+        create_backbone(backbone, "none").tap_names,
+        settings or NestedSettings(),
+    )
 
 
 @dataclass
 class NestedStrategy:
     """Heads on the blocks (and auxiliary weight) each fold chooses from its training images."""
 
-    context: NestedContext
+    chooser: BlockChooser
     config: TrainConfig
     name: str
 
     @property
     def record(self) -> dict[str, Any]:
-        return {**self.config.to_dict(), "taps": "auto", "aux_weights": None, "nested": self.context.settings.to_dict()}
+        return {**self.config.to_dict(), "taps": "auto", "aux_weights": None, "nested": self.chooser.settings.to_dict()}
 
     def prepare(self) -> None:
         """Nothing: the frozen cache is given."""
 
     def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:
-        context = self.context
-        taps, scores = context.select(fold, seed)
-        weights = context.settings.aux_weights
+        chooser = self.chooser
+        taps, scores = chooser.choose(fold.train, seed)
+        weights = chooser.settings.aux_weights
         candidates = {w: replace(self.config, taps=taps, aux_weights=(w,) * len(taps)) for w in weights}
         inner = (
             {
                 w: inner_accuracy(
-                    context.cache, c, fold.train, context.labels, context.groups, context.settings.inner_splits, seed
+                    chooser.cache, c, fold.train, chooser.labels, chooser.groups, chooser.settings.inner_splits, seed
                 )
                 for w, c in candidates.items()
             }
@@ -151,7 +175,7 @@ class NestedStrategy:
         weight = max(inner, key=lambda w: inner[w]) if inner else weights[0]
         chosen = candidates[weight]
         model, probabilities = train_and_predict(
-            context.cache, chosen, fold.train, fold.test, context.labels, fold_seed(seed, fold.number), "nested fold"
+            chooser.cache, chosen, fold.train, fold.test, chooser.labels, fold_seed(seed, fold.number), "nested fold"
         )
         details = {
             "taps": list(taps),
@@ -165,13 +189,14 @@ class NestedStrategy:
 @dataclass
 class NestedLogisticStrategy:
     """One logistic regression on the pooled features of the blocks each fold chooses and of the
-    last block, averaged over ``views``; ``C`` chosen among ``inner_cs`` on the training images."""
+    last block, averaged over ``views``; ``C`` chosen among ``inner_cs`` by inner 3-fold
+    cross-validation on the outer-training images.  ``backbone`` names the chooser's backbone."""
 
-    context: NestedContext
+    chooser: BlockChooser
     backbone: str
-    views: Sequence[str]
-    inner_cs: Sequence[float]
-    name: str
+    views: Sequence[str] = ("centre", "mirror")
+    inner_cs: Sequence[float] = (0.003, 0.01, 0.03, 0.1)
+    name: str = "nested selection, logistic regression on the chosen blocks"
 
     @property
     def record(self) -> dict[str, Any]:
@@ -179,17 +204,17 @@ class NestedLogisticStrategy:
             "backbone": self.backbone,
             "views": list(self.views),
             "C": list(self.inner_cs),
-            "nested": self.context.settings.to_dict(),
+            "nested": self.chooser.settings.to_dict(),
         }
 
     def prepare(self) -> None:
         """Nothing: the frozen cache is given."""
 
     def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:
-        taps, scores = self.context.select(fold, seed)
-        features = pooled_features(self.context.cache, (*taps, FINAL), self.views)
+        taps, scores = self.chooser.choose(fold.train, seed)
+        features = pooled_features(self.chooser.cache, (*taps, FINAL), self.views)
         probabilities, chosen = logistic_scores(
-            features, self.context.labels, fold.train, fold.test, inner_cs=self.inner_cs
+            features, self.chooser.labels, fold.train, fold.test, inner_cs=self.inner_cs
         )
         return FoldOutcome(probabilities, {"taps": list(taps), "probe_accuracy": scores, **chosen})
 
@@ -212,46 +237,8 @@ def nested_cross_validate(
     """
     if config.mode != "frozen" or cache.boundary is not None or cache.recompute:
         raise InvalidArgumentError("nested block selection needs the frozen mode (pooled features of every tap)")
-    digests = content_digests(dataset.paths)
-    context = nested_context(dataset, cache, config.backbone, settings, digests)
-    return run_folds(dataset, NestedStrategy(context, config, model_name), n_splits, seed, digests=digests)
-
-
-def nested_logistic_cross_validate(
-    dataset: LabelledImages,
-    cache: ViewCache,
-    backbone: str,
-    n_splits: int = 5,
-    seed: int = 0,
-    settings: NestedSettings | None = None,
-    views: Sequence[str] = ("centre", "mirror"),
-    inner_cs: Sequence[float] = (0.003, 0.01, 0.03, 0.1),
-    model_name: str = "nested selection, logistic regression on the chosen blocks",
-) -> CrossValidationResult:
-    """Like :func:`nested_cross_validate`, but the chosen blocks' pooled features and the last
-    block's, averaged over ``views`` and concatenated, feed one logistic regression whose ``C`` is
-    chosen by inner 3-fold cross-validation on the outer-training images."""
-    digests = content_digests(dataset.paths)
-    context = nested_context(dataset, cache, backbone, settings, digests)
-    strategy = NestedLogisticStrategy(context, backbone, views, inner_cs, model_name)
-    return run_folds(dataset, strategy, n_splits, seed, digests=digests)
-
-
-def nested_context(
-    dataset: LabelledImages,
-    cache: ViewCache,
-    backbone: str,
-    settings: NestedSettings | None,
-    digests: Sequence[str],
-) -> NestedContext:
-    """The context of a nested run on ``dataset`` (``digests``: its files' content digests)."""
-    return NestedContext(
-        cache,
-        np.asarray(dataset.labels),
-        content_groups(dataset.paths, digests),
-        create_backbone(backbone, "none").tap_names,
-        settings or NestedSettings(),
-    )
+    chooser = block_chooser(dataset, cache, config.backbone, settings)
+    return run_folds(dataset, NestedStrategy(chooser, config, model_name), n_splits, seed, digests=chooser.digests)
 
 
 def chosen_blocks(result: CrossValidationResult) -> list[list[str]]:
