@@ -53,8 +53,8 @@ from sentilens.evaluation import (
     markdown_table3,
     nested_cross_validate,
     run_folds,
+    train_and_predict,
 )
-from sentilens.evaluation.crossval import train_and_predict
 from sentilens.evaluation.metrics import ALL_METRIC_NAMES
 from sentilens.training import TrainConfig, ViewCache, prepare_cache
 

@@ -1,7 +1,13 @@
 """Metrics, the fold loop with its strategies (cross-validation, the logistic baseline, nested
 selection) and the tables that compare with the paper."""
 
-from sentilens.evaluation.crossval import HeadsStrategy, LogisticStrategy, cross_validate, cross_validate_logistic
+from sentilens.evaluation.crossval import (
+    HeadsStrategy,
+    LogisticStrategy,
+    cross_validate,
+    cross_validate_logistic,
+    train_and_predict,
+)
 from sentilens.evaluation.metrics import METRIC_NAMES, binary_metrics, summarise
 from sentilens.evaluation.nested import (
     NestedLogisticStrategy,
@@ -47,4 +53,5 @@ __all__ = [
     "score_fold",
     "summarise",
     "table3_json",
+    "train_and_predict",
 ]
