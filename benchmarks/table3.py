@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +40,23 @@ import numpy as np
 import torch
 
 from common import DATA, write_json
-from sentilens.data import TWITTER_SUBSETS, VIEW_NAMES, LabelledImages, load_twitter, make_folds
-from sentilens.evaluation import CrossValidationResult, FoldResult, binary_metrics, markdown_table3
-from sentilens.evaluation.crossval import cross_validate, cross_validate_logistic, fold_seed
+from sentilens.data import TWITTER_SUBSETS, VIEW_NAMES, Fold, LabelledImages, load_twitter
+from sentilens.evaluation import (
+    CrossValidationResult,
+    FoldOutcome,
+    NestedLogisticStrategy,
+    NestedSettings,
+    block_chooser,
+    cross_validate,
+    cross_validate_logistic,
+    fold_seed,
+    markdown_table3,
+    nested_cross_validate,
+    run_folds,
+    train_and_predict,
+)
 from sentilens.evaluation.metrics import ALL_METRIC_NAMES
-from sentilens.models import build_model
-from sentilens.selection import NestedSettings, nested_cross_validate
-from sentilens.selection.nested import nested_logistic_cross_validate
-from sentilens.training import TrainConfig, ViewCache, fit, predict_cached, prepare_cache
+from sentilens.training import TrainConfig, ViewCache, prepare_cache
 
 ZOOM = {"predict_views": VIEW_NAMES}
 ZOOM_AUG = {"predict_views": VIEW_NAMES, "train_views": VIEW_NAMES}
@@ -87,30 +95,39 @@ def subset_cache(cache: ViewCache, indices: torch.Tensor) -> ViewCache:
     )
 
 
-def ensemble_cv(
-    dataset: LabelledImages, config: TrainConfig, cache: ViewCache, seed: int, members: int, name: str
-) -> CrossValidationResult:
-    """5-fold cross-validation of ``members`` head sets per fold (seeds 0..members-1), probabilities averaged."""
-    began = time.perf_counter()
-    labels = np.asarray(dataset.labels)
-    folds = []
-    for fold in make_folds(dataset, 5, seed):
-        fold_began = time.perf_counter()
+@dataclass
+class EnsembleStrategy:
+    """``members`` head sets per fold (member m: config seed m, torch seed the fold's + m), their
+    probabilities averaged."""
+
+    dataset: LabelledImages
+    config: TrainConfig
+    cache: ViewCache
+    members: int
+    name: str
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return {**self.config.to_dict(), "members": self.members}
+
+    def prepare(self) -> None:
+        """Nothing: the frozen cache is given."""
+
+    def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:
+        labels = np.asarray(self.dataset.labels)
         total = np.zeros((len(fold.test), 2))
-        for member in range(members):
-            member_config = replace(config, seed=member)
-            torch.manual_seed(fold_seed(seed, fold.number) + member)
-            model = build_model(member_config.architecture)
-            fit(model, cache, fold.train, labels[list(fold.train)], member_config)
-            total += predict_cached(model, cache, fold.test, config.predict_views)
-        probabilities = total / members
-        metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1), scores=probabilities[:, 1])
-        folds.append(
-            FoldResult(fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - fold_began)
-        )
-    return CrossValidationResult(
-        dataset.name, name, folds, {**config.to_dict(), "members": members}, time.perf_counter() - began
-    )
+        for member in range(self.members):
+            _, probabilities = train_and_predict(
+                self.cache,
+                replace(self.config, seed=member),
+                fold.train,
+                fold.test,
+                labels,
+                fold_seed(seed, fold.number) + member,
+                f"fold {fold.number + 1}/{n_folds}, member {member + 1}/{self.members}",
+            )
+            total += probabilities
+        return FoldOutcome(total / self.members)
 
 
 def recipe_record(name: str) -> dict[str, Any]:
@@ -129,12 +146,14 @@ def run_recipe(
     if kind == "nested":
         return nested_cross_validate(dataset, config, cache, 5, seed, extra.get("settings"), model_name=recipe)
     if kind == "nested-logistic":
-        return nested_logistic_cross_validate(dataset, cache, config.backbone, 5, seed, model_name=recipe)
+        chooser = block_chooser(dataset, cache, config.backbone)
+        strategy = NestedLogisticStrategy(chooser, config.backbone, name=recipe)
+        return run_folds(dataset, strategy, 5, seed, digests=chooser.digests)
     if kind == "logistic":
         result = cross_validate_logistic(dataset, cache, 5, seed, **extra)
         result.model = recipe
         return result
-    return ensemble_cv(dataset, config, cache, seed, extra["members"], recipe)
+    return run_folds(dataset, EnsembleStrategy(dataset, config, cache, extra["members"], recipe), 5, seed)
 
 
 def over_seeds(per_seed: list[dict[str, Any]]) -> dict[str, float]:

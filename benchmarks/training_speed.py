@@ -31,10 +31,9 @@ import numpy as np
 import torch
 
 from common import DATA, machine, peak_rss_gib, print_table, write_json
-from sentilens.data import load_twitter
+from sentilens.data import load_twitter, make_folds
 from sentilens.data.store import decode_all
 from sentilens.evaluation import cross_validate
-from sentilens.evaluation.crossval import make_folds
 from sentilens.evaluation.metrics import binary_metrics
 from sentilens.models import build_model
 from sentilens.training import TrainConfig, ViewCache, build_view_cache, fit, predict_cached

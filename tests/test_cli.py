@@ -193,3 +193,30 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     result = runner.invoke(app, ["predict", str(write_image(tmp_path / "photo.png", seed=2))])
     assert result.exit_code == 1
     assert isinstance(result.exception, ZeroDivisionError)
+
+
+def test_training_options_stand_where_each_command_asks_for_them() -> None:
+    """cv and train take every training option after their own; the experiments a few, before --ray."""
+    from typer.main import get_command
+
+    from sentilens.cli.training import EXPERIMENT_OPTIONS, TRAINING_OPTIONS
+
+    commands = get_command(app).commands
+    experiments = commands["experiment"].commands
+
+    def names(command) -> list[str]:
+        return [p.name for p in command.params]
+
+    assert names(commands["cv"]) == [
+        "data",
+        "subset",
+        "folds",
+        "baseline",
+        "out",
+        "run_dir",
+        "on_error",
+        *TRAINING_OPTIONS,
+    ]
+    assert names(commands["train"]) == ["data", "out", "subset", "on_error", *TRAINING_OPTIONS]
+    experiment = ["data", "subset", "blocks", "folds", "out", *EXPERIMENT_OPTIONS, "ray", "ray_address"]
+    assert names(experiments["layers"]) == names(experiments["ablation"]) == experiment

@@ -13,11 +13,18 @@ from typer.testing import CliRunner
 
 from sentilens.cli import app
 from sentilens.data import VIEW_NAMES, LabelledImages, content_groups, views_of
-from sentilens.evaluation import binary_metrics
-from sentilens.evaluation.crossval import cross_validate_logistic
+from sentilens.evaluation import (
+    NestedLogisticStrategy,
+    NestedSettings,
+    binary_metrics,
+    block_chooser,
+    chosen_blocks,
+    cross_validate_logistic,
+    nested_cross_validate,
+    run_folds,
+)
 from sentilens.models import create_backbone, load_checkpoint
-from sentilens.selection import NestedSettings, SelectionError, chosen_blocks, nested_cross_validate
-from sentilens.selection.nested import choose_taps, nested_logistic_cross_validate, probe_ranking
+from sentilens.selection import SelectionError, choose_taps, probe_ranking
 from sentilens.training import TrainConfig, ViewCache
 from sentilens.training.trainer import draw_views
 from sentilens.utils.errors import InvalidArgumentError
@@ -182,9 +189,8 @@ def test_train_taps_auto_with_zoom_views_then_predict(small_twitter_csv: Path, t
 
 def test_nested_logistic_uses_the_blocks_chosen_per_fold(signal_dataset: tuple[LabelledImages, ViewCache]) -> None:
     dataset, cache = signal_dataset
-    result = nested_logistic_cross_validate(
-        dataset, cache, "googlenet", 3, 0, NestedSettings(k=2), inner_cs=(0.01, 1.0)
-    )
+    chooser = block_chooser(dataset, cache, "googlenet", NestedSettings(k=2))
+    result = run_folds(dataset, NestedLogisticStrategy(chooser, "googlenet", inner_cs=(0.01, 1.0)), 3, 0)
     assert result.summary["accuracy"]["mean"] > 0.9
     for fold in result.folds:
         assert "4b" in fold.details["taps"] and fold.details["C"] in (0.01, 1.0)

@@ -16,21 +16,24 @@ from sentilens.data import TWITTER_SUBSETS, LabelledImages, content_digests, loa
 from sentilens.data.store import OnError, decode_dataset
 from sentilens.evaluation import (
     CrossValidationResult,
+    NestedSettings,
+    chosen_blocks,
     cross_validate,
     cross_validate_logistic,
     markdown_table3,
+    nested_cross_validate,
     table3_json,
 )
 from sentilens.evaluation.experiments import (
-    ablation_experiment,
+    ablation_rows,
+    block_experiment,
     block_table_json,
-    layer_experiment,
+    layer_rows,
     markdown_block_table,
     run_in_process,
 )
 from sentilens.evaluation.rundir import dataset_digest
 from sentilens.models import backbone_class, backbone_spec
-from sentilens.selection import NestedSettings, chosen_blocks, nested_cross_validate
 from sentilens.training import TrainConfig, prepare_cache
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import Say, quiet
@@ -91,7 +94,7 @@ def run_cross_validation(
     With ``baseline`` the logistic regression on frozen pooled features is scored on the same
     folds; with ``run_dir`` finished folds are kept there and reused by a rerun.  With ``nested``
     the blocks are chosen in each outer fold from its training images (``config.taps`` is
-    ignored; see :mod:`sentilens.selection.nested`) and the blocks of each fold are reported.
+    ignored; see :mod:`sentilens.evaluation.nested`) and the blocks of each fold are reported.
     """
     if nested is not None and run_dir is not None:
         raise InvalidArgumentError("--run-dir resumes fixed-config runs only, not nested selection")
@@ -179,9 +182,9 @@ def run_block_experiment(
         raise InvalidArgumentError("experiments use one subset; choose five, four or three")
     taps = experiment_taps(kind, config, blocks)
     dataset = load_dataset(data, subset)
-    experiment = layer_experiment if kind == "layers" else ablation_experiment
+    head_sets = layer_rows(taps) if kind == "layers" else ablation_rows(taps)
     runner = ray_runner(ray_address, say) if ray or ray_address is not None else run_in_process
-    rows = experiment(dataset, config, taps, folds, config.seed, runner=runner)
+    rows = block_experiment(dataset, config, head_sets, folds, config.seed, runner=runner)
     title = {"layers": "Table 4: one auxiliary head per block", "ablation": "Table 5: ablation of the chosen blocks"}[
         kind
     ]

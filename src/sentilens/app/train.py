@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from sentilens.app.evaluate import decode_for
-from sentilens.data import content_groups, load_dataset
+from sentilens.data import load_dataset
 from sentilens.data.store import OnError
-from sentilens.models import backbone_spec, build_model, save_checkpoint
-from sentilens.selection import NestedSettings, select_blocks
+from sentilens.evaluation import NestedSettings, block_chooser
+from sentilens.models import build_model, save_checkpoint
 from sentilens.training import TrainConfig, boundary_stage, fit, prepare_cache
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import Say, quiet
@@ -49,11 +47,7 @@ def train_checkpoint(
     cache = prepare_cache(dataset, config, decoded.images)
     selection: dict[str, object] = {}
     if auto is not None:
-        tap_order = backbone_spec(config.backbone).blocks
-        labels = np.asarray(dataset.labels)
-        taps, scores = select_blocks(
-            cache, range(len(dataset)), labels, content_groups(dataset.paths), tap_order, auto, config.seed
-        )
+        taps, scores = block_chooser(dataset, cache, config.backbone, auto).choose(range(len(dataset)), config.seed)
         config = replace(config, taps=taps, aux_weights=(auto.aux_weights[0],) * len(taps))
         selection = {"taps": list(taps), "probe_accuracy": scores, "settings": auto.to_dict()}
         say(f"blocks {', '.join(taps)} chosen by the inner probe on the {len(dataset)} training images")

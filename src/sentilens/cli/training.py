@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from sentilens.app.configs import config_from_options, parse_taps
-from sentilens.app.evaluate import run_block_experiment, run_cross_validation
+from sentilens.app.evaluate import ExperimentKind, run_block_experiment, run_cross_validation
 from sentilens.app.train import train_checkpoint
 from sentilens.cli.errors import console
 from sentilens.cli.options import (
@@ -35,7 +39,8 @@ from sentilens.cli.options import (
     TrainViewsOpt,
 )
 from sentilens.data.store import OnError
-from sentilens.selection import NestedSettings
+from sentilens.evaluation import NestedSettings
+from sentilens.training import TrainConfig
 
 #: ``--taps auto``: nested selection of the blocks inside each outer fold.
 AUTO_TAPS = "auto"
@@ -43,6 +48,81 @@ AUTO_TAPS = "auto"
 ResultsOutOpt = Annotated[Path, typer.Option("--out", help="Folder for the result files (JSON and Markdown).")]
 
 
+@dataclass(frozen=True)
+class TrainingChoice:
+    """What the training options ask for: a config, and nested selection settings for ``--taps auto``."""
+
+    config: TrainConfig
+    nested: NestedSettings | None
+
+
+#: The training options, declared once, each None unless given ("from --config, else the
+#: default"): ``cv`` and ``train`` take them all, ``experiment layers|ablation`` a few.
+TRAINING_OPTIONS = {
+    "config_file": ConfigFileOpt,
+    "backbone": BackboneNameOpt,
+    "weights": BackboneWeightsOpt,
+    "taps": AuxTapsOpt,
+    "aux_weight": AuxWeightOpt,
+    "mode": TrainingModeOpt,
+    "trainable_from": TrainableFromOpt,
+    "epochs": EpochsOpt,
+    "batch_size": TrainBatchOpt,
+    "lr": HeadLrOpt,
+    "seed": TrainSeedOpt,
+    "device": DeviceOpt,
+    "predict_views": PredictViewsOpt,
+    "train_views": TrainViewsOpt,
+}
+
+#: The training options of ``experiment layers|ablation`` (they choose the blocks themselves).
+EXPERIMENT_OPTIONS = ("config_file", "backbone", "mode", "trainable_from", "epochs", "seed", "device")
+
+
+def read_training_options(
+    config_file: Path | None = None,
+    taps: str | None = None,
+    aux_weight: float | None = None,
+    predict_views: str | None = None,
+    train_views: str | None = None,
+    **overrides: Any,
+) -> TrainingChoice:
+    """The training options read into a config (``--taps auto``: none in it, nested settings instead)."""
+    nested = NestedSettings(aux_weights=(aux_weight,) if aux_weight is not None else NestedSettings().aux_weights)
+    auto = taps is not None and taps.strip().lower() == AUTO_TAPS
+    config = config_from_options(
+        config_file, None if auto else taps, aux_weight, predict_views, train_views, **overrides
+    )
+    return TrainingChoice(config, nested if auto else None)
+
+
+def with_training_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the options ``names`` of :data:`TRAINING_OPTIONS` (default: all of them);
+    they stand where the command has its keyword-only ``training`` parameter, which receives them
+    read by :func:`read_training_options`."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    shared = [
+        inspect.Parameter(n, keyword, default=None, annotation=TRAINING_OPTIONS[n]) for n in names or TRAINING_OPTIONS
+    ]
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = list(inspect.signature(command, eval_str=True).parameters.values())
+        at = [p.name for p in own].index("training")
+        spliced = [p.replace(kind=keyword) for p in own[:at] + shared + own[at + 1 :]]
+
+        @functools.wraps(command)
+        def parsed(**options: Any) -> None:
+            training = read_training_options(**{p.name: options.pop(p.name) for p in shared})
+            command(**options, training=training)
+
+        parsed.__signature__ = inspect.Signature(spliced)  # type: ignore[attr-defined]
+        parsed.__annotations__ = {p.name: p.annotation for p in spliced}
+        return parsed
+
+    return decorate
+
+
+@with_training_options()
 def cv(
     data: DataArg,
     subset: Annotated[SubsetChoice, typer.Option(help="Twitter I agreement subset.")] = SubsetChoice.five,
@@ -53,103 +133,44 @@ def cv(
         Optional[Path], typer.Option(help="Keep each finished fold here; rerun with the same folder to resume.")
     ] = None,
     on_error: TrainOnErrorOpt = OnError.fail,
-    config_file: ConfigFileOpt = None,
-    backbone: BackboneNameOpt = None,
-    weights: BackboneWeightsOpt = None,
-    taps: AuxTapsOpt = None,
-    aux_weight: AuxWeightOpt = None,
-    mode: TrainingModeOpt = None,
-    trainable_from: TrainableFromOpt = None,
-    epochs: EpochsOpt = None,
-    batch_size: TrainBatchOpt = None,
-    lr: HeadLrOpt = None,
-    seed: TrainSeedOpt = None,
-    device: DeviceOpt = None,
-    predict_views: PredictViewsOpt = None,
-    train_views: TrainViewsOpt = None,
+    *,
+    training: TrainingChoice,
 ) -> None:
     """Cross-validate a model (stratified k-fold, duplicates kept together) and print Table 3.
 
     ``--taps auto`` chooses the blocks inside each outer fold from its training images only
     (nested cross-validation) and prints the blocks each fold chose.
     """
-    nested = NestedSettings(aux_weights=(aux_weight,) if aux_weight is not None else NestedSettings().aux_weights)
-    auto = taps is not None and taps.strip().lower() == AUTO_TAPS
-    config = config_from_options(
-        config_file,
-        None if auto else taps,
-        aux_weight,
-        predict_views,
-        train_views,
-        backbone=backbone,
-        weights=weights,
-        mode=mode,
-        trainable_from=trainable_from,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        device=device,
-    )
     run = run_cross_validation(
         data,
         subset,
-        config,
+        training.config,
         out,
         folds,
         baseline,
         run_dir,
         on_error,
         say=console.print,
-        nested=nested if auto else None,
+        nested=training.nested,
     )
     _show(run.table, run.files)
 
 
+@with_training_options()
 def train(
     data: DataArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint file to write.")] = Path("sentilens-model.pt"),
     subset: Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")] = SingleSubset.five,
     on_error: TrainOnErrorOpt = OnError.fail,
-    config_file: ConfigFileOpt = None,
-    backbone: BackboneNameOpt = None,
-    weights: BackboneWeightsOpt = None,
-    taps: AuxTapsOpt = None,
-    aux_weight: AuxWeightOpt = None,
-    mode: TrainingModeOpt = None,
-    trainable_from: TrainableFromOpt = None,
-    epochs: EpochsOpt = None,
-    batch_size: TrainBatchOpt = None,
-    lr: HeadLrOpt = None,
-    seed: TrainSeedOpt = None,
-    device: DeviceOpt = None,
-    predict_views: PredictViewsOpt = None,
-    train_views: TrainViewsOpt = None,
+    *,
+    training: TrainingChoice,
 ) -> None:
     """Train on a whole dataset and write a checkpoint.
 
     ``--taps auto`` chooses the blocks first, on the same training images, with the probe of
     ``cv --taps auto``.
     """
-    auto = taps is not None and taps.strip().lower() == AUTO_TAPS
-    nested = NestedSettings(aux_weights=(aux_weight,) if aux_weight is not None else NestedSettings().aux_weights)
-    config = config_from_options(
-        config_file,
-        None if auto else taps,
-        aux_weight,
-        predict_views,
-        train_views,
-        backbone=backbone,
-        weights=weights,
-        mode=mode,
-        trainable_from=trainable_from,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        device=device,
-    )
-    run = train_checkpoint(data, subset, config, out, on_error, say=console.print, auto=nested if auto else None)
+    run = train_checkpoint(data, subset, training.config, out, on_error, say=console.print, auto=training.nested)
     console.print(f"trained on {run.images} images of {run.dataset}; final loss {run.losses[-1]:.4f}")
     console.print(f"checkpoint written to [bold]{run.checkpoint}[/]")
 
@@ -172,85 +193,43 @@ BlocksOpt = Annotated[
 ]
 
 
-@experiment_app.command("layers")
-def experiment_layers(
-    data: DataArg,
-    subset: Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")] = SingleSubset.five,
-    blocks: BlocksOpt = None,
-    folds: FoldCountOpt = 5,
-    out: ResultsOutOpt = Path("sentilens-results"),
-    config_file: ConfigFileOpt = None,
-    backbone: BackboneNameOpt = None,
-    mode: TrainingModeOpt = None,
-    trainable_from: TrainableFromOpt = None,
-    epochs: EpochsOpt = None,
-    seed: TrainSeedOpt = None,
-    device: DeviceOpt = None,
-    ray: RayOpt = False,
-    ray_address: RayAddressOpt = None,
-) -> None:
-    """Table 4: no auxiliary head, then one head on each block in turn."""
-    config = config_from_options(
-        config_file,
-        backbone=backbone,
-        mode=mode,
-        trainable_from=trainable_from,
-        epochs=epochs,
-        seed=seed,
-        device=device,
-    )
-    run = run_block_experiment(
-        "layers",
-        data,
-        subset,
-        config,
-        out,
-        parse_taps(blocks) if blocks else None,
-        folds,
-        ray=ray,
-        ray_address=ray_address,
-        say=console.print,
-    )
-    _show(run.table, run.files)
+def experiment_command(kind: ExperimentKind, summary: str) -> Callable[..., None]:
+    """The command of one block experiment; ``layers`` and ``ablation`` take the same options."""
+
+    @with_training_options(*EXPERIMENT_OPTIONS)
+    def command(
+        data: DataArg,
+        subset: Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")] = SingleSubset.five,
+        blocks: BlocksOpt = None,
+        folds: FoldCountOpt = 5,
+        out: ResultsOutOpt = Path("sentilens-results"),
+        *,
+        training: TrainingChoice,
+        ray: RayOpt = False,
+        ray_address: RayAddressOpt = None,
+    ) -> None:
+        blocks_given = parse_taps(blocks) if blocks else None
+        run = run_block_experiment(
+            kind,
+            data,
+            subset,
+            training.config,
+            out,
+            blocks_given,
+            folds,
+            ray=ray,
+            ray_address=ray_address,
+            say=console.print,
+        )
+        _show(run.table, run.files)
+
+    command.__doc__ = summary
+    return command
 
 
-@experiment_app.command("ablation")
-def experiment_ablation(
-    data: DataArg,
-    subset: Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")] = SingleSubset.five,
-    blocks: BlocksOpt = None,
-    folds: FoldCountOpt = 5,
-    out: ResultsOutOpt = Path("sentilens-results"),
-    config_file: ConfigFileOpt = None,
-    backbone: BackboneNameOpt = None,
-    mode: TrainingModeOpt = None,
-    trainable_from: TrainableFromOpt = None,
-    epochs: EpochsOpt = None,
-    seed: TrainSeedOpt = None,
-    device: DeviceOpt = None,
-    ray: RayOpt = False,
-    ray_address: RayAddressOpt = None,
-) -> None:
-    """Table 5: every non-empty subset of the chosen blocks."""
-    config = config_from_options(
-        config_file,
-        backbone=backbone,
-        mode=mode,
-        trainable_from=trainable_from,
-        epochs=epochs,
-        seed=seed,
-        device=device,
-    )
-    run = run_block_experiment(
-        "ablation",
-        data,
-        subset,
-        config,
-        out,
-        parse_taps(blocks) if blocks else None,
-        folds,
-        ray=ray,
-        ray_address=ray_address,
-        say=console.print,
-    )
-    _show(run.table, run.files)
+experiment_app.command("layers")(
+    experiment_command("layers", "Table 4: no auxiliary head, then one head on each block in turn.")
+)
+experiment_app.command("ablation")(
+    experiment_command("ablation", "Table 5: every non-empty subset of the chosen blocks.")
+)

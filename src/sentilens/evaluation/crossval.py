@@ -1,17 +1,16 @@
-"""k-fold cross-validation of a training config (and of the logistic-regression baseline).
+"""k-fold cross-validation of a training config, and of the logistic-regression baseline.
 
-Frozen blocks run once for the whole dataset (their weights are the same pretrained ones in
-every fold); each fold then trains fresh heads and trainable blocks on its training images and
-scores the held-out fold.  Each fold's randomness comes from (seed, fold number) alone, so a fold
-gives the same model whether it runs first, last, or after a resume from a run folder.
+Both are strategies for the one fold loop (:func:`~sentilens.evaluation.protocol.run_folds`).
+Frozen blocks run once for the whole dataset (their weights are the same pretrained ones in every
+fold); each fold then trains fresh heads and trainable blocks on its training images and scores
+the held-out fold.  The baseline fits a logistic regression on the frozen pooled features instead.
 """
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,59 +20,71 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sentilens.data import Fold, LabelledImages, content_digests, make_folds
-from sentilens.evaluation.metrics import binary_metrics, summarise
-from sentilens.evaluation.rundir import RunDirectory, dataset_digest, indices_digest
-from sentilens.models import SentimentModel, build_model, save_checkpoint
-from sentilens.training import TrainConfig, ViewCache, boundary_stage, fit, predict_cached, prepare_cache
+from sentilens.data import Fold, LabelledImages
+from sentilens.evaluation.protocol import CrossValidationResult, FoldOutcome, fold_seed, run_folds
+from sentilens.models import SentimentModel, build_model
+from sentilens.training import TrainConfig, ViewCache, fit, predict_cached, prepare_cache
 from sentilens.training.cache import FINAL
 from sentilens.utils.errors import InvalidArgumentError
-from sentilens.utils.hashing import json_digest
-from sentilens.utils.version import __version__
+
+
+def train_and_predict(
+    cache: ViewCache,
+    config: TrainConfig,
+    train: Sequence[int],
+    test: Sequence[int],
+    labels: np.ndarray,
+    seed: int,
+    description: str,
+) -> tuple[SentimentModel, np.ndarray]:
+    """A fresh model of ``config`` (torch seeded with ``seed``) trained on ``train``, and its
+    probabilities for ``test``."""
+    torch.manual_seed(seed)
+    model = build_model(config.architecture)
+    fit(model, cache, train, labels[list(train)], config, description=description)
+    return model, predict_cached(model, cache, test, config.predict_views, precision=config.precision)
 
 
 @dataclass
-class FoldResult:
-    """Scores of one held-out fold (``details``: what a nested run chose in it)."""
+class HeadsStrategy:
+    """Fresh heads (and trainable blocks) of ``config`` trained on each fold's training images.
 
-    number: int
-    metrics: dict[str, float]
-    n_train: int
-    n_test: int
-    seconds: float
-    indices_digest: str = ""
-    resumed: bool = False
-    details: dict[str, Any] = field(default_factory=dict)
+    ``cache`` may be given to share frozen work; otherwise :meth:`prepare` makes it.
+    """
 
-
-@dataclass
-class CrossValidationResult:
-    """Per-fold and summary scores of one model on one dataset."""
-
-    dataset: str
-    model: str
-    folds: list[FoldResult]
-    config: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
+    dataset: LabelledImages
+    config: TrainConfig
+    cache: ViewCache | None = None
+    model_name: str | None = None
 
     @property
-    def summary(self) -> dict[str, dict[str, float]]:
-        return summarise([f.metrics for f in self.folds])
+    def name(self) -> str:
+        return self.model_name or describe(self.config)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "model": self.model,
-            "config": self.config,
-            "seconds": self.seconds,
-            "summary": self.summary,
-            "folds": [vars(f) for f in self.folds],
-        }
+    @property
+    def record(self) -> dict[str, Any]:
+        return self.config.to_dict()
 
+    def prepare(self) -> None:
+        self.frozen()
 
-def fold_seed(seed: int, number: int) -> int:
-    """The seed of fold ``number``: a function of (seed, number) only."""
-    return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
+    def frozen(self) -> ViewCache:
+        """The cache the folds train from, made by one frozen pass the first time it is needed."""
+        if self.cache is None:
+            self.cache = prepare_cache(self.dataset, self.config)
+        return self.cache
+
+    def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:
+        model, probabilities = train_and_predict(
+            self.frozen(),
+            self.config,
+            fold.train,
+            fold.test,
+            np.asarray(self.dataset.labels),
+            fold_seed(seed, fold.number),
+            f"fold {fold.number + 1}/{n_folds}",
+        )
+        return FoldOutcome(probabilities, model=model, config=self.config)
 
 
 def cross_validate(
@@ -91,78 +102,7 @@ def cross_validate(
     from an earlier, interrupted run of the same config, seed, folds and data are reused; a
     folder from a different run raises :class:`~sentilens.evaluation.rundir.RunDirError`.
     """
-    began = time.perf_counter()
-    digests = content_digests(dataset.paths)
-    folds = make_folds(dataset, n_splits, seed, digests)
-    run = None
-    if run_dir is not None:
-        run = RunDirectory(
-            run_dir,
-            {
-                "config": json_digest(config.to_dict()),
-                "seed": seed,
-                "n_splits": n_splits,
-                "dataset": dataset_digest(dataset.labels, digests, dataset.class_names),
-                "sentilens_version": __version__,
-            },
-        )
-    results = []
-    for fold in folds:
-        fold_digest = indices_digest(fold.train, fold.test)
-        record = run.finished(fold.number, fold_digest) if run is not None else None
-        if record is not None:
-            results.append(
-                FoldResult(
-                    fold.number,
-                    record["metrics"],
-                    record["n_train"],
-                    record["n_test"],
-                    record["seconds"],
-                    fold_digest,
-                    resumed=True,
-                )
-            )
-            continue
-        if cache is None:
-            cache = prepare_cache(dataset, config)
-        model, result = train_and_score(dataset, config, fold, cache, seed, n_splits)
-        if run is not None:
-            save_checkpoint(
-                model,
-                config.to_dict(),
-                run.fold_checkpoint(fold.number),
-                dataset.class_names,
-                extra={"fold": fold.number, "metrics": result.metrics, "indices_digest": fold_digest},
-                trained_from=boundary_stage(config, model),
-            )
-            run.record(fold.number, {k: v for k, v in vars(result).items() if k != "resumed"})
-        results.append(result)
-    return CrossValidationResult(
-        dataset=dataset.name,
-        model=model_name or describe(config),
-        folds=results,
-        config=config.to_dict(),
-        seconds=time.perf_counter() - began,
-    )
-
-
-def train_and_score(
-    dataset: LabelledImages, config: TrainConfig, fold: Fold, cache: ViewCache, seed: int, n_splits: int
-) -> tuple[SentimentModel, FoldResult]:
-    """A fresh model trained on ``fold.train`` and scored on ``fold.test``.
-
-    Its randomness is seeded from (``seed``, fold number) alone, so the fold gives the same
-    model wherever and in whatever order it runs (another process, another machine).
-    """
-    began = time.perf_counter()
-    labels = np.asarray(dataset.labels)
-    torch.manual_seed(fold_seed(seed, fold.number))
-    model = build_model(config.architecture)
-    fit(model, cache, fold.train, labels[list(fold.train)], config, description=f"fold {fold.number + 1}/{n_splits}")
-    probabilities = predict_cached(model, cache, fold.test, config.predict_views, precision=config.precision)
-    metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1), scores=probabilities[:, 1])
-    digest = indices_digest(fold.train, fold.test)
-    return model, FoldResult(fold.number, metrics, len(fold.train), len(fold.test), time.perf_counter() - began, digest)
+    return run_folds(dataset, HeadsStrategy(dataset, config, cache, model_name), n_splits, seed, run_dir)
 
 
 def pooled_features(cache: ViewCache, blocks: Sequence[str], views: Sequence[str]) -> np.ndarray:
@@ -198,6 +138,28 @@ def logistic_scores(
     return classifier.predict_proba(features[list(test)]), chosen
 
 
+@dataclass
+class LogisticStrategy:
+    """A standardised logistic regression on fixed ``features`` ``(N, D)``, fitted on each fold's
+    training rows; ``C`` is ``c``, or chosen among ``inner_cs`` on the training rows only."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    name: str
+    record: dict[str, Any]
+    c: float = 1.0
+    inner_cs: Sequence[float] = ()
+
+    def prepare(self) -> None:
+        """Nothing: the features are computed before the loop."""
+
+    def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:
+        probabilities, chosen = logistic_scores(
+            self.features, self.labels, fold.train, fold.test, self.c, self.inner_cs
+        )
+        return FoldOutcome(probabilities, details=chosen)
+
+
 def cross_validate_logistic(
     dataset: LabelledImages,
     cache: ViewCache,
@@ -216,30 +178,18 @@ def cross_validate_logistic(
     """
     if cache.boundary is not None or cache.recompute:
         raise InvalidArgumentError("the logistic baseline needs a frozen-mode cache (pooled final features)")
-    began = time.perf_counter()
-    features = pooled_features(cache, blocks, views)
-    labels = np.asarray(dataset.labels)
-    results = []
-    for fold in make_folds(dataset, n_splits, seed):
-        fold_began = time.perf_counter()
-        probabilities, chosen = logistic_scores(features, labels, fold.train, fold.test, c, inner_cs)
-        metrics = binary_metrics(labels[list(fold.test)], probabilities.argmax(axis=1), scores=probabilities[:, 1])
-        results.append(
-            FoldResult(
-                fold.number,
-                metrics,
-                len(fold.train),
-                len(fold.test),
-                time.perf_counter() - fold_began,
-                indices_digest(fold.train, fold.test),
-                details=chosen,
-            )
-        )
     name = "logistic regression (frozen pooled)"
     if tuple(blocks) != (FINAL,) or tuple(views) != ("centre",):
         name = f"logistic regression ({'+'.join(blocks)}; {'+'.join(views)})"
-    config = {"C": list(inner_cs) if inner_cs else c, "blocks": list(blocks), "views": list(views)}
-    return CrossValidationResult(dataset.name, name, results, config, time.perf_counter() - began)
+    strategy = LogisticStrategy(
+        pooled_features(cache, blocks, views),
+        np.asarray(dataset.labels),
+        name,
+        {"C": list(inner_cs) if inner_cs else c, "blocks": list(blocks), "views": list(views)},
+        c,
+        inner_cs,
+    )
+    return run_folds(dataset, strategy, n_splits, seed)
 
 
 def describe(config: TrainConfig) -> str:

@@ -1,11 +1,13 @@
 """The paper's block experiments, on the same folds for every row.
 
-* Table 4 (``layer_experiment``): no auxiliary head, then one head on each block in turn.
-* Table 5 (``ablation_experiment``): every non-empty subset of the chosen blocks.
+* Table 4 (:func:`layer_rows`): no auxiliary head, then one head on each block in turn.
+* Table 5 (:func:`ablation_rows`): every non-empty subset of the chosen blocks.
 
 Every row reuses one frozen pass over the images (the cache holds every tap the rows need), so a
-row costs only its training.  The rows x folds are independent jobs (:class:`Sweep`); a
-:data:`JobRunner` runs them, in this process by default or as Ray tasks (``sentilens.app.distributed``).
+row costs only its training.  The rows x folds are independent jobs (:class:`Sweep`), each
+scored by the fold loop's :func:`~sentilens.evaluation.protocol.score_fold` with the heads
+strategy; a :data:`JobRunner` runs them, in this process by default or as Ray tasks
+(``sentilens.app.distributed``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import Any
 
+import numpy as np
+
 from sentilens.data import Fold, LabelledImages, content_digests, make_folds
-from sentilens.evaluation.crossval import CrossValidationResult, FoldResult, train_and_score
+from sentilens.evaluation.crossval import HeadsStrategy
 from sentilens.evaluation.metrics import METRIC_NAMES
+from sentilens.evaluation.protocol import CrossValidationResult, FoldResult, score_fold
 from sentilens.models import DEFAULT_AUX_WEIGHT
 from sentilens.training import TrainConfig, ViewCache, prepare_cache
 from sentilens.training.cache import FINAL
@@ -84,10 +89,9 @@ class Sweep:
 
     def run(self, job: FoldJob) -> FoldResult:
         """Train and score one job."""
-        fold = self.folds[job.fold]
-        _, result = train_and_score(
-            self.dataset, self.row_config(job.row), fold, self.cache, self.seed, len(self.folds)
-        )
+        strategy = HeadsStrategy(self.dataset, self.row_config(job.row), self.cache)
+        labels = np.asarray(self.dataset.labels)
+        result, _ = score_fold(strategy, self.folds[job.fold], labels, len(self.folds), self.seed)
         return result
 
     def results(self, fold_results: Sequence[FoldResult]) -> list[tuple[tuple[str, ...], CrossValidationResult]]:
@@ -139,46 +143,30 @@ def only_taps(cache: ViewCache, taps: Sequence[str]) -> ViewCache:
     return ViewCache(cache.boundary, cache.inputs, pooled, cache.recompute)
 
 
-def _run_rows(
+def layer_rows(taps: Sequence[str]) -> list[tuple[str, ...]]:
+    """Table 4's head sets: none, then each of ``taps`` alone."""
+    return [(), *[(t,) for t in taps]]
+
+
+def ablation_rows(taps: Sequence[str]) -> list[tuple[str, ...]]:
+    """Table 5's head sets: every non-empty subset of ``taps``, largest first."""
+    if not taps:
+        raise InvalidArgumentError("the ablation needs at least one block")
+    return [combo for size in range(len(taps), 0, -1) for combo in combinations(taps, size)]
+
+
+def block_experiment(
     dataset: LabelledImages,
     config: TrainConfig,
     rows: Sequence[tuple[str, ...]],
-    n_splits: int,
-    seed: int,
-    cache: ViewCache | None,
-    runner: JobRunner,
+    n_splits: int = 5,
+    seed: int = 0,
+    cache: ViewCache | None = None,
+    runner: JobRunner = run_in_process,
 ) -> list[tuple[tuple[str, ...], CrossValidationResult]]:
+    """Each head set of ``rows`` cross-validated on the same folds; ``runner`` runs the rows x folds."""
     sweep = plan_sweep(dataset, config, rows, n_splits, seed, cache)
     return sweep.results(runner(sweep))
-
-
-def layer_experiment(
-    dataset: LabelledImages,
-    config: TrainConfig,
-    taps: Sequence[str],
-    n_splits: int = 5,
-    seed: int = 0,
-    cache: ViewCache | None = None,
-    runner: JobRunner = run_in_process,
-) -> list[tuple[tuple[str, ...], CrossValidationResult]]:
-    """Table 4: no head, then one head on each of ``taps``; ``runner`` runs the rows x folds."""
-    return _run_rows(dataset, config, [(), *[(t,) for t in taps]], n_splits, seed, cache, runner)
-
-
-def ablation_experiment(
-    dataset: LabelledImages,
-    config: TrainConfig,
-    taps: Sequence[str],
-    n_splits: int = 5,
-    seed: int = 0,
-    cache: ViewCache | None = None,
-    runner: JobRunner = run_in_process,
-) -> list[tuple[tuple[str, ...], CrossValidationResult]]:
-    """Table 5: every non-empty subset of ``taps``, largest first; ``runner`` runs the rows x folds."""
-    if not taps:
-        raise InvalidArgumentError("the ablation needs at least one block")
-    rows = [combo for size in range(len(taps), 0, -1) for combo in combinations(taps, size)]
-    return _run_rows(dataset, config, rows, n_splits, seed, cache, runner)
 
 
 def markdown_block_table(rows: Sequence[tuple[tuple[str, ...], CrossValidationResult]], title: str) -> str:

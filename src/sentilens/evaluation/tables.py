@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sentilens.evaluation.crossval import CrossValidationResult
 from sentilens.evaluation.metrics import METRIC_NAMES
+from sentilens.evaluation.protocol import CrossValidationResult
 
 #: Table 3 of the paper: subset -> method -> (precision, recall, F1, accuracy).
 PAPER_TABLE3: dict[str, dict[str, tuple[float, float, float, float]]] = {

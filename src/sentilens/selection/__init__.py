@@ -1,7 +1,9 @@
 """Choosing the blocks that get auxiliary heads: per-tap evidence, a ranking, a suggested set,
-the browser report (``sentilens inspect``) in which a person makes the choice, and nested
-cross-validation that makes the choice inside each training fold."""
+the browser report (``sentilens inspect``) in which a person makes the choice, and the probe's
+choice from a set of training images (which nested cross-validation in
+:mod:`sentilens.evaluation.nested` repeats inside each training fold)."""
 
+from sentilens.selection.choice import choose_taps, probe_ranking, select_blocks
 from sentilens.selection.evidence import (
     Ranking,
     SelectionError,
@@ -13,22 +15,20 @@ from sentilens.selection.evidence import (
     selection_config,
     separation_score,
 )
-from sentilens.selection.nested import NestedSettings, chosen_blocks, nested_cross_validate, select_blocks
 from sentilens.selection.sampling import per_class_sample, stratified_subset
 
 __all__ = [
-    "NestedSettings",
-    "chosen_blocks",
-    "nested_cross_validate",
-    "select_blocks",
     "Ranking",
     "SelectionError",
     "TapEvidence",
     "TapFeatures",
+    "choose_taps",
     "evidence_features",
     "per_class_sample",
     "probe_accuracy",
+    "probe_ranking",
     "rank_taps",
+    "select_blocks",
     "selection_config",
     "separation_score",
     "stratified_subset",

@@ -9,7 +9,7 @@ single-process run, so the scores are the same whichever worker runs which job.
 from __future__ import annotations
 
 from sentilens.app.distributed.session import import_ray, ray_session
-from sentilens.evaluation.crossval import FoldResult
+from sentilens.evaluation import FoldResult
 from sentilens.evaluation.experiments import FoldJob, JobRunner, Sweep
 from sentilens.utils.progress import Say, quiet
 
