@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from sentilens.data import expand_inputs
-from sentilens.data.images import load_view, to_unit_range
-from sentilens.data.store import OnError
+from sentilens.data import OnError, expand_inputs, load_view, to_unit_range
 from sentilens.models import (
     DEFAULT_BACKBONE,
     DEFAULT_WEIGHTS,
@@ -29,10 +27,9 @@ from sentilens.models import (
     build_model,
     load_checkpoint,
 )
-from sentilens.runtime import RunSettings
-from sentilens.runtime.predictor import Prediction, Predictor, Skipped
+from sentilens.runtime import Prediction, Predictor, RunSettings, Skipped
 from sentilens.training import TrainConfig
-from sentilens.utils.progress import Say, quiet
+from sentilens.utils import Say, quiet
 
 if TYPE_CHECKING:
     from sentilens.explain import AscentSettings
@@ -71,7 +68,7 @@ class Explanation:
 
     def overlay(self, alpha: float = 0.5) -> np.ndarray:
         """The map blended over the image as ``(H, W, 3)`` floats in [0, 1]."""
-        from sentilens.reports.figures import overlay
+        from sentilens.reports import overlay
 
         return overlay(torch.from_numpy(self.image).permute(2, 0, 1).float() / 255.0, self.cam, alpha)
 
@@ -104,7 +101,7 @@ class GroupExplanation:
 
     def overlays(self) -> list[np.ndarray]:
         """Each group's ``where`` map over the image, as ``(H, W, 3)`` floats in [0, 1]."""
-        from sentilens.reports.pictures import heat_overlay
+        from sentilens.reports import heat_overlay
 
         image = torch.from_numpy(self.image).permute(2, 0, 1).float() / 255.0
         return [heat_overlay(image, where) for where in self.where]

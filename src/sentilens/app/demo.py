@@ -10,13 +10,11 @@ import torch
 
 from sentilens.app.classifier import SentimentClassifier
 from sentilens.app.predictions import write_tables
-from sentilens.data.images import load_view, to_unit_range
+from sentilens.data import load_view, to_unit_range
 from sentilens.explain import DEFAULT_GROUP_TAP, AscentSettings, ContrastSource, GroupRendering, explain_groups
-from sentilens.reports.pictures import heat_overlay
-from sentilens.reports.summary import Contrast, SummaryRow, write_summary
-from sentilens.runtime import RunSettings
-from sentilens.runtime.predictor import Prediction, Skipped
-from sentilens.utils.progress import Say, quiet
+from sentilens.reports import Contrast, SummaryRow, heat_overlay, write_summary
+from sentilens.runtime import Prediction, RunSettings, Skipped
+from sentilens.utils import Say, quiet
 
 #: Pictures of the neuron-group column: a small canvas, so that a first run takes a minute or two
 #: on two cores and later runs read them from the picture cache.

@@ -10,33 +10,29 @@ from typing import Literal
 
 import torch
 
-from sentilens.app.distributed.sweep import ray_runner
+from sentilens.app.distributed import ray_runner
 from sentilens.app.provenance import run_record
-from sentilens.data import TWITTER_SUBSETS, LabelledImages, content_digests, load_dataset
-from sentilens.data.store import OnError, decode_dataset
+from sentilens.data import TWITTER_SUBSETS, LabelledImages, OnError, content_digests, decode_dataset, load_dataset
 from sentilens.evaluation import (
     CrossValidationResult,
     NestedSettings,
-    chosen_blocks,
-    cross_validate,
-    cross_validate_logistic,
-    markdown_table3,
-    nested_cross_validate,
-    table3_json,
-)
-from sentilens.evaluation.experiments import (
     ablation_rows,
     block_experiment,
     block_table_json,
+    chosen_blocks,
+    cross_validate,
+    cross_validate_logistic,
+    dataset_digest,
     layer_rows,
     markdown_block_table,
+    markdown_table3,
+    nested_cross_validate,
     run_in_process,
+    table3_json,
 )
-from sentilens.evaluation.rundir import dataset_digest
 from sentilens.models import backbone_class, backbone_spec
 from sentilens.training import TrainConfig, prepare_cache
-from sentilens.utils.errors import InvalidArgumentError
-from sentilens.utils.progress import Say, quiet
+from sentilens.utils import InvalidArgumentError, Say, quiet
 
 ExperimentKind = Literal["layers", "ablation"]
 

@@ -15,18 +15,31 @@ import torch
 import torch.nn.functional as F
 
 from sentilens.app.groups import write_reference
-from sentilens.data import LabelledImages, expand_inputs
-from sentilens.data.images import load_view, to_unit_range
-from sentilens.explain import ContrastSource, GroupRendering, convergence_note, explain_groups, matching_profile
-from sentilens.explain.activation_max import AscentSettings, ChannelPictures, check_ascent_size, visualise_channels
-from sentilens.explain.channel_cache import ChannelPictureCache
-from sentilens.explain.errors import check_class_index, check_rank
-from sentilens.explain.gradcam import grad_cam
-from sentilens.explain.spatial import STRONGEST_K, SpatialRendering, image_activation, spatial_cells, tile
-from sentilens.explain.splice import spliced_test
+from sentilens.data import LabelledImages, expand_inputs, load_view, to_unit_range
+from sentilens.explain import (
+    STRONGEST_K,
+    AscentSettings,
+    ChannelPictureCache,
+    ChannelPictures,
+    ContrastSource,
+    GroupRendering,
+    SpatialRendering,
+    check_ascent_size,
+    check_class_index,
+    check_rank,
+    convergence_note,
+    explain_groups,
+    grad_cam,
+    image_activation,
+    matching_profile,
+    spatial_cells,
+    spliced_test,
+    tile,
+    visualise_channels,
+)
 from sentilens.models import SentimentModel
-from sentilens.reports import figures
-from sentilens.utils.progress import Say, quiet
+from sentilens.reports import save_gradcam, save_group_figure, save_picture_grid, save_spatial, save_splice
+from sentilens.utils import Say, quiet
 
 
 @dataclass
@@ -70,7 +83,7 @@ def run_gradcam(
             stem = out / f"{Path(path).stem}-gradcam-{tap}-{class_names[chosen]}"
             np.save(stem.with_suffix(".npy"), cam)
             title = f"{tap}: {class_names[chosen]} (p = {probabilities[chosen]:.2f})"
-            written.files.append(figures.save_gradcam(stem.with_suffix(".png"), image, cam, title))
+            written.files.append(save_gradcam(stem.with_suffix(".png"), image, cam, title))
             written.notes.append(f"{path}: {class_names[chosen]} p={probabilities[chosen]:.3f}")
     return written
 
@@ -109,7 +122,7 @@ def run_channels(
         torch.stack([pictures.start_activation, pictures.final_activation]).numpy(),
     )
     labels = [str(int(c)) for c in pictures.channels]
-    png = figures.save_picture_grid(
+    png = save_picture_grid(
         out / f"channels-{tap}.png",
         pictures.pictures,
         labels,
@@ -166,7 +179,7 @@ def run_spatial(
     stem.parent.mkdir(parents=True, exist_ok=True)
     np.save(stem.with_suffix(".npy"), cells.numpy())
     rows, columns = activation.shape[1:]
-    png = figures.save_spatial(stem.with_suffix(".png"), view, tile(cells), f"{tap}: {rows}x{columns} locations")
+    png = save_spatial(stem.with_suffix(".png"), view, tile(cells), f"{tap}: {rows}x{columns} locations")
     return Written([png, stem.with_suffix(".npy")], [f"cells combine {how}"])
 
 
@@ -222,7 +235,7 @@ def run_groups(
         lines += [f"{tap},{p.name},{error:.4f}" for p, error in zip(paths, found.relative_errors)]
         np.save(out / f"groups-{tap}.npy", found.pictures.numpy())
         np.save(out / f"groups-{tap}-where.npy", np.stack([g.spatial for g in found.groups]))
-        png = figures.save_group_figure(
+        png = save_group_figure(
             out / f"groups-{tap}.png",
             images,
             list(found.where),
@@ -272,9 +285,7 @@ def run_splice(
     stem = Path(out) / f"splice-{Path(negative).stem}-{Path(positive).stem}"
     stem.parent.mkdir(parents=True, exist_ok=True)
     np.save(stem.with_suffix(".npy"), result.cam)
-    png = figures.save_splice(
-        stem.with_suffix(".png"), result.image, result.cam, class_names[result.predicted], result.share
-    )
+    png = save_splice(stem.with_suffix(".png"), result.image, result.cam, class_names[result.predicted], result.share)
     return Written(
         [png, stem.with_suffix(".npy")],
         [f"predicted {class_names[result.predicted]}; matching share {result.share:.3f}"],

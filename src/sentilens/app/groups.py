@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sentilens.data import LabelledImages
-from sentilens.explain import profile_from, save_profiles
-from sentilens.explain.channel_cache import weights_digest
-from sentilens.models.backbones import Backbone
-from sentilens.selection.evidence import evidence_features
-from sentilens.utils.progress import Say, quiet
+from sentilens.explain import profile_from, save_profiles, weights_digest
+from sentilens.models import Backbone
+from sentilens.selection import evidence_features
+from sentilens.utils import Say, quiet
 
 
 def write_reference(

@@ -22,8 +22,7 @@ import numpy as np
 import torch
 
 from sentilens.app.classifier import load_model
-from sentilens.data import LabelledImages
-from sentilens.data.images import load_view, to_unit_range
+from sentilens.data import LabelledImages, load_view, to_unit_range
 from sentilens.explain import (
     AscentSettings,
     ContrastSource,
@@ -34,13 +33,18 @@ from sentilens.explain import (
     explain_groups,
     profile_from,
 )
-from sentilens.models import SentimentModel
-from sentilens.models.backbones import Backbone
-from sentilens.reports.inspect_html import Card, TapSection, write_report
-from sentilens.reports.pictures import heat_overlay, save_png, signed_overlay, upsample
-from sentilens.selection.evidence import Ranking, TapFeatures, evidence_features, fit_probe, rank_taps
-from sentilens.selection.sampling import per_class_sample, stratified_subset
-from sentilens.utils.progress import Say, quiet
+from sentilens.models import Backbone, SentimentModel
+from sentilens.reports import Card, TapSection, heat_overlay, save_png, signed_overlay, upsample, write_report
+from sentilens.selection import (
+    Ranking,
+    TapFeatures,
+    evidence_features,
+    fit_probe,
+    per_class_sample,
+    rank_taps,
+    stratified_subset,
+)
+from sentilens.utils import Say, quiet
 
 #: Group pictures of the report: half the steps of a channel picture, so that a first report on
 #: two cores stays within minutes (BENCHMARKS.md, "Neuron groups a person can read").

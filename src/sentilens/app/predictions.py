@@ -17,7 +17,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
-from sentilens.runtime.predictor import Prediction, Skipped
+from sentilens.runtime import Prediction, Skipped
 
 
 class OutputFormat(StrEnum):

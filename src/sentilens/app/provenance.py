@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from sentilens.utils.version import __version__
+from sentilens.utils import __version__
 
 
 def cpu_model() -> str:

@@ -6,13 +6,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sentilens.app.evaluate import decode_for
-from sentilens.data import load_dataset
-from sentilens.data.store import OnError
+from sentilens.data import OnError, load_dataset
 from sentilens.evaluation import NestedSettings, block_chooser
 from sentilens.models import build_model, save_checkpoint
 from sentilens.training import TrainConfig, boundary_stage, fit, prepare_cache
-from sentilens.utils.errors import InvalidArgumentError
-from sentilens.utils.progress import Say, quiet
+from sentilens.utils import InvalidArgumentError, Say, quiet
 
 
 @dataclass

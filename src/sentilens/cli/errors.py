@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from sentilens.utils.errors import SentilensError
+from sentilens.utils import SentilensError
 
 #: Messages, notes and progress go to standard error; results go to standard output.
 console = Console(stderr=True)

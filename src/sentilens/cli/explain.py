@@ -14,9 +14,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from sentilens.app.classifier import load_model
-from sentilens.app.explain import (
+from sentilens.app import (
     Written,
+    load_model,
     run_channels,
     run_gradcam,
     run_groups,

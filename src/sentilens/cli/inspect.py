@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from sentilens.app.inspect import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_layers
+from sentilens.app import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_layers
 from sentilens.cli.errors import console
 from sentilens.cli.options import (
     CheckpointOpt,
@@ -25,7 +25,7 @@ from sentilens.cli.options import (
 )
 from sentilens.data import load_dataset
 from sentilens.explain import AscentMode, AscentSettings, GroupRendering, check_ascent_size
-from sentilens.models.backbones import backbone_class
+from sentilens.models import backbone_class
 
 SubsetOpt = Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")]
 ProbeImagesOpt = Annotated[

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from sentilens.data.store import OnError
+from sentilens.data import OnError
 from sentilens.explain import GroupRendering
 from sentilens.runtime import Precision, RunSettings, Runtime, parse_views
 

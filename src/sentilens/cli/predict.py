@@ -10,10 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sentilens.app.classifier import load
-from sentilens.app.demo import analyse
-from sentilens.app.distributed.batch import BatchSettings, run_batch
-from sentilens.app.predictions import OutputFormat, write_predictions
+from sentilens.app import BatchSettings, OutputFormat, analyse, load, run_batch, write_predictions
 from sentilens.cli.errors import console, fail
 from sentilens.cli.options import (
     CalibrationOpt,
@@ -29,9 +26,7 @@ from sentilens.cli.options import (
     ViewsOpt,
     run_settings,
 )
-from sentilens.data import expand_inputs
-from sentilens.data.sample_photos import sample_images
-from sentilens.data.store import OnError
+from sentilens.data import OnError, expand_inputs, sample_images
 from sentilens.explain import GroupRendering
 from sentilens.models import available_backbones, backbone_spec
 from sentilens.runtime import Precision, RunSettings, Runtime

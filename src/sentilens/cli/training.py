@@ -11,9 +11,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from sentilens.app.configs import config_from_options, parse_taps
-from sentilens.app.evaluate import ExperimentKind, run_block_experiment, run_cross_validation
-from sentilens.app.train import train_checkpoint
+from sentilens.app import (
+    ExperimentKind,
+    config_from_options,
+    parse_taps,
+    run_block_experiment,
+    run_cross_validation,
+    train_checkpoint,
+)
 from sentilens.cli.errors import console
 from sentilens.cli.options import (
     AuxTapsOpt,
@@ -38,7 +43,7 @@ from sentilens.cli.options import (
     TrainSeedOpt,
     TrainViewsOpt,
 )
-from sentilens.data.store import OnError
+from sentilens.data import OnError
 from sentilens.evaluation import NestedSettings
 from sentilens.training import TrainConfig
 

@@ -8,6 +8,17 @@ from sentilens.evaluation.crossval import (
     cross_validate_logistic,
     train_and_predict,
 )
+from sentilens.evaluation.experiments import (
+    FoldJob,
+    JobRunner,
+    Sweep,
+    ablation_rows,
+    block_experiment,
+    block_table_json,
+    layer_rows,
+    markdown_block_table,
+    run_in_process,
+)
 from sentilens.evaluation.metrics import METRIC_NAMES, binary_metrics, summarise
 from sentilens.evaluation.nested import (
     NestedLogisticStrategy,
@@ -26,9 +37,20 @@ from sentilens.evaluation.protocol import (
     run_folds,
     score_fold,
 )
+from sentilens.evaluation.rundir import dataset_digest
 from sentilens.evaluation.tables import PAPER_TABLE3, markdown_table3, table3_json
 
 __all__ = [
+    "FoldJob",
+    "JobRunner",
+    "Sweep",
+    "ablation_rows",
+    "block_experiment",
+    "block_table_json",
+    "dataset_digest",
+    "layer_rows",
+    "markdown_block_table",
+    "run_in_process",
     "BlockChooser",
     "CrossValidationResult",
     "FoldOutcome",

@@ -19,8 +19,8 @@ from sentilens.explain.activation_max import (
     check_ascent_size,
     visualise_channels,
 )
-from sentilens.explain.channel_cache import ChannelPictureCache, cache_key, default_cache_dir
-from sentilens.explain.errors import AscentSizeError, ClassIndexError, RankError
+from sentilens.explain.channel_cache import ChannelPictureCache, cache_key, default_cache_dir, weights_digest
+from sentilens.explain.errors import AscentSizeError, ClassIndexError, RankError, check_class_index, check_rank
 from sentilens.explain.gradcam import FusedLogProbabilities, GradCamResult, grad_cam
 from sentilens.explain.groups import (
     DEFAULT_GROUP_TAP,
@@ -48,6 +48,9 @@ from sentilens.explain.spatial import STRONGEST_K, SpatialRendering, image_activ
 from sentilens.explain.splice import SpliceLayout, SpliceResult, matching_share, splice, spliced_test
 
 __all__ = [
+    "check_class_index",
+    "check_rank",
+    "weights_digest",
     "DEFAULT_GROUP_TAP",
     "STRONGEST_K",
     "AscentMode",

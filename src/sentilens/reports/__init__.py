@@ -1,1 +1,33 @@
-"""Figures (PNG) for explanations."""
+"""Figures (PNG) and pages (HTML) from plain data: overlays and pictures, the demo summary page and
+the inspect report.  No model code."""
+
+from sentilens.reports.figures import (
+    overlay,
+    save_gradcam,
+    save_group_figure,
+    save_picture_grid,
+    save_spatial,
+    save_splice,
+)
+from sentilens.reports.inspect_html import Card, TapSection, write_report
+from sentilens.reports.pictures import heat_overlay, save_png, signed_overlay, upsample
+from sentilens.reports.summary import Contrast, SummaryRow, write_summary
+
+__all__ = [
+    "Card",
+    "Contrast",
+    "SummaryRow",
+    "TapSection",
+    "heat_overlay",
+    "overlay",
+    "save_gradcam",
+    "save_group_figure",
+    "save_picture_grid",
+    "save_spatial",
+    "save_splice",
+    "save_png",
+    "signed_overlay",
+    "upsample",
+    "write_report",
+    "write_summary",
+]

@@ -10,6 +10,7 @@ from sentilens.selection.evidence import (
     TapEvidence,
     TapFeatures,
     evidence_features,
+    fit_probe,
     probe_accuracy,
     rank_taps,
     selection_config,
@@ -18,6 +19,7 @@ from sentilens.selection.evidence import (
 from sentilens.selection.sampling import per_class_sample, stratified_subset
 
 __all__ = [
+    "fit_probe",
     "Ranking",
     "SelectionError",
     "TapEvidence",

@@ -6,3 +6,9 @@ names (files, folders, CSV or Parquet listings); ``shards``: the resumable outpu
 an experiment as Ray tasks.  Ray is an optional dependency (``pip install 'sentilens[cluster]'``),
 imported only when a job runs.
 """
+
+from sentilens.app.distributed.batch import BatchRun, BatchSettings, run_batch
+from sentilens.app.distributed.session import ClusterError
+from sentilens.app.distributed.sweep import ray_runner
+
+__all__ = ["BatchRun", "BatchSettings", "ClusterError", "ray_runner", "run_batch"]

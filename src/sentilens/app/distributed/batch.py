@@ -32,14 +32,9 @@ from sentilens.app.distributed.listing import list_inputs
 from sentilens.app.distributed.session import ClusterError, import_ray, ray_session
 from sentilens.app.distributed.shards import ShardLayout, open_output, write_shard
 from sentilens.app.predictions import prediction_row, skipped_row
-from sentilens.data import expand_inputs
-from sentilens.data.store import load_or_reason
-from sentilens.runtime import RunSettings, choose_runtime
-from sentilens.runtime.predictor import Prediction, Predictor
-from sentilens.utils.errors import InvalidArgumentError
-from sentilens.utils.hashing import file_digest, json_digest
-from sentilens.utils.progress import Say, quiet
-from sentilens.utils.version import __version__
+from sentilens.data import expand_inputs, load_or_reason
+from sentilens.runtime import Prediction, Predictor, RunSettings, choose_runtime
+from sentilens.utils import InvalidArgumentError, Say, __version__, file_digest, json_digest, quiet
 
 #: Memory Ray reserves per decoding task: a worker process with torch and Pillow loaded and
 #: one decoded block (Ray Data measured up to 515 MiB and asked for 643 MiB).

@@ -12,8 +12,7 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-from sentilens.data import expand_inputs
-from sentilens.data.labelled import DataError
+from sentilens.data import DataError, expand_inputs
 
 LISTING_SUFFIXES = (".csv", ".parquet")
 

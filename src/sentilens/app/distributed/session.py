@@ -19,8 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
-from sentilens.utils.errors import SentilensError
-from sentilens.utils.progress import Say, quiet
+from sentilens.utils import Say, SentilensError, quiet
 
 #: The only address a local Ray started by sentilens listens on.
 LOOPBACK = "127.0.0.1"

@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sentilens.app.predictions import OutputFormat, prediction_columns, write_rows
-from sentilens.utils.atomic import atomic_path, write_json_atomic
-from sentilens.utils.errors import SentilensError
+from sentilens.utils import SentilensError, atomic_path, write_json_atomic
 
 MANIFEST_FORMAT = "sentilens-batch/1"
 

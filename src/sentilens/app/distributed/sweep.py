@@ -9,9 +9,8 @@ single-process run, so the scores are the same whichever worker runs which job.
 from __future__ import annotations
 
 from sentilens.app.distributed.session import import_ray, ray_session
-from sentilens.evaluation import FoldResult
-from sentilens.evaluation.experiments import FoldJob, JobRunner, Sweep
-from sentilens.utils.progress import Say, quiet
+from sentilens.evaluation import FoldJob, FoldResult, JobRunner, Sweep
+from sentilens.utils import Say, quiet
 
 
 def run_job(sweep: Sweep, job: FoldJob) -> FoldResult:
