@@ -33,7 +33,7 @@ from sentilens.app.distributed.session import ClusterError, import_ray, ray_sess
 from sentilens.app.distributed.shards import ShardLayout, open_output, write_shard
 from sentilens.app.predictions import prediction_row, skipped_row
 from sentilens.data import expand_inputs
-from sentilens.data.store import load_or_reason
+from sentilens.data.decoding import load_or_reason
 from sentilens.runtime import RunSettings, choose_runtime
 from sentilens.runtime.predictor import Prediction, Predictor
 from sentilens.utils.errors import InvalidArgumentError
@@ -320,7 +320,7 @@ def run_batch(
     settings = _with_absolute_calibration(settings)
     paths = list_inputs(inputs)
     classifier = load(settings.checkpoint)
-    head_names = ["main", *classifier.taps]
+    head_names = ["main", *classifier.blocks]
     size = classifier.model.backbone.input_size
     open_output(out, job_identity(paths, settings, classifier))
     layout = ShardLayout(out, len(paths), settings.shard_size)
