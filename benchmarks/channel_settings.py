@@ -39,7 +39,7 @@ VARIANTS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--block", default="6a")
+    parser.add_argument("--block", "--tap", default="6a")
     parser.add_argument("--every", type=int, default=12, help="every N-th channel of the block")
     parser.add_argument(
         "--tag", default="channel_settings", help="result file name in benchmarks/results (never overwritten)"

@@ -62,7 +62,7 @@ def check(pictures: ChannelPictures, maxima: torch.Tensor) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--block", default="6a")
+    parser.add_argument("--block", "--tap", default="6a")
     parser.add_argument("--plain-every", type=int, default=6, help="plain mode on every N-th channel of the layer")
     parser.add_argument("--cache-dir", type=Path, default=None, help="channel cache (default: the user's cache)")
     parser.add_argument(

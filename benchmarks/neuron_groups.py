@@ -190,9 +190,9 @@ def class_information(backbone: Backbone, data: Path, seeds: list[int]) -> dict[
         blocks[block] = scores
     ranking = rank_blocks(backbone, "imagenet", usable, features, seed=0)
     rank = {t.block: t.rank for t in ranking.blocks}
-    blocks = list(backbone.block_names)
-    rho = spearmanr([blocks[t]["group_descriptor"]["mean"] for t in blocks], [-rank[t] for t in blocks])
-    for t in blocks:
+    order = list(backbone.block_names)
+    rho = spearmanr([blocks[t]["group_descriptor"]["mean"] for t in order], [-rank[t] for t in order])
+    for t in order:
         blocks[t]["suggest_blocks_rank"] = rank[t]
     return {
         "images": len(usable),
@@ -208,7 +208,7 @@ def class_information(backbone: Backbone, data: Path, seeds: list[int]) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--block", default="5b", help="block of the distinctiveness and spatial measurements")
+    parser.add_argument("--block", "--tap", default="5b", help="block of the distinctiveness and spatial measurements")
     parser.add_argument("--images", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

@@ -8,7 +8,7 @@ vectors are kept (final map and blocks), for every view asked for (see
 inference, so it runs in channels-last layout (oneDNN's fast path on CPUs).
 
 ``recompute=True`` keeps the decoded views instead and runs the frozen blocks again in every
-training step: the slow reference that the cached path must match.
+training step: the slow reference that the kept outputs must match.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sentilens.runtime.torch_backend import to_memory_format
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import track
 
-#: The views every cache holds: the centre crop and its mirror image (the paper's flip).
+#: The views a frozen pass keeps by default: the centre crop and its mirror image (the paper's flip).
 VIEWS = ("centre", "mirror")
 FINAL = "final"
 
@@ -55,7 +55,7 @@ class FrozenOutputs:
         return len(next(iter(first.values())))
 
     def to(self, device: torch.device | str) -> FrozenOutputs:
-        """The same cache with every tensor on ``device``."""
+        """The same outputs with every tensor on ``device``."""
         return FrozenOutputs(
             self.boundary,
             {v: t.to(device) for v, t in self.inputs.items()},
@@ -64,8 +64,8 @@ class FrozenOutputs:
         )
 
     def only(self, names: Sequence[str], views: Sequence[str]) -> FrozenOutputs:
-        """The same cache with just the pooled ``names`` (those it has) of ``views``: training then
-        gathers only what the model reads (a cache holds every block of every view)."""
+        """The same outputs with just the pooled ``names`` (those it has) of ``views``: training then
+        gathers only what the model reads (a frozen pass keeps every block of every view)."""
         return FrozenOutputs(
             self.boundary,
             {v: t for v, t in self.inputs.items() if v in views},
@@ -79,7 +79,7 @@ class FrozenOutputs:
         """Gather samples ``indices``, sample ``i`` from view ``views[view_per_sample[i]]``."""
         missing = [v for v in views if v not in (self.inputs or self.pooled)]
         if missing:
-            raise InvalidArgumentError(f"this cache holds no view {', '.join(missing)}")
+            raise InvalidArgumentError(f"these frozen outputs hold no view {', '.join(missing)}")
 
         def pick(by_view: dict[str, torch.Tensor]) -> torch.Tensor:
             chosen = by_view[views[0]][indices].clone()
@@ -145,16 +145,16 @@ def run_frozen_pass(
     recompute: bool = False,
     views: Sequence[str] = VIEWS,
 ) -> FrozenOutputs:
-    """Compute the cache for uint8 ``images`` ``(N, 3, S, S)``.
+    """Run the frozen stages once over uint8 ``images`` ``(N, 3, S, S)``.
 
     Args:
         backbone: the (pretrained) backbone; only stages below ``boundary`` run.
         images: decoded centre crops at the backbone's input size.
-        blocks: auxiliary-head blocks; those below the boundary are pooled and cached.
-        boundary: first trainable stage, or None to cache everything pooled (frozen mode).
+        blocks: auxiliary-head blocks; those below the boundary are pooled and kept.
+        boundary: first trainable stage, or None to keep everything pooled (frozen mode).
         batch_size: images per forward pass.
-        device: where the frozen stages run; the cache is kept on the CPU.
-        dtype: storage type of cached maps (pooled vectors stay float32).
+        device: where the frozen stages run; the outputs are kept on the CPU.
+        dtype: storage type of kept maps (pooled vectors stay float32).
         recompute: keep only the decoded views; training reruns the frozen stages each step.
         views: the views to compute (names of :func:`~sentilens.data.images.views_of`).
     """
