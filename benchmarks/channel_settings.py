@@ -2,7 +2,7 @@
 
 The record of how the regularised mode's defaults were chosen.  Every ``--every``-th channel of
 inception_v3 block 6a (64 of 768 by default, all branches of the block) is optimised under each
-variant and checked as ``channels.py`` checks a whole layer: mean activation on the picture
+variant and checked as ``channels.py`` checks a whole block: mean activation on the picture
 against 10x its value on the starting image and against its maximum over 100 real Twitter I
 images, channels left at zero, and the share of pixels clipped to black or white.  The first 16
 pictures of every variant are drawn one row per variant, to compare by eye.

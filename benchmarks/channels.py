@@ -5,10 +5,10 @@ block: 768 channels) with the default regularised settings into an empty cache, 
 path.  Then checks each channel: its mean activation on its picture against (a) 10x its value on
 the starting noise and (b) its largest mean activation over 100 real Twitter I images, and counts
 the pixels clipped to black or white (a saturated picture is hard to read).  A plain-mode (paper)
-run at the full input size, on every ``--plain-every``-th channel of the layer, is checked the
+run at the full input size, on every ``--plain-every``-th channel of the block, is checked the
 same way.
 With ``--limit N`` only the first N channels are timed (no cache) and the whole block extrapolated,
-for machines too busy to run the full layer.
+for machines too busy to run the full block.
 
     PYTHONPATH=src SENTILENS_PROGRESS=0 python benchmarks/channels.py
 """
@@ -63,7 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--block", "--tap", default="6a")
-    parser.add_argument("--plain-every", type=int, default=6, help="plain mode on every N-th channel of the layer")
+    parser.add_argument("--plain-every", type=int, default=6, help="plain mode on every N-th channel of the block")
     parser.add_argument("--cache-dir", type=Path, default=None, help="channel cache (default: the user's cache)")
     parser.add_argument(
         "--limit",
@@ -81,10 +81,10 @@ def main() -> None:
         entry = cache.path_for(backbone, args.block, settings)
         entry.unlink(missing_ok=True)  # time a true first run; the result stays cached for later use
         began = time.perf_counter()
-        pictures = cache.layer(backbone, args.block, settings)
+        pictures = cache.block_pictures(backbone, args.block, settings)
         timing["first_run_seconds"] = round(time.perf_counter() - began, 1)
         began = time.perf_counter()
-        cached = cache.layer(backbone, args.block, settings)
+        cached = cache.block_pictures(backbone, args.block, settings)
         timing["cached_seconds"] = round(time.perf_counter() - began, 3)
         timing["cache_megabytes"] = round(entry.stat().st_size / 2**20, 1)
         assert torch.allclose(cached.pictures, pictures.pictures, atol=1 / 255)

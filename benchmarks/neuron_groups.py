@@ -115,7 +115,7 @@ def distinctiveness(
     views = torch.stack([to_unit_range(load_view(p, backbone.input_size)) for p in paths])
     weights = np.concatenate([factorise(image_activation(backbone, v, block)).normalised_weights() for v in views])
     descriptors = profile.relative(weights)
-    channel_pictures = ChannelPictureCache().layer(backbone, block, settings).pictures
+    channel_pictures = ChannelPictureCache().block_pictures(backbone, block, settings).pictures
     candidates: dict[str, torch.Tensor] = {
         "paper (eq. 5, stretched for display)": stretch(weighted_mean(channel_pictures, weights)),
         "eq. 5 weighted by max(v - mean, 0), stretched": stretch(
@@ -152,7 +152,7 @@ def cell_correlation(cells: torch.Tensor) -> float:
 
 def spatial(backbone: Backbone, block: str, paths: list[Path], profile: ReferenceProfile) -> dict[str, Any]:
     """Cell correlation of the grid renderings over the images ``paths`` (explain spatial defaults)."""
-    pictures = ChannelPictureCache().layer(backbone, block, AscentSettings()).pictures
+    pictures = ChannelPictureCache().block_pictures(backbone, block, AscentSettings()).pictures
     pictures = F.interpolate(pictures, size=(32, 32), mode="bilinear", antialias=True)
     typical = torch.from_numpy(profile.activation) if profile.activation is not None else None
     variants = {

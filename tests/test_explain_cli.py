@@ -101,7 +101,7 @@ def test_channels_spatial_groups_and_splice(images: dict[str, Path], tmp_path: P
     assert len(list(cache.glob("googlenet-3a-*.group"))) == 2 * 2
     result = invoke("groups", *pair, "--rendering", "paper", *common, *TINY_ASCENT, "--cache-dir", str(cache))
     assert result.exit_code == 0, result.output
-    assert len(list(cache.glob("googlenet-3a-*.channels"))) == 1  # spatial and paper groups shared the cached layer
+    assert len(list(cache.glob("googlenet-3a-*.channels"))) == 1  # spatial and paper groups shared the cached block
     result = invoke("splice", str(images["neg"]), str(images["pos"]), *common)
     assert result.exit_code == 0, result.output
     assert "matching share" in result.output

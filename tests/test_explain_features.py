@@ -100,17 +100,17 @@ def test_bad_block_channel_and_settings(googlenet) -> None:
 
 def test_cache_computes_once_and_keys_on_weights_block_and_settings(googlenet, tmp_path: Path, monkeypatch) -> None:
     cache = ChannelPictureCache(tmp_path)
-    first = cache.layer(googlenet, "3a", TINY)
+    first = cache.block_pictures(googlenet, "3a", TINY)
     assert first.pictures.shape == (256, 3, 24, 24)
     (stored,) = tmp_path.glob("googlenet-3a-*.channels")
-    again = cache.layer(googlenet, "3a", TINY)
+    again = cache.block_pictures(googlenet, "3a", TINY)
     assert torch.allclose(again.pictures, first.pictures, atol=1 / 255)
     assert torch.equal(again.final_activation, first.final_activation)
     damaged = bytearray(stored.read_bytes())
     damaged[len(damaged) // 2] ^= 0x01
     stored.write_bytes(bytes(damaged))
     messages: list[str] = []
-    rebuilt = ChannelPictureCache(tmp_path, say=messages.append).layer(googlenet, "3a", TINY)
+    rebuilt = ChannelPictureCache(tmp_path, say=messages.append).block_pictures(googlenet, "3a", TINY)
     assert len(messages) == 1 and "damaged" in messages[0] and stored.name in messages[0]
     torch.testing.assert_close(rebuilt.pictures, first.pictures)  # computed again, not the damaged bytes
     assert torch.equal(ChannelPictureCache(tmp_path).load(googlenet, "3a", TINY).pictures, again.pictures)

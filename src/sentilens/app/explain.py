@@ -75,11 +75,11 @@ def run_gradcam(
     return written
 
 
-def layer_pictures(
+def block_pictures(
     model: SentimentModel, block: str, settings: AscentSettings, cache_dir: str | Path | None = None
 ) -> ChannelPictures:
     """Pictures of every channel of ``block``, from the channel cache or computed and cached."""
-    return ChannelPictureCache(cache_dir).layer(model.backbone, block, settings)
+    return ChannelPictureCache(cache_dir).block_pictures(model.backbone, block, settings)
 
 
 def run_channels(
@@ -97,7 +97,7 @@ def run_channels(
     """
     model.backbone.check_blocks([block])
     pictures = (
-        layer_pictures(model, block, settings, cache_dir)
+        block_pictures(model, block, settings, cache_dir)
         if channels is None
         else visualise_channels(model.backbone, block, channels, settings)
     )
@@ -160,7 +160,7 @@ def run_spatial(
         if profile is not None and profile.activation is not None:
             typical = torch.from_numpy(profile.activation)
             how = f"the {top_k} channels most active relative to their mean over {profile.source}"
-    pictures = _small(layer_pictures(model, block, settings, cache_dir).pictures, cell_size)
+    pictures = _small(block_pictures(model, block, settings, cache_dir).pictures, cell_size)
     cells = spatial_cells(pictures, activation, top_k, typical)
     stem = Path(out) / f"{Path(image).stem}-spatial-{block}"
     stem.parent.mkdir(parents=True, exist_ok=True)

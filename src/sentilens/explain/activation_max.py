@@ -21,7 +21,7 @@ Two modes:
   "redirected ReLU"), so channels that the faint start leaves at zero still get a direction.
   It gives cleaner, more readable pictures.  Its default canvas is 96 px instead of the input
   size: each step costs roughly the square of the side, and 96 px is what makes a whole
-  768-channel layer take minutes rather than hours on a CPU.
+  768-channel block take minutes rather than hours on a CPU.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ class ChannelPictureCache:
         key = cache_description(backbone, pictures.block, pictures.settings)
         return self.entries.save(_entry_name(backbone, pictures.block, key), key, buffer.getvalue())
 
-    def layer(self, backbone: Backbone, block: str, settings: AscentSettings | None = None) -> ChannelPictures:
+    def block_pictures(self, backbone: Backbone, block: str, settings: AscentSettings | None = None) -> ChannelPictures:
         """Pictures of every channel of ``block``: from the cache, else computed and stored."""
         settings = (settings or AscentSettings()).resolved(backbone)
         cached = self.load(backbone, block, settings)

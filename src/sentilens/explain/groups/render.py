@@ -102,7 +102,7 @@ def draw_groups(
             raise InvalidArgumentError(f"class means of shape {class_means.shape} for two classes at {block}")
     labels = contrast_names(class_names) if class_means is not None else []
     if rendering == GroupRendering.paper:
-        channels = ChannelPictureCache(cache_dir).layer(backbone, block, settings).pictures
+        channels = ChannelPictureCache(cache_dir).block_pictures(backbone, block, settings).pictures
         rows = np.concatenate([weights, class_means]) if class_means is not None else weights
         drawn = torch.einsum(
             "rc,cxyz->rxyz", torch.as_tensor(rows / np.maximum(rows.sum(1, keepdims=True), 1e-12)), channels
