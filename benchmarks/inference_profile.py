@@ -41,8 +41,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10)
     args = parser.parse_args()
     torch.set_flush_denormal(True)
-    taps = backbone_spec("inception_v3").default_aux_blocks
-    model = SentimentModel(create_backbone("inception_v3", "imagenet"), taps).eval()
+    blocks = backbone_spec("inception_v3").default_aux_blocks
+    model = SentimentModel(create_backbone("inception_v3", "imagenet"), blocks).eval()
     batch = to_memory_format(torch.rand(args.batch_size, 3, 299, 299), True)
     print("eager, bf16 autocast")
     convolution_seconds = profile_pass(inference_copy(model), batch, args.rows)

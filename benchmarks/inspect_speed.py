@@ -1,5 +1,5 @@
 """Time ``sentilens inspect`` with its defaults on Twitter I five agree: once with empty caches
-(tap features, group pictures) and once warm, with per-block times, CPU time and load.
+(block features, group pictures) and once warm, with per-block times, CPU time and load.
 
 The CPU time of the process (user + system, all threads) is reported beside the wall time:
 on a shared machine the wall time depends on what else runs, the CPU time much less.

@@ -1,6 +1,6 @@
 """Does int8 frozen-feature extraction change Table 3?  (issue 14, point 2)
 
-In frozen mode, cross-validation and training read the pooled features of every tap and of the
+In frozen mode, cross-validation and training read the pooled features of every block and of the
 final map, computed once per image view.  This benchmark computes them twice for all 1,269 Twitter
 I images (centre and mirror): with torch in float32 (the feature store, as ``cv`` does) and through
 OpenVINO int8 (:class:`~sentilens.runtime.openvino_backend.OpenVinoFeatures`, calibrated on the
@@ -25,28 +25,28 @@ import torch
 
 from common import DATA, machine, print_table, write_json
 from sentilens.data import TWITTER_SUBSETS, load_twitter
+from sentilens.data.decoding import decode_all
 from sentilens.data.images import views_of
-from sentilens.data.store import decode_all
 from sentilens.evaluation import cross_validate
 from sentilens.models import create_backbone
 from sentilens.runtime.openvino_backend import OpenVinoFeatures
-from sentilens.training import TrainConfig, ViewCache
-from sentilens.training.cache import VIEWS, build_view_cache
+from sentilens.training import FrozenOutputs, TrainConfig
 from sentilens.training.feature_store import POOLED, block_features
+from sentilens.training.frozen_pass import VIEWS, run_frozen_pass
 
 
-def int8_cache(features: OpenVinoFeatures, images: torch.Tensor, batch_size: int) -> ViewCache:
-    """Pooled features of every tap and the final map, per view, through the int8 network."""
+def int8_cache(features: OpenVinoFeatures, images: torch.Tensor, batch_size: int) -> FrozenOutputs:
+    """Pooled features of every block and the final map, per view, through the int8 network."""
     pooled: dict[str, dict[str, list[torch.Tensor]]] = {view: {} for view in VIEWS}
     for start in range(0, len(images), batch_size):
         for view, batch in zip(VIEWS, views_of(images[start : start + batch_size], VIEWS)):
             for name, values in features(batch).items():
                 pooled[view].setdefault(name, []).append(values)
-    return ViewCache(None, {}, {v: {k: torch.cat(parts) for k, parts in d.items()} for v, d in pooled.items()})
+    return FrozenOutputs(None, {}, {v: {k: torch.cat(parts) for k, parts in d.items()} for v, d in pooled.items()})
 
 
-def subset(cache: ViewCache, rows: torch.Tensor) -> ViewCache:
-    return ViewCache(None, {}, {v: {k: t[rows] for k, t in d.items()} for v, d in cache.pooled.items()})
+def subset(cache: FrozenOutputs, rows: torch.Tensor) -> FrozenOutputs:
+    return FrozenOutputs(None, {}, {v: {k: t[rows] for k, t in d.items()} for v, d in cache.pooled.items()})
 
 
 def main() -> None:
@@ -64,7 +64,7 @@ def main() -> None:
     images = decode_all(everything.paths, backbone.input_size).images
     decode_seconds = time.perf_counter() - began
     stored = block_features(backbone, everything.paths, images=images)
-    fp32 = ViewCache(None, {}, {view: by_summary[POOLED] for view, by_summary in stored.values.items()})
+    fp32 = FrozenOutputs(None, {}, {view: by_summary[POOLED] for view, by_summary in stored.values.items()})
     began = time.perf_counter()
     features = OpenVinoFeatures(backbone, "int8", say=print)
     build_seconds = time.perf_counter() - began
@@ -86,7 +86,7 @@ def main() -> None:
     rounds: dict[str, list[float]] = {"torch fp32": [], "openvino int8": []}
     for _ in range(args.repeats):
         began = time.perf_counter()
-        build_view_cache(backbone, timed, backbone.tap_names, None)
+        run_frozen_pass(backbone, timed, backbone.block_names, None)
         rounds["torch fp32"].append(time.perf_counter() - began)
         began = time.perf_counter()
         int8_cache(features, timed, 32)

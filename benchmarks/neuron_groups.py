@@ -13,7 +13,7 @@ carry class information?
 3. Class information per block: cross-validated ROC-AUC (five agree, the project's folds, fold
    seeds 0-2) of a standardised logistic regression on the image-specific group descriptor
    ``(v - mean) / spread`` and, for reference, on the pooled map (what the probe reads);
-   Spearman's rho between the per-block AUC order and the ``suggest-layers`` ranking of the same
+   Spearman's rho between the per-block AUC order and the ``suggest-blocks`` ranking of the same
    images.
 
     PYTHONPATH=src SENTILENS_PROGRESS=0 python benchmarks/neuron_groups.py
@@ -53,10 +53,10 @@ from sentilens.explain import (
     normalise,
     spatial_cells,
 )
-from sentilens.explain.activation_max import tap_activations
+from sentilens.explain.activation_max import block_activations
 from sentilens.models.backbones import Backbone
 from sentilens.reports import figures
-from sentilens.selection.evidence import evidence_features, rank_one_channel_weights, rank_taps
+from sentilens.selection.evidence import evidence_features, rank_blocks, rank_one_channel_weights
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -88,12 +88,12 @@ def weighted_mean(channel_pictures: torch.Tensor, weights: np.ndarray) -> torch.
 
 @torch.no_grad()
 def match_rate(
-    backbone: Backbone, tap: str, pictures: torch.Tensor, descriptors: np.ndarray, profile: ReferenceProfile
+    backbone: Backbone, block: str, pictures: torch.Tensor, descriptors: np.ndarray, profile: ReferenceProfile
 ) -> float:
     """Share of images whose nearest picture (by the picture's own group descriptor) is their own."""
-    size = max(pictures.shape[-1], backbone.smallest_input(tap))
+    size = max(pictures.shape[-1], backbone.smallest_input(block))
     shown = F.interpolate(pictures.float(), size=(size, size), mode="bilinear", antialias=True)
-    own = profile.relative(rank_one_channel_weights(tap_activations(backbone, shown, tap)))
+    own = profile.relative(rank_one_channel_weights(block_activations(backbone, shown, block)))
     a = descriptors / np.linalg.norm(descriptors, axis=1, keepdims=True).clip(1e-12)
     b = own / np.linalg.norm(own, axis=1, keepdims=True).clip(1e-12)
     return float(((a @ b.T).argmax(axis=1) == np.arange(len(a))).mean())
@@ -109,13 +109,13 @@ def twitter_sample(data: Path, count: int, seed: int) -> list[Path]:
 
 
 def distinctiveness(
-    backbone: Backbone, tap: str, paths: list[Path], settings: AscentSettings, profile: ReferenceProfile
+    backbone: Backbone, block: str, paths: list[Path], settings: AscentSettings, profile: ReferenceProfile
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Correlation and match rate of each rendering for the images ``paths``."""
     views = torch.stack([to_unit_range(load_view(p, backbone.input_size)) for p in paths])
-    weights = np.concatenate([factorise(image_activation(backbone, v, tap)).normalised_weights() for v in views])
+    weights = np.concatenate([factorise(image_activation(backbone, v, block)).normalised_weights() for v in views])
     descriptors = profile.relative(weights)
-    channel_pictures = ChannelPictureCache().layer(backbone, tap, settings).pictures
+    channel_pictures = ChannelPictureCache().block_pictures(backbone, block, settings).pictures
     candidates: dict[str, torch.Tensor] = {
         "paper (eq. 5, stretched for display)": stretch(weighted_mean(channel_pictures, weights)),
         "eq. 5 weighted by max(v - mean, 0), stretched": stretch(
@@ -128,12 +128,12 @@ def distinctiveness(
         ("ascent of v - mean", weights - profile.mean),
         ("ascent of (v - mean) / spread (specific, default)", descriptors),
     ):
-        candidates[name] = direction_pictures(backbone, tap, directions, settings)
+        candidates[name] = direction_pictures(backbone, block, directions, settings)
     ascent_seconds = time.perf_counter() - began
     rows = {
         name: {
             "mean_pairwise_correlation": mean_pairwise_correlation(pictures),
-            "match_rate": match_rate(backbone, tap, pictures, descriptors, profile),
+            "match_rate": match_rate(backbone, block, pictures, descriptors, profile),
         }
         for name, pictures in candidates.items()
     }
@@ -150,9 +150,9 @@ def cell_correlation(cells: torch.Tensor) -> float:
     return mean_pairwise_correlation(cells.flatten(0, 1), side=None)
 
 
-def spatial(backbone: Backbone, tap: str, paths: list[Path], profile: ReferenceProfile) -> dict[str, Any]:
+def spatial(backbone: Backbone, block: str, paths: list[Path], profile: ReferenceProfile) -> dict[str, Any]:
     """Cell correlation of the grid renderings over the images ``paths`` (explain spatial defaults)."""
-    pictures = ChannelPictureCache().layer(backbone, tap, AscentSettings()).pictures
+    pictures = ChannelPictureCache().block_pictures(backbone, block, AscentSettings()).pictures
     pictures = F.interpolate(pictures, size=(32, 32), mode="bilinear", antialias=True)
     typical = torch.from_numpy(profile.activation) if profile.activation is not None else None
     variants = {
@@ -162,7 +162,7 @@ def spatial(backbone: Backbone, tap: str, paths: list[Path], profile: ReferenceP
     }
     values: dict[str, list[float]] = {name: [] for name in variants}
     for path in paths:
-        activation = image_activation(backbone, to_unit_range(load_view(path, backbone.input_size)), tap)
+        activation = image_activation(backbone, to_unit_range(load_view(path, backbone.input_size)), block)
         for name, options in variants.items():
             values[name].append(cell_correlation(spatial_cells(pictures, activation, **options)))
     return {name: {"mean": float(np.mean(v)), "std": float(np.std(v))} for name, v in values.items()}
@@ -175,25 +175,25 @@ def class_information(backbone: Backbone, data: Path, seeds: list[int]) -> dict[
     labels = np.asarray(usable.labels)
     folds = [fold for seed in seeds for fold in make_folds(usable, 5, seed)]
     blocks = {}
-    for tap in backbone.tap_names:
-        profile = matching_profile(backbone, tap)
+    for block in backbone.block_names:
+        profile = matching_profile(backbone, block)
         assert profile is not None
-        descriptor = profile.relative(normalise(features.factors[tap]))
+        descriptor = profile.relative(normalise(features.factors[block]))
         scores = {}
-        for name, x in (("group_descriptor", descriptor), ("pooled_map", features.pooled[tap])):
+        for name, x in (("group_descriptor", descriptor), ("pooled_map", features.pooled[block])):
             aucs = []
             for fold in folds:
                 model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
                 model.fit(x[list(fold.train)], labels[list(fold.train)])
                 aucs.append(roc_auc_score(labels[list(fold.test)], model.predict_proba(x[list(fold.test)])[:, 1]))
             scores[name] = {"mean": float(np.mean(aucs)), "std": float(np.std(aucs))}
-        blocks[tap] = scores
-    ranking = rank_taps(backbone, "imagenet", usable, features, seed=0)
-    rank = {t.tap: t.rank for t in ranking.taps}
-    taps = list(backbone.tap_names)
-    rho = spearmanr([blocks[t]["group_descriptor"]["mean"] for t in taps], [-rank[t] for t in taps])
-    for t in taps:
-        blocks[t]["suggest_layers_rank"] = rank[t]
+        blocks[block] = scores
+    ranking = rank_blocks(backbone, "imagenet", usable, features, seed=0)
+    rank = {t.block: t.rank for t in ranking.blocks}
+    order = list(backbone.block_names)
+    rho = spearmanr([blocks[t]["group_descriptor"]["mean"] for t in order], [-rank[t] for t in order])
+    for t in order:
+        blocks[t]["suggest_blocks_rank"] = rank[t]
     return {
         "images": len(usable),
         "skipped": len(skipped),
@@ -208,7 +208,7 @@ def class_information(backbone: Backbone, data: Path, seeds: list[int]) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--tap", default="5b", help="block of the distinctiveness and spatial measurements")
+    parser.add_argument("--block", "--tap", default="5b", help="block of the distinctiveness and spatial measurements")
     parser.add_argument("--images", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -216,28 +216,28 @@ def main() -> None:
     torch.manual_seed(args.seed)
     model, _ = load_model(None)
     backbone = model.eval().backbone
-    profile = matching_profile(backbone, args.tap)
+    profile = matching_profile(backbone, args.block)
     if profile is None:
         raise SystemExit("no shipped reference profile matches; run sentilens explain reference first")
     twitter = twitter_sample(args.data, args.images, args.seed)
-    demo, demo_pictures = distinctiveness(backbone, args.tap, sample_images(), GROUP_SETTINGS, profile)
-    tweets, _ = distinctiveness(backbone, args.tap, twitter, GROUP_SETTINGS, profile)
-    grid = spatial(backbone, args.tap, twitter, profile)
+    demo, demo_pictures = distinctiveness(backbone, args.block, sample_images(), GROUP_SETTINGS, profile)
+    tweets, _ = distinctiveness(backbone, args.block, twitter, GROUP_SETTINGS, profile)
+    grid = spatial(backbone, args.block, twitter, profile)
     classes = class_information(backbone, args.data, [0, 1, 2])
     for title, block in (("six demo photos", demo), (f"{args.images} Twitter I images", tweets)):
-        print(f"\n{title} at {args.tap}")
+        print(f"\n{title} at {args.block}")
         print_table(
             ["rendering", "mean pairwise r", "match"],
             [[k, v["mean_pairwise_correlation"], v["match_rate"]] for k, v in block["renderings"].items()],
         )
-    print(f"\nspatial grid at {args.tap}, {args.images} Twitter I images")
+    print(f"\nspatial grid at {args.block}, {args.images} Twitter I images")
     print_table(["rendering", "mean cell r", "std"], [[k, v["mean"], v["std"]] for k, v in grid.items()])
     print("\nclass information (five agree, ROC-AUC, 5 folds x 3 seeds)")
     print_table(
-        ["block", "group descriptor", "pooled map", "suggest-layers rank"],
+        ["block", "group descriptor", "pooled map", "suggest-blocks rank"],
         [
             [t, f"{b['group_descriptor']['mean']:.3f} ± {b['group_descriptor']['std']:.3f}",
-             f"{b['pooled_map']['mean']:.3f}", b["suggest_layers_rank"]]
+             f"{b['pooled_map']['mean']:.3f}", b["suggest_blocks_rank"]]
             for t, b in classes["blocks"].items()
         ],
     )  # fmt: skip
@@ -247,12 +247,12 @@ def main() -> None:
     labels = [f"{k.split(' (')[0][:18]}: {n[:10]}" for k in demo_pictures for n in names]
     figure = figures.save_picture_grid(
         RESULTS / "neuron_groups-demo.png", torch.stack(rows), labels, columns=len(names),
-        title=f"demo photos, {args.tap}: one row per rendering",
+        title=f"demo photos, {args.block}: one row per rendering",
     )  # fmt: skip
     write_json(
         "neuron_groups",
         {
-            "tap": args.tap,
+            "block": args.block,
             "picture_settings": GROUP_SETTINGS.resolved(backbone).to_dict(),
             "reference_profile": profile.source,
             "demo_photos": demo,

@@ -31,7 +31,7 @@ from tests.bad_inputs import BROKEN, DECODABLE, HUGE_LIMIT, format_samples  # no
 
 from common import write_json  # noqa: E402
 from sentilens.data import DataError, load_csv  # noqa: E402
-from sentilens.data.store import decode_all  # noqa: E402
+from sentilens.data.decoding import decode_all  # noqa: E402
 from sentilens.models import CheckpointError, build_model, load_checkpoint, save_checkpoint  # noqa: E402
 from sentilens.training import TrainConfig  # noqa: E402
 
@@ -125,7 +125,7 @@ class RunsCode:
 
 def checkpoint_rows(folder: Path, count: int, rng: np.random.Generator) -> list[tuple[str, int, int]]:
     """(kind, tried, refused with CheckpointError) for code-running, damaged and truncated checkpoints."""
-    config = TrainConfig(backbone="googlenet", weights="none", taps=("4a",), device="cpu")
+    config = TrainConfig(backbone="googlenet", weights="none", blocks=("4a",), device="cpu")
     good = save_checkpoint(build_model(config.architecture), config.to_dict(), folder / "good.pt", trained_from=None)
     payload = torch.load(good, weights_only=True)
     good_bytes = good.read_bytes()

@@ -22,10 +22,10 @@ import torch
 
 from common import DATA, write_json
 from sentilens.data import load_twitter, make_folds, to_unit_range
-from sentilens.data.store import decode_all
+from sentilens.data.decoding import decode_all
 from sentilens.explain import spliced_test
 from sentilens.models import build_model
-from sentilens.training import TrainConfig, build_view_cache, fit, predict_cached
+from sentilens.training import TrainConfig, fit, predict_cached, run_frozen_pass
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
     template = build_model(config.architecture)
     size = template.backbone.input_size
     images = decode_all(dataset.paths, size).images
-    cache = build_view_cache(template.backbone, images, template.taps, None, batch_size=config.batch_size)
+    cache = run_frozen_pass(template.backbone, images, template.blocks, None, batch_size=config.batch_size)
     labels = np.asarray(dataset.labels)
     rng = np.random.default_rng(args.seed)
     shares: dict[str, list[float]] = {"squash": [], "crop": []}
@@ -88,7 +88,7 @@ def main() -> None:
         "benchmark": "spliced-image Grad-CAM test (paper figure 6)",
         "dataset": "Twitter I five agree",
         "model": "inception_v3 ImageNet, frozen mode, aux heads 6b+6c+6e (weight 0.1), one model per fold",
-        "tap": "7c",
+        "block": "7c",
         "target": "fused prediction on the spliced image",
         "layout": "squash",
         "mean_share": summary["squash"]["mean_share"],

@@ -1,4 +1,4 @@
-"""Table 3 over several fold seeds: fixed taps, nested selection, no heads, the logistic floor, levers.
+"""Table 3 over several fold seeds: fixed blocks, nested selection, no heads, the logistic floor, levers.
 
 Every recipe runs on the same folds (one split per fold seed, per subset) and is reported per
 fold, per seed and as the mean ± standard deviation over seeds of the 5-fold means.  The frozen
@@ -7,9 +7,9 @@ two subsets') and read from the shared feature store afterwards.
 
 Recipes (all frozen inception_v3 unless named ``full-*``, which need a GPU):
 
-* ``fixed``: heads on the default taps 6b 6c 6e, weight 0.1 (their choice looked at five agree).
+* ``fixed``: heads on the default blocks 6b 6c 6e, weight 0.1 (their choice looked at five agree).
 * ``noaux``: the main head only.
-* ``nested``: the blocks chosen in each outer fold from its training images (``cv --taps auto``).
+* ``nested``: the blocks chosen in each outer fold from its training images (``cv --blocks auto``).
 * ``nested-tuned``: ``nested`` with the auxiliary weight also chosen by inner cross-validation
   among 0.1, 0.3 and 1.0.
 * ``nested-logistic``: blocks chosen as in ``nested``; their pooled features and the last
@@ -56,7 +56,7 @@ from sentilens.evaluation import (
     train_and_predict,
 )
 from sentilens.evaluation.metrics import ALL_METRIC_NAMES
-from sentilens.training import TrainConfig, ViewCache, prepare_cache
+from sentilens.training import FrozenOutputs, TrainConfig, prepare_cache
 
 ZOOM = {"predict_views": VIEW_NAMES}
 ZOOM_AUG = {"predict_views": VIEW_NAMES, "train_views": VIEW_NAMES}
@@ -65,7 +65,7 @@ TUNED = NestedSettings(aux_weights=(0.1, 0.3, 1.0))
 #: name -> (kind, TrainConfig overrides, extra settings)
 RECIPES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "fixed": ("heads", {}, {}),
-    "noaux": ("heads", {"taps": ()}, {}),
+    "noaux": ("heads", {"blocks": ()}, {}),
     "nested": ("nested", {}, {}),
     "nested-tuned": ("nested", {}, {"settings": TUNED}),
     "nested-w1": ("nested", {}, {"settings": NestedSettings(aux_weights=(1.0,))}),
@@ -82,13 +82,13 @@ RECIPES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "nested-zoomaug": ("nested", ZOOM_AUG, {}),
     "fixed-ens5": ("ensemble", {}, {"members": 5}),
     "full-aux": ("heads", {"mode": "finetune", "precision": "bf16"}, {}),
-    "full-noaux": ("heads", {"mode": "finetune", "taps": (), "precision": "bf16"}, {}),
+    "full-noaux": ("heads", {"mode": "finetune", "blocks": (), "precision": "bf16"}, {}),
 }
 
 
-def subset_cache(cache: ViewCache, indices: torch.Tensor) -> ViewCache:
+def subset_cache(cache: FrozenOutputs, indices: torch.Tensor) -> FrozenOutputs:
     """The rows ``indices`` of a cache built for a superset of images."""
-    return ViewCache(
+    return FrozenOutputs(
         cache.boundary,
         {v: t[indices] for v, t in cache.inputs.items()},
         {v: {k: t[indices] for k, t in d.items()} for v, d in cache.pooled.items()},
@@ -102,7 +102,7 @@ class EnsembleStrategy:
 
     dataset: LabelledImages
     config: TrainConfig
-    cache: ViewCache
+    cache: FrozenOutputs
     members: int
     name: str
 
@@ -137,7 +137,7 @@ def recipe_record(name: str) -> dict[str, Any]:
 
 
 def run_recipe(
-    recipe: str, dataset: LabelledImages, cache: ViewCache, seed: int, base: TrainConfig
+    recipe: str, dataset: LabelledImages, cache: FrozenOutputs, seed: int, base: TrainConfig
 ) -> CrossValidationResult:
     kind, overrides, extra = RECIPES[recipe]
     config = replace(base, **overrides, seed=seed)
@@ -227,7 +227,7 @@ def main() -> None:
     base = TrainConfig(weights=args.weights, device=args.device)
     needs_zoom = any("zoom" in r for r in args.recipes)
     frozen = prepare_cache(everything, replace(base, predict_views=VIEW_NAMES) if needs_zoom else base)
-    finetune_caches: dict[str, ViewCache] = {}
+    finetune_caches: dict[str, FrozenOutputs] = {}
     per_seed: dict[str, dict[str, list[CrossValidationResult]]] = {
         s: {r: [] for r in args.recipes} for s in args.subsets
     }
@@ -249,7 +249,7 @@ def main() -> None:
                 per_seed[subset][recipe].append(result)
                 extra = ""
                 if RECIPES[recipe][0] == "nested":
-                    extra = " blocks " + " | ".join("+".join(f.details["taps"]) for f in result.folds)
+                    extra = " blocks " + " | ".join("+".join(f.details["blocks"]) for f in result.folds)
                 print(
                     f"seed {seed} {subset} {recipe}: accuracy {result.summary['accuracy']['mean']:.4f} "
                     f"± {result.summary['accuracy']['std']:.4f} ({result.seconds:.0f} s){extra}",

@@ -32,18 +32,18 @@ import torch
 
 from common import DATA, machine, peak_rss_gib, print_table, write_json
 from sentilens.data import load_twitter, make_folds
-from sentilens.data.store import decode_all
+from sentilens.data.decoding import decode_all
 from sentilens.evaluation import cross_validate
 from sentilens.evaluation.metrics import binary_metrics
 from sentilens.models import build_model
-from sentilens.training import TrainConfig, ViewCache, build_view_cache, fit, predict_cached
-from sentilens.training.cache import FINAL
+from sentilens.training import FrozenOutputs, TrainConfig, fit, predict_cached, run_frozen_pass
+from sentilens.training.frozen_pass import FINAL
 
 BOUNDARY = "7a"
 
 
-def frozen_from(cache: ViewCache, config: TrainConfig) -> ViewCache:
-    """Frozen-mode cache (pooled taps and final map) from a cache of the input of ``BOUNDARY``."""
+def frozen_from(cache: FrozenOutputs, config: TrainConfig) -> FrozenOutputs:
+    """Frozen-mode cache (pooled blocks and final map) from a cache of the input of ``BOUNDARY``."""
     backbone = build_model(config.architecture).backbone.eval()
     pooled = {}
     with torch.inference_mode():
@@ -53,12 +53,12 @@ def frozen_from(cache: ViewCache, config: TrainConfig) -> ViewCache:
                 for i in range(0, len(inputs), 64)
             ]
             pooled[view] = {**cache.pooled[view], FINAL: torch.cat(finals)}
-    return ViewCache(None, {}, pooled)
+    return FrozenOutputs(None, {}, pooled)
 
 
-def rows_of(cache: ViewCache, rows: torch.Tensor) -> ViewCache:
+def rows_of(cache: FrozenOutputs, rows: torch.Tensor) -> FrozenOutputs:
     """The cache restricted to ``rows`` (a subset's images within the superset's cache)."""
-    return ViewCache(
+    return FrozenOutputs(
         cache.boundary,
         {v: t[rows] for v, t in cache.inputs.items()},
         {v: {k: t[rows] for k, t in d.items()} for v, d in cache.pooled.items()},
@@ -66,7 +66,7 @@ def rows_of(cache: ViewCache, rows: torch.Tensor) -> ViewCache:
     )
 
 
-def timed_fold(cache: ViewCache, fold, labels: np.ndarray, config: TrainConfig) -> dict:
+def timed_fold(cache: FrozenOutputs, fold, labels: np.ndarray, config: TrainConfig) -> dict:
     """Train on one fold; seconds per epoch, losses, held-out probabilities and accuracy."""
     torch.manual_seed(config.seed)  # the same initial heads for every mode
     model = build_model(config.architecture)
@@ -102,10 +102,10 @@ def main() -> None:
     images = decode_all(three.paths, template.backbone.input_size).images
     result["decode_seconds_three_agree"] = time.perf_counter() - began
     began = time.perf_counter()
-    cache32 = build_view_cache(template.backbone, images, template.taps, BOUNDARY)
+    cache32 = run_frozen_pass(template.backbone, images, template.blocks, BOUNDARY)
     result["cache_seconds_three_agree"] = time.perf_counter() - began
-    cache16 = ViewCache(BOUNDARY, {v: t.to(torch.bfloat16) for v, t in cache32.inputs.items()}, cache32.pooled)
-    recomputed = build_view_cache(template.backbone, images, template.taps, BOUNDARY, recompute=True)
+    cache16 = FrozenOutputs(BOUNDARY, {v: t.to(torch.bfloat16) for v, t in cache32.inputs.items()}, cache32.pooled)
+    recomputed = run_frozen_pass(template.backbone, images, template.blocks, BOUNDARY, recompute=True)
     began = time.perf_counter()
     frozen_cache = frozen_from(cache32, frozen)
     result["frozen_features_seconds_three_agree"] = time.perf_counter() - began
@@ -121,7 +121,7 @@ def main() -> None:
         "finetune 7a, recomputed": (rows_of(recomputed, rows), finetune),
     }
     if args.full:
-        full_cache = build_view_cache(template.backbone, images, template.taps, template.backbone.stage_names[0])
+        full_cache = run_frozen_pass(template.backbone, images, template.blocks, template.backbone.stage_names[0])
         full = TrainConfig(mode="finetune", device="cpu", epochs=args.probe_epochs)
         probes["full fine-tuning (whole backbone)"] = (rows_of(full_cache, rows), full)
     per_epoch = {}

@@ -54,7 +54,7 @@ def tiny_model(seed: int = 0) -> SentimentModel:
             self.stages["c"] = ConvBNReLU(16, 16, 1)
 
     torch.manual_seed(seed)
-    model = SentimentModel(TinyBackbone(), taps=("a", "b"), aux_weights=(0.3, 0.3))
+    model = SentimentModel(TinyBackbone(), blocks=("a", "b"), aux_weights=(0.3, 0.3))
     for module in model.modules():  # batch-norm statistics that folding actually has to fold
         if isinstance(module, nn.BatchNorm2d):
             module.running_mean.uniform_(-0.1, 0.1)

@@ -68,19 +68,19 @@ def test_default_model_predicts_the_sample_images(classifier) -> None:
         assert prediction.label == classifier.class_names[int(expected.argmax())]
         assert prediction.probability == pytest.approx(float(expected.max()), abs=tolerance)
         assert prediction.positive_probability == pytest.approx(float(expected[1]), abs=tolerance)
-        assert set(prediction.head_probabilities) == {"main", *classifier.taps}
+        assert set(prediction.head_probabilities) == {"main", *classifier.blocks}
         assert prediction.head_probabilities["main"] == pytest.approx(float(expected_main), abs=tolerance)
 
 
 def test_explain_gives_a_map_of_the_input_size(classifier) -> None:
     image = sample_images()[1]
-    explanation = classifier.explain(image, tap="6e")
+    explanation = classifier.explain(image, block="6e")
     assert explanation.cam.shape == (299, 299)
     fused = classifier.model.predict_proba(centre_crops(classifier.model, [image]))[0]  # one view, as explain
     predicted = int(fused.argmax())
     assert explanation.label == classifier.class_names[predicted]
     assert explanation.probability == pytest.approx(float(fused[predicted]), abs=1e-5)
-    other = classifier.explain(image, tap="6e", target=1 - predicted)
+    other = classifier.explain(image, block="6e", target=1 - predicted)
     assert other.label == classifier.class_names[1 - predicted]
     assert np.abs(other.cam - explanation.cam).mean() > 0.05, "the other class's map is another map"
     assert explanation.overlay().shape == (299, 299, 3)
@@ -89,7 +89,7 @@ def test_explain_gives_a_map_of_the_input_size(classifier) -> None:
 @pytest.mark.slow
 def test_workflow_writes_tables_and_page(classifier, tmp_path: Path) -> None:
     images = sample_images()[:2]
-    result = analyse(classifier, images, tmp_path, group_tap="5b", settings=AscentSettings(size=80, steps=2))
+    result = analyse(classifier, images, tmp_path, group_block="5b", settings=AscentSettings(size=80, steps=2))
     page = result.page.read_text()
     assert page.count("<tr>") == 3  # header + one row per image
     for name in ("000-gradcam.png", "000-where.png", "000-group.png", "001-image.png", "contrast-1.png"):
@@ -103,7 +103,7 @@ def test_workflow_writes_tables_and_page(classifier, tmp_path: Path) -> None:
 
 
 def test_groups_show_where_and_what(classifier) -> None:
-    groups = classifier.groups(sample_images()[0], tap="5b", rank=2, settings=AscentSettings(size=48, steps=4))
+    groups = classifier.groups(sample_images()[0], block="5b", rank=2, settings=AscentSettings(size=48, steps=4))
     assert groups.where.shape == (2, 299, 299) and groups.where.max() == pytest.approx(1.0)
     assert groups.pictures.shape == (2, 48, 48, 3)
     assert groups.channel_weights.shape == (2, 256)

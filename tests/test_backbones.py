@@ -1,4 +1,4 @@
-"""Backbones: their specs, stage order, taps and shapes, the Inception-v3 weight port, weight errors."""
+"""Backbones: their specs, stage order, blocks and shapes, the Inception-v3 weight port, weight errors."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import torch
 from typer.testing import CliRunner
 
 from sentilens.app.configs import config_from_options
-from sentilens.app.evaluate import experiment_taps
+from sentilens.app.evaluate import experiment_blocks
 from sentilens.cli import app
 from sentilens.data import load_view, to_unit_range
 from sentilens.models import Architecture, available_backbones, backbone_spec, build_model, create_backbone
-from sentilens.models.backbones import Backbone, UnknownTapError, WeightsUnavailableError
+from sentilens.models.backbones import Backbone, UnknownBlockError, WeightsUnavailableError
 from sentilens.models.backbones import googlenet as googlenet_module
 from sentilens.models.backbones import inception_v3 as inception_module
 
@@ -34,18 +34,18 @@ def test_the_spec_agrees_with_the_built_network(name: str, expected: dict[str, t
     spec = backbone_spec(name)
     backbone = create_backbone(name, "none").eval()
     assert spec.blocks == tuple(expected) == tuple(stage for stage in backbone.stage_names if stage in spec.blocks)
-    assert backbone.tap_names == spec.blocks and backbone.input_size == spec.input_size
+    assert backbone.block_names == spec.blocks and backbone.input_size == spec.input_size
     x = torch.zeros(2, 3, spec.input_size, spec.input_size)
     with torch.no_grad():
-        out = backbone(x, taps=spec.blocks)
-    for tap, (channels, side) in expected.items():  # the sides are those of the paper's input size
-        assert out.taps[tap].shape == (2, channels, side, side)
-        assert spec.block_channels[tap] == channels
+        out = backbone(x, blocks=spec.blocks)
+    for block, (channels, side) in expected.items():  # the sides are those of the paper's input size
+        assert out.blocks[block].shape == (2, channels, side, side)
+        assert spec.block_channels[block] == channels
     assert out.final.shape[1] == spec.num_features
     low, high = spec.input_range
     assert backbone.normalize(torch.zeros(1)).item() == low and backbone.normalize(torch.ones(1)).item() == high
     assert {"imagenet", "none"} <= set(spec.weights)
-    assert build_model(Architecture(backbone=name, weights="none")).taps == spec.default_aux_blocks
+    assert build_model(Architecture(backbone=name, weights="none")).blocks == spec.default_aux_blocks
 
 
 def test_reading_specs_builds_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,8 +63,8 @@ def test_reading_specs_builds_no_network(monkeypatch: pytest.MonkeyPatch) -> Non
     listing = CliRunner().invoke(app, ["backbones"], env={"COLUMNS": "300"})
     assert listing.exit_code == 0, listing.output
     assert "6b 6c 6e" in listing.output and "4a 4b 4d" in listing.output and "299px" in listing.output
-    assert config_from_options(backbone="googlenet", aux_weight=0.2).taps == ("4a", "4b", "4d")
-    assert experiment_taps("layers", config_from_options(), None) == backbone_spec("inception_v3").blocks
+    assert config_from_options(backbone="googlenet", aux_weight=0.2).blocks == ("4a", "4b", "4d")
+    assert experiment_blocks("layers", config_from_options(), None) == backbone_spec("inception_v3").blocks
 
 
 def test_specs_are_frozen_and_checked() -> None:
@@ -83,17 +83,17 @@ def test_running_a_slice_equals_running_everything() -> None:
     backbone = create_backbone("googlenet", "none").eval()
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
-        whole = backbone(x, taps=["4d"])
+        whole = backbone(x, blocks=["4d"])
         lower = backbone(x, stop="pool3")
-        upper = backbone(lower.final, taps=["4d"], start="4a")
+        upper = backbone(lower.final, blocks=["4d"], start="4a")
     torch.testing.assert_close(upper.final, whole.final)
-    torch.testing.assert_close(upper.taps["4d"], whole.taps["4d"])
+    torch.testing.assert_close(upper.blocks["4d"], whole.blocks["4d"])
 
 
-def test_unknown_tap_lists_valid_ones() -> None:
+def test_unknown_block_lists_valid_ones() -> None:
     backbone = create_backbone("googlenet", "none")
-    with pytest.raises(UnknownTapError, match="valid taps: 3a, 3b, 4a"):
-        backbone(torch.zeros(1, 3, 224, 224), taps=["9z"])
+    with pytest.raises(UnknownBlockError, match="valid blocks: 3a, 3b, 4a"):
+        backbone(torch.zeros(1, 3, 224, 224), blocks=["9z"])
 
 
 def test_inception_port_matches_torchscript(inception, twitter_root) -> None:

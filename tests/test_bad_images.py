@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from sentilens.data import ImageDecodeError, decode_image, load_view
-from sentilens.data.store import decode_all
+from sentilens.data.decoding import decode_all
 
 from .bad_inputs import BROKEN, DECODABLE, HUGE_LIMIT, exif_rotated, rgba, sixteen_bit
 

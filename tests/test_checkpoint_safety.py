@@ -1,4 +1,4 @@
-"""Checkpoints: atomic writes, what they carry, refusal of other backbones/taps and of pickled code."""
+"""Checkpoints: atomic writes, what they carry, refusal of other backbones/blocks and of pickled code."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sentilens.training import TrainConfig, boundary_stage
 from sentilens.utils.atomic import write_json_atomic
 from sentilens.utils.version import __version__
 
-CONFIG = TrainConfig(backbone="googlenet", weights="none", taps=("4a", "4d"), epochs=1, device="cpu")
+CONFIG = TrainConfig(backbone="googlenet", weights="none", blocks=("4a", "4d"), epochs=1, device="cpu")
 
 
 class RunsCode:
@@ -38,9 +38,9 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_checkpoint_carries_what_the_issue_lists(checkpoint: Path) -> None:
-    loaded = load_checkpoint(checkpoint, expect_backbone="googlenet", expect_taps=("4a", "4d"))
+    loaded = load_checkpoint(checkpoint, expect_backbone="googlenet", expect_blocks=("4a", "4d"))
     meta = loaded.metadata
-    assert meta["backbone"] == "googlenet" and meta["taps"] == ["4a", "4d"]
+    assert meta["backbone"] == "googlenet" and meta["blocks"] == ["4a", "4d"]
     assert meta["sentilens_version"] == __version__
     assert meta["config"] == CONFIG.to_dict() and loaded.class_names == ("negative", "positive")
     assert "frozen_digest" in meta
@@ -55,13 +55,13 @@ def test_the_training_config_carries_the_architecture_under_the_same_names() -> 
     assert {field.name for field in dataclasses.fields(Architecture)} <= set(TrainConfig().to_dict())
     assert TrainConfig().architecture == Architecture()  # one set of defaults
     assert CONFIG.architecture == Architecture.from_dict(CONFIG.to_dict())
-    assert CONFIG.architecture == Architecture(backbone="googlenet", weights="none", taps=("4a", "4d"))
+    assert CONFIG.architecture == Architecture(backbone="googlenet", weights="none", blocks=("4a", "4d"))
 
 
 def test_a_fine_tuned_checkpoint_holds_only_its_trained_blocks(tmp_path: Path) -> None:
     """With ImageNet weights the file holds the heads and the fine-tuned blocks; the frozen ones
     come from the weight package again, and a file that lost its fine-tuned block is refused."""
-    config = TrainConfig(taps=("7b",), mode="finetune", trainable_from="7c", device="cpu")
+    config = TrainConfig(blocks=("7b",), mode="finetune", trainable_from="7c", device="cpu")
     torch.manual_seed(0)
     model = build_model(config.architecture)
     with torch.no_grad():
@@ -78,19 +78,19 @@ def test_a_fine_tuned_checkpoint_holds_only_its_trained_blocks(tmp_path: Path) -
         load_checkpoint(tmp_path / "cut.pt")
 
 
-def test_other_backbone_or_taps_are_refused(checkpoint: Path) -> None:
+def test_other_backbone_or_blocks_are_refused(checkpoint: Path) -> None:
     with pytest.raises(CheckpointError, match="made for backbone 'googlenet', not 'inception_v3'"):
         load_checkpoint(checkpoint, expect_backbone="inception_v3")
-    with pytest.raises(CheckpointError, match=r"has heads on taps \['4a', '4d'\], not \['4b'\]"):
-        load_checkpoint(checkpoint, expect_taps=("4b",))
+    with pytest.raises(CheckpointError, match=r"has heads on blocks \['4a', '4d'\], not \['4b'\]"):
+        load_checkpoint(checkpoint, expect_blocks=("4b",))
 
 
 def test_tensors_that_do_not_fit_are_refused(checkpoint: Path, tmp_path: Path) -> None:
     payload = torch.load(checkpoint, weights_only=True)
-    payload["taps"] = ["4b"]
-    payload["config"]["taps"] = ["4b"]
+    payload["blocks"] = ["4b"]
+    payload["config"]["blocks"] = ["4b"]
     torch.save(payload, tmp_path / "edited.pt")
-    with pytest.raises(CheckpointError, match=r"tensors do not fit googlenet with taps \['4b'\]"):
+    with pytest.raises(CheckpointError, match=r"tensors do not fit googlenet with blocks \['4b'\]"):
         load_checkpoint(tmp_path / "edited.pt")
 
 

@@ -23,7 +23,7 @@ COMMANDS = ["cv", "train", "predict", "backbones"]
 def assert_fused_from_heads(row: dict[str, str], weights: dict[str, float]) -> None:
     """A predict row's verdict is the paper's vote of its head columns (main weight 1, each
     auxiliary head its weight; views averaged, which the linear vote commutes with)."""
-    positive = (float(row["head_main"]) + sum(w * float(row[f"head_{tap}"]) for tap, w in weights.items())) / (
+    positive = (float(row["head_main"]) + sum(w * float(row[f"head_{block}"]) for block, w in weights.items())) / (
         1 + sum(weights.values())
     )
     assert float(row["positive_probability"]) == pytest.approx(positive, abs=2e-6)
@@ -84,7 +84,7 @@ def test_train_then_predict(small_twitter_csv: Path, tmp_path: Path) -> None:
     assert [row["file"] for row in rows] == [*images, str(broken)]  # every input, in input order
     *classified, left_out = rows
     trained = load_checkpoint(checkpoint).model
-    weights = dict(zip(trained.taps, trained.aux_weights, strict=True))
+    weights = dict(zip(trained.blocks, trained.aux_weights, strict=True))
     for row in classified:
         assert row["status"] == "ok" and row["reason"] == ""
         assert {"head_main", "head_6b", "head_6c", "head_6e"} <= set(row)
@@ -108,10 +108,10 @@ def test_cv_reports_a_missing_folder(tmp_path: Path) -> None:
     assert "not found" in result.output
 
 
-def test_cv_reports_an_unknown_tap(small_twitter_csv: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["cv", str(small_twitter_csv), "--taps", "6b,4z", "--out", str(tmp_path)])
+def test_cv_reports_an_unknown_block(small_twitter_csv: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["cv", str(small_twitter_csv), "--blocks", "6b,4z", "--out", str(tmp_path)])
     assert result.exit_code == 2
-    assert "valid taps: 5b" in result.output
+    assert "valid blocks: 5b" in result.output
 
 
 @pytest.mark.parametrize("command", ["layers", "ablation"])
@@ -139,10 +139,21 @@ def test_ablation_end_to_end(small_twitter_csv: Path, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     rows = json.loads((tmp_path / "ablation.json").read_text())["rows"]
-    assert [r["taps"] for r in rows] == [["6b", "7a"], ["6b"], ["7a"]]
-    # A row is the cross-validation of its head set on the same folds: `cv` with those taps agrees.
+    assert [r["blocks"] for r in rows] == [["6b", "7a"], ["6b"], ["7a"]]
+    # A row is the cross-validation of its head set on the same folds: `cv` with those blocks agrees.
     cv_out = tmp_path / "cv"
-    cv_args = ["cv", str(small_twitter_csv), "--taps", "6b,7a", "--folds", "3", "--epochs", "40", "--out", str(cv_out)]
+    cv_args = [
+        "cv",
+        str(small_twitter_csv),
+        "--blocks",
+        "6b,7a",
+        "--folds",
+        "3",
+        "--epochs",
+        "40",
+        "--out",
+        str(cv_out),
+    ]
     result = runner.invoke(app, cv_args)
     assert result.exit_code == 0, result.output
     (table,) = json.loads((cv_out / "table3.json").read_text()).values()
@@ -157,7 +168,7 @@ def test_experiment_refuses_unknown_blocks(small_twitter_csv: Path, tmp_path: Pa
         app, ["experiment", "layers", str(small_twitter_csv), "--blocks", "6b,zz", "--out", str(tmp_path)]
     )
     assert result.exit_code == 2
-    assert "valid taps" in result.output
+    assert "valid blocks" in result.output
 
 
 def test_missing_imagenet_weights_give_one_line_not_a_traceback(

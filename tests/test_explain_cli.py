@@ -51,7 +51,7 @@ def test_every_command_has_help(command: str) -> None:
 def test_gradcam_on_a_folder(images: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
     torch.manual_seed(7)  # the fresh heads draw from the global generator
-    result = invoke("gradcam", str(images["neg"].parent), "--tap", "4b", "--target", "1", *SMALL, "--out", str(out))
+    result = invoke("gradcam", str(images["neg"].parent), "--block", "4b", "--target", "1", *SMALL, "--out", str(out))
     assert result.exit_code == 0, result.output
     maps = sorted(out.glob("*-gradcam-4b-positive.npy"))
     assert [m.name.split("-")[0] for m in maps] == ["neg", "pos"]
@@ -70,13 +70,13 @@ def test_channels_spatial_groups_and_splice(images: dict[str, Path], tmp_path: P
     weights = tmp_path / "googlenet.pt"  # one fixed random initialisation, so the cache key repeats
     torch.save(create_backbone("googlenet", "none").state_dict(), weights)
     common = ["--backbone", "googlenet", "--weights", str(weights), "--out", str(out)]
-    result = invoke("channels", "--tap", "3a", "--channels", "0:4", *common, *TINY_ASCENT)
+    result = invoke("channels", "--block", "3a", "--channels", "0:4", *common, *TINY_ASCENT)
     assert result.exit_code == 0, result.output
     assert np.load(out / "channels-3a.npy").shape == (4, 3, 24, 24)
     result = invoke(
         "spatial",
         str(images["pos"]),
-        "--tap",
+        "--block",
         "3a",
         "--cell-size",
         "8",
@@ -88,7 +88,7 @@ def test_channels_spatial_groups_and_splice(images: dict[str, Path], tmp_path: P
     assert result.exit_code == 0, result.output
     assert np.load(out / "pos-spatial-3a.npy").shape == (28, 28, 3, 8, 8)
     assert "3 strongest channels (no reference profile fits" in result.output
-    pair = ["--negative", str(images["neg"]), "--positive", str(images["pos"]), "--tap", "3a", "--rank", "2"]
+    pair = ["--negative", str(images["neg"]), "--positive", str(images["pos"]), "--block", "3a", "--rank", "2"]
     result = invoke("groups", *pair, *common, *TINY_ASCENT, "--cache-dir", str(cache))
     assert result.exit_code == 0, result.output
     assert np.load(out / "groups-3a.npy").shape == (2, 2, 3, 24, 24)
@@ -101,7 +101,7 @@ def test_channels_spatial_groups_and_splice(images: dict[str, Path], tmp_path: P
     assert len(list(cache.glob("googlenet-3a-*.group"))) == 2 * 2
     result = invoke("groups", *pair, "--rendering", "paper", *common, *TINY_ASCENT, "--cache-dir", str(cache))
     assert result.exit_code == 0, result.output
-    assert len(list(cache.glob("googlenet-3a-*.channels"))) == 1  # spatial and paper groups shared the cached layer
+    assert len(list(cache.glob("googlenet-3a-*.channels"))) == 1  # spatial and paper groups shared the cached block
     result = invoke("splice", str(images["neg"]), str(images["pos"]), *common)
     assert result.exit_code == 0, result.output
     assert "matching share" in result.output
@@ -110,8 +110,8 @@ def test_channels_spatial_groups_and_splice(images: dict[str, Path], tmp_path: P
 
 def test_bad_input_is_reported(images: dict[str, Path], tmp_path: Path) -> None:
     out = ["--out", str(tmp_path / "out"), *SMALL]
-    result = invoke("gradcam", str(images["pos"]), "--tap", "4z", *out)
-    assert result.exit_code == 2 and "valid taps: 3a, 3b" in result.output
+    result = invoke("gradcam", str(images["pos"]), "--block", "4z", *out)
+    assert result.exit_code == 2 and "valid blocks: 3a, 3b" in result.output
     result = invoke("gradcam", str(images["pos"]), "--target", "2", *out)
     assert result.exit_code == 2 and "class index 2" in result.output
     broken = tmp_path / "broken.jpg"
@@ -119,10 +119,19 @@ def test_bad_input_is_reported(images: dict[str, Path], tmp_path: Path) -> None:
     result = invoke("gradcam", str(broken), *out)
     assert result.exit_code == 2 and "cannot decode" in result.output
     result = invoke(
-        "groups", "--negative", str(images["neg"]), "--positive", str(images["pos"]), "--tap", "3a", "--rank", "0", *out
+        "groups",
+        "--negative",
+        str(images["neg"]),
+        "--positive",
+        str(images["pos"]),
+        "--block",
+        "3a",
+        "--rank",
+        "0",
+        *out,
     )
     assert result.exit_code == 2 and "at least 1, got 0" in result.output
-    result = invoke("spatial", str(images["pos"]), "--tap", "5b", "--size", "14", *out)
+    result = invoke("spatial", str(images["pos"]), "--block", "5b", "--size", "14", *out)
     assert result.exit_code == 2 and "at least 16 pixels, got 14" in result.output  # googlenet reaches 5b from 15 px
 
 
@@ -137,12 +146,12 @@ def test_reference_profiles_are_written_and_used(class_folder: Path, tmp_path: P
     pair = ["--negative", str(class_folder / "negative"), "--positive", str(class_folder / "positive")]
     out = tmp_path / "groups"
     result = invoke(
-        "groups", *pair, "--tap", "4a", "--reference", str(profile), *common, *TINY_ASCENT, "--out", str(out)
+        "groups", *pair, "--block", "4a", "--reference", str(profile), *common, *TINY_ASCENT, "--out", str(out)
     )
     assert result.exit_code == 0, result.output
     assert np.load(out / "groups-4a.npy").shape == (12, 1, 3, 24, 24)
     other = ["--backbone", "googlenet", "--weights", "none"]
     result = invoke(
-        "groups", *pair, "--tap", "4a", "--reference", str(profile), *other, *TINY_ASCENT, "--out", str(out)
+        "groups", *pair, "--block", "4a", "--reference", str(profile), *other, *TINY_ASCENT, "--out", str(out)
     )
     assert result.exit_code == 2 and "no profile of 4a made with this backbone's weights" in result.output

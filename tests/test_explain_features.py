@@ -21,9 +21,9 @@ from sentilens.explain import (
     tile,
     visualise_channels,
 )
-from sentilens.explain.activation_max import redirected_relu, tap_activations
+from sentilens.explain.activation_max import block_activations, redirected_relu
 from sentilens.models import create_backbone
-from sentilens.models.backbones import UnknownTapError
+from sentilens.models.backbones import UnknownBlockError
 
 TINY = AscentSettings(size=24, steps=1, batch_size=256)
 
@@ -43,7 +43,7 @@ def test_activation_maximisation_beats_noise_and_real_images(
     paths = load_twitter(twitter_root, "five").paths[:8]
     real = to_unit_range(torch.stack([load_view(p, 299) for p in paths]))
     with torch.no_grad():
-        real_max = tap_activations(inception.eval(), real, "6a").mean(dim=(2, 3)).max(dim=0).values
+        real_max = block_activations(inception.eval(), real, "6a").mean(dim=(2, 3)).max(dim=0).values
     pictures = visualise_channels(inception, "6a", range(5), AscentSettings(mode=mode, size=size, steps=steps))
     alive = pictures.start_activation > 0
     assert alive.sum() >= 2
@@ -79,7 +79,7 @@ def test_pictures_are_images_and_weights_unchanged(googlenet) -> None:
         # Each picture is of its own channel: measured here, it excites that channel more than the
         # other channels' pictures do (channels the start leaves at 0 may stay there after 3 steps).
         with torch.no_grad():
-            excitation = tap_activations(googlenet.eval(), pictures.pictures, "3a").mean(dim=(2, 3))[:, [0, 5, 9]]
+            excitation = block_activations(googlenet.eval(), pictures.pictures, "3a").mean(dim=(2, 3))[:, [0, 5, 9]]
         live = (pictures.start_activation > 0).nonzero().flatten().tolist()
         assert len(live) >= 2
         for channel in live:
@@ -87,8 +87,8 @@ def test_pictures_are_images_and_weights_unchanged(googlenet) -> None:
     assert all(torch.equal(before[k], v) for k, v in googlenet.state_dict().items())
 
 
-def test_bad_tap_channel_and_settings(googlenet) -> None:
-    with pytest.raises(UnknownTapError, match="valid taps: 3a"):
+def test_bad_block_channel_and_settings(googlenet) -> None:
+    with pytest.raises(UnknownBlockError, match="valid blocks: 3a"):
         visualise_channels(googlenet, "6a", [0], TINY)
     with pytest.raises(ValueError, match="channel.*256.*0..255"):
         visualise_channels(googlenet, "3a", [256], TINY)
@@ -98,19 +98,19 @@ def test_bad_tap_channel_and_settings(googlenet) -> None:
         AscentSettings(spectrum_gain=0)
 
 
-def test_cache_computes_once_and_keys_on_weights_tap_and_settings(googlenet, tmp_path: Path, monkeypatch) -> None:
+def test_cache_computes_once_and_keys_on_weights_block_and_settings(googlenet, tmp_path: Path, monkeypatch) -> None:
     cache = ChannelPictureCache(tmp_path)
-    first = cache.layer(googlenet, "3a", TINY)
+    first = cache.block_pictures(googlenet, "3a", TINY)
     assert first.pictures.shape == (256, 3, 24, 24)
     (stored,) = tmp_path.glob("googlenet-3a-*.channels")
-    again = cache.layer(googlenet, "3a", TINY)
+    again = cache.block_pictures(googlenet, "3a", TINY)
     assert torch.allclose(again.pictures, first.pictures, atol=1 / 255)
     assert torch.equal(again.final_activation, first.final_activation)
     damaged = bytearray(stored.read_bytes())
     damaged[len(damaged) // 2] ^= 0x01
     stored.write_bytes(bytes(damaged))
     messages: list[str] = []
-    rebuilt = ChannelPictureCache(tmp_path, say=messages.append).layer(googlenet, "3a", TINY)
+    rebuilt = ChannelPictureCache(tmp_path, say=messages.append).block_pictures(googlenet, "3a", TINY)
     assert len(messages) == 1 and "damaged" in messages[0] and stored.name in messages[0]
     torch.testing.assert_close(rebuilt.pictures, first.pictures)  # computed again, not the damaged bytes
     assert torch.equal(ChannelPictureCache(tmp_path).load(googlenet, "3a", TINY).pictures, again.pictures)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from sentilens.explain import ClassIndexError, grad_cam, matching_share, splice, spliced_test
 from sentilens.models import SentimentModel, create_backbone
-from sentilens.models.backbones import UnknownTapError
+from sentilens.models.backbones import UnknownBlockError
 
 from .helpers import tiny_model
 
@@ -71,7 +71,7 @@ def test_map_at_the_last_block_is_the_class_activation_map(target: int) -> None:
     model = tiny_model(seed=3)
     images = torch.rand((3, 3, 32, 32), generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
-        last = model.backbone(model.backbone.normalize(images), taps=("c",)).taps["c"]
+        last = model.backbone(model.backbone.normalize(images), blocks=("c",)).blocks["c"]
     weights = model.main_head.linear.weight.detach()
     direction = weights[target] - weights[1 - target]
     cam = torch.einsum("c,nchw->nhw", direction, last).clamp_min(0)
@@ -93,10 +93,10 @@ def test_works_with_a_frozen_backbone(images: torch.Tensor) -> None:
     np.testing.assert_allclose(grad_cam(frozen, images[:1], "4b", target=1).maps, expected, atol=1e-6)
 
 
-def test_bad_class_and_tap_are_named(model: SentimentModel, images: torch.Tensor) -> None:
+def test_bad_class_and_block_are_named(model: SentimentModel, images: torch.Tensor) -> None:
     with pytest.raises(ClassIndexError, match="class index 2 .* 0..1"):
         grad_cam(model, images, "4b", target=2)
-    with pytest.raises(UnknownTapError, match="valid taps: 3a, 3b, 4a"):
+    with pytest.raises(UnknownBlockError, match="valid blocks: 3a, 3b, 4a"):
         grad_cam(model, images, "6e")
 
 

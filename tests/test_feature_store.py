@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from sentilens.data import load_folder
-from sentilens.data.store import decode_all
+from sentilens.data.decoding import decode_all
 from sentilens.models import create_backbone
 from sentilens.models.backbones import Backbone
 from sentilens.selection import evidence_features
 from sentilens.training import feature_store
-from sentilens.training.cache import build_view_cache
 from sentilens.training.feature_store import POOLED, block_features, default_store_dir
+from sentilens.training.frozen_pass import run_frozen_pass
 
 VIEWS = ("centre", "mirror", "zoom")
 
@@ -42,7 +42,7 @@ def computed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
 def _fresh(backbone: Backbone, paths: list[Path]) -> dict[str, dict[str, torch.Tensor]]:
     """The in-memory frozen pass of training over ``paths``: what the store must return."""
     images = decode_all(paths, backbone.input_size).images
-    return build_view_cache(backbone, images, backbone.tap_names, None, views=VIEWS).pooled
+    return run_frozen_pass(backbone, images, backbone.block_names, None, views=VIEWS).pooled
 
 
 def _assert_equal(stored: dict[str, dict[str, torch.Tensor]], expected: dict[str, dict[str, torch.Tensor]]) -> None:
@@ -123,8 +123,8 @@ def test_selection_and_training_share_the_pooled_entries(
     assert computed == [("centre", 12)]
     training = block_features(backbone, list(dataset.paths), ("centre", "mirror"), store_dir=tmp_path / "store")
     assert computed == [("centre", 12), ("mirror", 12)], "the centre view came from the store"
-    for tap in ("3a", "5b"):
-        assert torch.equal(torch.from_numpy(features.pooled[tap]), training.values["centre"][POOLED][tap])
+    for block in ("3a", "5b"):
+        assert torch.equal(torch.from_numpy(features.pooled[block]), training.values["centre"][POOLED][block])
 
 
 def test_store_lives_under_the_cache_variable(isolated_cache: Path) -> None:

@@ -20,7 +20,7 @@ from sentilens.evaluation import (
 )
 from sentilens.evaluation.experiments import ablation_rows, block_experiment, layer_rows
 from sentilens.models import create_backbone
-from sentilens.training import TrainConfig, ViewCache
+from sentilens.training import FrozenOutputs, TrainConfig
 from sentilens.utils.errors import InvalidArgumentError
 
 N = 30
@@ -45,11 +45,11 @@ def dataset(tmp_path: Path) -> LabelledImages:
 
 
 @pytest.fixture
-def cache(dataset: LabelledImages) -> ViewCache:
-    """GoogLeNet-shaped pooled features of taps 4b and the final map, both carrying the label."""
+def cache(dataset: LabelledImages) -> FrozenOutputs:
+    """GoogLeNet-shaped pooled features of blocks 4b and the final map, both carrying the label."""
     rng = np.random.default_rng(2)
     labels = np.asarray(dataset.labels)
-    channels = create_backbone("googlenet", "none").tap_channels
+    channels = create_backbone("googlenet", "none").block_channels
     pooled = {}
     for view in ("centre", "mirror"):
         features = {}
@@ -58,7 +58,7 @@ def cache(dataset: LabelledImages) -> ViewCache:
             values[:, :8] += 2.0 * (labels[:, None] * 2 - 1)
             features[name] = torch.from_numpy(values)
         pooled[view] = features
-    return ViewCache(None, {}, pooled)
+    return FrozenOutputs(None, {}, pooled)
 
 
 @dataclass
@@ -96,8 +96,10 @@ def test_the_loop_gives_each_strategy_the_seeded_folds_and_scores_its_probabilit
     assert (result.dataset, result.model, result.config) == ("toy", "scripted", {"kind": "scripted"})
 
 
-def test_a_resumed_run_prepares_and_trains_nothing(dataset: LabelledImages, cache: ViewCache, tmp_path: Path) -> None:
-    config = replace(CONFIG, taps=("4b",), aux_weights=(0.1,))
+def test_a_resumed_run_prepares_and_trains_nothing(
+    dataset: LabelledImages, cache: FrozenOutputs, tmp_path: Path
+) -> None:
+    config = replace(CONFIG, blocks=("4b",), aux_weights=(0.1,))
     first = cross_validate(dataset, config, 3, 0, cache=cache, run_dir=tmp_path / "run")
 
     @dataclass
@@ -119,7 +121,7 @@ def test_a_resumed_run_prepares_and_trains_nothing(dataset: LabelledImages, cach
 
 
 def test_a_run_folder_refuses_a_strategy_that_trains_no_model(
-    dataset: LabelledImages, cache: ViewCache, tmp_path: Path
+    dataset: LabelledImages, cache: FrozenOutputs, tmp_path: Path
 ) -> None:
     labels = np.asarray(dataset.labels)
     informative = cache.pooled["centre"]["final"].numpy()[:, :8]
@@ -129,12 +131,12 @@ def test_a_run_folder_refuses_a_strategy_that_trains_no_model(
         run_folds(dataset, strategy, 3, 0, run_dir=tmp_path / "run")
 
 
-def test_a_block_experiment_row_scores_as_cross_validation_does(dataset: LabelledImages, cache: ViewCache) -> None:
+def test_a_block_experiment_row_scores_as_cross_validation_does(dataset: LabelledImages, cache: FrozenOutputs) -> None:
     assert layer_rows(["4b", "5a"]) == [(), ("4b",), ("5a",)]
     assert ablation_rows(["4b", "5a"]) == [("4b", "5a"), ("4b",), ("5a",)]
-    ((taps, row),) = block_experiment(dataset, CONFIG, [("4b",)], 3, 7, cache)
-    alone = cross_validate(dataset, replace(CONFIG, taps=("4b",), aux_weights=(0.1,)), 3, 7, cache=cache)
-    assert taps == ("4b",)
+    ((blocks, row),) = block_experiment(dataset, CONFIG, [("4b",)], 3, 7, cache)
+    alone = cross_validate(dataset, replace(CONFIG, blocks=("4b",), aux_weights=(0.1,)), 3, 7, cache=cache)
+    assert blocks == ("4b",)
     assert [(f.indices_digest, f.metrics) for f in row.folds] == [(f.indices_digest, f.metrics) for f in alone.folds]
     with pytest.raises(InvalidArgumentError):
         ablation_rows([])

@@ -23,7 +23,7 @@ from .browser import chromium
 pytestmark = pytest.mark.slow  # a real browser: tens of seconds to start
 
 runner = CliRunner()
-GOOGLENET_TAPS = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
+GOOGLENET_BLOCKS = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
 ARTEFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TINY = [
     "--backbone",
@@ -41,7 +41,7 @@ TINY = [
     "--ascent-batch",
     "256",
 ]
-PER_TAP = 2 + 3 * 4  # the two class averages, and three pictures for each of 2 + 2 shown images
+PER_BLOCK = 2 + 3 * 4  # the two class averages, and three pictures for each of 2 + 2 shown images
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +72,12 @@ def browser(tmp_path: Path):
 def test_report_is_self_contained(report: Path) -> None:
     page = (report / "index.html").read_text()
     assert "http://" not in page and "https://" not in page
-    for tap in GOOGLENET_TAPS:
+    for block in GOOGLENET_BLOCKS:
         names = [f"{i:02d}-{kind}.png" for i in range(4) for kind in ("where", "group", "probe")]
         for name in [*names, *(f"contrast-{i}.png" for i in range(2))]:
-            assert (report / "taps" / tap / name).stat().st_size > 0
-            assert f"taps/{tap}/{name}" in page
-    assert not (report / "taps" / GOOGLENET_TAPS[0] / "contrast-2.png").exists()  # the averages are the difference
+            assert (report / "blocks" / block / name).stat().st_size > 0
+            assert f"blocks/{block}/{name}" in page
+    assert not (report / "blocks" / GOOGLENET_BLOCKS[0] / "contrast-2.png").exists()  # the averages are the difference
     assert "Grad-CAM" not in page
 
 
@@ -90,10 +90,10 @@ def test_tick_blocks_export_and_cross_validate(report: Path, browser, tmp_path: 
     from selenium.webdriver.common.by import By
 
     browser.get((report / "index.html").as_uri())
-    sections = [s.get_attribute("data-tap") for s in browser.find_elements(By.CSS_SELECTOR, "section.tap")]
-    assert sections == GOOGLENET_TAPS
-    images = browser.find_elements(By.CSS_SELECTOR, "section.tap img")
-    assert len(images) == PER_TAP * len(GOOGLENET_TAPS)
+    sections = [s.get_attribute("data-block") for s in browser.find_elements(By.CSS_SELECTOR, "section.block")]
+    assert sections == GOOGLENET_BLOCKS
+    images = browser.find_elements(By.CSS_SELECTOR, "section.block img")
+    assert len(images) == PER_BLOCK * len(GOOGLENET_BLOCKS)
     loaded = "return arguments[0].complete && arguments[0].naturalWidth > 0;"
     for image in images:  # lazy images load once they have been in view
         browser.execute_script("arguments[0].scrollIntoView();", image)
@@ -103,8 +103,8 @@ def test_tick_blocks_export_and_cross_validate(report: Path, browser, tmp_path: 
             time.sleep(0.1)
     missing = "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src);"
     assert not browser.execute_script(missing)
-    for section in browser.find_elements(By.CSS_SELECTOR, "section.tap"):
-        tap = section.get_attribute("data-tap")
+    for section in browser.find_elements(By.CSS_SELECTOR, "section.block"):
+        block = section.get_attribute("data-block")
         shown = {
             kind: [
                 Path(unquote(urlparse(i.get_attribute("src")).path))
@@ -117,16 +117,16 @@ def test_tick_blocks_export_and_cross_validate(report: Path, browser, tmp_path: 
         rows = [r.get_attribute("data-label") for r in section.find_elements(By.CSS_SELECTOR, ".row.cards")]
         assert rows == ["negative", "positive"]  # one row per class
         where = max(correlation(a, b) for a, b in combinations(shown["where"], 2))
-        assert where < 0.9, f"{tap}: where-the-group-fires pictures alike ({where:.3f})"
+        assert where < 0.9, f"{block}: where-the-group-fires pictures alike ({where:.3f})"
         # Random-weight GoogLeNet after 8 ascent steps draws its deep blocks nearly alike for any
         # direction (0.99 at 5b), so this only says that each image gets a picture of its own; the
         # bound on real weights (ImageNet inception_v3: < 0.5) is in test_neuron_groups.
         group = max(correlation(a, b) for a, b in combinations(shown["group"], 2))
-        assert group < 0.9999, f"{tap}: the same group picture for two images ({group:.5f})"
+        assert group < 0.9999, f"{block}: the same group picture for two images ({group:.5f})"
 
     suggested = json.loads((report / "ranking.json").read_text())["suggested"]
     assert [
-        b.get_attribute("data-tap") for b in browser.find_elements(By.CSS_SELECTOR, "input.tap-select:checked")
+        b.get_attribute("data-block") for b in browser.find_elements(By.CSS_SELECTOR, "input.block-select:checked")
     ] == suggested
 
     def click(element) -> None:
@@ -137,7 +137,7 @@ def test_tick_blocks_export_and_cross_validate(report: Path, browser, tmp_path: 
         click(browser.find_element(By.ID, "export"))
         return browser.find_element(By.ID, "config").text, browser.find_element(By.ID, "export-error").text
 
-    for box in browser.find_elements(By.CSS_SELECTOR, "input.tap-select:checked"):
+    for box in browser.find_elements(By.CSS_SELECTOR, "input.block-select:checked"):
         click(box)
     config_text, error = export()
     assert config_text == "" and "no blocks selected" in error
@@ -156,7 +156,7 @@ def test_tick_blocks_export_and_cross_validate(report: Path, browser, tmp_path: 
     config_text, error = export()
     assert error == ""
     config = json.loads(config_text)
-    assert config == {"backbone": "googlenet", "weights": "none", "taps": ["4a", "4d"], "aux_weights": [0.1, 0.3]}
+    assert config == {"backbone": "googlenet", "weights": "none", "blocks": ["4a", "4d"], "aux_weights": [0.1, 0.3]}
     assert browser.find_element(By.ID, "download").get_attribute("href").startswith("blob:")
 
     ARTEFACTS.mkdir(exist_ok=True)
@@ -186,5 +186,5 @@ def test_tick_blocks_export_and_cross_validate(report: Path, browser, tmp_path: 
     assert result.exit_code == 0, result.output
     folds = json.loads((out / "folds.json").read_text())
     (run,) = next(iter(folds.values()))
-    assert run["config"]["taps"] == ["4a", "4d"] and run["config"]["aux_weights"] == [0.1, 0.3]
+    assert run["config"]["blocks"] == ["4a", "4d"] and run["config"]["aux_weights"] == [0.1, 0.3]
     assert len(run["folds"]) == 2

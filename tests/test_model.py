@@ -12,7 +12,7 @@ from sentilens.models import HeadLogits, SentimentModel, create_backbone
 @pytest.fixture
 def model() -> SentimentModel:
     torch.manual_seed(0)
-    return SentimentModel(create_backbone("googlenet", "none"), taps=["4a", "4d"], aux_weights=[0.1, 0.3])
+    return SentimentModel(create_backbone("googlenet", "none"), blocks=["4a", "4d"], aux_weights=[0.1, 0.3])
 
 
 def test_fusion_is_weighted_mean_of_probabilities(model: SentimentModel) -> None:
@@ -45,12 +45,12 @@ def test_heads_follow_table_1(model: SentimentModel) -> None:
 
 
 @pytest.mark.parametrize(
-    ("taps", "weights", "message"),
-    [(["4a"], [1.5], r"\[0, 1\]"), (["4a", "4b"], [0.1], "2 taps but 1"), (["4a", "4a"], [0.1, 0.1], "twice")],
+    ("blocks", "weights", "message"),
+    [(["4a"], [1.5], r"\[0, 1\]"), (["4a", "4b"], [0.1], "2 blocks but 1"), (["4a", "4a"], [0.1, 0.1], "twice")],
 )
-def test_bad_aux_weights_are_refused(taps, weights, message) -> None:
+def test_bad_aux_weights_are_refused(blocks, weights, message) -> None:
     with pytest.raises(ValueError, match=message):
-        SentimentModel(create_backbone("googlenet", "none"), taps=taps, aux_weights=weights)
+        SentimentModel(create_backbone("googlenet", "none"), blocks=blocks, aux_weights=weights)
 
 
 def test_one_training_step_lowers_the_loss(model: SentimentModel) -> None:

@@ -24,8 +24,8 @@ from sentilens.evaluation import (
     run_folds,
 )
 from sentilens.models import create_backbone, load_checkpoint
-from sentilens.selection import SelectionError, choose_taps, probe_ranking
-from sentilens.training import TrainConfig, ViewCache
+from sentilens.selection import SelectionError, choose_blocks, probe_ranking
+from sentilens.training import FrozenOutputs, TrainConfig
 from sentilens.training.trainer import draw_views
 from sentilens.utils.errors import InvalidArgumentError
 
@@ -39,9 +39,9 @@ def one_thread() -> None:
 
 
 @pytest.fixture
-def signal_dataset(tmp_path: Path) -> tuple[LabelledImages, ViewCache]:
-    """60 distinct files and a GoogLeNet-shaped cache of pooled features: only tap 4b (and the
-    final map) carry the label, every other tap is noise."""
+def signal_dataset(tmp_path: Path) -> tuple[LabelledImages, FrozenOutputs]:
+    """60 distinct files and a GoogLeNet-shaped cache of pooled features: only block 4b (and the
+    final map) carry the label, every other block is noise."""
     rng = np.random.default_rng(0)
     labels = np.array([0, 1] * (N // 2))
     paths = []
@@ -49,7 +49,7 @@ def signal_dataset(tmp_path: Path) -> tuple[LabelledImages, ViewCache]:
         path = tmp_path / f"image{i}.bin"
         path.write_bytes(rng.bytes(32))
         paths.append(path)
-    channels = {**create_backbone("googlenet", "none").tap_channels}
+    channels = {**create_backbone("googlenet", "none").block_channels}
     pooled: dict[str, dict[str, torch.Tensor]] = {}
     for view in ("centre", "mirror"):
         features = {}
@@ -60,25 +60,25 @@ def signal_dataset(tmp_path: Path) -> tuple[LabelledImages, ViewCache]:
             features[name] = torch.from_numpy(values)
         pooled[view] = features
     dataset = LabelledImages(tuple(paths), tuple(int(v) for v in labels), name="signal")
-    return dataset, ViewCache(None, {}, pooled)
+    return dataset, FrozenOutputs(None, {}, pooled)
 
 
 def test_nested_selection_finds_the_informative_block_in_every_fold(
-    signal_dataset: tuple[LabelledImages, ViewCache],
+    signal_dataset: tuple[LabelledImages, FrozenOutputs],
 ) -> None:
     dataset, cache = signal_dataset
     config = TrainConfig(backbone="googlenet", weights="none", epochs=20, lr=1e-2)
     result = nested_cross_validate(dataset, config, cache, n_splits=3, seed=0, settings=NestedSettings(k=2))
-    blocks = chosen_blocks(result)
-    assert len(blocks) == 3
-    for taps in blocks:
-        assert "4b" in taps and "5b" not in taps and len(taps) == 2
+    per_fold = chosen_blocks(result)
+    assert len(per_fold) == 3
+    for blocks in per_fold:
+        assert "4b" in blocks and "5b" not in blocks and len(blocks) == 2
     assert result.summary["accuracy"]["mean"] > 0.9
     assert "roc_auc" in result.summary
-    assert result.config["taps"] == "auto"
+    assert result.config["blocks"] == "auto"
 
 
-def test_nested_tuning_records_each_candidate_weight(signal_dataset: tuple[LabelledImages, ViewCache]) -> None:
+def test_nested_tuning_records_each_candidate_weight(signal_dataset: tuple[LabelledImages, FrozenOutputs]) -> None:
     dataset, cache = signal_dataset
     config = TrainConfig(backbone="googlenet", weights="none", epochs=5)
     settings = NestedSettings(k=1, aux_weights=(0.1, 1.0))
@@ -88,18 +88,18 @@ def test_nested_tuning_records_each_candidate_weight(signal_dataset: tuple[Label
         assert fold.details["aux_weight"] in (0.1, 1.0)
 
 
-def test_probe_ranking_reads_only_the_training_images(signal_dataset: tuple[LabelledImages, ViewCache]) -> None:
+def test_probe_ranking_reads_only_the_training_images(signal_dataset: tuple[LabelledImages, FrozenOutputs]) -> None:
     dataset, cache = signal_dataset
     labels = np.asarray(dataset.labels)
     groups = content_groups(dataset.paths)
     train = list(range(40))
-    taps = ["3a", "4b", "5a"]
-    before = probe_ranking(cache, train, labels, groups, taps, 3, 0, 0.05)
-    # Make tap 3a perfectly informative on the images outside ``train``: the ranking must not move.
+    blocks = ["3a", "4b", "5a"]
+    before = probe_ranking(cache, train, labels, groups, blocks, 3, 0, 0.05)
+    # Make block 3a perfectly informative on the images outside ``train``: the ranking must not move.
     cache.pooled["centre"]["3a"][40:, 0] = torch.from_numpy(labels[40:] * 100.0).float()
-    after = probe_ranking(cache, train, labels, groups, taps, 3, 0, 0.05)
+    after = probe_ranking(cache, train, labels, groups, blocks, 3, 0, 0.05)
     assert before == after
-    assert choose_taps(after, ["3a", "4b", "5a"], 1) == ("4b",)
+    assert choose_blocks(after, ["3a", "4b", "5a"], 1) == ("4b",)
 
 
 def test_nested_settings_refuse_bad_values() -> None:
@@ -109,16 +109,16 @@ def test_nested_settings_refuse_bad_values() -> None:
         NestedSettings(aux_weights=(1.5,))
 
 
-def test_cv_taps_auto_end_to_end(small_twitter_csv: Path, tmp_path: Path) -> None:
+def test_cv_blocks_auto_end_to_end(small_twitter_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "results"
-    args = ["cv", str(small_twitter_csv), "--taps", "auto", "--folds", "2", "--epochs", "2"]
+    args = ["cv", str(small_twitter_csv), "--blocks", "auto", "--folds", "2", "--epochs", "2"]
     result = runner.invoke(app, [*args, "--backbone", "googlenet", "--weights", "none", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "chosen on its training images" in result.output
     (runs,) = json.loads((out / "folds.json").read_text()).values()
     for fold in runs[0]["folds"]:
-        assert len(fold["details"]["taps"]) == 3 and "5b" not in fold["details"]["taps"]
-        assert set(fold["details"]["probe_accuracy"]) == set(create_backbone("googlenet", "none").tap_names)
+        assert len(fold["details"]["blocks"]) == 3 and "5b" not in fold["details"]["blocks"]
+        assert set(fold["details"]["probe_accuracy"]) == set(create_backbone("googlenet", "none").block_names)
     record = json.loads((out / "run.json").read_text())
     assert record["nested"]["k"] == 3 and record["torch"] == torch.__version__
     assert [len(digest) for digest in record["data"].values()] == [64]
@@ -161,7 +161,7 @@ def test_roc_auc_agrees_with_scikit_learn() -> None:
     assert "roc_auc" not in binary_metrics([1, 1], [1, 0], scores=[0.9, 0.2])  # one class only
 
 
-def test_logistic_on_several_blocks_chooses_c_per_fold(signal_dataset: tuple[LabelledImages, ViewCache]) -> None:
+def test_logistic_on_several_blocks_chooses_c_per_fold(signal_dataset: tuple[LabelledImages, FrozenOutputs]) -> None:
     dataset, cache = signal_dataset
     result = cross_validate_logistic(
         dataset, cache, 3, 0, blocks=("4b", "final"), views=("centre", "mirror"), inner_cs=(0.01, 1.0)
@@ -171,15 +171,15 @@ def test_logistic_on_several_blocks_chooses_c_per_fold(signal_dataset: tuple[Lab
     assert result.model == "logistic regression (4b+final; centre+mirror)"
 
 
-def test_train_taps_auto_with_zoom_views_then_predict(small_twitter_csv: Path, tmp_path: Path) -> None:
+def test_train_blocks_auto_with_zoom_views_then_predict(small_twitter_csv: Path, tmp_path: Path) -> None:
     checkpoint = tmp_path / "auto.pt"
-    args = ["train", str(small_twitter_csv), "--taps", "auto", "--epochs", "2", "--out", str(checkpoint)]
+    args = ["train", str(small_twitter_csv), "--blocks", "auto", "--epochs", "2", "--out", str(checkpoint)]
     views = ["--predict-views", "centre,mirror,zoom,zoom-mirror", "--train-views", "centre,zoom"]
     result = runner.invoke(app, [*args, *views, "--backbone", "googlenet", "--weights", "none"])
     assert result.exit_code == 0, result.output
     assert "chosen by the inner probe" in result.output
     config = TrainConfig.from_dict(load_checkpoint(checkpoint).config)
-    assert len(config.taps or ()) == 3 and "5b" not in (config.taps or ())
+    assert len(config.blocks or ()) == 3 and "5b" not in (config.blocks or ())
     assert config.predict_views == VIEW_NAMES and config.train_views == ("centre", "zoom")
     images = [line.split(",")[0] for line in small_twitter_csv.read_text().splitlines()[1:3]]
     result = runner.invoke(app, ["predict", *images, "-c", str(checkpoint), "--format", "csv"])
@@ -187,10 +187,10 @@ def test_train_taps_auto_with_zoom_views_then_predict(small_twitter_csv: Path, t
     assert len(result.stdout.strip().splitlines()) == 3  # header and two rows
 
 
-def test_nested_logistic_uses_the_blocks_chosen_per_fold(signal_dataset: tuple[LabelledImages, ViewCache]) -> None:
+def test_nested_logistic_uses_the_blocks_chosen_per_fold(signal_dataset: tuple[LabelledImages, FrozenOutputs]) -> None:
     dataset, cache = signal_dataset
     chooser = block_chooser(dataset, cache, "googlenet", NestedSettings(k=2))
     result = run_folds(dataset, NestedLogisticStrategy(chooser, "googlenet", inner_cs=(0.01, 1.0)), 3, 0)
     assert result.summary["accuracy"]["mean"] > 0.9
     for fold in result.folds:
-        assert "4b" in fold.details["taps"] and fold.details["C"] in (0.01, 1.0)
+        assert "4b" in fold.details["blocks"] and fold.details["C"] in (0.01, 1.0)

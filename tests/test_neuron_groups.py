@@ -61,15 +61,15 @@ def correlation(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @pytest.mark.parametrize("name", available_backbones())
 def test_smallest_input_sizes_are_exact(name: str) -> None:
-    """Each listed size reaches its taps and one pixel less does not (checked per run of equal
-    sizes: the deepest tap of the run at the size, the shallowest one pixel below)."""
+    """Each listed size reaches its blocks and one pixel less does not (checked per run of equal
+    sizes: the deepest block of the run at the size, the shallowest one pixel below)."""
     backbone = create_backbone(name, "none")
     sizes = backbone.smallest_inputs
-    assert set(sizes) == set(backbone.tap_names)
-    for side, run in groupby(backbone.tap_names, key=sizes.__getitem__):
-        taps = list(run)
-        assert backbone.reaches(taps[-1], side)
-        assert not backbone.reaches(taps[0], side - 1)
+    assert set(sizes) == set(backbone.block_names)
+    for side, run in groupby(backbone.block_names, key=sizes.__getitem__):
+        blocks = list(run)
+        assert backbone.reaches(blocks[-1], side)
+        assert not backbone.reaches(blocks[0], side - 1)
 
 
 @pytest.mark.parametrize("size", [48, 80])
@@ -77,10 +77,10 @@ def test_too_small_ascent_sizes_fail_at_once_naming_the_smallest(size: int) -> N
     kind = backbone_class("inception_v3")
     began = time.perf_counter()
     with pytest.raises(AscentSizeError, match=f"ascent size {size} px .* smallest size that works is 83 px"):
-        check_ascent_size(kind, AscentSettings(size=size), kind.tap_names)
+        check_ascent_size(kind, AscentSettings(size=size), kind.block_names)
     assert time.perf_counter() - began < 0.1
-    check_ascent_size(kind, AscentSettings(size=83), kind.tap_names)
-    check_ascent_size(kind, AscentSettings(size=75, mode="plain"), kind.tap_names)
+    check_ascent_size(kind, AscentSettings(size=83), kind.block_names)
+    check_ascent_size(kind, AscentSettings(size=75, mode="plain"), kind.block_names)
     with pytest.raises(AscentSizeError, match="smallest size that works is 75 px"):
         check_ascent_size(kind, AscentSettings(size=74, mode="plain"), ["7c"])
 

@@ -242,7 +242,9 @@ def test_ablation_on_ray_equals_the_single_process_rows(local_ray, small_twitter
     arguments = ("ablation", small_twitter_csv, "five", config)
     here = run_block_experiment(*arguments, tmp_path / "here", blocks=["6b", "7a"], folds=3)
     on_ray = run_block_experiment(*arguments, tmp_path / "ray", blocks=["6b", "7a"], folds=3, ray=True)
-    assert [taps for taps, _ in on_ray.rows] == [taps for taps, _ in here.rows] == [("6b", "7a"), ("6b",), ("7a",)]
+    assert (
+        [blocks for blocks, _ in on_ray.rows] == [blocks for blocks, _ in here.rows] == [("6b", "7a"), ("6b",), ("7a",)]
+    )
     for (_, ours), (_, theirs) in zip(on_ray.rows, here.rows):
         assert [f.metrics for f in ours.folds] == [f.metrics for f in theirs.folds]
         assert [f.indices_digest for f in ours.folds] == [f.indices_digest for f in theirs.folds]

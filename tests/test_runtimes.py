@@ -89,9 +89,9 @@ def test_openvino_matches_torch_on_a_tiny_model(tiny: SentimentModel) -> None:
         reference = tiny(images.float() / 255.0)
     fp32 = OpenVinoNetwork(tiny, "fp32")(images)
     torch.testing.assert_close(fp32.main, reference.main, rtol=1e-4, atol=1e-5)
-    assert list(fp32.aux) == list(tiny.taps)
-    for tap in tiny.taps:
-        torch.testing.assert_close(fp32.aux[tap], reference.aux[tap], rtol=1e-4, atol=1e-5)
+    assert list(fp32.aux) == list(tiny.blocks)
+    for block in tiny.blocks:
+        torch.testing.assert_close(fp32.aux[block], reference.aux[block], rtol=1e-4, atol=1e-5)
     int8 = OpenVinoNetwork(tiny, "int8")(images)
     scale = reference.main.abs().max()
     assert (int8.main - reference.main).abs().max() < 0.05 * scale, "int8 stays near float32"
@@ -99,12 +99,12 @@ def test_openvino_matches_torch_on_a_tiny_model(tiny: SentimentModel) -> None:
 
 def test_openvino_pooled_features_match_the_frozen_pass(tiny: SentimentModel) -> None:
     from sentilens.runtime.openvino_backend import OpenVinoFeatures
-    from sentilens.training.cache import run_frozen
+    from sentilens.training.frozen_pass import run_frozen
 
     images = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8)
-    _, expected = run_frozen(tiny.backbone, images, tiny.backbone.tap_names, None)
+    _, expected = run_frozen(tiny.backbone, images, tiny.backbone.block_names, None)
     features = OpenVinoFeatures(tiny.backbone, "fp32")(images)
-    assert list(features) == [*tiny.backbone.tap_names, "final"]
+    assert list(features) == [*tiny.backbone.block_names, "final"]
     for name, values in expected.items():
         torch.testing.assert_close(features[name], values, rtol=1e-4, atol=1e-5)
 

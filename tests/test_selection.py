@@ -1,4 +1,4 @@
-"""Block selection: the evidence numbers, the suggested set, ``suggest-layers`` and bad input."""
+"""Block selection: the evidence numbers, the suggested set, ``suggest-blocks`` and bad input."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from .helpers import write_image
 
 runner = CliRunner()
 SMALL = ["--backbone", "googlenet", "--weights", "none", "--folds", "2"]
-GOOGLENET_TAPS = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
+GOOGLENET_BLOCKS = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +55,7 @@ def test_probe_map_averages_to_the_probe_logit() -> None:
     assert probe.weights[2] > np.abs(probe.weights[[0, 1, 3, 4, 5]]).max()  # the informative channel
 
 
-def test_tap_feature_store_computes_each_image_once(class_folder: Path, tmp_path: Path, monkeypatch) -> None:
+def test_block_feature_store_computes_each_image_once(class_folder: Path, tmp_path: Path, monkeypatch) -> None:
     torch.manual_seed(0)
     backbone = create_backbone("googlenet", "none").eval()
     dataset = load_dataset(class_folder)
@@ -101,7 +101,7 @@ def test_probe_accuracy_on_separable_and_on_random_features() -> None:
 
 def test_selection_config_refuses_empty_and_out_of_range() -> None:
     config = selection_config("googlenet", "none", ["4a", "4d"], [0.1, 0.3])
-    assert config.taps == ("4a", "4d") and config.aux_weights == (0.1, 0.3)
+    assert config.blocks == ("4a", "4d") and config.aux_weights == (0.1, 0.3)
     with pytest.raises(SelectionError, match="no blocks selected"):
         selection_config("googlenet", "none", [])
     with pytest.raises(SelectionError, match=r"\[0, 1\]"):
@@ -116,28 +116,28 @@ def one_class_folder(root: Path) -> Path:
     return root
 
 
-def test_suggest_layers_ranks_every_tap_and_writes_a_usable_config(class_folder: Path, tmp_path: Path) -> None:
+def test_suggest_blocks_ranks_every_block_and_writes_a_usable_config(class_folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = runner.invoke(app, ["suggest-layers", str(class_folder), *SMALL, "--k", "2", "--out", str(out)])
+    result = runner.invoke(app, ["suggest-blocks", str(class_folder), *SMALL, "--k", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     ranking = json.loads((out / "suggest.json").read_text())
-    assert sorted(t["tap"] for t in ranking["taps"]) == sorted(GOOGLENET_TAPS)
-    assert [t["rank"] for t in ranking["taps"]] == list(range(1, 10))
+    assert sorted(t["block"] for t in ranking["blocks"]) == sorted(GOOGLENET_BLOCKS)
+    assert [t["rank"] for t in ranking["blocks"]] == list(range(1, 10))
     assert len(ranking["suggested"]) == 2 and "5b" not in ranking["suggested"]
     # The order is the Borda count of the two reported numbers (ties to the higher probe accuracy),
-    # and the suggestion its best two taps other than the last block.
-    accuracy = np.array([tap["probe_accuracy"] for tap in ranking["taps"]])
-    separation = np.array([tap["separation"] for tap in ranking["taps"]])
+    # and the suggestion its best two blocks other than the last block.
+    accuracy = np.array([block["probe_accuracy"] for block in ranking["blocks"]])
+    separation = np.array([block["separation"] for block in ranking["blocks"]])
     borda = (rankdata(-accuracy) + rankdata(-separation)) / 2
     keys = list(zip(borda, -accuracy))
     assert keys == sorted(keys)
-    assert ranking["suggested"] == [tap["tap"] for tap in ranking["taps"] if tap["tap"] != "5b"][:2]
+    assert ranking["suggested"] == [block["block"] for block in ranking["blocks"] if block["block"] != "5b"][:2]
     config = TrainConfig.from_file(out / "suggested-config.json")
-    assert list(config.taps) == ranking["suggested"] and config.aux_weights == (0.1, 0.1)
+    assert list(config.blocks) == ranking["suggested"] and config.aux_weights == (0.1, 0.1)
     assert "Suggested set" in result.output
 
 
-@pytest.mark.parametrize("command", ["suggest-layers", "inspect"])
+@pytest.mark.parametrize("command", ["suggest-blocks", "inspect"])
 def test_one_class_dataset_is_refused(command: str, tmp_path: Path) -> None:
     data = one_class_folder(tmp_path / "data")
     result = runner.invoke(app, [command, str(data), *SMALL, "--out", str(tmp_path / "out")])
@@ -146,18 +146,20 @@ def test_one_class_dataset_is_refused(command: str, tmp_path: Path) -> None:
 
 
 def test_empty_suggested_set_is_refused(class_folder: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["suggest-layers", str(class_folder), *SMALL, "--k", "0", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["suggest-blocks", str(class_folder), *SMALL, "--k", "0", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "at least one block" in result.output
 
 
 @pytest.mark.parametrize(
-    ("taps", "weights", "message"),
+    ("blocks", "weights", "message"),
     [(["4a", "9z"], [0.1, 0.1], "9z"), (["4a", "4d"], [0.1, 1.5], r"[0, 1]"), (["4a"], [-0.2], r"[0, 1]")],
 )
-def test_cv_refuses_a_bad_config(class_folder: Path, tmp_path: Path, taps, weights, message: str) -> None:
+def test_cv_refuses_a_bad_config(class_folder: Path, tmp_path: Path, blocks, weights, message: str) -> None:
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"backbone": "googlenet", "weights": "none", "taps": taps, "aux_weights": weights}))
+    config.write_text(
+        json.dumps({"backbone": "googlenet", "weights": "none", "blocks": blocks, "aux_weights": weights})
+    )
     result = runner.invoke(
         app,
         [
@@ -177,7 +179,7 @@ def test_cv_refuses_a_bad_config(class_folder: Path, tmp_path: Path, taps, weigh
     assert "error" in result.output and message in result.output
 
 
-def test_suggest_layers_on_a_checkpoint_names_its_backbone_weights(class_folder: Path, tmp_path: Path) -> None:
+def test_suggest_blocks_on_a_checkpoint_names_its_backbone_weights(class_folder: Path, tmp_path: Path) -> None:
     from sentilens.models import build_model, load_checkpoint
 
     model_file = tmp_path / "model.pt"
@@ -190,7 +192,7 @@ def test_suggest_layers_on_a_checkpoint_names_its_backbone_weights(class_folder:
             "googlenet",
             "--weights",
             "none",
-            "--taps",
+            "--blocks",
             "4a",
             "--epochs",
             "1",
@@ -201,7 +203,7 @@ def test_suggest_layers_on_a_checkpoint_names_its_backbone_weights(class_folder:
     assert trained.exit_code == 0, trained.output
     out = tmp_path / "out"
     result = runner.invoke(
-        app, ["suggest-layers", str(class_folder), "--checkpoint", str(model_file), "--folds", "2", "--out", str(out)]
+        app, ["suggest-blocks", str(class_folder), "--checkpoint", str(model_file), "--folds", "2", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     config = TrainConfig.from_file(out / "suggested-config.json")

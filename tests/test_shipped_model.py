@@ -56,8 +56,8 @@ def test_shipped_model_classifies_twitter_images_and_random_heads_do_not(
 ) -> None:
     images, labels = sample
     with torch.no_grad():  # the backbone runs once; both sets of heads read the same features
-        features = model.backbone(model.backbone.normalize(images), taps=model.taps)
-        shipped = model.fuse(model.heads_forward(features.final, features.taps))[:, 1].numpy()
+        features = model.backbone(model.backbone.normalize(images), blocks=model.blocks)
+        shipped = model.fuse(model.heads_forward(features.final, features.blocks))[:, 1].numpy()
         np.testing.assert_allclose(shipped[:2], model.predict_proba(images[:2])[:, 1].numpy(), atol=1e-5)
     accuracy, auc = accuracy_and_auc(shipped, labels)
     assert accuracy >= MIN_ACCURACY and auc >= MIN_ROC_AUC, f"shipped model: accuracy {accuracy:.3f}, ROC-AUC {auc:.3f}"
@@ -69,6 +69,6 @@ def test_shipped_model_classifies_twitter_images_and_random_heads_do_not(
         for head in (fresh.main_head, *fresh.aux_heads.values()):
             head.linear.reset_parameters()
     with torch.no_grad():
-        random_heads = fresh.fuse(fresh.heads_forward(features.final, features.taps))[:, 1].numpy()
+        random_heads = fresh.fuse(fresh.heads_forward(features.final, features.blocks))[:, 1].numpy()
     accuracy, auc = accuracy_and_auc(random_heads, labels)
     assert accuracy < MIN_ACCURACY and auc < MIN_ROC_AUC, f"random heads: accuracy {accuracy:.3f}, ROC-AUC {auc:.3f}"

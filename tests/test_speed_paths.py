@@ -13,7 +13,7 @@ from sentilens.models import SentimentModel, build_model, create_backbone
 from sentilens.runtime import Predictor, RunSettings
 from sentilens.runtime.choice import cpu_supports_bf16
 from sentilens.runtime.torch_backend import fold_batch_norm, inference_copy, resolve_precision
-from sentilens.training import TrainConfig, build_view_cache, fit, predict_cached
+from sentilens.training import TrainConfig, fit, predict_cached, run_frozen_pass
 
 from .helpers import write_image
 
@@ -21,7 +21,7 @@ from .helpers import write_image
 @pytest.fixture(scope="module")
 def googlenet_model() -> SentimentModel:
     torch.manual_seed(0)
-    model = SentimentModel(create_backbone("googlenet", "none"), taps=("4a", "4d"))
+    model = SentimentModel(create_backbone("googlenet", "none"), blocks=("4a", "4d"))
     # Non-trivial batch-norm statistics, so that folding them is actually exercised.
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
@@ -59,8 +59,8 @@ def test_channels_last_and_folding_match_contiguous(googlenet_model: SentimentMo
         folded = fold_batch_norm(inference_copy(googlenet_model, channels_last=False, fold=False))(images)
     for other in (fast, folded):
         torch.testing.assert_close(other.main, plain.main, rtol=1e-4, atol=1e-4)
-        for tap in plain.aux:
-            torch.testing.assert_close(other.aux[tap], plain.aux[tap], rtol=1e-4, atol=1e-4)
+        for block in plain.aux:
+            torch.testing.assert_close(other.aux[block], plain.aux[block], rtol=1e-4, atol=1e-4)
     assert isinstance(googlenet_model.backbone.stages["conv1"].bn, torch.nn.BatchNorm2d), "original untouched"
 
 
@@ -111,7 +111,7 @@ def test_cached_and_recomputed_training_agree(mode: str, trainable_from: str | N
         config = TrainConfig(
             backbone="googlenet",
             weights="none",
-            taps=("4a", "5b"),
+            blocks=("4a", "5b"),
             mode=mode,
             trainable_from=trainable_from,
             epochs=2,
@@ -121,10 +121,10 @@ def test_cached_and_recomputed_training_agree(mode: str, trainable_from: str | N
         )
         torch.manual_seed(3)
         model = build_model(config.architecture)
-        cache = build_view_cache(
+        cache = run_frozen_pass(
             model.backbone,
             images,
-            model.taps,
+            model.blocks,
             trainable_from,
             batch_size=4,
             recompute=frozen_blocks == "recompute",
@@ -141,8 +141,8 @@ def test_bfloat16_cache_stays_close_to_float32() -> None:
     torch.manual_seed(2)
     backbone = create_backbone("googlenet", "none").eval()
     images = torch.randint(0, 256, (4, 3, 224, 224), dtype=torch.uint8)
-    full = build_view_cache(backbone, images, ("4a",), "4e", dtype=torch.float32)
-    half = build_view_cache(backbone, images, ("4a",), "4e", dtype=torch.bfloat16)
+    full = run_frozen_pass(backbone, images, ("4a",), "4e", dtype=torch.float32)
+    half = run_frozen_pass(backbone, images, ("4a",), "4e", dtype=torch.bfloat16)
     assert half.inputs["centre"].dtype == torch.bfloat16
     torch.testing.assert_close(half.inputs["mirror"].float(), full.inputs["mirror"], rtol=1e-2, atol=1e-2)
     torch.testing.assert_close(half.pooled["centre"]["4a"], full.pooled["centre"]["4a"])

@@ -9,16 +9,18 @@ files; ``train``: a checkpoint from a dataset; ``configs``: training configs fro
 """
 
 from sentilens.app.classifier import load, load_model
-from sentilens.app.configs import config_from_options, parse_taps
+from sentilens.app.configs import config_from_options, parse_blocks
 from sentilens.app.demo import analyse
 from sentilens.app.distributed import BatchSettings, run_batch
 from sentilens.app.evaluate import ExperimentKind, run_block_experiment, run_cross_validation
 from sentilens.app.explain import Written, run_channels, run_gradcam, run_groups, run_reference, run_spatial, run_splice
-from sentilens.app.inspect import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_layers
+from sentilens.app.inspect import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_blocks
 from sentilens.app.predictions import OutputFormat, write_predictions
 from sentilens.app.train import train_checkpoint
 
 __all__ = [
+    "parse_blocks",
+    "suggest_blocks",
     "BatchSettings",
     "ExperimentKind",
     "INSPECT_SETTINGS",
@@ -31,7 +33,6 @@ __all__ = [
     "load_model",
     "model_and_weights",
     "model_source",
-    "parse_taps",
     "run_batch",
     "run_block_experiment",
     "run_channels",
@@ -41,7 +42,6 @@ __all__ = [
     "run_reference",
     "run_spatial",
     "run_splice",
-    "suggest_layers",
     "train_checkpoint",
     "write_predictions",
 ]

@@ -52,7 +52,7 @@ class Explanation:
 
     Attributes:
         path: the image file.
-        tap: the block whose map is explained.
+        block: the block whose map is explained.
         label: the class the map explains (the fused prediction unless a target was given).
         probability: fused probability of that class.
         cam: ``(H, W)`` map in [0, 1] at the model's input size.
@@ -60,7 +60,7 @@ class Explanation:
     """
 
     path: Path
-    tap: str
+    block: str
     label: str
     probability: float
     cam: np.ndarray
@@ -75,11 +75,11 @@ class Explanation:
 
 @dataclass
 class GroupExplanation:
-    """The neuron groups of one image at one tap (NMF of the tap's map, eq. 4).
+    """The neuron groups of one image at one block (NMF of the block's map, eq. 4).
 
     Attributes:
         path: the image file.
-        tap: the block.
+        block: the block.
         rendering: how the pictures were drawn (``specific`` or ``paper``).
         where: ``(r, H, W)`` in [0, 1]: where each group fires (``U``, resized to the input).
         pictures: ``(r, s, s, 3)`` floats in [0, 1]: what each group responds to.
@@ -90,7 +90,7 @@ class GroupExplanation:
     """
 
     path: Path
-    tap: str
+    block: str
     rendering: str
     where: np.ndarray
     pictures: np.ndarray
@@ -140,8 +140,8 @@ class SentimentClassifier:
         self.config = config
 
     @property
-    def taps(self) -> tuple[str, ...]:
-        return self.model.taps
+    def blocks(self) -> tuple[str, ...]:
+        return self.model.blocks
 
     def predict(self, inputs: str | Path | Iterable[str | Path], batch_size: int = 32) -> list[Prediction]:
         """Classify image files and folders; unreadable files are left out (see ``predict_with_skipped``)."""
@@ -175,17 +175,17 @@ class SentimentClassifier:
         """``settings`` with the views they leave to the model set to the model's own (its config's)."""
         return settings.with_views(self.config.predict_views)
 
-    def explain(self, image: str | Path, tap: str | None = None, target: int | None = None) -> Explanation:
-        """Grad-CAM of the fused prediction (or of class ``target``) at ``tap`` (default: last block)."""
+    def explain(self, image: str | Path, block: str | None = None, target: int | None = None) -> Explanation:
+        """Grad-CAM of the fused prediction (or of class ``target``) at ``block`` (default: last block)."""
         from sentilens.explain import grad_cam
 
-        tap = tap or self.model.backbone.tap_names[-1]
+        block = block or self.model.backbone.block_names[-1]
         view = load_view(image, self.model.backbone.input_size)
-        result = grad_cam(self.model, to_unit_range(view[None]), tap, target)
+        result = grad_cam(self.model, to_unit_range(view[None]), block, target)
         chosen = int(result.targets[0])
         return Explanation(
             path=Path(image),
-            tap=tap,
+            block=block,
             label=self.class_names[chosen],
             probability=float(result.probabilities[0, chosen]),
             cam=result.maps[0],
@@ -195,26 +195,26 @@ class SentimentClassifier:
     def groups(
         self,
         image: str | Path,
-        tap: str | None = None,
+        block: str | None = None,
         rank: int = 1,
         rendering: str = "specific",
         settings: AscentSettings | None = None,
         reference: str | Path | None = None,
     ) -> GroupExplanation:
-        """The ``rank`` neuron groups of ``image`` at ``tap`` (default: the demo's block, 5b).
+        """The ``rank`` neuron groups of ``image`` at ``block`` (default: the demo's block, 5b).
 
         ``rendering="specific"`` (default) draws each group's direction relative to the reference
         profile (``reference``, a file from ``sentilens explain reference``; default the shipped
         one, which fits the default model); ``"paper"`` draws eq. (5).
         """
-        from sentilens.explain import DEFAULT_GROUP_TAP, explain_groups
+        from sentilens.explain import DEFAULT_GROUP_BLOCK, explain_groups
 
         backbone = self.model.backbone
         view = load_view(image, backbone.input_size)
         found = explain_groups(
             backbone,
             to_unit_range(view)[None],
-            tap or DEFAULT_GROUP_TAP,
+            block or DEFAULT_GROUP_BLOCK,
             rank=rank,
             rendering=rendering,
             settings=settings,
@@ -222,7 +222,7 @@ class SentimentClassifier:
         )
         return GroupExplanation(
             path=Path(image),
-            tap=found.block,
+            block=found.block,
             rendering=str(found.rendering),
             where=found.where[0],
             pictures=found.pictures[0].permute(0, 2, 3, 1).numpy(),

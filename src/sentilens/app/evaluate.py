@@ -89,7 +89,7 @@ def run_cross_validation(
 
     With ``baseline`` the logistic regression on frozen pooled features is scored on the same
     folds; with ``run_dir`` finished folds are kept there and reused by a rerun.  With ``nested``
-    the blocks are chosen in each outer fold from its training images (``config.taps`` is
+    the blocks are chosen in each outer fold from its training images (``config.blocks`` is
     ignored; see :mod:`sentilens.evaluation.nested`) and the blocks of each fold are reported.
     """
     if nested is not None and run_dir is not None:
@@ -109,8 +109,8 @@ def run_cross_validation(
         fold_dir = run_dir / key if run_dir is not None else None
         if nested is not None:
             ours = [nested_cross_validate(decoded.dataset, config, cache, folds, config.seed, nested)]
-            for number, taps in enumerate(chosen_blocks(ours[0]), start=1):
-                say(f"{key} fold {number}: blocks {', '.join(taps)} chosen on its training images")
+            for number, blocks in enumerate(chosen_blocks(ours[0]), start=1):
+                say(f"{key} fold {number}: blocks {', '.join(blocks)} chosen on its training images")
         else:
             ours = [cross_validate(decoded.dataset, config, folds, config.seed, cache=cache, run_dir=fold_dir)]
         resumed = [fold.number + 1 for fold in ours[0].folds if fold.resumed]
@@ -143,17 +143,17 @@ class ExperimentRun:
     files: list[Path]
 
 
-def experiment_taps(kind: ExperimentKind, config: TrainConfig, blocks: Sequence[str] | None) -> tuple[str, ...]:
-    """The blocks of an experiment: those given, else every tap (layers) or the config's taps (ablation)."""
+def experiment_blocks(kind: ExperimentKind, config: TrainConfig, blocks: Sequence[str] | None) -> tuple[str, ...]:
+    """The blocks of an experiment: those given, else every block (layers) or the config's blocks (ablation)."""
     spec = backbone_spec(config.backbone)
     if blocks is not None:
-        taps = tuple(blocks)
+        chosen = tuple(blocks)
     elif kind == "layers":
-        taps = spec.blocks
+        chosen = spec.blocks
     else:
-        taps = tuple(config.taps) if config.taps else spec.default_aux_blocks
-    backbone_class(config.backbone).check_taps(taps)
-    return taps
+        chosen = tuple(config.blocks) if config.blocks else spec.default_aux_blocks
+    backbone_class(config.backbone).check_blocks(chosen)
+    return chosen
 
 
 def run_block_experiment(
@@ -176,9 +176,9 @@ def run_block_experiment(
     """
     if subset == "all":
         raise InvalidArgumentError("experiments use one subset; choose five, four or three")
-    taps = experiment_taps(kind, config, blocks)
+    blocks = experiment_blocks(kind, config, blocks)
     dataset = load_dataset(data, subset)
-    head_sets = layer_rows(taps) if kind == "layers" else ablation_rows(taps)
+    head_sets = layer_rows(blocks) if kind == "layers" else ablation_rows(blocks)
     runner = ray_runner(ray_address, say) if ray or ray_address is not None else run_in_process
     rows = block_experiment(dataset, config, head_sets, folds, config.seed, runner=runner)
     title = {"layers": "Table 4: one auxiliary head per block", "ablation": "Table 5: ablation of the chosen blocks"}[

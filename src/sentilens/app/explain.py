@@ -58,15 +58,15 @@ def run_gradcam(
     model: SentimentModel,
     class_names: Sequence[str],
     inputs: Sequence[str | Path],
-    tap: str | None,
+    block: str | None,
     out: str | Path,
     target: int | None = None,
     batch_size: int = 8,
 ) -> Written:
-    """Grad-CAM overlays (``<stem>-gradcam-<tap>-<class>.png``) and maps (``.npy``) for files and
-    folders; ``tap`` None means the backbone's last block."""
-    tap = tap or model.backbone.tap_names[-1]
-    model.backbone.check_taps([tap])
+    """Grad-CAM overlays (``<stem>-gradcam-<block>-<class>.png``) and maps (``.npy``) for files and
+    folders; ``block`` None means the backbone's last block."""
+    block = block or model.backbone.block_names[-1]
+    model.backbone.check_blocks([block])
     if target is not None:
         check_class_index(target, len(class_names))
     out = Path(out)
@@ -76,61 +76,61 @@ def run_gradcam(
     for start in range(0, len(paths), batch_size):
         chunk = paths[start : start + batch_size]
         images = _images(chunk, model.backbone.input_size)
-        result = grad_cam(model, images, tap, target)
+        result = grad_cam(model, images, block, target)
         for path, image, cam, chosen, probabilities in zip(
             chunk, images, result.maps, result.targets, result.probabilities
         ):
-            stem = out / f"{Path(path).stem}-gradcam-{tap}-{class_names[chosen]}"
+            stem = out / f"{Path(path).stem}-gradcam-{block}-{class_names[chosen]}"
             np.save(stem.with_suffix(".npy"), cam)
-            title = f"{tap}: {class_names[chosen]} (p = {probabilities[chosen]:.2f})"
+            title = f"{block}: {class_names[chosen]} (p = {probabilities[chosen]:.2f})"
             written.files.append(save_gradcam(stem.with_suffix(".png"), image, cam, title))
             written.notes.append(f"{path}: {class_names[chosen]} p={probabilities[chosen]:.3f}")
     return written
 
 
-def layer_pictures(
-    model: SentimentModel, tap: str, settings: AscentSettings, cache_dir: str | Path | None = None
+def block_pictures(
+    model: SentimentModel, block: str, settings: AscentSettings, cache_dir: str | Path | None = None
 ) -> ChannelPictures:
-    """Pictures of every channel of ``tap``, from the channel cache or computed and cached."""
-    return ChannelPictureCache(cache_dir).layer(model.backbone, tap, settings)
+    """Pictures of every channel of ``block``, from the channel cache or computed and cached."""
+    return ChannelPictureCache(cache_dir).block_pictures(model.backbone, block, settings)
 
 
 def run_channels(
     model: SentimentModel,
-    tap: str,
+    block: str,
     out: str | Path,
     settings: AscentSettings,
     channels: Sequence[int] | None = None,
     cache_dir: str | Path | None = None,
 ) -> Written:
-    """Channel pictures of ``tap``: all channels (cached) or the chosen ones (not cached).
+    """Channel pictures of ``block``: all channels (cached) or the chosen ones (not cached).
 
-    Writes ``channels-<tap>.png`` (a grid) and ``channels-<tap>.npy`` ``(K, 3, s, s)``, plus
-    ``channels-<tap>-activation.npy`` (start and final activation of each channel).
+    Writes ``channels-<block>.png`` (a grid) and ``channels-<block>.npy`` ``(K, 3, s, s)``, plus
+    ``channels-<block>-activation.npy`` (start and final activation of each channel).
     """
-    model.backbone.check_taps([tap])
+    model.backbone.check_blocks([block])
     pictures = (
-        layer_pictures(model, tap, settings, cache_dir)
+        block_pictures(model, block, settings, cache_dir)
         if channels is None
-        else visualise_channels(model.backbone, tap, channels, settings)
+        else visualise_channels(model.backbone, block, channels, settings)
     )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / f"channels-{tap}.npy", pictures.pictures.numpy())
+    np.save(out / f"channels-{block}.npy", pictures.pictures.numpy())
     np.save(
-        out / f"channels-{tap}-activation.npy",
+        out / f"channels-{block}-activation.npy",
         torch.stack([pictures.start_activation, pictures.final_activation]).numpy(),
     )
     labels = [str(int(c)) for c in pictures.channels]
     png = save_picture_grid(
-        out / f"channels-{tap}.png",
+        out / f"channels-{block}.png",
         pictures.pictures,
         labels,
-        title=f"{model.backbone.name} {tap}: activation maximisation ({pictures.settings.mode})",
+        title=f"{model.backbone.name} {block}: activation maximisation ({pictures.settings.mode})",
     )
     gain = (pictures.final_activation / pictures.start_activation.clamp_min(1e-6)).median()
     return Written(
-        [png, out / f"channels-{tap}.npy"], [f"{len(labels)} channels; median activation gain {float(gain):.1f}x"]
+        [png, out / f"channels-{block}.npy"], [f"{len(labels)} channels; median activation gain {float(gain):.1f}x"]
     )
 
 
@@ -143,7 +143,7 @@ def _small(pictures: torch.Tensor, side: int) -> torch.Tensor:
 def run_spatial(
     model: SentimentModel,
     image: str | Path,
-    tap: str,
+    block: str,
     out: str | Path,
     settings: AscentSettings,
     cache_dir: str | Path | None = None,
@@ -152,34 +152,34 @@ def run_spatial(
     rendering: SpatialRendering | str = SpatialRendering.strongest,
     reference: str | Path | None = None,
 ) -> Written:
-    """Eq. (3) grid for one image: ``<stem>-spatial-<tap>.png`` and the cells as ``.npy``.
+    """Eq. (3) grid for one image: ``<stem>-spatial-<block>.png`` and the cells as ``.npy``.
 
     ``strongest`` (default) keeps the ``top_k`` (default 3) channels per cell that are most
     active there relative to their mean over the reference set (the shipped profile or
     ``reference``; without one, relative to nothing: the plain strongest channels); ``paper``
     combines all channels (eq. 3), or the ``top_k`` strongest when given.
     """
-    model.backbone.check_taps([tap])
+    model.backbone.check_blocks([block])
     rendering = SpatialRendering(rendering)
     settings = settings.resolved(model.backbone)
-    check_ascent_size(model.backbone, settings, [tap])
+    check_ascent_size(model.backbone, settings, [block])
     view = _images([Path(image)], model.backbone.input_size)[0]
-    activation = image_activation(model.backbone, view, tap)
+    activation = image_activation(model.backbone, view, block)
     typical, how = None, "all channels (eq. 3)" if top_k is None else f"the {top_k} strongest channels"
     if rendering == SpatialRendering.strongest:
         top_k = top_k or STRONGEST_K
-        profile = matching_profile(model.backbone, tap, reference)
+        profile = matching_profile(model.backbone, block, reference)
         how = f"the {top_k} strongest channels (no reference profile fits these weights)"
         if profile is not None and profile.activation is not None:
             typical = torch.from_numpy(profile.activation)
             how = f"the {top_k} channels most active relative to their mean over {profile.source}"
-    pictures = _small(layer_pictures(model, tap, settings, cache_dir).pictures, cell_size)
+    pictures = _small(block_pictures(model, block, settings, cache_dir).pictures, cell_size)
     cells = spatial_cells(pictures, activation, top_k, typical)
-    stem = Path(out) / f"{Path(image).stem}-spatial-{tap}"
+    stem = Path(out) / f"{Path(image).stem}-spatial-{block}"
     stem.parent.mkdir(parents=True, exist_ok=True)
     np.save(stem.with_suffix(".npy"), cells.numpy())
     rows, columns = activation.shape[1:]
-    png = save_spatial(stem.with_suffix(".png"), view, tile(cells), f"{tap}: {rows}x{columns} locations")
+    png = save_spatial(stem.with_suffix(".png"), view, tile(cells), f"{block}: {rows}x{columns} locations")
     return Written([png, stem.with_suffix(".npy")], [f"cells combine {how}"])
 
 
@@ -187,7 +187,7 @@ def run_groups(
     model: SentimentModel,
     negatives: Sequence[str | Path],
     positives: Sequence[str | Path],
-    taps: Sequence[str],
+    blocks: Sequence[str],
     out: str | Path,
     settings: AscentSettings,
     rank: int = 1,
@@ -195,19 +195,19 @@ def run_groups(
     rendering: GroupRendering | str = GroupRendering.specific,
     reference: str | Path | None = None,
 ) -> Written:
-    """Eq. (4)-(5) for negative and positive images on each tap: ``groups-<tap>.png`` and ``.npy``.
+    """Eq. (4)-(5) for negative and positive images on each block: ``groups-<block>.png`` and ``.npy``.
 
-    Per tap the figure shows, for every image, where each of its ``rank`` groups fires (``U``) and
+    Per block the figure shows, for every image, where each of its ``rank`` groups fires (``U``) and
     the group's picture, then the class contrast of the images given: their mean group per class,
     and the difference when it is not already what the two averages show
-    (:func:`~sentilens.explain.draw_groups`).  ``groups-<tap>.npy`` holds the pictures ``(images, r, 3, s, s)``
-    (negatives first) and ``groups-<tap>-where.npy`` the maps ``U`` ``(images, r, m, n)``; the
+    (:func:`~sentilens.explain.draw_groups`).  ``groups-<block>.npy`` holds the pictures ``(images, r, 3, s, s)``
+    (negatives first) and ``groups-<block>-where.npy`` the maps ``U`` ``(images, r, m, n)``; the
     relative reconstruction error of each factorisation is in ``groups-errors.csv``.
     """
-    model.backbone.check_taps(taps)
+    model.backbone.check_blocks(blocks)
     check_rank(rank)
     rendering = GroupRendering(rendering)
-    check_ascent_size(model.backbone, settings, taps)
+    check_ascent_size(model.backbone, settings, blocks)
     negative_paths, positive_paths = expand_inputs(negatives), expand_inputs(positives)
     paths = [*negative_paths, *positive_paths]
     images = _images(paths, model.backbone.input_size)
@@ -215,13 +215,13 @@ def run_groups(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = Written()
-    lines = ["tap,image,relative_error"]
+    lines = ["block,image,relative_error"]
     every = []
-    for tap in taps:
+    for block in blocks:
         found = explain_groups(
             model.backbone,
             images,
-            tap,
+            block,
             rank=rank,
             seed=settings.seed,
             rendering=rendering,
@@ -232,23 +232,23 @@ def run_groups(
             cache_dir=cache_dir,
         )
         every += found.groups
-        lines += [f"{tap},{p.name},{error:.4f}" for p, error in zip(paths, found.relative_errors)]
-        np.save(out / f"groups-{tap}.npy", found.pictures.numpy())
-        np.save(out / f"groups-{tap}-where.npy", np.stack([g.spatial for g in found.groups]))
+        lines += [f"{block},{p.name},{error:.4f}" for p, error in zip(paths, found.relative_errors)]
+        np.save(out / f"groups-{block}.npy", found.pictures.numpy())
+        np.save(out / f"groups-{block}-where.npy", np.stack([g.spatial for g in found.groups]))
         png = save_group_figure(
-            out / f"groups-{tap}.png",
+            out / f"groups-{block}.png",
             images,
             list(found.where),
             found.pictures,
             [f"{'neg' if label == 0 else 'pos'}: {p.name}" for p, label in zip(paths, labels)],
             list(zip(found.contrast_labels, found.contrast)),
-            f"{model.backbone.name} {tap}: neuron groups (r = {rank}, {rendering} rendering; "
+            f"{model.backbone.name} {block}: neuron groups (r = {rank}, {rendering} rendering; "
             f"reference: {found.reference.source})",
             stretch=rendering == GroupRendering.paper,
         )
-        written.files += [png, out / f"groups-{tap}.npy", out / f"groups-{tap}-where.npy"]
+        written.files += [png, out / f"groups-{block}.npy", out / f"groups-{block}-where.npy"]
         written.notes.append(
-            f"{tap}: mean relative reconstruction error {np.mean(found.relative_errors):.3f} (r = {rank})"
+            f"{block}: mean relative reconstruction error {np.mean(found.relative_errors):.3f} (r = {rank})"
         )
     note = convergence_note(every)
     written.notes += [note] if note else []
@@ -258,12 +258,16 @@ def run_groups(
 
 
 def run_reference(
-    model: SentimentModel, dataset: LabelledImages, out: str | Path, taps: Sequence[str] | None = None, say: Say = quiet
+    model: SentimentModel,
+    dataset: LabelledImages,
+    out: str | Path,
+    blocks: Sequence[str] | None = None,
+    say: Say = quiet,
 ) -> Written:
-    """The reference profile of every tap over ``dataset``, written to ``out`` (``.npz``)."""
-    path = write_reference(model.backbone, dataset, out, taps, say)
+    """The reference profile of every block over ``dataset``, written to ``out`` (``.npz``)."""
+    path = write_reference(model.backbone, dataset, out, blocks, say)
     return Written(
-        [path], [f"reference profiles of {len(taps or model.backbone.tap_names)} blocks over {dataset.name}"]
+        [path], [f"reference profiles of {len(blocks or model.backbone.block_names)} blocks over {dataset.name}"]
     )
 
 
@@ -273,15 +277,15 @@ def run_splice(
     negative: str | Path,
     positive: str | Path,
     out: str | Path,
-    tap: str | None = None,
+    block: str | None = None,
     layout: str = "squash",
 ) -> Written:
     """The spliced-image test for one negative and one positive image: PNG, map ``.npy`` and share."""
     size = model.backbone.input_size
-    if tap is not None:
-        model.backbone.check_taps([tap])
+    if block is not None:
+        model.backbone.check_blocks([block])
     images = _images([Path(negative), Path(positive)], size)
-    (result,) = spliced_test(model, images[:1], images[1:], tap, layout)
+    (result,) = spliced_test(model, images[:1], images[1:], block, layout)
     stem = Path(out) / f"splice-{Path(negative).stem}-{Path(positive).stem}"
     stem.parent.mkdir(parents=True, exist_ok=True)
     np.save(stem.with_suffix(".npy"), result.cam)

@@ -18,24 +18,24 @@ from sentilens.utils import Say, quiet
 
 
 def write_reference(
-    backbone: Backbone, dataset: LabelledImages, out: str | Path, taps: Sequence[str] | None = None, say: Say = quiet
+    backbone: Backbone, dataset: LabelledImages, out: str | Path, blocks: Sequence[str] | None = None, say: Say = quiet
 ) -> Path:
-    """Compute the reference profile of every tap (default all) over ``dataset`` and write it to ``out``."""
-    taps = tuple(taps) if taps is not None else backbone.tap_names
-    usable, features, skipped = evidence_features(backbone, dataset, taps, say=say)
+    """Compute the reference profile of every block (default all) over ``dataset`` and write it to ``out``."""
+    blocks = tuple(blocks) if blocks is not None else backbone.block_names
+    usable, features, skipped = evidence_features(backbone, dataset, blocks, say=say)
     for failure in skipped:
         say(f"skipped {failure.reason}")
     source = f"{usable.name} ({len(usable)} images)"
     profiles = {
-        tap: profile_from(
-            tap,
-            features.factors[tap],
-            features.pooled[tap],
+        block: profile_from(
+            block,
+            features.factors[block],
+            features.pooled[block],
             usable.labels,
             usable.class_names,
             source,
-            weights_digest(backbone, tap),
+            weights_digest(backbone, block),
         )
-        for tap in taps
+        for block in blocks
     }
     return save_profiles(out, profiles)

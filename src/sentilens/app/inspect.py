@@ -1,6 +1,6 @@
-"""Build the ``sentilens inspect`` report: evidence and pictures per tap, then the HTML page.
+"""Build the ``sentilens inspect`` report: evidence and pictures per block, then the HTML page.
 
-Per tap the page shows, for each of ``per_class`` sampled images of each class: *where* its
+Per block the page shows, for each of ``per_class`` sampled images of each class: *where* its
 rank-1 neuron group fires (``U`` of eq. 4 as a heat overlay), *what* the group responds to (its
 picture, by default the image-specific rendering of :mod:`sentilens.explain.groups`), and
 the class activation map of the block's linear probe (fitted on the probe images other than the
@@ -34,14 +34,14 @@ from sentilens.explain import (
     profile_from,
 )
 from sentilens.models import Backbone, SentimentModel
-from sentilens.reports import Card, TapSection, heat_overlay, save_png, signed_overlay, upsample, write_report
+from sentilens.reports import BlockSection, Card, heat_overlay, save_png, signed_overlay, upsample, write_report
 from sentilens.selection import (
+    BlockFeatures,
     Ranking,
-    TapFeatures,
     evidence_features,
     fit_probe,
     per_class_sample,
-    rank_taps,
+    rank_blocks,
     stratified_subset,
 )
 from sentilens.utils import Say, quiet
@@ -81,35 +81,35 @@ class Inspection:
 
 
 @torch.no_grad()
-def _tap_maps(backbone: Backbone, images: torch.Tensor, taps: Sequence[str]) -> dict[str, torch.Tensor]:
-    """Every tap's map for images in [0, 1] (one pass)."""
-    last = max(taps, key=backbone.stage_index)
-    maps: dict[str, torch.Tensor] = backbone(backbone.normalize(images), taps=list(taps), stop=last).taps
+def _block_maps(backbone: Backbone, images: torch.Tensor, blocks: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Every block's map for images in [0, 1] (one pass)."""
+    last = max(blocks, key=backbone.stage_index)
+    maps: dict[str, torch.Tensor] = backbone(backbone.normalize(images), blocks=list(blocks), stop=last).blocks
     return maps
 
 
-def _tap_groups(
+def _block_groups(
     backbone: Backbone,
-    tap: str,
+    block: str,
     shown: torch.Tensor,
     maps: torch.Tensor,
     probe: LabelledImages,
-    features: TapFeatures,
+    features: BlockFeatures,
     class_names: Sequence[str],
     rendering: GroupRendering,
     settings: AscentSettings,
     seed: int,
     cache_dir: str | Path | None,
 ) -> GroupsResult:
-    """The shown images' rank-1 groups at one tap, drawn relative to the probe images' profile,
+    """The shown images' rank-1 groups at one block, drawn relative to the probe images' profile,
     with the contrast of the probe images' classes."""
     profile = profile_from(
-        tap, features.factors[tap], features.pooled[tap], probe.labels, class_names, f"{len(probe)} probe images"
+        block, features.factors[block], features.pooled[block], probe.labels, class_names, f"{len(probe)} probe images"
     )
     return explain_groups(
         backbone,
         shown,
-        tap,
+        block,
         maps=maps,
         seed=seed,
         rendering=rendering,
@@ -121,37 +121,37 @@ def _tap_groups(
     )
 
 
-def _tap_section(
-    tap: str,
+def _block_section(
+    block: str,
     shown: torch.Tensor,
     maps: torch.Tensor,
     groups: GroupsResult,
     shown_labels: Sequence[int],
     shown_names: Sequence[str],
     probe: LabelledImages,
-    features: TapFeatures,
+    features: BlockFeatures,
     held_out: np.ndarray,
     class_names: Sequence[str],
     folder: Path,
-) -> TapSection:
-    """Pictures of one tap: fit the probe, write the PNGs of the groups, the contrast and the probe maps."""
+) -> BlockSection:
+    """Pictures of one block: fit the probe, write the PNGs of the groups, the contrast and the probe maps."""
     side = shown.shape[-1]
-    fitted = fit_probe(features.pooled[tap][held_out], np.asarray(probe.labels)[held_out])
+    fitted = fit_probe(features.pooled[block][held_out], np.asarray(probe.labels)[held_out])
     cams = upsample(fitted.cam(maps), side)
     chances = fitted.probability(maps.mean(dim=(2, 3)).numpy())
     cards = []
     for index, (image, where, name) in enumerate(zip(shown, groups.where, shown_names)):
-        stem = folder / tap / f"{index:02d}"
+        stem = folder / block / f"{index:02d}"
         where_png = save_png(heat_overlay(image, where[0]), f"{stem}-where.png")
         picture = save_png(groups.pictures[index, 0], f"{stem}-group.png")
         probe_map = save_png(signed_overlay(image, cams[index]), f"{stem}-probe.png")
         label = class_names[shown_labels[index]]
         cards.append(Card(name, label, where_png, picture, probe_map, float(chances[index])))
     contrast = [
-        (label, save_png(picture, folder / tap / f"contrast-{position}.png"))
+        (label, save_png(picture, folder / block / f"contrast-{position}.png"))
         for position, (label, picture) in enumerate(zip(groups.contrast_labels, groups.contrast))
     ]
-    return TapSection(tap, cards, contrast)
+    return BlockSection(block, cards, contrast)
 
 
 def build_inspection(
@@ -170,7 +170,7 @@ def build_inspection(
     rendering: GroupRendering | str = GroupRendering.specific,
     say: Say = quiet,
 ) -> Inspection:
-    """Rank every tap of ``model``'s backbone and write the report folder ``out``.
+    """Rank every block of ``model``'s backbone and write the report folder ``out``.
 
     Args:
         model: a sentiment model (ImageNet backbone with fresh heads, or a trained checkpoint).
@@ -191,34 +191,44 @@ def build_inspection(
     dataset.require_all_classes()
     rendering = GroupRendering(rendering)
     backbone = model.eval().backbone
-    taps = backbone.tap_names
+    blocks = backbone.block_names
     settings = settings or INSPECT_SETTINGS
-    check_ascent_size(backbone, settings, taps)
+    check_ascent_size(backbone, settings, blocks)
     out = Path(out)
-    folder = out / "taps"
+    folder = out / "blocks"
     folder.mkdir(parents=True, exist_ok=True)
     probe, features, skipped = evidence_features(backbone, stratified_subset(dataset, probe_images, seed), say=say)
     notes = [f"skipped {failure.reason}" for failure in skipped]
-    ranking = rank_taps(backbone, weights, probe, features, k=k, n_splits=n_splits, seed=seed)
-    say(f"evidence for {len(taps)} blocks from {len(probe)} probe images ({time.perf_counter() - began:.0f} s)")
+    ranking = rank_blocks(backbone, weights, probe, features, k=k, n_splits=n_splits, seed=seed)
+    say(f"evidence for {len(blocks)} blocks from {len(probe)} probe images ({time.perf_counter() - began:.0f} s)")
     sample = per_class_sample(dataset, per_class, seed)
     indices = [i for label in sorted(sample) for i in sample[label]]
     shown_paths = [dataset.paths[i] for i in indices]
     shown = to_unit_range(torch.stack([load_view(p, backbone.input_size) for p in shown_paths]))
     held_out = np.asarray([p not in set(shown_paths) for p in probe.paths])
-    maps = _tap_maps(backbone, shown, taps)
+    maps = _block_maps(backbone, shown, blocks)
     sections, all_groups = [], []
-    for position, tap in enumerate(taps, start=1):
+    for position, block in enumerate(blocks, start=1):
         started = time.perf_counter()
-        groups = _tap_groups(
-            backbone, tap, shown, maps[tap], probe, features, dataset.class_names, rendering, settings, seed, cache_dir
+        groups = _block_groups(
+            backbone,
+            block,
+            shown,
+            maps[block],
+            probe,
+            features,
+            dataset.class_names,
+            rendering,
+            settings,
+            seed,
+            cache_dir,
         )
         all_groups += groups.groups
         sections.append(
-            _tap_section(
-                tap,
+            _block_section(
+                block,
                 shown,
-                maps[tap],
+                maps[block],
                 groups,
                 [dataset.labels[i] for i in indices],
                 [p.name for p in shown_paths],
@@ -229,7 +239,7 @@ def build_inspection(
                 folder,
             )
         )
-        say(f"block {tap} ({position}/{len(taps)}): pictures in {time.perf_counter() - started:.0f} s")
+        say(f"block {block} ({position}/{len(blocks)}): pictures in {time.perf_counter() - started:.0f} s")
     note = convergence_note(all_groups)
     notes += [note] if note else []
     legend = LEGEND if rendering == GroupRendering.specific else PAPER_LEGEND
@@ -263,13 +273,13 @@ def model_source(checkpoint: Path | None, model: SentimentModel, weights: str) -
 
 @dataclass
 class Suggestion:
-    """What :func:`suggest_layers` ranked and wrote."""
+    """What :func:`suggest_blocks` ranked and wrote."""
 
     ranking: Ranking
     files: list[Path]
 
 
-def suggest_layers(
+def suggest_blocks(
     dataset: LabelledImages,
     out: Path,
     checkpoint: Path | None = None,
@@ -291,7 +301,7 @@ def suggest_layers(
     )
     for failure in skipped:
         say(f"skipped {failure.reason}")
-    ranking = rank_taps(model.backbone, weights_name, sample, features, k=k, n_splits=n_splits, seed=seed)
+    ranking = rank_blocks(model.backbone, weights_name, sample, features, k=k, n_splits=n_splits, seed=seed)
     config = ranking.config()
     ranking.seconds = time.perf_counter() - began
     out.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ def train_checkpoint(
     """Train ``config`` on every usable image of ``data`` and write the checkpoint ``out``.
 
     With ``auto`` the blocks are chosen first, on these same training images, by the probe that
-    ``cv --taps auto`` runs in each training fold (``config.taps`` is replaced).
+    ``cv --blocks auto`` runs in each training fold (``config.blocks`` is replaced).
     """
     if subset == "all":
         raise InvalidArgumentError("train uses one subset; choose five, four or three")
@@ -45,10 +45,10 @@ def train_checkpoint(
     cache = prepare_cache(dataset, config, decoded.images)
     selection: dict[str, object] = {}
     if auto is not None:
-        taps, scores = block_chooser(dataset, cache, config.backbone, auto).choose(range(len(dataset)), config.seed)
-        config = replace(config, taps=taps, aux_weights=(auto.aux_weights[0],) * len(taps))
-        selection = {"taps": list(taps), "probe_accuracy": scores, "settings": auto.to_dict()}
-        say(f"blocks {', '.join(taps)} chosen by the inner probe on the {len(dataset)} training images")
+        blocks, scores = block_chooser(dataset, cache, config.backbone, auto).choose(range(len(dataset)), config.seed)
+        config = replace(config, blocks=blocks, aux_weights=(auto.aux_weights[0],) * len(blocks))
+        selection = {"blocks": list(blocks), "probe_accuracy": scores, "settings": auto.to_dict()}
+        say(f"blocks {', '.join(blocks)} chosen by the inner probe on the {len(dataset)} training images")
     model = build_model(config.architecture)
     losses = fit(model, cache, range(len(dataset)), dataset.labels, config)
     extra = {"dataset": dataset.name, "losses": losses, "skipped": decoded.skipped, "selection": selection}

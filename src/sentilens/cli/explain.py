@@ -88,8 +88,11 @@ def _channel_list(text: Optional[str]) -> Optional[list[int]]:
 @explain_app.command()
 def gradcam(
     inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders (searched recursively).")],
-    tap: Annotated[
-        Optional[str], typer.Option(help="Block to explain, e.g. 6e or 7c (googlenet 4b, 5b); default the last block.")
+    block: Annotated[
+        Optional[str],
+        typer.Option(
+            "--block", "--tap", help="Block to explain, e.g. 6e or 7c (googlenet 4b, 5b); default the last block."
+        ),
     ] = None,
     target: Annotated[
         Optional[int],
@@ -100,14 +103,14 @@ def gradcam(
     weights: ModelWeightsOpt = "imagenet",
     out: OutOpt = Path("sentilens-explain"),
 ) -> None:
-    """Grad-CAM overlays of the fused prediction (or --target) at a tap, for files or folders."""
+    """Grad-CAM overlays of the fused prediction (or --target) at a block, for files or folders."""
     model, names = load_model(checkpoint, backbone, weights)
-    _print(run_gradcam(model, names, inputs, tap, out, target))
+    _print(run_gradcam(model, names, inputs, block, out, target))
 
 
 @explain_app.command()
 def channels(
-    tap: Annotated[str, typer.Option(help="Block whose channels to visualise.")],
+    block: Annotated[str, typer.Option("--block", "--tap", help="Block whose channels to visualise.")],
     select: Annotated[
         Optional[str],
         typer.Option(
@@ -129,13 +132,13 @@ def channels(
     """Channel pictures by activation maximisation (eq. 1-2), many channels per batch."""
     model, _ = load_model(checkpoint, backbone, weights)
     settings = _settings(mode, size, steps, lr, batch_size, seed)
-    _print(run_channels(model, tap, out, settings, _channel_list(select), cache_dir))
+    _print(run_channels(model, block, out, settings, _channel_list(select), cache_dir))
 
 
 @explain_app.command()
 def spatial(
     image: Annotated[Path, typer.Argument(help="One image file.")],
-    tap: Annotated[str, typer.Option(help="Block whose map is drawn, one cell per position.")],
+    block: Annotated[str, typer.Option("--block", "--tap", help="Block whose map is drawn, one cell per position.")],
     cell_size: Annotated[int, typer.Option(help="Side of each cell in px.")] = 32,
     top_k: Annotated[
         Optional[int],
@@ -164,14 +167,16 @@ def spatial(
     """Spatial-location grid (eq. 3): activation-weighted channel pictures at each map position."""
     model, _ = load_model(checkpoint, backbone, weights)
     settings = _settings(mode, size, steps, lr, batch_size, seed)
-    _print(run_spatial(model, image, tap, out, settings, cache_dir, cell_size, top_k, rendering, reference))
+    _print(run_spatial(model, image, block, out, settings, cache_dir, cell_size, top_k, rendering, reference))
 
 
 @explain_app.command()
 def groups(
     negative: Annotated[list[Path], typer.Option("--negative", help="Negative image file or folder (repeatable).")],
     positive: Annotated[list[Path], typer.Option("--positive", help="Positive image file or folder (repeatable).")],
-    tap: Annotated[list[str], typer.Option("--tap", help="Block to factorise (repeatable: one figure row each).")],
+    block: Annotated[
+        list[str], typer.Option("--block", "--tap", help="Block to factorise (repeatable: one figure row each).")
+    ],
     rank: Annotated[int, typer.Option("--rank", "-r", help="Neuron groups per image (paper: 1).")] = 1,
     rendering: GroupRenderingOpt = GroupRendering.specific,
     reference: ReferenceOpt = None,
@@ -187,10 +192,10 @@ def groups(
     seed: SeedOpt = 0,
     cache_dir: PictureCacheOpt = None,
 ) -> None:
-    """NMF neuron groups (eq. 4-5): where each group fires and its picture, and the class contrast, per tap."""
+    """NMF neuron groups (eq. 4-5): where each group fires and its picture, and the class contrast, per block."""
     model, _ = load_model(checkpoint, backbone, weights)
     settings = _settings(mode, size, steps, lr, batch_size, seed)
-    _print(run_groups(model, negative, positive, tap, out, settings, rank, cache_dir, rendering, reference))
+    _print(run_groups(model, negative, positive, block, out, settings, rank, cache_dir, rendering, reference))
 
 
 @explain_app.command()
@@ -212,7 +217,9 @@ def reference(
 def splice(
     negative: Annotated[Path, typer.Argument(help="Negative image (left half).")],
     positive: Annotated[Path, typer.Argument(help="Positive image (right half).")],
-    tap: Annotated[Optional[str], typer.Option(help="Block to explain (default: the last block).")] = None,
+    block: Annotated[
+        Optional[str], typer.Option("--block", "--tap", help="Block to explain (default: the last block).")
+    ] = None,
     layout: Annotated[
         SpliceLayout, typer.Option(help="squash (whole images, half width) or crop (central strips).")
     ] = SpliceLayout.squash,
@@ -223,4 +230,4 @@ def splice(
 ) -> None:
     """Spliced-image test: Grad-CAM of the prediction on negative|positive and the matching share."""
     model, names = load_model(checkpoint, backbone, weights)
-    _print(run_splice(model, names, negative, positive, out, tap, layout))
+    _print(run_splice(model, names, negative, positive, out, block, layout))

@@ -1,4 +1,4 @@
-"""``sentilens inspect`` and ``sentilens suggest-layers``: choosing the auxiliary-head blocks.
+"""``sentilens inspect`` and ``sentilens suggest-blocks``: choosing the auxiliary-head blocks.
 
 Parsing and printing only; the work is in :mod:`sentilens.app.inspect`.  Both take a backbone
 with its ImageNet weights or a trained ``--checkpoint``; for a checkpoint the backbone's weights
@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from sentilens.app import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_layers
+from sentilens.app import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_blocks
 from sentilens.cli.errors import console
 from sentilens.cli.options import (
     CheckpointOpt,
@@ -36,7 +36,7 @@ ProbeFoldsOpt = Annotated[int, typer.Option("--folds", help="Folds of the linear
 SampleSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the folds and the samples.")]
 
 
-def suggest_layers_command(
+def suggest_blocks_command(
     data: DataArg,
     subset: SubsetOpt = SingleSubset.five,
     checkpoint: CheckpointOpt = None,
@@ -52,7 +52,7 @@ def suggest_layers_command(
 ) -> None:
     """Rank the blocks by linear-probe accuracy and NMF separation and print a suggested set."""
     dataset = load_dataset(data, subset)
-    suggestion = suggest_layers(
+    suggestion = suggest_blocks(
         dataset, out, checkpoint, backbone, weights, probe_images or None, k, folds, seed, say=console.print
     )
     print(suggestion.ranking.markdown(), end="")
@@ -61,7 +61,7 @@ def suggest_layers_command(
 
 def inspect_command(
     data: DataArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Report folder (index.html, taps/*.png).")] = Path(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report folder (index.html, blocks/*.png).")] = Path(
         "sentilens-inspect"
     ),
     subset: SubsetOpt = SingleSubset.five,
@@ -92,9 +92,9 @@ def inspect_command(
     )
     if checkpoint is None:
         kind = backbone_class(backbone)
-        check_ascent_size(kind, settings, kind.tap_names)
+        check_ascent_size(kind, settings, kind.block_names)
     model, weights_name = model_and_weights(checkpoint, backbone, weights, out)
-    check_ascent_size(model.backbone, settings, model.backbone.tap_names)
+    check_ascent_size(model.backbone, settings, model.backbone.block_names)
     dataset = load_dataset(data, subset)
     dataset.require_all_classes()
     report = build_inspection(

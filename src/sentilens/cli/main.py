@@ -6,7 +6,7 @@ import typer
 
 from sentilens.cli.errors import CommandGroup
 from sentilens.cli.explain import explain_app
-from sentilens.cli.inspect import inspect_command, suggest_layers_command
+from sentilens.cli.inspect import inspect_command, suggest_blocks_command
 from sentilens.cli.predict import backbones, demo, predict
 from sentilens.cli.training import cv, experiment_app, train
 
@@ -23,7 +23,8 @@ app.command()(demo)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(explain_app, name="explain")
 app.command("inspect")(inspect_command)
-app.command("suggest-layers")(suggest_layers_command)
+app.command("suggest-blocks")(suggest_blocks_command)
+app.command("suggest-layers", hidden=True, help="Older name of suggest-blocks.")(suggest_blocks_command)
 app.command()(backbones)
 
 

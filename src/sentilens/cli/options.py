@@ -47,14 +47,16 @@ BackboneNameOpt = Annotated[
 BackboneWeightsOpt = Annotated[
     Optional[str], typer.Option("--weights", help="Backbone weights: imagenet, none, or a state-dict FILE.")
 ]
-AuxTapsOpt = Annotated[
+AuxBlocksOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--taps",
+        "--blocks",
         help="Comma-separated blocks with auxiliary heads; 'none' for no heads; "
         "'auto' (cv) chooses them in each training fold.",
     ),
 ]
+#: ``--taps``, the name ``--blocks`` had before "tap" was renamed "block": kept for scripts, not shown.
+OldTapsOpt = Annotated[Optional[str], typer.Option("--taps", hidden=True, help="Older name of --blocks.")]
 AuxWeightOpt = Annotated[
     Optional[float], typer.Option("--aux-weight", help="Weight of every auxiliary head (paper: 0.1).")
 ]

@@ -138,7 +138,9 @@ def demo(
         "sentilens-demo"
     ),
     checkpoint: CheckpointOpt = None,
-    group_tap: Annotated[str, typer.Option(help="Block of the neuron-group pictures.")] = "5b",
+    group_block: Annotated[
+        str, typer.Option("--group-block", "--group-tap", help="Block of the neuron-group pictures.")
+    ] = "5b",
     runtime: RuntimeOpt = Runtime.auto,
     precision: PrecisionOpt = Precision.auto,
     views: ViewsOpt = None,
@@ -150,7 +152,7 @@ def demo(
         fail("no image files found in the given inputs")
     run = run_settings(runtime, precision, views)
     result = analyse(
-        load(checkpoint), images, out, group_tap=group_tap, rendering=rendering, run=run, say=console.print
+        load(checkpoint), images, out, group_block=group_block, rendering=rendering, run=run, say=console.print
     )
     table = Table("file", "label", "probability")
     for prediction in result.predictions:
@@ -163,8 +165,8 @@ def demo(
 
 
 def backbones() -> None:
-    """List the backbones, their taps, default auxiliary-head taps and weight choices."""
-    table = Table("backbone", "input", "taps", "default aux taps", "weights")
+    """List the backbones, their blocks, default auxiliary-head blocks and weight choices."""
+    table = Table("backbone", "input", "blocks", "default aux blocks", "weights")
     for name in available_backbones():
         spec = backbone_spec(name)
         weights = "\n".join(f"{choice}: {source}" for choice, source in spec.weights.items())

@@ -14,14 +14,14 @@ import typer
 from sentilens.app import (
     ExperimentKind,
     config_from_options,
-    parse_taps,
+    parse_blocks,
     run_block_experiment,
     run_cross_validation,
     train_checkpoint,
 )
-from sentilens.cli.errors import console
+from sentilens.cli.errors import console, fail
 from sentilens.cli.options import (
-    AuxTapsOpt,
+    AuxBlocksOpt,
     AuxWeightOpt,
     BackboneNameOpt,
     BackboneWeightsOpt,
@@ -31,6 +31,7 @@ from sentilens.cli.options import (
     EpochsOpt,
     FoldCountOpt,
     HeadLrOpt,
+    OldTapsOpt,
     PredictViewsOpt,
     RayAddressOpt,
     RayOpt,
@@ -47,15 +48,15 @@ from sentilens.data import OnError
 from sentilens.evaluation import NestedSettings
 from sentilens.training import TrainConfig
 
-#: ``--taps auto``: nested selection of the blocks inside each outer fold.
-AUTO_TAPS = "auto"
+#: ``--blocks auto``: nested selection of the blocks inside each outer fold.
+AUTO_BLOCKS = "auto"
 
 ResultsOutOpt = Annotated[Path, typer.Option("--out", help="Folder for the result files (JSON and Markdown).")]
 
 
 @dataclass(frozen=True)
 class TrainingChoice:
-    """What the training options ask for: a config, and nested selection settings for ``--taps auto``."""
+    """What the training options ask for: a config, and nested selection settings for ``--blocks auto``."""
 
     config: TrainConfig
     nested: NestedSettings | None
@@ -67,7 +68,8 @@ TRAINING_OPTIONS = {
     "config_file": ConfigFileOpt,
     "backbone": BackboneNameOpt,
     "weights": BackboneWeightsOpt,
-    "taps": AuxTapsOpt,
+    "blocks": AuxBlocksOpt,
+    "taps": OldTapsOpt,
     "aux_weight": AuxWeightOpt,
     "mode": TrainingModeOpt,
     "trainable_from": TrainableFromOpt,
@@ -86,17 +88,23 @@ EXPERIMENT_OPTIONS = ("config_file", "backbone", "mode", "trainable_from", "epoc
 
 def read_training_options(
     config_file: Path | None = None,
-    taps: str | None = None,
+    blocks: str | None = None,
     aux_weight: float | None = None,
     predict_views: str | None = None,
     train_views: str | None = None,
+    taps: str | None = None,
     **overrides: Any,
 ) -> TrainingChoice:
-    """The training options read into a config (``--taps auto``: none in it, nested settings instead)."""
+    """The training options read into a config (``--blocks auto``: none in it, nested settings instead);
+    ``taps`` is the older name of ``--blocks``."""
+    if taps is not None:
+        if blocks is not None:
+            fail("give --blocks or its older name --taps, not both")
+        blocks = taps
     nested = NestedSettings(aux_weights=(aux_weight,) if aux_weight is not None else NestedSettings().aux_weights)
-    auto = taps is not None and taps.strip().lower() == AUTO_TAPS
+    auto = blocks is not None and blocks.strip().lower() == AUTO_BLOCKS
     config = config_from_options(
-        config_file, None if auto else taps, aux_weight, predict_views, train_views, **overrides
+        config_file, None if auto else blocks, aux_weight, predict_views, train_views, **overrides
     )
     return TrainingChoice(config, nested if auto else None)
 
@@ -143,7 +151,7 @@ def cv(
 ) -> None:
     """Cross-validate a model (stratified k-fold, duplicates kept together) and print Table 3.
 
-    ``--taps auto`` chooses the blocks inside each outer fold from its training images only
+    ``--blocks auto`` chooses the blocks inside each outer fold from its training images only
     (nested cross-validation) and prints the blocks each fold chose.
     """
     run = run_cross_validation(
@@ -172,8 +180,8 @@ def train(
 ) -> None:
     """Train on a whole dataset and write a checkpoint.
 
-    ``--taps auto`` chooses the blocks first, on the same training images, with the probe of
-    ``cv --taps auto``.
+    ``--blocks auto`` chooses the blocks first, on the same training images, with the probe of
+    ``cv --blocks auto``.
     """
     run = train_checkpoint(data, subset, training.config, out, on_error, say=console.print, auto=training.nested)
     console.print(f"trained on {run.images} images of {run.dataset}; final loss {run.losses[-1]:.4f}")
@@ -193,7 +201,7 @@ experiment_app = typer.Typer(
 BlocksOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--blocks", help="Comma-separated blocks (default: every tap for layers, the config's taps for ablation)."
+        "--blocks", help="Comma-separated blocks (default: every block for layers, the config's blocks for ablation)."
     ),
 ]
 
@@ -213,7 +221,7 @@ def experiment_command(kind: ExperimentKind, summary: str) -> Callable[..., None
         ray: RayOpt = False,
         ray_address: RayAddressOpt = None,
     ) -> None:
-        blocks_given = parse_taps(blocks) if blocks else None
+        blocks_given = parse_blocks(blocks) if blocks else None
         run = run_block_experiment(
             kind,
             data,

@@ -1,11 +1,11 @@
 """Datasets (Twitter I, folder, CSV), image decoding and views, and fold splitting."""
 
+from sentilens.data.decoding import OnError, decode_dataset, load_or_reason
 from sentilens.data.folds import Fold, content_digests, content_groups, grouped_stratified_folds, make_folds
 from sentilens.data.images import VIEW_NAMES, ImageDecodeError, decode_image, load_view, to_unit_range, views_of
 from sentilens.data.labelled import SENTIMENT_CLASSES, DataError, LabelledImages
 from sentilens.data.sample_photos import sample_images
 from sentilens.data.sources import TWITTER_SUBSETS, expand_inputs, load_csv, load_dataset, load_folder, load_twitter
-from sentilens.data.store import OnError, decode_dataset, load_or_reason
 
 __all__ = [
     "OnError",

@@ -23,13 +23,13 @@ from sklearn.preprocessing import StandardScaler
 from sentilens.data import Fold, LabelledImages
 from sentilens.evaluation.protocol import CrossValidationResult, FoldOutcome, fold_seed, run_folds
 from sentilens.models import SentimentModel, build_model
-from sentilens.training import TrainConfig, ViewCache, fit, predict_cached, prepare_cache
-from sentilens.training.cache import FINAL
+from sentilens.training import FrozenOutputs, TrainConfig, fit, predict_cached, prepare_cache
+from sentilens.training.frozen_pass import FINAL
 from sentilens.utils.errors import InvalidArgumentError
 
 
 def train_and_predict(
-    cache: ViewCache,
+    cache: FrozenOutputs,
     config: TrainConfig,
     train: Sequence[int],
     test: Sequence[int],
@@ -54,7 +54,7 @@ class HeadsStrategy:
 
     dataset: LabelledImages
     config: TrainConfig
-    cache: ViewCache | None = None
+    cache: FrozenOutputs | None = None
     model_name: str | None = None
 
     @property
@@ -68,7 +68,7 @@ class HeadsStrategy:
     def prepare(self) -> None:
         self.frozen()
 
-    def frozen(self) -> ViewCache:
+    def frozen(self) -> FrozenOutputs:
         """The cache the folds train from, made by one frozen pass the first time it is needed."""
         if self.cache is None:
             self.cache = prepare_cache(self.dataset, self.config)
@@ -92,7 +92,7 @@ def cross_validate(
     config: TrainConfig,
     n_splits: int = 5,
     seed: int = 0,
-    cache: ViewCache | None = None,
+    cache: FrozenOutputs | None = None,
     model_name: str | None = None,
     run_dir: str | Path | None = None,
 ) -> CrossValidationResult:
@@ -105,7 +105,7 @@ def cross_validate(
     return run_folds(dataset, HeadsStrategy(dataset, config, cache, model_name), n_splits, seed, run_dir)
 
 
-def pooled_features(cache: ViewCache, blocks: Sequence[str], views: Sequence[str]) -> np.ndarray:
+def pooled_features(cache: FrozenOutputs, blocks: Sequence[str], views: Sequence[str]) -> np.ndarray:
     """``(N, sum of channels)``: each block's pooled features averaged over ``views``, concatenated."""
     return np.concatenate(
         [np.mean([cache.pooled[view][block].numpy() for view in views], axis=0) for block in blocks], axis=1
@@ -162,7 +162,7 @@ class LogisticStrategy:
 
 def cross_validate_logistic(
     dataset: LabelledImages,
-    cache: ViewCache,
+    cache: FrozenOutputs,
     n_splits: int = 5,
     seed: int = 0,
     c: float = 1.0,
@@ -194,7 +194,7 @@ def cross_validate_logistic(
 
 def describe(config: TrainConfig) -> str:
     """A short label such as ``inception_v3 frozen, aux 6b+6c+6e``."""
-    taps = "+".join(config.taps) if config.taps is not None else "default taps"
+    blocks = "+".join(config.blocks) if config.blocks is not None else "default blocks"
     mode = config.mode if config.mode == "frozen" else f"finetune from {config.trainable_from or 'input'}"
-    heads = f"aux {taps}" if config.taps != () else "no aux"
+    heads = f"aux {blocks}" if config.blocks != () else "no aux"
     return f"{config.backbone} {mode}, {heads}"

@@ -3,7 +3,7 @@
 * Table 4 (:func:`layer_rows`): no auxiliary head, then one head on each block in turn.
 * Table 5 (:func:`ablation_rows`): every non-empty subset of the chosen blocks.
 
-Every row reuses one frozen pass over the images (the cache holds every tap the rows need), so a
+Every row reuses one frozen pass over the images (the cache holds every block the rows need), so a
 row costs only its training.  The rows x folds are independent jobs (:class:`Sweep`), each
 scored by the fold loop's :func:`~sentilens.evaluation.protocol.score_fold` with the heads
 strategy; a :data:`JobRunner` runs them, in this process by default or as Ray tasks
@@ -24,8 +24,8 @@ from sentilens.evaluation.crossval import HeadsStrategy
 from sentilens.evaluation.metrics import METRIC_NAMES
 from sentilens.evaluation.protocol import CrossValidationResult, FoldResult, score_fold
 from sentilens.models import DEFAULT_AUX_WEIGHT
-from sentilens.training import TrainConfig, ViewCache, prepare_cache
-from sentilens.training.cache import FINAL
+from sentilens.training import FrozenOutputs, TrainConfig, prepare_cache
+from sentilens.training.frozen_pass import FINAL
 from sentilens.utils.errors import InvalidArgumentError
 
 #: Five-agree accuracies the paper reports for GoogLeNet (Tables 4 and 5), keyed by head set.
@@ -63,7 +63,7 @@ class Sweep:
 
     Attributes:
         dataset: the images and labels.
-        config: the experiment's config; each row replaces its taps and auxiliary weights.
+        config: the experiment's config; each row replaces its blocks and auxiliary weights.
         rows: the auxiliary head set of each row.
         folds: the folds every row is scored on.
         seed: the seed the folds and the fold seeds come from.
@@ -75,17 +75,17 @@ class Sweep:
     rows: list[tuple[str, ...]]
     folds: list[Fold]
     seed: int
-    cache: ViewCache
+    cache: FrozenOutputs
 
     def jobs(self) -> list[FoldJob]:
         """Every (row, fold), row by row."""
         return [FoldJob(row, fold.number) for row in range(len(self.rows)) for fold in self.folds]
 
     def row_config(self, row: int) -> TrainConfig:
-        """The config of row ``row``: its taps, each head at the experiment's auxiliary weight."""
+        """The config of row ``row``: its blocks, each head at the experiment's auxiliary weight."""
         weight = self.config.aux_weights[0] if self.config.aux_weights else DEFAULT_AUX_WEIGHT
-        taps = self.rows[row]
-        return replace(self.config, taps=taps, aux_weights=(weight,) * len(taps))
+        blocks = self.rows[row]
+        return replace(self.config, blocks=blocks, aux_weights=(weight,) * len(blocks))
 
     def run(self, job: FoldJob) -> FoldResult:
         """Train and score one job."""
@@ -101,12 +101,12 @@ class Sweep:
         """
         per_row = len(self.folds)
         rows = []
-        for row, taps in enumerate(self.rows):
+        for row, blocks in enumerate(self.rows):
             folds = list(fold_results[row * per_row : (row + 1) * per_row])
-            name = "+".join(taps) if taps else "no auxiliary head"
+            name = "+".join(blocks) if blocks else "no auxiliary head"
             config = self.row_config(row).to_dict()
             rows.append(
-                (taps, CrossValidationResult(self.dataset.name, name, folds, config, sum(f.seconds for f in folds)))
+                (blocks, CrossValidationResult(self.dataset.name, name, folds, config, sum(f.seconds for f in folds)))
             )
         return rows
 
@@ -126,33 +126,33 @@ def plan_sweep(
     rows: Sequence[tuple[str, ...]],
     n_splits: int,
     seed: int,
-    cache: ViewCache | None = None,
+    cache: FrozenOutputs | None = None,
 ) -> Sweep:
-    """The sweep of ``rows``: shared folds, and one frozen pass holding every tap the rows need."""
-    every_tap = tuple(sorted({t for row in rows for t in row}))
+    """The sweep of ``rows``: shared folds, and one frozen pass holding every block the rows need."""
+    every_block = tuple(sorted({t for row in rows for t in row}))
     if cache is None:
-        cache = prepare_cache(dataset, replace(config, taps=every_tap, aux_weights=None))
+        cache = prepare_cache(dataset, replace(config, blocks=every_block, aux_weights=None))
     folds = make_folds(dataset, n_splits, seed, content_digests(dataset.paths))
-    return Sweep(dataset, config, list(rows), folds, seed, only_taps(cache, every_tap))
+    return Sweep(dataset, config, list(rows), folds, seed, only_blocks(cache, every_block))
 
 
-def only_taps(cache: ViewCache, taps: Sequence[str]) -> ViewCache:
-    """``cache`` without the pooled outputs of blocks outside ``taps`` (the final map stays)."""
-    keep = {*taps, FINAL}
+def only_blocks(cache: FrozenOutputs, blocks: Sequence[str]) -> FrozenOutputs:
+    """``cache`` without the pooled outputs of blocks outside ``blocks`` (the final map stays)."""
+    keep = {*blocks, FINAL}
     pooled = {view: {k: t for k, t in d.items() if k in keep} for view, d in cache.pooled.items()}
-    return ViewCache(cache.boundary, cache.inputs, pooled, cache.recompute)
+    return FrozenOutputs(cache.boundary, cache.inputs, pooled, cache.recompute)
 
 
-def layer_rows(taps: Sequence[str]) -> list[tuple[str, ...]]:
-    """Table 4's head sets: none, then each of ``taps`` alone."""
-    return [(), *[(t,) for t in taps]]
+def layer_rows(blocks: Sequence[str]) -> list[tuple[str, ...]]:
+    """Table 4's head sets: none, then each of ``blocks`` alone."""
+    return [(), *[(t,) for t in blocks]]
 
 
-def ablation_rows(taps: Sequence[str]) -> list[tuple[str, ...]]:
-    """Table 5's head sets: every non-empty subset of ``taps``, largest first."""
-    if not taps:
+def ablation_rows(blocks: Sequence[str]) -> list[tuple[str, ...]]:
+    """Table 5's head sets: every non-empty subset of ``blocks``, largest first."""
+    if not blocks:
         raise InvalidArgumentError("the ablation needs at least one block")
-    return [combo for size in range(len(taps), 0, -1) for combo in combinations(taps, size)]
+    return [combo for size in range(len(blocks), 0, -1) for combo in combinations(blocks, size)]
 
 
 def block_experiment(
@@ -161,7 +161,7 @@ def block_experiment(
     rows: Sequence[tuple[str, ...]],
     n_splits: int = 5,
     seed: int = 0,
-    cache: ViewCache | None = None,
+    cache: FrozenOutputs | None = None,
     runner: JobRunner = run_in_process,
 ) -> list[tuple[tuple[str, ...], CrossValidationResult]]:
     """Each head set of ``rows`` cross-validated on the same folds; ``runner`` runs the rows x folds."""
@@ -177,23 +177,23 @@ def markdown_block_table(rows: Sequence[tuple[tuple[str, ...], CrossValidationRe
         "| auxiliary heads | " + " | ".join(METRIC_NAMES) + " | paper accuracy (GoogLeNet) |",
         "|---|" + "---|" * (len(METRIC_NAMES) + 1),
     ]
-    for taps, result in rows:
+    for blocks, result in rows:
         summary = result.summary
         cells = " | ".join(f"{summary[m]['mean']:.3f} ± {summary[m]['std']:.3f}" for m in METRIC_NAMES)
-        paper = PAPER_BLOCK_ACCURACY.get(tuple(taps))
+        paper = PAPER_BLOCK_ACCURACY.get(tuple(blocks))
         lines.append(f"| {result.model} | {cells} | {'' if paper is None else f'{paper:.3f}'} |")
     return "\n".join(lines) + "\n"
 
 
 def block_table_json(rows: Sequence[tuple[tuple[str, ...], CrossValidationResult]]) -> list[dict[str, Any]]:
-    """Rows as JSON: taps, mean and std of every metric, the paper's accuracy where known."""
+    """Rows as JSON: blocks, mean and std of every metric, the paper's accuracy where known."""
     return [
         {
-            "taps": list(taps),
+            "blocks": list(blocks),
             **{m: result.summary[m]["mean"] for m in METRIC_NAMES},
             **{f"{m}_std": result.summary[m]["std"] for m in METRIC_NAMES},
-            "paper_accuracy": PAPER_BLOCK_ACCURACY.get(tuple(taps)),
+            "paper_accuracy": PAPER_BLOCK_ACCURACY.get(tuple(blocks)),
             "seconds": result.seconds,
         }
-        for taps, result in rows
+        for blocks, result in rows
     ]

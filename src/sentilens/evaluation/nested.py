@@ -3,7 +3,7 @@
 Choosing the auxiliary blocks (and any tuned setting) on the images a model is scored on flatters
 it.  Here every outer fold repeats the whole choice on its own training images only:
 
-1. **Blocks**: the linear probe of :mod:`sentilens.selection.choice` ranks every tap over
+1. **Blocks**: the linear probe of :mod:`sentilens.selection.choice` ranks every block over
    ``inner_splits`` folds of the outer-training images and the ``k`` best become the head set.
 2. **Auxiliary weight**: when more than one candidate is given, each is cross-validated on the
    same inner folds with the chosen blocks and the best mean inner accuracy wins (ties: the first
@@ -30,8 +30,8 @@ from sentilens.evaluation.crossval import logistic_scores, pooled_features, trai
 from sentilens.evaluation.protocol import CrossValidationResult, FoldOutcome, fold_seed, run_folds
 from sentilens.models import DEFAULT_AUX_WEIGHT, backbone_spec
 from sentilens.selection import SelectionError, select_blocks
-from sentilens.training import TrainConfig, ViewCache
-from sentilens.training.cache import FINAL
+from sentilens.training import FrozenOutputs, TrainConfig
+from sentilens.training.frozen_pass import FINAL
 from sentilens.utils.errors import InvalidArgumentError
 
 
@@ -69,7 +69,7 @@ class NestedSettings:
 
 
 def inner_accuracy(
-    cache: ViewCache,
+    cache: FrozenOutputs,
     config: TrainConfig,
     indices: Sequence[int],
     labels: np.ndarray,
@@ -93,33 +93,33 @@ def inner_accuracy(
 class BlockChooser:
     """Chooses the head set from given training images with the probe of
     :mod:`sentilens.selection.choice`, as each outer fold of a nested run does (and
-    ``train --taps auto`` on all its images).
+    ``train --blocks auto`` on all its images).
 
     Attributes:
-        cache: the frozen cache of every tap.
+        cache: the frozen cache of every block.
         labels: every image's label.
         digests: every file's content digest (the fold loop makes the folds from them).
         groups: a group per image; identical images share one.
-        tap_order: the backbone's taps in depth order.
+        block_order: the backbone's blocks in depth order.
         settings: how many blocks, inner folds and the probe's regularisation.
     """
 
-    cache: ViewCache
+    cache: FrozenOutputs
     labels: np.ndarray
     digests: list[str]
     groups: np.ndarray
-    tap_order: tuple[str, ...]
+    block_order: tuple[str, ...]
     settings: NestedSettings
 
     def choose(self, indices: Sequence[int], seed: int) -> tuple[tuple[str, ...], dict[str, float]]:
-        """The head set chosen from the images ``indices`` alone, and every tap's inner probe accuracy."""
+        """The head set chosen from the images ``indices`` alone, and every block's inner probe accuracy."""
         settings = self.settings
         return select_blocks(
             self.cache,
             indices,
             self.labels,
             self.groups,
-            self.tap_order,
+            self.block_order,
             seed,
             k=settings.k,
             inner_splits=settings.inner_splits,
@@ -128,9 +128,9 @@ class BlockChooser:
 
 
 def block_chooser(
-    dataset: LabelledImages, cache: ViewCache, backbone: str, settings: NestedSettings | None = None
+    dataset: LabelledImages, cache: FrozenOutputs, backbone: str, settings: NestedSettings | None = None
 ) -> BlockChooser:
-    """The chooser for ``dataset`` with ``backbone``'s taps (default settings: :class:`NestedSettings`'s)."""
+    """The chooser for ``dataset`` with ``backbone``'s blocks (default settings: :class:`NestedSettings`'s)."""
     digests = content_digests(dataset.paths)
     return BlockChooser(
         cache,
@@ -152,16 +152,21 @@ class NestedStrategy:
 
     @property
     def record(self) -> dict[str, Any]:
-        return {**self.config.to_dict(), "taps": "auto", "aux_weights": None, "nested": self.chooser.settings.to_dict()}
+        return {
+            **self.config.to_dict(),
+            "blocks": "auto",
+            "aux_weights": None,
+            "nested": self.chooser.settings.to_dict(),
+        }
 
     def prepare(self) -> None:
         """Nothing: the frozen cache is given."""
 
     def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:
         chooser = self.chooser
-        taps, scores = chooser.choose(fold.train, seed)
+        blocks, scores = chooser.choose(fold.train, seed)
         weights = chooser.settings.aux_weights
-        candidates = {w: replace(self.config, taps=taps, aux_weights=(w,) * len(taps)) for w in weights}
+        candidates = {w: replace(self.config, blocks=blocks, aux_weights=(w,) * len(blocks)) for w in weights}
         inner = (
             {
                 w: inner_accuracy(
@@ -178,7 +183,7 @@ class NestedStrategy:
             chooser.cache, chosen, fold.train, fold.test, chooser.labels, fold_seed(seed, fold.number), "nested fold"
         )
         details = {
-            "taps": list(taps),
+            "blocks": list(blocks),
             "aux_weight": weight,
             "probe_accuracy": scores,
             "inner_accuracy": {str(w): a for w, a in inner.items()},
@@ -211,18 +216,18 @@ class NestedLogisticStrategy:
         """Nothing: the frozen cache is given."""
 
     def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:
-        taps, scores = self.chooser.choose(fold.train, seed)
-        features = pooled_features(self.chooser.cache, (*taps, FINAL), self.views)
+        blocks, scores = self.chooser.choose(fold.train, seed)
+        features = pooled_features(self.chooser.cache, (*blocks, FINAL), self.views)
         probabilities, chosen = logistic_scores(
             features, self.chooser.labels, fold.train, fold.test, inner_cs=self.inner_cs
         )
-        return FoldOutcome(probabilities, {"taps": list(taps), "probe_accuracy": scores, **chosen})
+        return FoldOutcome(probabilities, {"blocks": list(blocks), "probe_accuracy": scores, **chosen})
 
 
 def nested_cross_validate(
     dataset: LabelledImages,
     config: TrainConfig,
-    cache: ViewCache,
+    cache: FrozenOutputs,
     n_splits: int = 5,
     seed: int = 0,
     settings: NestedSettings | None = None,
@@ -230,17 +235,17 @@ def nested_cross_validate(
 ) -> CrossValidationResult:
     """Outer ``n_splits``-fold cross-validation in which each fold chooses its own blocks.
 
-    ``cache`` is the frozen feature cache of ``dataset`` (every tap pooled, e.g. from
+    ``cache`` is the frozen feature cache of ``dataset`` (every block pooled, e.g. from
     :func:`~sentilens.training.prepare_cache` in frozen mode).  Each fold's choice is in its
-    :attr:`~sentilens.evaluation.FoldResult.details` (``taps``, ``aux_weight``, the inner probe
-    accuracy of every tap and the inner accuracy of every candidate weight).
+    :attr:`~sentilens.evaluation.FoldResult.details` (``blocks``, ``aux_weight``, the inner probe
+    accuracy of every block and the inner accuracy of every candidate weight).
     """
     if config.mode != "frozen" or cache.boundary is not None or cache.recompute:
-        raise InvalidArgumentError("nested block selection needs the frozen mode (pooled features of every tap)")
+        raise InvalidArgumentError("nested block selection needs the frozen mode (pooled features of every block)")
     chooser = block_chooser(dataset, cache, config.backbone, settings)
     return run_folds(dataset, NestedStrategy(chooser, config, model_name), n_splits, seed, digests=chooser.digests)
 
 
 def chosen_blocks(result: CrossValidationResult) -> list[list[str]]:
     """The blocks each outer fold of a nested run chose, in fold order."""
-    return [list(fold.details.get("taps", [])) for fold in result.folds]
+    return [list(fold.details.get("blocks", [])) for fold in result.folds]

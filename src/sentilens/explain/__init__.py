@@ -1,9 +1,9 @@
 """Explanations of a sentiment model (paper section 2.1 and 3.2).
 
-* :func:`grad_cam`: Grad-CAM of the fused prediction at any tap.
+* :func:`grad_cam`: Grad-CAM of the fused prediction at any block.
 * :func:`spliced_test`: the spliced negative|positive image test (figure 6).
 * :func:`visualise_channels` and :class:`ChannelPictureCache`: channel pictures by activation
-  maximisation (eq. 1-2), cached per weights, tap and settings.
+  maximisation (eq. 1-2), cached per weights, block and settings.
 * :func:`spatial_cells`: the spatial-location grid (eq. 3), :class:`SpatialRendering`.
 * :func:`explain_groups`: NMF neuron groups (eq. 4-5) in one call: factorise, choose the
   reference profile, draw (:class:`GroupsResult`); its pieces are in :mod:`sentilens.explain.groups`
@@ -23,7 +23,7 @@ from sentilens.explain.channel_cache import ChannelPictureCache, cache_key, defa
 from sentilens.explain.errors import AscentSizeError, ClassIndexError, RankError, check_class_index, check_rank
 from sentilens.explain.gradcam import FusedLogProbabilities, GradCamResult, grad_cam
 from sentilens.explain.groups import (
-    DEFAULT_GROUP_TAP,
+    DEFAULT_GROUP_BLOCK,
     ContrastSource,
     GroupDrawing,
     GroupRendering,
@@ -51,7 +51,7 @@ __all__ = [
     "check_class_index",
     "check_rank",
     "weights_digest",
-    "DEFAULT_GROUP_TAP",
+    "DEFAULT_GROUP_BLOCK",
     "STRONGEST_K",
     "AscentMode",
     "AscentSettings",

@@ -3,8 +3,8 @@
 Three small pieces compose: a *parametrisation* (a module whose forward returns a batch of
 images in [0, 1]), *transforms* (random jitter and scale applied before every step, which keep
 the optimiser from exploiting pixel-exact high-frequency patterns), and an *objective* (the mean
-activation of one channel of one tap, a different channel for each image of the batch).  One
-batch optimises many channels at once, and only the backbone stages up to the tap run.
+activation of one channel of one block, a different channel for each image of the batch).  One
+batch optimises many channels at once, and only the backbone stages up to the block run.
 
 Two modes:
 
@@ -12,7 +12,7 @@ Two modes:
   and take gradient-ascent steps of size ``lr`` (0.05); after each step the image is projected
   back onto the sphere ``||X|| = rho`` of eq. (1), ``rho`` being the norm of the starting noise.
   The step is Adam's rather than the raw gradient's: raw gradient magnitudes differ by orders of
-  magnitude between taps and channels, and Adam's normalised step keeps ``lr = 0.05`` meaningful
+  magnitude between blocks and channels, and Adam's normalised step keeps ``lr = 0.05`` meaningful
   everywhere (lucid and lucent make the same choice).
 * ``regularised`` follows Olah et al. (2017): the image is parametrised in a decorrelated colour
   space and in the Fourier domain with a 1/f spectrum, squashed to [0, 1] by a sigmoid, and
@@ -21,7 +21,7 @@ Two modes:
   "redirected ReLU"), so channels that the faint start leaves at zero still get a direction.
   It gives cleaner, more readable pictures.  Its default canvas is 96 px instead of the input
   size: each step costs roughly the square of the side, and 96 px is what makes a whole
-  768-channel layer take minutes rather than hours on a CPU.
+  768-channel block take minutes rather than hours on a CPU.
 """
 
 from __future__ import annotations
@@ -127,17 +127,17 @@ def smallest_view(settings: AscentSettings, size: int) -> int:
     return min(size, max(16, round(size * min(settings.scales))))
 
 
-def check_ascent_size(backbone: Backbone | type[Backbone], settings: AscentSettings, taps: Sequence[str]) -> None:
+def check_ascent_size(backbone: Backbone | type[Backbone], settings: AscentSettings, blocks: Sequence[str]) -> None:
     """Raise :class:`AscentSizeError` (naming the smallest size that works) when the canvas of
-    ``settings`` is too small for the backbone to reach every tap; needs only the backbone's
+    ``settings`` is too small for the backbone to reach every block; needs only the backbone's
     class (its metadata), so it runs before any model is loaded."""
-    backbone.check_taps(taps)
+    backbone.check_blocks(blocks)
     size = settings.resolved(backbone).size
     assert size is not None
-    need = max(backbone.smallest_input(tap) for tap in taps)
+    need = max(backbone.smallest_input(block) for block in blocks)
     if smallest_view(settings, size) >= need:
         return
-    deepest = max(taps, key=backbone.tap_names.index)
+    deepest = max(blocks, key=backbone.block_names.index)
     smallest = need
     while smallest_view(settings, smallest) < need:
         smallest += 1
@@ -307,17 +307,17 @@ def redirected_relu() -> Iterator[None]:
 # --- objective ----------------------------------------------------------------------------------
 
 
-def channel_means(tap_output: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
-    """Mean activation of channel ``channels[b]`` in image ``b`` of a tap's output ``(B, C, h, w)``."""
-    rows = torch.arange(len(channels), device=tap_output.device)
-    means: torch.Tensor = tap_output[rows, channels].mean(dim=(1, 2))
+def channel_means(block_output: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
+    """Mean activation of channel ``channels[b]`` in image ``b`` of a block's output ``(B, C, h, w)``."""
+    rows = torch.arange(len(channels), device=block_output.device)
+    means: torch.Tensor = block_output[rows, channels].mean(dim=(1, 2))
     return means
 
 
-def tap_activations(backbone: Backbone, images01: torch.Tensor, tap: str) -> torch.Tensor:
-    """The tap's output map for images in [0, 1], running only the stages up to the tap."""
-    backbone.check_taps([tap])
-    activations: torch.Tensor = backbone(backbone.normalize(images01), stop=tap).final
+def block_activations(backbone: Backbone, images01: torch.Tensor, block: str) -> torch.Tensor:
+    """The block's output map for images in [0, 1], running only the stages up to the block."""
+    backbone.check_blocks([block])
+    activations: torch.Tensor = backbone(backbone.normalize(images01), stop=block).final
     return activations
 
 
@@ -326,10 +326,10 @@ def tap_activations(backbone: Backbone, images01: torch.Tensor, tap: str) -> tor
 
 @dataclass
 class ChannelPictures:
-    """Pictures of channels of one tap, and how strongly each drives its channel.
+    """Pictures of channels of one block, and how strongly each drives its channel.
 
     Attributes:
-        tap: the tap (block) name.
+        block: the block (block) name.
         channels: channel index of each picture.
         pictures: ``(K, 3, S, S)`` float32 display images in [0, 1].
         start_activation: each channel's mean activation on its starting image.
@@ -337,7 +337,7 @@ class ChannelPictures:
         settings: the settings that made them (size resolved).
     """
 
-    tap: str
+    block: str
     channels: torch.Tensor
     pictures: torch.Tensor
     start_activation: torch.Tensor
@@ -346,23 +346,23 @@ class ChannelPictures:
 
 
 Objective = Callable[[torch.Tensor], torch.Tensor]
-"""Maps a tap's output ``(B, C, h, w)`` to one value per image ``(B,)``, to be maximised."""
+"""Maps a block's output ``(B, C, h, w)`` to one value per image ``(B,)``, to be maximised."""
 
 
 def channel_objective(channels: torch.Tensor) -> Objective:
     """Image ``b`` maximises the mean activation of channel ``channels[b]``."""
-    return lambda tap_output: channel_means(tap_output, channels)
+    return lambda block_output: channel_means(block_output, channels)
 
 
 def direction_objective(directions: torch.Tensor) -> Objective:
     """Image ``b`` maximises ``sum_k d_bk * mean_ij a_kij``: its direction in channel space
     (the neuron-group objective of Olah et al., "The Building Blocks of Interpretability")."""
-    return lambda tap_output: (tap_output.mean(dim=(2, 3)) * directions.to(tap_output)).sum(dim=1)
+    return lambda block_output: (block_output.mean(dim=(2, 3)) * directions.to(block_output)).sum(dim=1)
 
 
 def optimise(
     backbone: Backbone,
-    tap: str,
+    block: str,
     objective: Objective,
     batch: int,
     settings: AscentSettings,
@@ -390,18 +390,18 @@ def optimise(
             jitter(max(1, settings.jitter // 2), generator),
         )
     with torch.no_grad():
-        start = objective(tap_activations(backbone, image(), tap))
+        start = objective(block_activations(backbone, image(), block))
     optimiser = torch.optim.Adam(image.parameters(), lr=settings.lr)
     for step in range(settings.steps):
         optimiser.zero_grad(set_to_none=True)
         with redirected_relu() if step < redirected_steps else contextlib.nullcontext():
-            values = objective(tap_activations(backbone, transform(image()), tap))
+            values = objective(block_activations(backbone, transform(image()), block))
             (-values.sum()).backward()
         optimiser.step()
         image.project()
     with torch.no_grad():
         final_images = image()
-        final = objective(tap_activations(backbone, final_images, tap))
+        final = objective(block_activations(backbone, final_images, block))
     return image.to_picture(final_images).float(), start, final
 
 
@@ -422,30 +422,30 @@ def frozen(backbone: Backbone) -> Iterator[None]:
 
 def visualise_channels(
     backbone: Backbone,
-    tap: str,
+    block: str,
     channels: Sequence[int] | None = None,
     settings: AscentSettings | None = None,
 ) -> ChannelPictures:
-    """Optimise one picture per channel of ``tap`` (all channels when ``channels`` is None).
+    """Optimise one picture per channel of ``block`` (all channels when ``channels`` is None).
 
     The backbone's weights are not changed (gradients flow to the images only); batch norm runs
     in inference mode.
     """
-    backbone.check_taps([tap])
+    backbone.check_blocks([block])
     settings = (settings or AscentSettings()).resolved(backbone)
-    count = backbone.tap_channels[tap]
+    count = backbone.block_channels[block]
     chosen = torch.arange(count) if channels is None else torch.as_tensor(list(channels), dtype=torch.long)
     bad = chosen[(chosen < 0) | (chosen >= count)]
     if len(bad):
-        raise InvalidArgumentError(f"channel(s) {bad.tolist()} out of range for tap {tap!r}; valid: 0..{count - 1}")
-    check_ascent_size(backbone, settings, [tap])
+        raise InvalidArgumentError(f"channel(s) {bad.tolist()} out of range for block {block!r}; valid: 0..{count - 1}")
+    check_ascent_size(backbone, settings, [block])
     generator = torch.Generator().manual_seed(settings.seed)
     pictures, starts, finals = [], [], []
     with frozen(backbone):
         batches = [chosen[i : i + settings.batch_size] for i in range(0, len(chosen), settings.batch_size)]
-        for batch in track(batches, total=len(batches), description=f"visualising {tap} channels"):
-            picture, start, final = optimise(backbone, tap, channel_objective(batch), len(batch), settings, generator)
+        for batch in track(batches, total=len(batches), description=f"visualising {block} channels"):
+            picture, start, final = optimise(backbone, block, channel_objective(batch), len(batch), settings, generator)
             pictures.append(picture)
             starts.append(start)
             finals.append(final)
-    return ChannelPictures(tap, chosen, torch.cat(pictures), torch.cat(starts), torch.cat(finals), settings)
+    return ChannelPictures(block, chosen, torch.cat(pictures), torch.cat(starts), torch.cat(finals), settings)

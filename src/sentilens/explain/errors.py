@@ -14,7 +14,7 @@ class RankError(SentilensError, ValueError):
 
 
 class AscentSizeError(SentilensError, ValueError):
-    """An activation-maximisation canvas too small for the backbone to reach a tap."""
+    """An activation-maximisation canvas too small for the backbone to reach a block."""
 
 
 def check_class_index(index: int, num_classes: int) -> int:

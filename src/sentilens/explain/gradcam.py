@@ -1,10 +1,10 @@
-"""Grad-CAM (Selvaraju et al. 2017) of the fused sentiment prediction at any tap.
+"""Grad-CAM (Selvaraju et al. 2017) of the fused sentiment prediction at any block.
 
 pytorch-grad-cam fits the model once it sees a single output: :class:`FusedLogProbabilities`
 wraps a :class:`~sentilens.models.SentimentModel` so that its forward returns the log of the
 fused class probabilities (the weighted vote of the main and auxiliary heads).  Its argmax is
 the fused prediction, which is therefore the default target, and a class's gradient flows
-through every head that lies above the chosen tap.  The tap's stage module is the target layer.
+through every head that lies above the chosen block.  The block's stage module is the target layer.
 Maps are the library's: ReLU of the gradient-weighted channel sum, resized to the input and
 scaled to [0, 1] per image.
 """
@@ -49,24 +49,24 @@ class GradCamResult:
     probabilities: np.ndarray
 
 
-def grad_cam(model: SentimentModel, images01: torch.Tensor, tap: str, target: int | None = None) -> GradCamResult:
-    """Grad-CAM at ``tap`` for images ``(N, 3, H, W)`` in [0, 1].
+def grad_cam(model: SentimentModel, images01: torch.Tensor, block: str, target: int | None = None) -> GradCamResult:
+    """Grad-CAM at ``block`` for images ``(N, 3, H, W)`` in [0, 1].
 
     Args:
         model: the sentiment model (its weights are not changed).
         images01: the input batch.
-        tap: block whose output map is explained (any of ``model.backbone.tap_names``).
+        block: block whose output map is explained (any of ``model.backbone.block_names``).
         target: class index to explain; None explains each image's fused prediction.
     """
-    model.backbone.check_taps([tap])
+    model.backbone.check_blocks([block])
     if target is not None:
         check_class_index(target, model.num_classes)
     wrapper = FusedLogProbabilities(model).eval()
     device = next(model.parameters()).device
-    # The input asks for gradients so that the tap's map has one even when every backbone
+    # The input asks for gradients so that the block's map has one even when every backbone
     # parameter is frozen (as after frozen-mode training).
     inputs = images01.detach().to(device).requires_grad_(True)
-    with GradCAM(model=wrapper, target_layers=[model.backbone.stages[tap]]) as cam:
+    with GradCAM(model=wrapper, target_layers=[model.backbone.stages[block]]) as cam:
         targets = None if target is None else [ClassifierOutputTarget(target)] * len(images01)
         maps = cam(input_tensor=inputs, targets=targets)
         log_probabilities = cam.outputs.detach().cpu()

@@ -1,6 +1,6 @@
 """Spatial-location visualisation (paper eq. 3): what the network sees at each place of an image.
 
-For one image and one tap with an ``m x n`` map of ``t`` channels, the cell at ``(i, j)`` is
+For one image and one block with an ``m x n`` map of ``t`` channels, the cell at ``(i, j)`` is
 ``q_ij = sum_k P^k w^k_ij``: the channel pictures ``P^k`` weighted by the activations at that
 position.  We divide by ``sum_k w^k_ij`` so each cell is a weighted *mean* of pictures and stays
 a displayable image in [0, 1]; cells where every channel is silent are left black.  Cells are
@@ -19,7 +19,7 @@ from enum import StrEnum
 
 import torch
 
-from sentilens.explain.activation_max import tap_activations
+from sentilens.explain.activation_max import block_activations
 from sentilens.models.backbones import Backbone
 from sentilens.utils.errors import InvalidArgumentError
 
@@ -36,10 +36,10 @@ STRONGEST_K = 3
 
 
 @torch.no_grad()
-def image_activation(backbone: Backbone, image01: torch.Tensor, tap: str) -> torch.Tensor:
-    """The tap's map ``(C, m, n)`` for one image ``(3, S, S)`` in [0, 1]."""
+def image_activation(backbone: Backbone, image01: torch.Tensor, block: str) -> torch.Tensor:
+    """The block's map ``(C, m, n)`` for one image ``(3, S, S)`` in [0, 1]."""
     backbone.eval()
-    return tap_activations(backbone, image01.unsqueeze(0), tap)[0]
+    return block_activations(backbone, image01.unsqueeze(0), block)[0]
 
 
 def spatial_cells(
@@ -51,8 +51,8 @@ def spatial_cells(
     """Eq. (3): one picture per map position, shape ``(m, n, 3, s, s)``.
 
     Args:
-        pictures: channel pictures ``(C, 3, s, s)`` in [0, 1], one per channel of the tap.
-        activation: the tap's map ``(C, m, n)`` for one image (non-negative).
+        pictures: channel pictures ``(C, 3, s, s)`` in [0, 1], one per channel of the block.
+        activation: the block's map ``(C, m, n)`` for one image (non-negative).
         top_k: keep only each position's ``top_k`` strongest channels (None: all, as in eq. 3);
             fewer channels give less washed-out cells.
         typical: ``(C,)`` each channel's typical activation (e.g. its mean over a reference set);

@@ -91,19 +91,19 @@ def spliced_test(
     model: SentimentModel,
     negatives01: torch.Tensor,
     positives01: torch.Tensor,
-    tap: str | None = None,
+    block: str | None = None,
     layout: str = "squash",
 ) -> list[SpliceResult]:
     """Run the test on pairs ``(negatives01[i] | positives01[i])``, images ``(N, 3, S, S)`` in [0, 1].
 
     Args:
         model: the sentiment model (class 0 negative, class 1 positive).
-        tap: block explained; None means the backbone's last block (paper: 5b; inception_v3: 7c).
+        block: block explained; None means the backbone's last block (paper: 5b; inception_v3: 7c).
         layout: ``squash`` or ``crop`` (see module docstring).
     """
-    tap = tap or model.backbone.tap_names[-1]
+    block = block or model.backbone.block_names[-1]
     spliced = torch.stack([splice(n, p, layout) for n, p in zip(negatives01, positives01)])
-    result = grad_cam(model, spliced, tap)
+    result = grad_cam(model, spliced, block)
     return [
         SpliceResult(image, cam, int(target), probabilities, matching_share(cam, int(target), 0, 1))
         for image, cam, target, probabilities in zip(spliced, result.maps, result.targets, result.probabilities)

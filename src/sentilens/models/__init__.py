@@ -1,7 +1,7 @@
-"""Backbones with taps and their specs, the light heads, the fused sentiment model, building it
+"""Backbones with blocks and their specs, the light heads, the fused sentiment model, building it
 from an architecture, and its checkpoints."""
 
-from sentilens.models.architecture import Architecture, build_model
+from sentilens.models.architecture import Architecture, build_model, upgrade_block_key
 from sentilens.models.backbones import (
     DEFAULT_BACKBONE,
     DEFAULT_WEIGHTS,
@@ -43,4 +43,5 @@ __all__ = [
     "load_checkpoint",
     "read_payload",
     "save_checkpoint",
+    "upgrade_block_key",
 ]

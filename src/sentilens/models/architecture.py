@@ -18,6 +18,21 @@ import torch
 from sentilens.models.backbones import DEFAULT_BACKBONE, DEFAULT_WEIGHTS, create_backbone
 from sentilens.models.heads import DEFAULT_DROPOUT
 from sentilens.models.sentiment import SentimentModel
+from sentilens.utils.errors import InvalidArgumentError
+
+#: The key under which configs and checkpoints written before "tap" was renamed "block" hold
+#: the auxiliary blocks; such files (the shipped checkpoint among them) must keep loading.
+OLD_BLOCKS_KEY = "taps"
+
+
+def upgrade_block_key(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` (a config or checkpoint dict) with an old ``taps`` entry under ``blocks``."""
+    upgraded = dict(data)
+    if OLD_BLOCKS_KEY in upgraded:
+        if "blocks" in upgraded:
+            raise InvalidArgumentError(f"give blocks or the older key {OLD_BLOCKS_KEY!r}, not both")
+        upgraded["blocks"] = upgraded.pop(OLD_BLOCKS_KEY)
+    return upgraded
 
 
 @dataclass(frozen=True)
@@ -27,34 +42,35 @@ class Architecture:
     Attributes:
         backbone: registry name (``inception_v3`` or ``googlenet``).
         weights: ``imagenet``, ``none`` or a state-dict file for the backbone.
-        taps: blocks with auxiliary heads; None means the backbone spec's default auxiliary blocks.
-        aux_weights: one weight per tap; None means ``DEFAULT_AUX_WEIGHT`` (0.1, the paper) each.
+        blocks: blocks with auxiliary heads; None means the backbone spec's default auxiliary blocks.
+        aux_weights: one weight per block; None means ``DEFAULT_AUX_WEIGHT`` (0.1, the paper) each.
         dropout: dropout rate of every head.
         seed: draws a randomly initialised backbone (``weights="none"``).
     """
 
     backbone: str = DEFAULT_BACKBONE
     weights: str = DEFAULT_WEIGHTS
-    taps: tuple[str, ...] | None = None
+    blocks: tuple[str, ...] | None = None
     aux_weights: tuple[float, ...] | None = None
     dropout: float = DEFAULT_DROPOUT
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.taps is not None:
-            object.__setattr__(self, "taps", tuple(self.taps))
+        if self.blocks is not None:
+            object.__setattr__(self, "blocks", tuple(self.blocks))
         if self.aux_weights is not None:
             object.__setattr__(self, "aux_weights", tuple(float(w) for w in self.aux_weights))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Architecture:
         """The architecture fields of ``data`` (a config that may hold more); absent ones take
-        their defaults."""
+        their defaults; an old ``taps`` key is read as ``blocks``."""
+        data = upgrade_block_key(data)
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 def build_model(architecture: Architecture) -> SentimentModel:
-    """The backbone with its weights and fresh heads on the architecture's taps.
+    """The backbone with its weights and fresh heads on the architecture's blocks.
 
     A randomly initialised backbone (``weights="none"``) is drawn from ``architecture.seed``
     alone, so the backbone that features are cached with is the one every fold's model (and
@@ -64,5 +80,5 @@ def build_model(architecture: Architecture) -> SentimentModel:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(architecture.seed)
         backbone = create_backbone(architecture.backbone, architecture.weights)
-    taps = architecture.taps if architecture.taps is not None else backbone.spec.default_aux_blocks
-    return SentimentModel(backbone, taps, architecture.aux_weights, dropout=architecture.dropout)
+    blocks = architecture.blocks if architecture.blocks is not None else backbone.spec.default_aux_blocks
+    return SentimentModel(backbone, blocks, architecture.aux_weights, dropout=architecture.dropout)

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from sentilens.models.architecture import Architecture, build_model
+from sentilens.models.architecture import Architecture, build_model, upgrade_block_key
 from sentilens.models.sentiment import SentimentModel
 from sentilens.utils.atomic import atomic_path
 from sentilens.utils.errors import SentilensError
@@ -101,7 +101,7 @@ def save_checkpoint(
         "config": dict(config),
         "class_names": list(class_names),
         "backbone": architecture.backbone,
-        "taps": list(model.taps),
+        "blocks": list(model.blocks),
         "aux_weights": list(model.aux_weights),
         "frozen_digest": tensors_digest(frozen) if frozen else "",
         "extra": extra or {},
@@ -125,24 +125,25 @@ def read_payload(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: refused to load ({type(error).__name__}: {first_line})") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a sentilens checkpoint (format {FORMAT})")
+    payload = upgrade_block_key(payload)  # files written before the rename store "taps"
     missing = [key for key in _REQUIRED if key not in payload]
     if missing:
         raise CheckpointError(f"{path}: damaged checkpoint, missing {', '.join(missing)}")
     return payload
 
 
-_REQUIRED = ("config", "class_names", "backbone", "taps", "frozen_digest", "state_dict")
+_REQUIRED = ("config", "class_names", "backbone", "blocks", "frozen_digest", "state_dict")
 
 
 def load_checkpoint(
-    path: str | Path, expect_backbone: str | None = None, expect_taps: tuple[str, ...] | None = None
+    path: str | Path, expect_backbone: str | None = None, expect_blocks: tuple[str, ...] | None = None
 ) -> LoadedCheckpoint:
-    """Rebuild the model of a checkpoint, optionally insisting on a backbone and taps."""
+    """Rebuild the model of a checkpoint, optionally insisting on a backbone and blocks."""
     payload = read_payload(path)
     if expect_backbone is not None and payload["backbone"] != expect_backbone:
         raise CheckpointError(f"{path}: made for backbone {payload['backbone']!r}, not {expect_backbone!r}")
-    if expect_taps is not None and tuple(payload["taps"]) != tuple(expect_taps):
-        raise CheckpointError(f"{path}: has heads on taps {payload['taps']}, not {list(expect_taps)}")
+    if expect_blocks is not None and tuple(payload["blocks"]) != tuple(expect_blocks):
+        raise CheckpointError(f"{path}: has heads on blocks {payload['blocks']}, not {list(expect_blocks)}")
     config = payload["config"]
     try:
         if not isinstance(config, dict):
@@ -165,7 +166,7 @@ def load_checkpoint(
     unexpected = set(payload["state_dict"]) - set(stored)
     if missing or unexpected:
         raise CheckpointError(
-            f"{path}: tensors do not fit {architecture.backbone} with taps {list(model.taps)} "
+            f"{path}: tensors do not fit {architecture.backbone} with blocks {list(model.blocks)} "
             f"({len(missing)} missing, {len(unexpected)} unexpected)"
         )
     try:

@@ -1,4 +1,4 @@
-"""The paper's model: a backbone, a main classifier and weighted auxiliary heads on chosen taps.
+"""The paper's model: a backbone, a main classifier and weighted auxiliary heads on chosen blocks.
 
 Training loss = main loss + sum_i w_i * auxiliary loss_i.  Prediction fuses *probabilities*:
 ``p = (softmax(main) + sum_i w_i softmax(aux_i)) / (1 + sum_i w_i)``.  We fuse probabilities
@@ -23,7 +23,7 @@ from sentilens.utils.errors import InvalidArgumentError
 
 @dataclass
 class HeadLogits:
-    """Logits of the main classifier and of each auxiliary head (by tap name)."""
+    """Logits of the main classifier and of each auxiliary head (by block name)."""
 
     main: torch.Tensor
     aux: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -33,15 +33,15 @@ class HeadLogits:
 DEFAULT_AUX_WEIGHT = 0.1
 
 
-def validate_aux_weights(taps: Sequence[str], aux_weights: Sequence[float]) -> tuple[float, ...]:
-    """Check one weight in [0, 1] per tap."""
-    if len(aux_weights) != len(taps):
-        raise InvalidArgumentError(f"{len(taps)} taps but {len(aux_weights)} auxiliary weights")
+def validate_aux_weights(blocks: Sequence[str], aux_weights: Sequence[float]) -> tuple[float, ...]:
+    """Check one weight in [0, 1] per block."""
+    if len(aux_weights) != len(blocks):
+        raise InvalidArgumentError(f"{len(blocks)} blocks but {len(aux_weights)} auxiliary weights")
     bad = [w for w in aux_weights if not 0.0 <= w <= 1.0]
     if bad:
         raise InvalidArgumentError(f"auxiliary weights must lie in [0, 1], got {bad}")
-    if len(set(taps)) != len(taps):
-        raise InvalidArgumentError(f"taps listed twice: {list(taps)}")
+    if len(set(blocks)) != len(blocks):
+        raise InvalidArgumentError(f"blocks listed twice: {list(blocks)}")
     return tuple(float(w) for w in aux_weights)
 
 
@@ -50,8 +50,8 @@ class SentimentModel(nn.Module):
 
     Args:
         backbone: a :class:`~sentilens.models.backbones.Backbone`.
-        taps: blocks that get an auxiliary head.
-        aux_weights: one weight per tap; None means :data:`DEFAULT_AUX_WEIGHT` each.
+        blocks: blocks that get an auxiliary head.
+        aux_weights: one weight per block; None means :data:`DEFAULT_AUX_WEIGHT` each.
         num_classes: 2 for negative/positive.
         dropout: dropout rate of every head.
     """
@@ -59,48 +59,48 @@ class SentimentModel(nn.Module):
     def __init__(
         self,
         backbone: Backbone,
-        taps: Sequence[str] = (),
+        blocks: Sequence[str] = (),
         aux_weights: Sequence[float] | None = None,
         num_classes: int = 2,
         dropout: float = DEFAULT_DROPOUT,
     ) -> None:
         super().__init__()
-        backbone.check_taps(taps)
+        backbone.check_blocks(blocks)
         self.backbone = backbone
-        self.taps = tuple(taps)
+        self.blocks = tuple(blocks)
         self.aux_weights = validate_aux_weights(
-            self.taps, [DEFAULT_AUX_WEIGHT] * len(self.taps) if aux_weights is None else aux_weights
+            self.blocks, [DEFAULT_AUX_WEIGHT] * len(self.blocks) if aux_weights is None else aux_weights
         )
         self.num_classes = num_classes
         self.main_head = ClassifierHead(backbone.num_features, num_classes, dropout)
         self.aux_heads = nn.ModuleDict(
-            {tap: ClassifierHead(backbone.tap_channels[tap], num_classes, dropout) for tap in self.taps}
+            {block: ClassifierHead(backbone.block_channels[block], num_classes, dropout) for block in self.blocks}
         )
 
     def forward(self, images: torch.Tensor) -> HeadLogits:
         """Logits of every head for RGB images in [0, 1] of the backbone's input size."""
-        out = self.backbone(self.backbone.normalize(images), taps=self.taps)
-        return self.heads_forward(out.final, out.taps)
+        out = self.backbone(self.backbone.normalize(images), blocks=self.blocks)
+        return self.heads_forward(out.final, out.blocks)
 
-    def heads_forward(self, final: torch.Tensor, tap_features: Mapping[str, torch.Tensor]) -> HeadLogits:
-        """Apply the heads to the final map and the tap maps (maps or pooled vectors)."""
+    def heads_forward(self, final: torch.Tensor, block_features: Mapping[str, torch.Tensor]) -> HeadLogits:
+        """Apply the heads to the final map and the block maps (maps or pooled vectors)."""
         return HeadLogits(
             main=self.main_head(final),
-            aux={tap: self.aux_heads[tap](tap_features[tap]) for tap in self.taps},
+            aux={block: self.aux_heads[block](block_features[block]) for block in self.blocks},
         )
 
     def loss(self, logits: HeadLogits, targets: torch.Tensor) -> torch.Tensor:
         """Main cross-entropy plus each auxiliary cross-entropy times its weight."""
         total = F.cross_entropy(logits.main, targets)
-        for tap, weight in zip(self.taps, self.aux_weights):
-            total = total + weight * F.cross_entropy(logits.aux[tap], targets)
+        for block, weight in zip(self.blocks, self.aux_weights):
+            total = total + weight * F.cross_entropy(logits.aux[block], targets)
         return total
 
     def fuse(self, logits: HeadLogits) -> torch.Tensor:
         """Weighted mean of the heads' class probabilities (main head weight 1)."""
         fused = logits.main.softmax(dim=1)
-        for tap, weight in zip(self.taps, self.aux_weights):
-            fused = fused + weight * logits.aux[tap].softmax(dim=1)
+        for block, weight in zip(self.blocks, self.aux_weights):
+            fused = fused + weight * logits.aux[block].softmax(dim=1)
         return fused / (1.0 + sum(self.aux_weights))
 
     @torch.no_grad()

@@ -9,15 +9,15 @@ from sentilens.reports.figures import (
     save_spatial,
     save_splice,
 )
-from sentilens.reports.inspect_html import Card, TapSection, write_report
+from sentilens.reports.inspect_html import BlockSection, Card, write_report
 from sentilens.reports.pictures import heat_overlay, save_png, signed_overlay, upsample
 from sentilens.reports.summary import Contrast, SummaryRow, write_summary
 
 __all__ = [
+    "BlockSection",
     "Card",
     "Contrast",
     "SummaryRow",
-    "TapSection",
     "heat_overlay",
     "overlay",
     "save_gradcam",

@@ -107,7 +107,7 @@ def save_group_figure(
     title: str,
     stretch: bool = False,
 ) -> Path:
-    """Neuron groups of one tap: per image (columns), where its groups fire (``U`` over the
+    """Neuron groups of one block: per image (columns), where its groups fire (``U`` over the
     image, top row) and their pictures (second row); the class contrast in a third row.
 
     ``wheres[i]`` is ``(r, H, W)`` in [0, 1] and ``pictures[i]`` ``(r, 3, s, s)``; with ``r > 1``

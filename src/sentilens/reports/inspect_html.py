@@ -1,9 +1,9 @@
 """The ``sentilens inspect`` page: one self-contained HTML file plus the PNGs beside it.
 
 Everything the page needs is in ``index.html`` (inline CSS and JavaScript, no network) or in the
-``taps/`` folder next to it, referenced by relative paths, so the folder opens from disk and can
-be copied or zipped.  Each tap has a checkbox and a weight; "Export config" turns the ticked taps
-into a :class:`~sentilens.training.TrainConfig` JSON (backbone, weights, taps, aux_weights), shows
+``blocks/`` folder next to it, referenced by relative paths, so the folder opens from disk and can
+be copied or zipped.  Each block has a checkbox and a weight; "Export config" turns the ticked blocks
+into a :class:`~sentilens.training.TrainConfig` JSON (backbone, weights, blocks, aux_weights), shows
 it in ``<pre id="config">`` and offers it as a download for ``sentilens train|cv --config``.  The
 page refuses an empty selection and weights outside [0, 1], as the Python side does.
 """
@@ -25,7 +25,7 @@ CONFIG_FILE_NAME = "sentilens-config.json"
 
 @dataclass
 class Card:
-    """One shown image at one tap (paths inside the report folder).
+    """One shown image at one block (paths inside the report folder).
 
     Attributes:
         name: the image's file name.
@@ -45,11 +45,11 @@ class Card:
 
 
 @dataclass
-class TapSection:
-    """The pictures of one tap: a card per shown image (cards of one class next to each other, one
+class BlockSection:
+    """The pictures of one block: a card per shown image (cards of one class next to each other, one
     row per class) and the class contrast."""
 
-    tap: str
+    block: str
     cards: list[Card]
     contrast: list[tuple[str, Path]]
 
@@ -60,9 +60,9 @@ h1 { margin-bottom: .2rem; } .meta { color: #555; margin-top: 0; }
 table.ranking { border-collapse: collapse; margin: 1rem 0; }
 table.ranking td, table.ranking th { border: 1px solid #ccc; padding: .25rem .6rem; text-align: right; }
 tr.suggested { background: #eef7ee; }
-section.tap { border-top: 2px solid #ddd; padding: .8rem 0; }
-section.tap h2 { display: flex; gap: 1.2rem; align-items: center; font-size: 1.25rem; }
-section.tap h2 label { font-weight: normal; font-size: 1rem; }
+section.block { border-top: 2px solid #ddd; padding: .8rem 0; }
+section.block h2 { display: flex; gap: 1.2rem; align-items: center; font-size: 1.25rem; }
+section.block h2 label { font-weight: normal; font-size: 1rem; }
 .evidence { color: #333; } .legend { color: #444; max-width: 70rem; }
 .row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: flex-start; margin: .4rem 0; }
 figure { margin: 0; } figure img { display: block; width: 112px; height: 112px; margin-bottom: 2px; }
@@ -80,20 +80,20 @@ figure.card.negative figcaption .label { color: #b71c1c; } figure.card.positive 
 SCRIPT = """
 "use strict";
 function selection() {
-  const taps = [], weights = [], problems = [];
-  for (const box of document.querySelectorAll("input.tap-select")) {
+  const blocks = [], weights = [], problems = [];
+  for (const box of document.querySelectorAll("input.block-select")) {
     if (!box.checked) continue;
-    const field = document.getElementById("weight-" + box.dataset.tap);
+    const field = document.getElementById("weight-" + box.dataset.block);
     const text = field.value.trim();
     const weight = Number(text);
     if (text === "" || !Number.isFinite(weight) || weight < 0 || weight > 1) {
-      problems.push("weight of " + box.dataset.tap + " must lie in [0, 1], got '" + text + "'");
+      problems.push("weight of " + box.dataset.block + " must lie in [0, 1], got '" + text + "'");
     }
-    taps.push(box.dataset.tap);
+    blocks.push(box.dataset.block);
     weights.push(weight);
   }
-  if (taps.length === 0) problems.push("no blocks selected: tick at least one block");
-  return {taps: taps, weights: weights, problems: problems};
+  if (blocks.length === 0) problems.push("no blocks selected: tick at least one block");
+  return {blocks: blocks, weights: weights, problems: problems};
 }
 function exportConfig() {
   const chosen = selection();
@@ -107,7 +107,7 @@ function exportConfig() {
     return;
   }
   error.textContent = "";
-  const config = Object.assign({}, BASE_CONFIG, {taps: chosen.taps, aux_weights: chosen.weights});
+  const config = Object.assign({}, BASE_CONFIG, {blocks: chosen.blocks, aux_weights: chosen.weights});
   const text = JSON.stringify(config, null, 2) + "\\n";
   pre.textContent = text;
   if (link.href) URL.revokeObjectURL(link.href);
@@ -115,10 +115,10 @@ function exportConfig() {
   link.hidden = false;
 }
 function showCount() {
-  document.getElementById("count").textContent = selection().taps.length + " selected";
+  document.getElementById("count").textContent = selection().blocks.length + " selected";
 }
 document.getElementById("export").addEventListener("click", exportConfig);
-for (const box of document.querySelectorAll("input.tap-select")) box.addEventListener("change", showCount);
+for (const box of document.querySelectorAll("input.block-select")) box.addEventListener("change", showCount);
 showCount();
 """
 
@@ -130,10 +130,11 @@ def _img(path: Path, root: Path, alt: str, kind: str = "") -> str:
 
 def _ranking_table(ranking: Ranking) -> str:
     rows = "".join(
-        f'<tr class="{"suggested" if t.suggested else ""}"><td>{t.rank}</td><th><a href="#tap-{html.escape(t.tap)}">'
-        f"{html.escape(t.tap)}</a></th><td>{t.probe_accuracy:.3f} ± {t.probe_std:.3f}</td>"
+        f'<tr class="{"suggested" if t.suggested else ""}"><td>{t.rank}</td>'
+        f'<th><a href="#block-{html.escape(t.block)}">'
+        f"{html.escape(t.block)}</a></th><td>{t.probe_accuracy:.3f} ± {t.probe_std:.3f}</td>"
         f"<td>{t.separation:.3f}</td><td>{'yes' if t.suggested else ''}</td></tr>"
-        for t in ranking.taps
+        for t in ranking.blocks
     )
     return (
         '<table class="ranking"><thead><tr><th>rank</th><th>block</th><th>probe accuracy</th>'
@@ -154,9 +155,9 @@ def _card(card: Card, root: Path) -> str:
     )
 
 
-def _section(section: TapSection, ranking: Ranking, root: Path) -> str:
-    evidence = {t.tap: t for t in ranking.taps}[section.tap]
-    tap = html.escape(section.tap)
+def _section(section: BlockSection, ranking: Ranking, root: Path) -> str:
+    evidence = {t.block: t for t in ranking.blocks}[section.block]
+    block = html.escape(section.block)
     checked = " checked" if evidence.suggested else ""
     cards = "".join(
         f'<div class="row cards" data-label="{html.escape(label)}"><h3 class="{html.escape(label)}">'
@@ -164,17 +165,18 @@ def _section(section: TapSection, ranking: Ranking, root: Path) -> str:
         for label, group in groupby(section.cards, key=lambda card: card.label)
     )
     contrast = "".join(
-        f"<figure>{_img(path, root, f'{section.tap} {label}', 'contrast')}"
+        f"<figure>{_img(path, root, f'{section.block} {label}', 'contrast')}"
         f"<figcaption>{html.escape(label)}</figcaption></figure>"
         for label, path in section.contrast
     )
     return f"""
-<section class="tap" id="tap-{tap}" data-tap="{tap}">
-  <h2>Block {tap}
-    <label><input type="checkbox" class="tap-select" id="select-{tap}" data-tap="{tap}"{checked}> auxiliary head</label>
-    <label>weight <input type="number" class="tap-weight" id="weight-{tap}" min="0" max="1" step="0.05"
+<section class="block" id="block-{block}" data-block="{block}">
+  <h2>Block {block}
+    <label><input type="checkbox" class="block-select" id="select-{block}" data-block="{block}"{checked}>
+      auxiliary head</label>
+    <label>weight <input type="number" class="block-weight" id="weight-{block}" min="0" max="1" step="0.05"
       value="{DEFAULT_AUX_WEIGHT}" size="5"></label></h2>
-  <p class="evidence">rank {evidence.rank} of {len(ranking.taps)}; linear-probe accuracy
+  <p class="evidence">rank {evidence.rank} of {len(ranking.blocks)}; linear-probe accuracy
     {evidence.probe_accuracy:.3f} ± {evidence.probe_std:.3f}; NMF separation {evidence.separation:.3f}</p>
   <div class="row contrast">{contrast}</div>
   {cards}
@@ -182,7 +184,7 @@ def _section(section: TapSection, ranking: Ranking, root: Path) -> str:
 
 
 def write_report(
-    out: str | Path, ranking: Ranking, sections: Sequence[TapSection], source: str, legend: str = ""
+    out: str | Path, ranking: Ranking, sections: Sequence[BlockSection], source: str, legend: str = ""
 ) -> Path:
     """Write ``index.html``, ``ranking.json`` and ``ranking.md`` into ``out``; return the page."""
     root = Path(out)

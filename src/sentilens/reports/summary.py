@@ -29,8 +29,8 @@ img {{ width: 180px; height: 180px; image-rendering: auto; }}
 <h1>sentilens: image sentiment</h1>
 <p class="note">{note}</p>
 <table>
-<tr><th>image</th><th>label</th><th>probability</th><th>Grad-CAM at {cam_tap}</th>
-<th>where the neuron group at {group_tap} fires</th><th>what it responds to{stretched}</th></tr>
+<tr><th>image</th><th>label</th><th>probability</th><th>Grad-CAM at {cam_block}</th>
+<th>where the neuron group at {group_block} fires</th><th>what it responds to{stretched}</th></tr>
 {rows}
 </table>
 {contrast}
@@ -72,8 +72,8 @@ def stretch(picture: np.ndarray) -> np.ndarray:
 def write_summary(
     rows: Sequence[SummaryRow],
     out: Path,
-    cam_tap: str,
-    group_tap: str,
+    cam_block: str,
+    group_block: str,
     note: str,
     contrast: Contrast | None = None,
     stretch_groups: bool = False,
@@ -113,8 +113,8 @@ def write_summary(
     page.write_text(
         PAGE.format(
             note=html.escape(note),
-            cam_tap=html.escape(cam_tap),
-            group_tap=html.escape(group_tap),
+            cam_block=html.escape(cam_block),
+            group_block=html.escape(group_block),
             stretched=" (contrast stretched)" if stretch_groups else "",
             rows="\n".join(cells),
             contrast=contrast_html,

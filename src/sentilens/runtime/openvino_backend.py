@@ -2,7 +2,7 @@
 
 A :class:`~sentilens.models.SentimentModel` is wrapped so that it takes the uint8 images the
 loader decodes and returns plain tensors (the main head, then each auxiliary head in the order of
-``model.taps``), converted with ``openvino.convert_model`` (batch norm folded first) and, for int8,
+``model.blocks``), converted with ``openvino.convert_model`` (batch norm folded first) and, for int8,
 quantised by NNCF's post-training quantisation on a calibration set.  Both results are cached on
 disk under ``cache_root("runtime")`` keyed by the model's digest, the OpenVINO (and NNCF) version,
 the precision and the calibration set (a :class:`~sentilens.utils.disk_cache.DiskCache`), so conversion
@@ -33,9 +33,9 @@ import torch
 from PIL import Image
 from torch import nn
 
+from sentilens.data.decoding import load_or_reason
 from sentilens.data.images import decode_image
 from sentilens.data.sample_photos import sample_images
-from sentilens.data.store import load_or_reason
 from sentilens.models import HeadLogits, SentimentModel
 from sentilens.models.backbones import Backbone
 from sentilens.runtime.choice import Precision
@@ -58,33 +58,33 @@ CLOSE_CALLS = "close_calls.json"
 
 
 class HeadsAsTuple(nn.Module):
-    """uint8 images ``(N, 3, S, S)`` in, each head's logits out: ``(main, *aux in model.taps order)``."""
+    """uint8 images ``(N, 3, S, S)`` in, each head's logits out: ``(main, *aux in model.blocks order)``."""
 
-    def __init__(self, model: nn.Module, taps: Sequence[str]) -> None:
+    def __init__(self, model: nn.Module, blocks: Sequence[str]) -> None:
         super().__init__()
         self.model = model
-        self.taps = tuple(taps)
+        self.blocks = tuple(blocks)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         logits = self.model(images.float() / 255.0)
-        return (logits.main, *(logits.aux[tap] for tap in self.taps))
+        return (logits.main, *(logits.aux[block] for block in self.blocks))
 
 
 class PooledFeatures(nn.Module):
-    """uint8 images in, the global average of every tap's map and of the final map out (in that order):
-    the frozen features that training in frozen mode reads (:mod:`sentilens.training.cache`)."""
+    """uint8 images in, the global average of every block's map and of the final map out (in that order):
+    the frozen features that training in frozen mode reads (:mod:`sentilens.training.frozen_pass`)."""
 
     def __init__(
-        self, backbone: nn.Module, taps: Sequence[str], normalize: Callable[[torch.Tensor], torch.Tensor]
+        self, backbone: nn.Module, blocks: Sequence[str], normalize: Callable[[torch.Tensor], torch.Tensor]
     ) -> None:
         super().__init__()
         self.backbone = backbone
-        self.taps = tuple(taps)
+        self.blocks = tuple(blocks)
         self.normalize = normalize
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.backbone(self.normalize(images.float() / 255.0), taps=self.taps)
-        return (*(out.taps[tap].mean(dim=(2, 3)) for tap in self.taps), out.final.mean(dim=(2, 3)))
+        out = self.backbone(self.normalize(images.float() / 255.0), blocks=self.blocks)
+        return (*(out.blocks[block].mean(dim=(2, 3)) for block in self.blocks), out.final.mean(dim=(2, 3)))
 
 
 @dataclass(frozen=True)
@@ -110,32 +110,32 @@ class Convertible:
 
 
 def heads_of(model: SentimentModel) -> Convertible:
-    """The whole model: every head's logits, main first, then the taps in ``model.taps`` order."""
+    """The whole model: every head's logits, main first, then the blocks in ``model.blocks`` order."""
     backbone = model.backbone
-    prefix = f"{backbone.name}:{backbone.input_size}:{','.join(model.taps)}:{model.aux_weights}:"
+    prefix = f"{backbone.name}:{backbone.input_size}:{','.join(model.blocks)}:{model.aux_weights}:"
 
     def fuse(outputs: list[torch.Tensor]) -> torch.Tensor:
-        return model.fuse(HeadLogits(outputs[0], dict(zip(model.taps, outputs[1:]))))
+        return model.fuse(HeadLogits(outputs[0], dict(zip(model.blocks, outputs[1:]))))
 
     return Convertible(
         "heads",
         backbone.name,
         tensors_digest(model.state_dict(), prefix=prefix),
         backbone.input_size,
-        lambda: HeadsAsTuple(inference_copy(model, channels_last=False).cpu(), model.taps),
+        lambda: HeadsAsTuple(inference_copy(model, channels_last=False).cpu(), model.blocks),
         fuse,
     )
 
 
 def pooled_features_of(backbone: Backbone) -> Convertible:
-    """The backbone alone: pooled features of every tap, then of the final map."""
+    """The backbone alone: pooled features of every block, then of the final map."""
     return Convertible(
         "pooled",
         backbone.name,
         tensors_digest(backbone.state_dict(), prefix=f"{backbone.name}:{backbone.input_size}:"),
         backbone.input_size,
         lambda: PooledFeatures(
-            inference_copy(backbone, channels_last=False).cpu(), backbone.tap_names, backbone.normalize
+            inference_copy(backbone, channels_last=False).cpu(), backbone.block_names, backbone.normalize
         ),
     )
 
@@ -368,19 +368,19 @@ class OpenVinoNetwork:
         built = openvino_network(heads_of(model), precision, calibration, say)
         self.cache_entry, self.margin = built.entry, built.margin
         self.request = compile_network(built.model, precision, threads).create_infer_request()
-        self.taps = model.taps
+        self.blocks = model.blocks
 
     def __call__(self, images: torch.Tensor) -> HeadLogits:
         """Logits of every head for uint8 images ``(N, 3, S, S)``."""
         outputs = self.request.infer(images.contiguous().numpy())
-        heads = [torch.from_numpy(outputs[index].copy()) for index in range(1 + len(self.taps))]
-        return HeadLogits(heads[0], dict(zip(self.taps, heads[1:])))
+        heads = [torch.from_numpy(outputs[index].copy()) for index in range(1 + len(self.blocks))]
+        return HeadLogits(heads[0], dict(zip(self.blocks, heads[1:])))
 
 
 class OpenVinoFeatures:
-    """uint8 images in, the pooled features of every tap and of the final map (``"final"``) out.
+    """uint8 images in, the pooled features of every block and of the final map (``"final"``) out.
 
-    The frozen pass of training (:func:`sentilens.training.cache.run_frozen` with every tap)
+    The frozen pass of training (:func:`sentilens.training.frozen_pass.run_frozen` with every block)
     through OpenVINO; same arguments as :class:`OpenVinoNetwork`, for a backbone.
     """
 
@@ -390,7 +390,7 @@ class OpenVinoFeatures:
         built = openvino_network(pooled_features_of(backbone), precision, calibration, say)
         self.cache_entry = built.entry
         self.request = compile_network(built.model, precision).create_infer_request()
-        self.names = (*backbone.tap_names, "final")
+        self.names = (*backbone.block_names, "final")
 
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         outputs = self.request.infer(images.contiguous().numpy())

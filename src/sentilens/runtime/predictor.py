@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from sentilens.data import expand_inputs
+from sentilens.data.decoding import OnError, check_on_error, load_or_reason
 from sentilens.data.images import ImageDecodeError, views_of
-from sentilens.data.store import OnError, check_on_error, load_or_reason
 from sentilens.models import HeadLogits, SentimentModel
 from sentilens.runtime.choice import Runtime, choose_runtime
 from sentilens.runtime.openvino_backend import OpenVinoNetwork, user_calibration
@@ -37,7 +37,7 @@ class Prediction:
         label: predicted class name.
         probability: fused probability of the predicted class.
         positive_probability: fused probability of class index 1 ("positive").
-        head_probabilities: positive-class probability of each head (``main`` and the taps).
+        head_probabilities: positive-class probability of each head (``main`` and the blocks).
     """
 
     path: Path

@@ -1,18 +1,18 @@
-"""Choosing the blocks that get auxiliary heads: per-tap evidence, a ranking, a suggested set,
+"""Choosing the blocks that get auxiliary heads: per-block evidence, a ranking, a suggested set,
 the browser report (``sentilens inspect``) in which a person makes the choice, and the probe's
 choice from a set of training images (which nested cross-validation in
 :mod:`sentilens.evaluation.nested` repeats inside each training fold)."""
 
-from sentilens.selection.choice import choose_taps, probe_ranking, select_blocks
+from sentilens.selection.choice import choose_blocks, probe_ranking, select_blocks
 from sentilens.selection.evidence import (
+    BlockEvidence,
+    BlockFeatures,
     Ranking,
     SelectionError,
-    TapEvidence,
-    TapFeatures,
     evidence_features,
     fit_probe,
     probe_accuracy,
-    rank_taps,
+    rank_blocks,
     selection_config,
     separation_score,
 )
@@ -22,14 +22,14 @@ __all__ = [
     "fit_probe",
     "Ranking",
     "SelectionError",
-    "TapEvidence",
-    "TapFeatures",
-    "choose_taps",
+    "BlockEvidence",
+    "BlockFeatures",
+    "choose_blocks",
     "evidence_features",
     "per_class_sample",
     "probe_accuracy",
     "probe_ranking",
-    "rank_taps",
+    "rank_blocks",
     "select_blocks",
     "selection_config",
     "separation_score",

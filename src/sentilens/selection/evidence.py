@@ -1,14 +1,14 @@
-"""Per-tap evidence of how well a block separates the sentiments, a ranking and a suggested set.
+"""Per-block evidence of how well a block separates the sentiments, a ranking and a suggested set.
 
 The paper's person compares neuron-group pictures of positive and negative images block by block
 and picks the blocks where they differ most.  Two numbers stand in for that judgement here, both
 computed on the frozen backbone (centre view, no training of the backbone):
 
 * **probe accuracy**: the cross-validated accuracy of a linear probe (standardised features,
-  scikit-learn ``LogisticRegression``) on the tap's globally average-pooled map, which is exactly
+  scikit-learn ``LogisticRegression``) on the block's globally average-pooled map, which is exactly
   what an auxiliary head reads.  The folds are :func:`~sentilens.data.make_folds`' (grouped
   by content, stratified), so the numbers line up with ``sentilens cv`` and the experiments.
-* **NMF separation**: every image's tap map is factorised with ``r = 1`` (paper eq. 4); the
+* **NMF separation**: every image's block map is factorised with ``r = 1`` (paper eq. 4); the
   group's channel weights ``v`` are scaled to sum to 1,
   so ``v`` says *which* channels make up the image's neuron group (what eq. 5 draws).  The score
   is the squared distance between the positive and the negative class mean of ``v``, minus its
@@ -16,9 +16,9 @@ computed on the frozen backbone (centre view, no training of the backbone):
   ``(tr S+ + tr S-) / 2`` (``S`` the class covariance).  It is about 0 when the two classes'
   groups are drawn from the same distribution and grows as their pictures differ.
 
-The **ranking** orders taps by the mean of their rank under each number (a Borda count; ties go
-to the higher probe accuracy).  The **suggested set** is the ``k`` best-ranked taps (the paper
-chose three), leaving out the backbone's last tap: its pooled map is already what the main
+The **ranking** orders blocks by the mean of their rank under each number (a Borda count; ties go
+to the higher probe accuracy).  The **suggested set** is the ``k`` best-ranked blocks (the paper
+chose three), leaving out the backbone's last block: its pooled map is already what the main
 classifier reads, so a head there adds no new evidence.
 """
 
@@ -38,7 +38,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sentilens.data import ImageDecodeError, LabelledImages, make_folds
-from sentilens.data.store import DecodeFailure, OnError
+from sentilens.data.decoding import DecodeFailure, OnError
 from sentilens.models import DEFAULT_AUX_WEIGHT
 from sentilens.models.backbones import Backbone
 from sentilens.training import TrainConfig
@@ -52,12 +52,12 @@ class SelectionError(SentilensError, ValueError):
 
 
 @dataclass
-class TapFeatures:
-    """What the frozen backbone gives per tap for the probe images (centre view).
+class BlockFeatures:
+    """What the frozen backbone gives per block for the probe images (centre view).
 
     Attributes:
-        pooled: tap -> ``(N, C)`` globally average-pooled maps.
-        factors: tap -> ``(N, C)`` rank-1 NMF channel weights, each row summing to 1 (or all 0
+        pooled: block -> ``(N, C)`` globally average-pooled maps.
+        factors: block -> ``(N, C)`` rank-1 NMF channel weights, each row summing to 1 (or all 0
             for an image whose map is all zero).
     """
 
@@ -72,20 +72,20 @@ NMF_WEIGHTS = "nmf-rank1"
 def evidence_features(
     backbone: Backbone,
     dataset: LabelledImages,
-    taps: Sequence[str] | None = None,
+    blocks: Sequence[str] | None = None,
     store_dir: str | Path | None = None,
     chunk: int = 128,
     say: Say = quiet,
-) -> tuple[LabelledImages, TapFeatures, tuple[DecodeFailure, ...]]:
-    """Pooled maps and rank-1 NMF weights of ``taps`` (default all), centre view, for the images
+) -> tuple[LabelledImages, BlockFeatures, tuple[DecodeFailure, ...]]:
+    """Pooled maps and rank-1 NMF weights of ``blocks`` (default all), centre view, for the images
     of ``dataset`` that decode, from the block-feature store
     (:func:`~sentilens.training.feature_store.block_features`; stored images are not decoded again).
 
     Returns the images that decoded (as a dataset, in the original order), their features and the
     decoding failures (indices into ``dataset``).
     """
-    taps = tuple(taps) if taps is not None else backbone.tap_names
-    backbone.check_taps(taps)
+    blocks = tuple(blocks) if blocks is not None else backbone.block_names
+    backbone.check_blocks(blocks)
     stored = block_features(
         backbone,
         dataset.paths,
@@ -100,9 +100,9 @@ def evidence_features(
         first = stored.failures[0].reason if stored.failures else "no images"
         raise ImageDecodeError(f"{dataset.name}: none of the {len(dataset)} images could be decoded (first: {first})")
     centre = stored.values["centre"]
-    features = TapFeatures(
-        pooled={t: centre[POOLED][t].numpy() for t in taps},
-        factors={t: centre[NMF_WEIGHTS][t].numpy() for t in taps},
+    features = BlockFeatures(
+        pooled={t: centre[POOLED][t].numpy() for t in blocks},
+        factors={t: centre[NMF_WEIGHTS][t].numpy() for t in blocks},
     )
     usable = dataset if len(stored.kept) == len(dataset) else dataset.subset(list(stored.kept))
     return usable, features, stored.failures
@@ -151,7 +151,7 @@ def probe_accuracy(features: np.ndarray, labels: Sequence[int], folds: Sequence[
 
 @dataclass
 class LinearProbe:
-    """A fitted probe (standardised logistic regression on a tap's pooled map) as one linear map
+    """A fitted probe (standardised logistic regression on a block's pooled map) as one linear map
     over the raw channels: ``logit = weights . pooled + bias``.
 
     Because pooling is a mean over positions, the logit is the mean over positions of
@@ -168,7 +168,7 @@ class LinearProbe:
         return probabilities
 
     def cam(self, maps: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Per-position logits ``(N, m, n)`` of tap maps ``(N, C, m, n)``: positive where the
+        """Per-position logits ``(N, m, n)`` of block maps ``(N, C, m, n)``: positive where the
         position pushes toward label 1, negative toward label 0; their mean is the logit."""
         array = maps.detach().cpu().numpy() if isinstance(maps, torch.Tensor) else np.asarray(maps)
         cams: np.ndarray = np.einsum("nchw,c->nhw", array.astype(np.float64), self.weights) + self.bias
@@ -202,10 +202,10 @@ def separation_score(factors: np.ndarray, labels: Sequence[int]) -> float:
 
 
 @dataclass
-class TapEvidence:
-    """The evidence for one tap and its place in the ranking (1 = best)."""
+class BlockEvidence:
+    """The evidence for one block and its place in the ranking (1 = best)."""
 
-    tap: str
+    block: str
     probe_accuracy: float
     probe_std: float
     separation: float
@@ -215,32 +215,32 @@ class TapEvidence:
 
 @dataclass
 class Ranking:
-    """Taps ordered best first, the suggested set and what it took to compute them."""
+    """Blocks ordered best first, the suggested set and what it took to compute them."""
 
     backbone: str
     weights: str
     dataset: str
     n_images: int
     n_splits: int
-    taps: list[TapEvidence]
+    blocks: list[BlockEvidence]
     suggested: tuple[str, ...]
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
-    def config(self, taps: Sequence[str] | None = None, aux_weights: Sequence[float] | None = None) -> TrainConfig:
-        """A training config with heads on ``taps`` (default: the suggested set)."""
-        chosen = tuple(self.suggested if taps is None else taps)
+    def config(self, blocks: Sequence[str] | None = None, aux_weights: Sequence[float] | None = None) -> TrainConfig:
+        """A training config with heads on ``blocks`` (default: the suggested set)."""
+        chosen = tuple(self.suggested if blocks is None else blocks)
         return selection_config(self.backbone, self.weights, chosen, aux_weights)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            **{k: v for k, v in asdict(self).items() if k != "taps"},
+            **{k: v for k, v in asdict(self).items() if k != "blocks"},
             "suggested": list(self.suggested),
-            "taps": [asdict(t) for t in self.taps],
+            "blocks": [asdict(t) for t in self.blocks],
         }
 
     def markdown(self) -> str:
-        """The ranking as a Markdown table; suggested taps are marked."""
+        """The ranking as a Markdown table; suggested blocks are marked."""
         lines = [
             f"Block ranking ({self.dataset}, {self.n_images} images, {self.backbone} {self.weights}, "
             f"{self.n_splits}-fold probe)",
@@ -248,9 +248,9 @@ class Ranking:
             "| rank | block | probe accuracy | NMF separation | suggested |",
             "|---|---|---|---|---|",
         ]
-        for t in self.taps:
+        for t in self.blocks:
             lines.append(
-                f"| {t.rank} | {t.tap} | {t.probe_accuracy:.3f} ± {t.probe_std:.3f} | {t.separation:.3f} | "
+                f"| {t.rank} | {t.block} | {t.probe_accuracy:.3f} ± {t.probe_std:.3f} | {t.separation:.3f} | "
                 f"{'yes' if t.suggested else ''} |"
             )
         lines += ["", f"Suggested set: {', '.join(self.suggested)} ({self.seconds:.0f} s)"]
@@ -258,67 +258,70 @@ class Ranking:
 
 
 def selection_config(
-    backbone: str, weights: str, taps: Sequence[str], aux_weights: Sequence[float] | None = None
+    backbone: str, weights: str, blocks: Sequence[str], aux_weights: Sequence[float] | None = None
 ) -> TrainConfig:
-    """A :class:`TrainConfig` for a selection; refuses an empty one (unknown taps and weights
+    """A :class:`TrainConfig` for a selection; refuses an empty one (unknown blocks and weights
     outside [0, 1] are refused when the model is built)."""
-    taps = tuple(taps)
-    if not taps:
+    blocks = tuple(blocks)
+    if not blocks:
         raise SelectionError("no blocks selected; choose at least one block for an auxiliary head")
-    weights_list = tuple(aux_weights) if aux_weights is not None else (DEFAULT_AUX_WEIGHT,) * len(taps)
-    if len(weights_list) != len(taps):
-        raise SelectionError(f"{len(taps)} blocks but {len(weights_list)} weights")
+    weights_list = tuple(aux_weights) if aux_weights is not None else (DEFAULT_AUX_WEIGHT,) * len(blocks)
+    if len(weights_list) != len(blocks):
+        raise SelectionError(f"{len(blocks)} blocks but {len(weights_list)} weights")
     bad = [w for w in weights_list if not 0.0 <= w <= 1.0]
     if bad:
         raise SelectionError(f"auxiliary weights must lie in [0, 1], got {bad}")
-    return TrainConfig(backbone=backbone, weights=weights, taps=taps, aux_weights=weights_list)
+    return TrainConfig(backbone=backbone, weights=weights, blocks=blocks, aux_weights=weights_list)
 
 
-def rank_taps(
+def rank_blocks(
     backbone: Backbone,
     weights: str,
     dataset: LabelledImages,
-    features: TapFeatures,
-    taps: Sequence[str] | None = None,
+    features: BlockFeatures,
+    blocks: Sequence[str] | None = None,
     k: int = 3,
     n_splits: int = 5,
     seed: int = 0,
 ) -> Ranking:
-    """Evidence, ranking and suggested set for ``taps`` (default: all) from their features.
+    """Evidence, ranking and suggested set for ``blocks`` (default: all) from their features.
 
     Args:
         backbone: the frozen backbone (ImageNet or fine-tuned weights).
         weights: how a training config names those weights (``imagenet``, ``none`` or a file).
         dataset: the labelled images the features belong to, in the same order.
         features: their pooled maps and NMF factors (:func:`evidence_features`), holding at
-            least ``taps``.
+            least ``blocks``.
         k: size of the suggested set.
     """
     began = time.perf_counter()
     dataset.require_all_classes()
-    taps = tuple(taps) if taps is not None else backbone.tap_names
-    backbone.check_taps(taps)
-    if not taps:
+    blocks = tuple(blocks) if blocks is not None else backbone.block_names
+    backbone.check_blocks(blocks)
+    if not blocks:
         raise SelectionError("no blocks to rank")
     if k < 1:
         raise SelectionError(f"the suggested set needs at least one block, got k = {k}")
     folds = make_folds(dataset, n_splits, seed)
     evidence = []
-    for tap in taps:
-        scores = probe_accuracy(features.pooled[tap], dataset.labels, folds)
+    for block in blocks:
+        scores = probe_accuracy(features.pooled[block], dataset.labels, folds)
         evidence.append(
-            TapEvidence(
-                tap, float(scores.mean()), float(scores.std()), separation_score(features.factors[tap], dataset.labels)
+            BlockEvidence(
+                block,
+                float(scores.mean()),
+                float(scores.std()),
+                separation_score(features.factors[block], dataset.labels),
             )
         )
     borda = (rankdata([-e.probe_accuracy for e in evidence]) + rankdata([-e.separation for e in evidence])) / 2
     order = sorted(range(len(evidence)), key=lambda i: (borda[i], -evidence[i].probe_accuracy))
     ranked = [evidence[i] for i in order]
-    eligible = [e for e in ranked if e.tap != backbone.tap_names[-1]] or ranked
-    suggested = {e.tap for e in eligible[:k]}
+    eligible = [e for e in ranked if e.block != backbone.block_names[-1]] or ranked
+    suggested = {e.block for e in eligible[:k]}
     for position, e in enumerate(ranked, start=1):
-        e.rank, e.suggested = position, e.tap in suggested
-    in_depth_order = tuple(t for t in taps if t in suggested)
+        e.rank, e.suggested = position, e.block in suggested
+    in_depth_order = tuple(t for t in blocks if t in suggested)
     return Ranking(
         backbone.name,
         weights,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sentilens.data.images import VIEW_NAMES
-from sentilens.models import DEFAULT_BACKBONE, DEFAULT_DROPOUT, DEFAULT_WEIGHTS, Architecture
+from sentilens.models import DEFAULT_BACKBONE, DEFAULT_DROPOUT, DEFAULT_WEIGHTS, Architecture, upgrade_block_key
 from sentilens.utils.errors import InvalidArgumentError
 
 #: Views a fine-tuning cache holds (the block inputs of more views would not fit in memory).
@@ -37,8 +37,8 @@ class TrainConfig:
     Attributes:
         backbone: registry name (``inception_v3`` or ``googlenet``).
         weights: ``imagenet``, ``none`` or a state-dict file for the backbone.
-        taps: blocks with auxiliary heads; None means the backbone's default taps.
-        aux_weights: one weight per tap; None means ``DEFAULT_AUX_WEIGHT`` (0.1, the paper) each.
+        blocks: blocks with auxiliary heads; None means the backbone's default blocks.
+        aux_weights: one weight per block; None means ``DEFAULT_AUX_WEIGHT`` (0.1, the paper) each.
         mode: ``frozen`` (backbone fixed: pooled features are computed once per image view and
             only the heads learn) or ``finetune`` (blocks from ``trainable_from`` upward learn).
         trainable_from: first trainable block in ``finetune`` mode; None fine-tunes the whole
@@ -62,7 +62,7 @@ class TrainConfig:
 
     backbone: str = DEFAULT_BACKBONE
     weights: str = DEFAULT_WEIGHTS
-    taps: tuple[str, ...] | None = None
+    blocks: tuple[str, ...] | None = None
     aux_weights: tuple[float, ...] | None = None
     mode: str = "frozen"
     trainable_from: str | None = None
@@ -81,8 +81,8 @@ class TrainConfig:
     frozen_blocks: str = "cache"
 
     def __post_init__(self) -> None:
-        if self.taps is not None:
-            self.taps = tuple(self.taps)
+        if self.blocks is not None:
+            self.blocks = tuple(self.blocks)
         if self.aux_weights is not None:
             self.aux_weights = tuple(float(w) for w in self.aux_weights)
         self.predict_views = tuple(self.predict_views)
@@ -116,7 +116,7 @@ class TrainConfig:
 
     @property
     def architecture(self) -> Architecture:
-        """The fields that say how to build the model (backbone, weights, taps, dropout, seed...)."""
+        """The fields that say how to build the model (backbone, weights, blocks, dropout, seed...)."""
         return Architecture.from_dict(self.to_dict())
 
     @property
@@ -139,6 +139,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """The config of ``data`` (as :meth:`to_dict` writes it; files written before the rename
+        of "tap" to "block" hold the auxiliary blocks under ``taps``, read as ``blocks``)."""
+        data = upgrade_block_key(data)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -6,7 +6,7 @@ This store keeps it on disk under ``$SENTILENS_CACHE/features`` (default
 ``~/.cache/sentilens/features``), one :class:`~sentilens.utils.disk_cache.DiskCache` per backbone
 (its name and a digest of its tensors and input size), one entry per (image content SHA-256, view,
 summary).  Cross-validation and training in frozen mode (:mod:`sentilens.training.prepare`) and
-the block evidence of ``inspect`` and ``suggest-layers``
+the block evidence of ``inspect`` and ``suggest-blocks``
 (:func:`sentilens.selection.evidence.evidence_features`) read the same entries (a cross-validation
 after ``inspect`` computes only the mirror view of the probe images), and a new view or a new image
 computes only what is new.
@@ -14,7 +14,7 @@ computes only what is new.
 A *summary* reduces a block's maps ``(N, C, H, W)`` to ``(N, C)``; ``pooled`` (the global
 average, what the heads read) is always there, and callers may add their own, named, such as
 selection's rank-1 NMF channel weights; the name is part of the entry's key.  Features are
-computed exactly as the in-memory frozen pass does (:func:`sentilens.training.cache.run_frozen`:
+computed exactly as the in-memory frozen pass does (:func:`sentilens.training.frozen_pass.run_frozen`:
 channels-last layout, float32), and an image's features do not depend on the images it is
 batched with (on the CPU), so a stored entry equals a fresh computation.  A damaged entry is
 recomputed.
@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sentilens.data.decoding import DecodeFailure, OnError, decode_all
 from sentilens.data.folds import content_digests
 from sentilens.data.images import to_unit_range, views_of
-from sentilens.data.store import DecodeFailure, OnError, decode_all
 from sentilens.models.backbones import Backbone
 from sentilens.runtime.torch_backend import to_memory_format
-from sentilens.training.cache import FINAL, VIEWS
+from sentilens.training.frozen_pass import FINAL, VIEWS
 from sentilens.utils.cache import cache_root
 from sentilens.utils.disk_cache import DiskCache, key_digest
 from sentilens.utils.hashing import tensors_digest
@@ -107,7 +107,7 @@ def _compute(
     description: str,
 ) -> dict[str, dict[str, np.ndarray]]:
     """summary -> name -> ``(N, C)`` rows of ``view`` of uint8 ``images``, as the frozen pass computes them."""
-    taps = list(backbone.tap_names)
+    blocks = list(backbone.block_names)
     parts: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in (POOLED, *summaries)}
     starts = range(0, len(images), batch_size)
     for start in track(starts, total=len(starts), description=description):
@@ -119,13 +119,13 @@ def _compute(
             # differ); run a lone image as a pair with itself, so that no entry depends on its batch.
             batch = batch.repeat(2, 1, 1, 1)
         (batch,) = views_of(batch.to(device), (view,))
-        out = backbone(to_memory_format(backbone.normalize(to_unit_range(batch)), True), taps=taps)
-        maps = {**out.taps, FINAL: out.final}
+        out = backbone(to_memory_format(backbone.normalize(to_unit_range(batch)), True), blocks=blocks)
+        maps = {**out.blocks, FINAL: out.final}
         for name, values in maps.items():
             parts[POOLED].setdefault(name, []).append(values[:count].mean(dim=(2, 3)).float().cpu().numpy())
         for summary, reduce in summaries.items():
-            for tap in taps:
-                parts[summary].setdefault(tap, []).append(reduce(out.taps[tap][:count].cpu()))
+            for block in blocks:
+                parts[summary].setdefault(block, []).append(reduce(out.blocks[block][:count].cpu()))
     return {summary: {name: np.concatenate(rows) for name, rows in found.items()} for summary, found in parts.items()}
 
 
@@ -163,7 +163,7 @@ def block_features(
         say: hears of damaged entries (each one is recomputed).
     """
     summaries = dict(summaries or {})
-    blocks = {tap: backbone.tap_channels[tap] for tap in backbone.tap_names}
+    blocks = {block: backbone.block_channels[block] for block in backbone.block_names}
     names = {POOLED: {**blocks, FINAL: backbone.num_features}, **{summary: blocks for summary in summaries}}
     base = {"backbone": backbone_digest(backbone), "size": backbone.input_size}
     folder = Path(store_dir or default_store_dir()) / f"{backbone.name}-{key_digest(base)[:16]}"

@@ -1,8 +1,8 @@
 """The frozen part of a training run, computed once: pooled features or cached block outputs.
 
-In frozen mode the pooled features of every tap come from the on-disk feature store
+In frozen mode the pooled features of every block come from the on-disk feature store
 (:mod:`sentilens.training.feature_store`); in fine-tuning mode the blocks below the first
-trainable one run once per view (:mod:`sentilens.training.cache`).
+trainable one run once per view (:mod:`sentilens.training.frozen_pass`).
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from __future__ import annotations
 import torch
 
 from sentilens.data import LabelledImages
-from sentilens.data.store import decode_all
+from sentilens.data.decoding import decode_all
 from sentilens.models import build_model
-from sentilens.training.cache import VIEWS, ViewCache, build_view_cache
 from sentilens.training.config import TrainConfig
 from sentilens.training.feature_store import POOLED, block_features
+from sentilens.training.frozen_pass import VIEWS, FrozenOutputs, run_frozen_pass
 from sentilens.training.trainer import boundary_stage, resolve_device
 
 
-def prepare_cache(dataset: LabelledImages, config: TrainConfig, images: torch.Tensor | None = None) -> ViewCache:
+def prepare_cache(dataset: LabelledImages, config: TrainConfig, images: torch.Tensor | None = None) -> FrozenOutputs:
     """Run the frozen blocks once per view; ``images`` are the decoded crops if already at hand.
 
     In frozen mode the pooled features come from the on-disk feature store when this backbone
@@ -33,14 +33,14 @@ def prepare_cache(dataset: LabelledImages, config: TrainConfig, images: torch.Te
         stored = block_features(
             template.backbone, dataset.paths, views, images=images, batch_size=config.batch_size, device=device
         )
-        return ViewCache(None, {}, {view: stored.values[view][POOLED] for view in views})
+        return FrozenOutputs(None, {}, {view: stored.values[view][POOLED] for view in views})
     if images is None:
         images = decode_all(dataset.paths, size).images
     dtype = torch.bfloat16 if config.cache_dtype == "bfloat16" else torch.float32
-    return build_view_cache(
+    return run_frozen_pass(
         template.backbone,
         images,
-        template.taps,
+        template.blocks,
         boundary,
         batch_size=config.batch_size,
         device=device,

@@ -19,8 +19,8 @@ from torch import nn
 from sentilens.data.images import to_unit_range
 from sentilens.models import HeadLogits, SentimentModel
 from sentilens.runtime.torch_backend import autocast
-from sentilens.training.cache import FINAL, ViewCache, run_frozen
 from sentilens.training.config import TrainConfig
+from sentilens.training.frozen_pass import FINAL, FrozenOutputs, run_frozen
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import track
 
@@ -40,7 +40,7 @@ def boundary_stage(config: TrainConfig, model: SentimentModel) -> str | None:
         return None
     if config.trainable_from is None:
         return model.backbone.stage_names[0]
-    model.backbone.check_taps([config.trainable_from])
+    model.backbone.check_blocks([config.trainable_from])
     return config.trainable_from
 
 
@@ -59,20 +59,20 @@ def forward_cached(
     """Heads' logits from cached inputs: run only the stages from ``boundary`` upward.
 
     With ``recompute`` the inputs are uint8 images and the frozen stages run first, without
-    gradients, exactly as :func:`~sentilens.training.cache.build_view_cache` runs them.
+    gradients, exactly as :func:`~sentilens.training.frozen_pass.run_frozen_pass` runs them.
     """
     if recompute:
         assert inputs is not None
-        inputs, frozen = run_frozen(model.backbone, inputs, model.taps, boundary)
+        inputs, frozen = run_frozen(model.backbone, inputs, model.blocks, boundary)
         pooled = {**pooled, **frozen}
     if boundary is None:
         return model.heads_forward(pooled[FINAL], pooled)
     assert inputs is not None
     backbone = model.backbone
     x = backbone.normalize(to_unit_range(inputs)) if inputs.dtype == torch.uint8 else inputs.float()
-    live = [t for t in model.taps if t not in pooled]
-    out = backbone(x, taps=live, start=boundary)
-    return model.heads_forward(out.final, {**pooled, **out.taps})
+    live = [t for t in model.blocks if t not in pooled]
+    out = backbone(x, blocks=live, start=boundary)
+    return model.heads_forward(out.final, {**pooled, **out.blocks})
 
 
 def draw_views(count: int, n_views: int, generator: torch.Generator) -> torch.Tensor:
@@ -95,7 +95,7 @@ def _set_train_mode(model: SentimentModel) -> None:
 
 def fit(
     model: SentimentModel,
-    cache: ViewCache,
+    cache: FrozenOutputs,
     indices: Sequence[int],
     labels: npt.ArrayLike,
     config: TrainConfig,
@@ -110,7 +110,7 @@ def fit(
     for name, stage in model.backbone.stages.items():
         stage.requires_grad_(name in stages)
     model.to(device)
-    cache = cache.only((*model.taps, FINAL), config.train_views).to(device)
+    cache = cache.only((*model.blocks, FINAL), config.train_views).to(device)
     backbone_params = [p for name in stages for p in model.backbone.stages[name].parameters()]
     head_params = [*model.main_head.parameters(), *model.aux_heads.parameters()]
     groups = [{"params": head_params, "lr": config.lr}]
@@ -148,7 +148,7 @@ def fit(
 @torch.no_grad()
 def predict_cached(
     model: SentimentModel,
-    cache: ViewCache,
+    cache: FrozenOutputs,
     indices: Sequence[int],
     views: Sequence[str] = ("centre", "mirror"),
     batch_size: int = 64,

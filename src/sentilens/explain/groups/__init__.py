@@ -18,7 +18,7 @@ pictures.  The pieces, each in its own module:
 
 from sentilens.explain.groups.ascent import direction_pictures
 from sentilens.explain.groups.nmf import NeuronGroups, convergence_note, factorise, group_pictures, normalise
-from sentilens.explain.groups.pipeline import DEFAULT_GROUP_TAP, ContrastSource, GroupsResult, explain_groups
+from sentilens.explain.groups.pipeline import DEFAULT_GROUP_BLOCK, ContrastSource, GroupsResult, explain_groups
 from sentilens.explain.groups.reference import (
     ProfileError,
     ReferenceProfile,
@@ -31,7 +31,7 @@ from sentilens.explain.groups.reference import (
 from sentilens.explain.groups.render import GroupDrawing, GroupRendering, draw_groups
 
 __all__ = [
-    "DEFAULT_GROUP_TAP",
+    "DEFAULT_GROUP_BLOCK",
     "ContrastSource",
     "GroupDrawing",
     "GroupRendering",

@@ -1,14 +1,14 @@
 """Pictures of neuron-group directions by activation maximisation, cached per direction.
 
-A neuron group is a direction ``d`` in a tap's channel space.  Its picture is the image that
+A neuron group is a direction ``d`` in a block's channel space.  Its picture is the image that
 maximises ``sum_k d_k * mean_ij a_kij`` (the neuron-group objective of Olah et al., "The Building
 Blocks of Interpretability", 2018), optimised as the channel pictures are (the same
 parametrisation, transforms and settings, :mod:`sentilens.explain.activation_max`).  Every
 picture starts from the same noise, so two pictures differ only because their directions do.
 
 Pictures are kept in ``$SENTILENS_CACHE/groups`` (default ``~/.cache/sentilens``), a
-:class:`~sentilens.utils.disk_cache.DiskCache` with one entry ``<backbone>-<tap>-<key>.group`` (a
-uint8 ``.npy``) per (weights up to the tap, tap, settings, direction); directions are rounded to
+:class:`~sentilens.utils.disk_cache.DiskCache` with one entry ``<backbone>-<block>-<key>.group`` (a
+uint8 ``.npy``) per (weights up to the block, block, settings, direction); directions are rounded to
 float16 first, so the same group gives the same key on every run.  A damaged entry is computed
 again.
 """
@@ -51,34 +51,35 @@ def _parse_picture(payload: bytes) -> torch.Tensor:
 
 def direction_pictures(
     backbone: Backbone,
-    tap: str,
+    block: str,
     directions: np.ndarray | torch.Tensor,
     settings: AscentSettings | None = None,
     cache_dir: str | Path | None = None,
     say: Say = quiet,
 ) -> torch.Tensor:
-    """One picture ``(N, 3, s, s)`` in [0, 1] per direction ``(N, C)`` over the tap's channels.
+    """One picture ``(N, 3, s, s)`` in [0, 1] per direction ``(N, C)`` over the block's channels.
 
     Cached pictures are read; the others are optimised together in batches of
     ``settings.batch_size`` and stored; ``say`` hears of damaged entries.
     """
-    backbone.check_taps([tap])
+    backbone.check_blocks([block])
     settings = (settings or AscentSettings()).resolved(backbone)
-    check_ascent_size(backbone, settings, [tap])
+    check_ascent_size(backbone, settings, [block])
     rounded = torch.as_tensor(np.asarray(directions, dtype=np.float32)).to(torch.float16)
-    if rounded.dim() != 2 or rounded.shape[1] != backbone.tap_channels[tap]:
+    if rounded.dim() != 2 or rounded.shape[1] != backbone.block_channels[block]:
         raise InvalidArgumentError(
-            f"directions of shape {tuple(rounded.shape)} for tap {tap!r} with {backbone.tap_channels[tap]} channels"
+            f"directions of shape {tuple(rounded.shape)} for block {block!r} "
+            f"with {backbone.block_channels[block]} channels"
         )
     cache = DiskCache(Path(cache_dir) if cache_dir is not None else default_cache_dir(), FORMAT, say)
     base = {
         "backbone": backbone.name,
-        "weights": weights_digest(backbone, tap),
-        "tap": tap,
+        "weights": weights_digest(backbone, block),
+        "block": block,
         "settings": settings.to_dict(),
     }
     keys = [{**base, "direction": row.numpy().tobytes().hex()} for row in rounded]
-    names = [f"{backbone.name}-{tap}-{key_digest(key)}.group" for key in keys]
+    names = [f"{backbone.name}-{block}-{key_digest(key)}.group" for key in keys]
     pictures: list[torch.Tensor | None] = [cache.load(n, k, _parse_picture) for n, k in zip(names, keys)]
     missing = [i for i, picture in enumerate(pictures) if picture is None]
     with frozen(backbone):
@@ -86,7 +87,7 @@ def direction_pictures(
             chunk = missing[start : start + settings.batch_size]
             generator = torch.Generator().manual_seed(settings.seed)
             objective = direction_objective(rounded[chunk].float())
-            made, _, _ = optimise(backbone, tap, objective, len(chunk), settings, generator, shared_start=True)
+            made, _, _ = optimise(backbone, block, objective, len(chunk), settings, generator, shared_start=True)
             for index, picture in zip(chunk, made):
                 stored = (picture.clamp(0, 1) * 255).round().to(torch.uint8)
                 buffer = io.BytesIO()

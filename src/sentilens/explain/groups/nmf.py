@@ -1,6 +1,6 @@
-"""Neuron-group visualisation (paper eq. 4-5): NMF of a tap's activations, groups drawn as pictures.
+"""Neuron-group visualisation (paper eq. 4-5): NMF of a block's activations, groups drawn as pictures.
 
-The tap's map ``B`` (``m n`` positions x ``t`` channels, non-negative because every Inception
+The block's map ``B`` (``m n`` positions x ``t`` channels, non-negative because every Inception
 block ends in ReLUs) is factorised ``B ~ U V`` with scikit-learn's NMF; ``U`` (``m n x r``) says
 where each group is active and ``V`` (``r x t``) which channels form it.  A group's picture is
 ``S = sum_k P^k v_k`` over the channel pictures, divided by ``sum_k v_k`` so it stays in [0, 1].
@@ -38,7 +38,7 @@ def normalise(weights: np.ndarray) -> np.ndarray:
 
 @dataclass
 class NeuronGroups:
-    """The factorisation of one image's tap map.
+    """The factorisation of one image's block map.
 
     Attributes:
         spatial: ``U`` as maps ``(r, m, n)``: where each group fires.
@@ -67,7 +67,7 @@ class NeuronGroups:
 
 
 def factorise(activation: torch.Tensor | np.ndarray, rank: int = 1, seed: int = 0, max_iter: int = 500) -> NeuronGroups:
-    """Eq. (4): NMF of a tap map ``(t, m, n)`` into ``rank`` neuron groups."""
+    """Eq. (4): NMF of a block map ``(t, m, n)`` into ``rank`` neuron groups."""
     check_rank(rank)
     array = activation.detach().cpu().numpy() if isinstance(activation, torch.Tensor) else np.asarray(activation)
     channels, rows, columns = array.shape

@@ -27,7 +27,7 @@ from sentilens.models.backbones import Backbone
 from sentilens.utils.errors import InvalidArgumentError
 
 #: The block whose neuron groups the demo and ``SentimentClassifier.groups`` show by default.
-DEFAULT_GROUP_TAP = "5b"
+DEFAULT_GROUP_BLOCK = "5b"
 
 
 class ContrastSource(StrEnum):
@@ -101,7 +101,7 @@ def explain_groups(
     Args:
         backbone: the network whose block is explained.
         images: ``(N, 3, S, S)`` in [0, 1] at the backbone's input size.
-        block: the block (a tap of ``backbone``).
+        block: the block (a block of ``backbone``).
         maps: the block's maps ``(N, C, m, n)`` of ``images`` when the caller already has them
             (e.g. from one pass over several blocks); None computes them image by image.
         rank: groups per image (the paper: 1).
@@ -118,7 +118,7 @@ def explain_groups(
             none) or ``images`` (the class means of ``images`` by ``labels``).
         cache_dir: folder of the cached channel and group pictures (None: the default folders).
     """
-    backbone.check_taps([block])
+    backbone.check_blocks([block])
     rendering = GroupRendering(rendering)
     contrast = ContrastSource(contrast)
     activations = [image_activation(backbone, image, block) for image in images] if maps is None else list(maps)
@@ -128,8 +128,8 @@ def explain_groups(
     weights = np.stack([g.normalised_weights() for g in groups])
     first = weights[:, 0]  # each image's strongest group: what reference profiles are made of
     if isinstance(reference, ReferenceProfile):
-        if reference.tap != block:
-            raise ProfileError(f"a reference profile of {reference.tap} given for the groups at {block}")
+        if reference.block != block:
+            raise ProfileError(f"a reference profile of {reference.block} given for the groups at {block}")
         profile = reference
     else:
         profile = reference_for(backbone, block, first, reference, labels, class_names)

@@ -1,4 +1,4 @@
-"""Reference profiles: a tap's typical neuron group over a set of images, to say what is specific.
+"""Reference profiles: a block's typical neuron group over a set of images, to say what is specific.
 
 The rank-1 channel weights ``v`` of an image (eq. 4, scaled to sum to 1) are dominated by each
 channel's typical activation level: two unrelated photos get nearly the same ``v``, and eq. (5)
@@ -9,7 +9,7 @@ pooled activation of each channel (for the spatial grid).
 
 Profiles come from the images a command is given (``inspect`` uses its probe sample) or from a
 file: the package ships one for ``inception_v3`` with ImageNet weights, computed on all 1,269
-Twitter I images (three agree) and used when the backbone's weights up to the tap match it.
+Twitter I images (three agree) and used when the backbone's weights up to the block match it.
 :func:`reference_for` makes that choice.
 """
 
@@ -37,10 +37,10 @@ class ProfileError(SentilensError, ValueError):
 
 @dataclass(frozen=True)
 class ReferenceProfile:
-    """The typical rank-1 neuron group of one tap over a reference set.
+    """The typical rank-1 neuron group of one block over a reference set.
 
     Attributes:
-        tap: the tap (block).
+        block: the block (block).
         mean: ``(C,)`` mean of the images' normalised channel weights ``v``.
         spread: ``(C,)`` their standard deviation, floored at a small share of the median so that
             channels that never vary do not divide by zero.
@@ -49,10 +49,10 @@ class ReferenceProfile:
         class_names: the names of those classes.
         images: how many images the profile averages.
         source: where the images came from, for the page.
-        weights: digest of the backbone's weights up to the tap (empty: not recorded).
+        weights: digest of the backbone's weights up to the block (empty: not recorded).
     """
 
-    tap: str
+    block: str
     mean: np.ndarray
     spread: np.ndarray
     activation: np.ndarray | None
@@ -71,14 +71,14 @@ class ReferenceProfile:
         values = np.asarray(weights, dtype=np.float64)
         if values.shape[-1] != self.mean.shape[0]:
             raise InvalidArgumentError(
-                f"weights over {values.shape[-1]} channels for a {self.tap} profile over {self.mean.shape[0]}"
+                f"weights over {values.shape[-1]} channels for a {self.block} profile over {self.mean.shape[0]}"
             )
         relative: np.ndarray = ((values - self.mean) / self.spread).astype(np.float32)
         return relative
 
 
 def profile_from(
-    tap: str,
+    block: str,
     factors: np.ndarray,
     pooled: np.ndarray | None = None,
     labels: Sequence[int] | None = None,
@@ -101,7 +101,7 @@ def profile_from(
         if len(present) == len(class_names) and class_names:
             class_means = np.stack([factors[label_array == c].mean(axis=0) for c in present]).astype(np.float32)
     return ReferenceProfile(
-        tap=tap,
+        block=block,
         mean=factors.mean(axis=0).astype(np.float32),
         spread=np.maximum(spread, floor).astype(np.float32),
         activation=None if pooled is None else np.asarray(pooled, dtype=np.float64).mean(axis=0).astype(np.float32),
@@ -114,15 +114,15 @@ def profile_from(
 
 
 def save_profiles(path: str | Path, profiles: Mapping[str, ReferenceProfile]) -> Path:
-    """Write profiles (one per tap) to one ``.npz`` file, atomically."""
+    """Write profiles (one per block) to one ``.npz`` file, atomically."""
     arrays: dict[str, Any] = {}
-    for tap, p in profiles.items():
-        arrays.update({f"{tap}/mean": p.mean, f"{tap}/spread": p.spread})
+    for block, p in profiles.items():
+        arrays.update({f"{block}/mean": p.mean, f"{block}/spread": p.spread})
         if p.activation is not None:
-            arrays[f"{tap}/activation"] = p.activation
-        arrays[f"{tap}/meta"] = np.array([p.source, p.weights, str(p.images), *p.class_names])
+            arrays[f"{block}/activation"] = p.activation
+        arrays[f"{block}/meta"] = np.array([p.source, p.weights, str(p.images), *p.class_names])
         if p.class_means is not None:
-            arrays[f"{tap}/class_means"] = p.class_means
+            arrays[f"{block}/class_means"] = p.class_means
     path = Path(path)
     with atomic_path(path) as temporary, open(temporary, "wb") as stream:
         np.savez(stream, **arrays)
@@ -133,16 +133,16 @@ def load_profiles(path: str | Path) -> dict[str, ReferenceProfile]:
     """Read a file written by :func:`save_profiles`."""
     try:
         with np.load(path) as stored:
-            taps = sorted({name.split("/")[0] for name in stored.files})
+            blocks = sorted({name.split("/")[0] for name in stored.files})
             profiles = {}
-            for tap in taps:
-                source, weights, images, *names = (str(v) for v in stored[f"{tap}/meta"])
-                profiles[tap] = ReferenceProfile(
-                    tap=tap,
-                    mean=stored[f"{tap}/mean"],
-                    spread=stored[f"{tap}/spread"],
-                    activation=stored[f"{tap}/activation"] if f"{tap}/activation" in stored.files else None,
-                    class_means=stored[f"{tap}/class_means"] if f"{tap}/class_means" in stored.files else None,
+            for block in blocks:
+                source, weights, images, *names = (str(v) for v in stored[f"{block}/meta"])
+                profiles[block] = ReferenceProfile(
+                    block=block,
+                    mean=stored[f"{block}/mean"],
+                    spread=stored[f"{block}/spread"],
+                    activation=stored[f"{block}/activation"] if f"{block}/activation" in stored.files else None,
+                    class_means=stored[f"{block}/class_means"] if f"{block}/class_means" in stored.files else None,
                     class_names=tuple(names),
                     images=int(images),
                     source=source,
@@ -158,42 +158,44 @@ def shipped_profile_path(backbone: Backbone) -> Path:
     return Path(str(resources.files("sentilens") / "assets" / f"reference-{backbone.name}.npz"))
 
 
-def matching_profile(backbone: Backbone, tap: str, path: str | Path | None = None) -> ReferenceProfile | None:
-    """The profile of ``tap`` from ``path`` (default: the shipped one) if it was made with the
-    backbone's present weights up to ``tap``; else None."""
+def matching_profile(backbone: Backbone, block: str, path: str | Path | None = None) -> ReferenceProfile | None:
+    """The profile of ``block`` from ``path`` (default: the shipped one) if it was made with the
+    backbone's present weights up to ``block``; else None."""
     path = Path(path) if path is not None else shipped_profile_path(backbone)
     if not path.is_file():
         return None
-    profile = load_profiles(path).get(tap)
-    if profile is None or profile.weights != weights_digest(backbone, tap):
+    profile = load_profiles(path).get(block)
+    if profile is None or profile.weights != weights_digest(backbone, block):
         return None
     return profile
 
 
 def reference_for(
     backbone: Backbone,
-    tap: str,
+    block: str,
     weights: np.ndarray,
     reference: str | Path | None = None,
     labels: Sequence[int] | None = None,
     class_names: Sequence[str] = (),
 ) -> ReferenceProfile:
-    """The reference profile of ``tap`` for images whose normalised rank-1 weights are ``weights`` ``(N, C)``.
+    """The reference profile of ``block`` for images whose normalised rank-1 weights are ``weights`` ``(N, C)``.
 
     Which one: the profile file ``reference`` (``sentilens explain reference``), which must fit
     the backbone's weights; else the shipped profile when it was made with the same weights up to
-    the tap (the default model's ImageNet inception_v3: all of Twitter I, three agree); else the
+    the block (the default model's ImageNet inception_v3: all of Twitter I, three agree); else the
     mean of the images at hand, when there are at least two (with ``labels``, with the mean of
     each of ``class_names`` too).
     """
-    found = matching_profile(backbone, tap, reference)
+    found = matching_profile(backbone, block, reference)
     if found is not None:
         return found
     if reference is not None:
-        raise ProfileError(f"{reference} has no profile of {tap} made with this backbone's weights")
+        raise ProfileError(f"{reference} has no profile of {block} made with this backbone's weights")
     if len(weights) < 2:
         raise ProfileError(
-            f"no shipped reference profile fits these {backbone.name} weights at {tap}, and one image cannot be "
+            f"no shipped reference profile fits these {backbone.name} weights at {block}, and one image cannot be "
             "its own reference: give more images or a profile file (sentilens explain reference)"
         )
-    return profile_from(tap, weights, labels=labels, class_names=class_names, source=f"the {len(weights)} images given")
+    return profile_from(
+        block, weights, labels=labels, class_names=class_names, source=f"the {len(weights)} images given"
+    )

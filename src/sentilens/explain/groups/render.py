@@ -9,7 +9,7 @@
   made of those very images, as in ``inspect`` and the shipped profile): then each class average
   already *is* the difference in one sign, and drawing it twice would show the same picture twice.
 * ``paper``: eq. (5) exactly, ``S = sum_k P^k v_k / sum_k v_k`` over the cached channel pictures
-  of the whole tap (:class:`~sentilens.explain.ChannelPictureCache`); class averages draw the
+  of the whole block (:class:`~sentilens.explain.ChannelPictureCache`); class averages draw the
   class's mean ``v`` the same way and the contrast is the pixel difference of the two averages
   (mid-grey: no difference).
 
@@ -37,12 +37,12 @@ class GroupRendering(StrEnum):
     """How a neuron group becomes a picture."""
 
     specific = "specific"  # activation maximisation of the group's direction relative to a reference (default)
-    paper = "paper"  # eq. (5): the v-weighted mean of the tap's channel pictures
+    paper = "paper"  # eq. (5): the v-weighted mean of the block's channel pictures
 
 
 @dataclass
 class GroupDrawing:
-    """Pictures of some groups of one tap, and of the class contrast when one was asked for.
+    """Pictures of some groups of one block, and of the class contrast when one was asked for.
 
     Attributes:
         pictures: ``(N, 3, s, s)`` in [0, 1], one per row of the weights given.
@@ -70,7 +70,7 @@ def _same_direction(first: np.ndarray, second: np.ndarray, cosine: float = 0.999
 
 def draw_groups(
     backbone: Backbone,
-    tap: str,
+    block: str,
     weights: np.ndarray,
     rendering: GroupRendering | str = GroupRendering.specific,
     settings: AscentSettings | None = None,
@@ -79,13 +79,13 @@ def draw_groups(
     class_names: tuple[str, ...] = ("negative", "positive"),
     cache_dir: str | Path | None = None,
 ) -> GroupDrawing:
-    """Draw the groups with normalised channel weights ``weights`` ``(N, C)`` at ``tap``.
+    """Draw the groups with normalised channel weights ``weights`` ``(N, C)`` at ``block``.
 
     Args:
         rendering: ``specific`` (needs ``profile``) or ``paper``.
         settings: activation-maximisation settings of the group (``specific``) or channel
             (``paper``) pictures.
-        profile: the reference profile of ``tap`` (``specific`` draws relative to it).
+        profile: the reference profile of ``block`` (``specific`` draws relative to it).
         class_means: ``(2, C)`` mean normalised weights of the negative and the positive class:
             also draw the class contrast (None: no contrast): the two class averages, and for
             ``specific`` their difference in both signs unless the averages already are it.
@@ -95,14 +95,14 @@ def draw_groups(
     """
     rendering = GroupRendering(rendering)
     settings = settings or AscentSettings()
-    weights = np.asarray(weights, dtype=np.float32).reshape(-1, backbone.tap_channels[tap])
+    weights = np.asarray(weights, dtype=np.float32).reshape(-1, backbone.block_channels[block])
     if class_means is not None:
         class_means = np.asarray(class_means, dtype=np.float32)
         if class_means.shape != (2, weights.shape[1]):
-            raise InvalidArgumentError(f"class means of shape {class_means.shape} for two classes at {tap}")
+            raise InvalidArgumentError(f"class means of shape {class_means.shape} for two classes at {block}")
     labels = contrast_names(class_names) if class_means is not None else []
     if rendering == GroupRendering.paper:
-        channels = ChannelPictureCache(cache_dir).layer(backbone, tap, settings).pictures
+        channels = ChannelPictureCache(cache_dir).block_pictures(backbone, block, settings).pictures
         rows = np.concatenate([weights, class_means]) if class_means is not None else weights
         drawn = torch.einsum(
             "rc,cxyz->rxyz", torch.as_tensor(rows / np.maximum(rows.sum(1, keepdims=True), 1e-12)), channels
@@ -115,7 +115,7 @@ def draw_groups(
         signed = torch.stack([0.5 + difference / (2 * scale), 0.5 - difference / (2 * scale)])
         return GroupDrawing(pictures, labels, torch.cat([averages, signed]))
     if profile is None:
-        raise ProfileError(f"the image-specific rendering at {tap} needs a reference profile")
+        raise ProfileError(f"the image-specific rendering at {block} needs a reference profile")
     directions = profile.relative(weights)
     if class_means is not None:
         negative, positive = profile.relative(class_means)
@@ -125,5 +125,5 @@ def draw_groups(
             contrast += [difference, -difference]
         labels = labels[: len(contrast)]
         directions = np.concatenate([directions, np.stack(contrast)])
-    drawn = direction_pictures(backbone, tap, directions, settings, cache_dir)
+    drawn = direction_pictures(backbone, block, directions, settings, cache_dir)
     return GroupDrawing(drawn[: len(weights)], labels, drawn[len(weights) :])

@@ -1,7 +1,7 @@
-"""Backbones with named taps, behind one registry; each declares its metadata in a spec."""
+"""Backbones with named blocks, behind one registry; each declares its metadata in a spec."""
 
 from sentilens.models.backbones import googlenet, inception_v3  # noqa: F401  (registers the backbones)
-from sentilens.models.backbones.base import Backbone, BackboneOutput, UnknownTapError
+from sentilens.models.backbones.base import Backbone, BackboneOutput, UnknownBlockError
 from sentilens.models.backbones.registry import (
     DEFAULT_BACKBONE,
     DEFAULT_WEIGHTS,
@@ -20,7 +20,7 @@ __all__ = [
     "BackboneSpec",
     "DEFAULT_BACKBONE",
     "DEFAULT_WEIGHTS",
-    "UnknownTapError",
+    "UnknownBlockError",
     "WeightsUnavailableError",
     "available_backbones",
     "backbone_class",

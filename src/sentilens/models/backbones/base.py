@@ -1,7 +1,7 @@
-"""The interface every backbone answers: ordered stages, named taps and input scaling.
+"""The interface every backbone answers: ordered stages, named blocks and input scaling.
 
 A backbone is a plain :class:`torch.nn.Module` whose computation is an ordered sequence of
-*stages* (stem convolutions, pooling layers and Inception blocks).  Some stages are *taps*:
+*stages* (stem convolutions, pooling layers and Inception blocks).  Some stages are *blocks*:
 the Inception blocks that auxiliary heads and visualisations can attach to by name.  Running
 a contiguous slice of stages (``start`` .. ``stop``) is what lets training cache the output
 of frozen lower blocks and run only the trainable upper ones.
@@ -22,8 +22,8 @@ from sentilens.models.backbones.spec import BackboneSpec
 from sentilens.utils.errors import SentilensError
 
 
-class UnknownTapError(SentilensError, ValueError):
-    """A tap (block) name that the backbone does not have."""
+class UnknownBlockError(SentilensError, ValueError):
+    """A block (block) name that the backbone does not have."""
 
 
 @dataclass
@@ -32,11 +32,11 @@ class BackboneOutput:
 
     Attributes:
         final: output map of the last stage that ran.
-        taps: output map of each requested tap, by name.
+        blocks: output map of each requested block, by name.
     """
 
     final: torch.Tensor
-    taps: dict[str, torch.Tensor] = field(default_factory=dict)
+    blocks: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class Backbone(nn.Module):
@@ -45,15 +45,15 @@ class Backbone(nn.Module):
 
     The spec is the one definition of the metadata.  Every subclass also gets the spec's fields
     as class attributes under the names the rest of the package reads them by: ``name``,
-    ``input_size``, ``tap_names`` (the spec's ``blocks``), ``tap_channels`` (``block_channels``),
+    ``input_size``, ``block_names`` (the spec's ``blocks``), ``block_channels``,
     ``num_features`` and ``smallest_inputs`` (a test checks every entry with :meth:`reaches`).
     """
 
     spec: ClassVar[BackboneSpec]
     name: ClassVar[str]
     input_size: ClassVar[int]
-    tap_names: ClassVar[tuple[str, ...]]
-    tap_channels: ClassVar[Mapping[str, int]]
+    block_names: ClassVar[tuple[str, ...]]
+    block_channels: ClassVar[Mapping[str, int]]
     num_features: ClassVar[int]
     smallest_inputs: ClassVar[Mapping[str, int]]
 
@@ -61,7 +61,8 @@ class Backbone(nn.Module):
         super().__init_subclass__(**kwargs)
         spec = cls.spec
         cls.name, cls.input_size, cls.num_features = spec.name, spec.input_size, spec.num_features
-        cls.tap_names, cls.tap_channels, cls.smallest_inputs = spec.blocks, spec.block_channels, spec.smallest_inputs
+        cls.block_names, cls.block_channels = spec.blocks, spec.block_channels
+        cls.smallest_inputs = spec.smallest_inputs
 
     def __init__(self) -> None:
         super().__init__()
@@ -72,13 +73,13 @@ class Backbone(nn.Module):
         return list(self.stages.keys())
 
     @classmethod
-    def check_taps(cls, taps: Sequence[str]) -> None:
-        """Raise :class:`UnknownTapError` naming the valid taps if any name is unknown."""
-        unknown = [t for t in taps if t not in cls.tap_names]
+    def check_blocks(cls, blocks: Sequence[str]) -> None:
+        """Raise :class:`UnknownBlockError` naming the valid blocks if any name is unknown."""
+        unknown = [t for t in blocks if t not in cls.block_names]
         if unknown:
-            raise UnknownTapError(
-                f"unknown tap(s) {', '.join(map(repr, unknown))} for backbone {cls.name!r}; "
-                f"valid taps: {', '.join(cls.tap_names)}"
+            raise UnknownBlockError(
+                f"unknown block(s) {', '.join(map(repr, unknown))} for backbone {cls.name!r}; "
+                f"valid blocks: {', '.join(cls.block_names)}"
             )
 
     def stage_index(self, stage: str) -> int:
@@ -86,25 +87,25 @@ class Backbone(nn.Module):
         try:
             return self.stage_names.index(stage)
         except ValueError:
-            raise UnknownTapError(
+            raise UnknownBlockError(
                 f"unknown stage {stage!r} for backbone {self.name!r}; valid stages: {', '.join(self.stage_names)}"
             ) from None
 
     @classmethod
-    def smallest_input(cls, tap: str) -> int:
-        """The smallest square input side (px) that reaches ``tap`` (from :attr:`smallest_inputs`)."""
-        cls.check_taps([tap])
-        return cls.smallest_inputs[tap]
+    def smallest_input(cls, block: str) -> int:
+        """The smallest square input side (px) that reaches ``block`` (from :attr:`smallest_inputs`)."""
+        cls.check_blocks([block])
+        return cls.smallest_inputs[block]
 
-    def reaches(self, tap: str, side: int) -> bool:
-        """Whether a ``side`` x ``side`` input gets through to ``tap``, by a shape-only pass on
+    def reaches(self, block: str, side: int) -> bool:
+        """Whether a ``side`` x ``side`` input gets through to ``block``, by a shape-only pass on
         the meta device (no arithmetic, no copy of the weights)."""
-        self.check_taps([tap])
+        self.check_blocks([block])
         tensors = itertools.chain(self.parameters(), self.buffers())
         shapes_only = copy.deepcopy(self, {id(t): torch.empty_like(t, device="meta") for t in tensors}).eval()
         try:
             with torch.no_grad():
-                shapes_only(torch.empty((1, 3, side, side), device="meta"), stop=tap)
+                shapes_only(torch.empty((1, 3, side, side), device="meta"), stop=block)
         except RuntimeError:
             return False
         return True
@@ -123,33 +124,33 @@ class Backbone(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
-        taps: Sequence[str] = (),
+        blocks: Sequence[str] = (),
         start: str | None = None,
         stop: str | None = None,
     ) -> BackboneOutput:
-        """Run stages ``start`` .. ``stop`` (inclusive) and collect the requested taps.
+        """Run stages ``start`` .. ``stop`` (inclusive) and collect the requested blocks.
 
         Args:
             x: normalised images when ``start`` is None, else the input of stage ``start``
                 (the output of the stage before it).
-            taps: tap names whose outputs to return; each must lie in the slice that runs.
+            blocks: block names whose outputs to return; each must lie in the slice that runs.
             start: first stage to run (default: the first stage).
             stop: last stage to run (default: the last stage).
         """
-        self.check_taps(taps)
+        self.check_blocks(blocks)
         names = self.stage_names
         first = self.stage_index(start) if start is not None else 0
         last = self.stage_index(stop) if stop is not None else len(names) - 1
         running = names[first : last + 1]
-        missing = [t for t in taps if t not in running]
+        missing = [t for t in blocks if t not in running]
         if missing:
-            raise UnknownTapError(
-                f"tap(s) {', '.join(missing)} are outside the stages run ({running[0]}..{running[-1]})"
+            raise UnknownBlockError(
+                f"block(s) {', '.join(missing)} are outside the stages run ({running[0]}..{running[-1]})"
             )
-        wanted = set(taps)
+        wanted = set(blocks)
         collected: dict[str, torch.Tensor] = {}
         for stage_name in running:
             x = self.stages[stage_name](x)
             if stage_name in wanted:
                 collected[stage_name] = x
-        return BackboneOutput(final=x, taps=collected)
+        return BackboneOutput(final=x, blocks=collected)

