@@ -9,8 +9,9 @@ Grad-CAM maps then explain an untrained decision.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -26,17 +27,19 @@ from sentilens.app import (
 )
 from sentilens.cli.errors import console
 from sentilens.cli.options import (
-    CheckpointOpt,
+    MODEL_OPTIONS,
     DataArg,
     GroupRenderingOpt,
-    ModelBackboneOpt,
-    ModelWeightsOpt,
+    ModelSource,
     PictureCacheOpt,
     ReferenceOpt,
     SingleSubset,
+    with_model_source,
+    with_option_group,
 )
 from sentilens.data import load_dataset
 from sentilens.explain import AscentMode, AscentSettings, GroupRendering, SpatialRendering, SpliceLayout
+from sentilens.models import SentimentModel
 
 explain_app = typer.Typer(
     help="Visualisations: Grad-CAM, channel pictures, spatial grids, NMF neuron groups, spliced images.",
@@ -56,10 +59,49 @@ BatchOpt = Annotated[int, typer.Option(help="Channels optimised together.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the starting noise and transforms.")]
 
 
-def _settings(
-    mode: AscentMode, size: Optional[int], steps: int, lr: float, batch_size: int, seed: int
-) -> AscentSettings:
-    return AscentSettings(mode=mode, size=size, steps=steps, lr=lr, batch_size=batch_size, seed=seed)
+@dataclass(frozen=True)
+class PictureJob:
+    """A command that draws pictures: the model, where to write, how pictures are drawn by
+    activation maximisation, and where they are cached."""
+
+    model: SentimentModel
+    out: Path
+    settings: AscentSettings
+    cache_dir: Path | None
+
+
+def _load(source: ModelSource) -> tuple[SentimentModel, tuple[str, ...]]:
+    return load_model(source.checkpoint, source.backbone, source.weights)
+
+
+def _picture_job(
+    checkpoint: Optional[Path],
+    backbone: str,
+    weights: str,
+    out: Path,
+    cache_dir: Optional[Path],
+    **ascent: Any,
+) -> PictureJob:
+    model, _ = load_model(checkpoint, backbone, weights)
+    return PictureJob(model, out, AscentSettings(**ascent), cache_dir)
+
+
+#: The options of the commands that draw pictures: the model, the output folder and activation maximisation.
+with_picture_options = with_option_group(
+    {
+        **MODEL_OPTIONS,
+        "out": (OutOpt, Path("sentilens-explain")),
+        "mode": (AscentModeOpt, AscentMode.regularised),
+        "size": (SizeOpt, None),
+        "steps": (StepsOpt, 64),
+        "lr": (LrOpt, 0.05),
+        "batch_size": (BatchOpt, 64),
+        "seed": (SeedOpt, 0),
+        "cache_dir": (PictureCacheOpt, None),
+    },
+    _picture_job,
+    "job",
+)
 
 
 def _print(written: Written) -> None:
@@ -86,6 +128,7 @@ def _channel_list(text: Optional[str]) -> Optional[list[int]]:
 
 
 @explain_app.command()
+@with_model_source
 def gradcam(
     inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders (searched recursively).")],
     block: Annotated[
@@ -98,17 +141,16 @@ def gradcam(
         Optional[int],
         typer.Option(help="Class index to explain (0 negative, 1 positive); default the fused prediction."),
     ] = None,
-    checkpoint: CheckpointOpt = None,
-    backbone: ModelBackboneOpt = "inception_v3",
-    weights: ModelWeightsOpt = "imagenet",
     out: OutOpt = Path("sentilens-explain"),
+    *,
+    source: ModelSource,
 ) -> None:
     """Grad-CAM overlays of the fused prediction (or --target) at a block, for files or folders."""
-    model, names = load_model(checkpoint, backbone, weights)
-    _print(run_gradcam(model, names, inputs, block, out, target))
+    _print(run_gradcam(*_load(source), inputs, block, out, target))
 
 
 @explain_app.command()
+@with_picture_options
 def channels(
     block: Annotated[str, typer.Option("--block", "--tap", help="Block whose channels to visualise.")],
     select: Annotated[
@@ -117,25 +159,15 @@ def channels(
             "--channels", help="Only these channels, e.g. '0:16' or '3,7' (not cached); default all (cached)."
         ),
     ] = None,
-    checkpoint: CheckpointOpt = None,
-    backbone: ModelBackboneOpt = "inception_v3",
-    weights: ModelWeightsOpt = "imagenet",
-    out: OutOpt = Path("sentilens-explain"),
-    mode: AscentModeOpt = AscentMode.regularised,
-    size: SizeOpt = None,
-    steps: StepsOpt = 64,
-    lr: LrOpt = 0.05,
-    batch_size: BatchOpt = 64,
-    seed: SeedOpt = 0,
-    cache_dir: PictureCacheOpt = None,
+    *,
+    job: PictureJob,
 ) -> None:
     """Channel pictures by activation maximisation (eq. 1-2), many channels per batch."""
-    model, _ = load_model(checkpoint, backbone, weights)
-    settings = _settings(mode, size, steps, lr, batch_size, seed)
-    _print(run_channels(model, block, out, settings, _channel_list(select), cache_dir))
+    _print(run_channels(job.model, block, job.out, job.settings, _channel_list(select), job.cache_dir))
 
 
 @explain_app.command()
+@with_picture_options
 def spatial(
     image: Annotated[Path, typer.Argument(help="One image file.")],
     block: Annotated[str, typer.Option("--block", "--tap", help="Block whose map is drawn, one cell per position.")],
@@ -152,25 +184,19 @@ def spatial(
         ),
     ] = SpatialRendering.strongest,
     reference: ReferenceOpt = None,
-    checkpoint: CheckpointOpt = None,
-    backbone: ModelBackboneOpt = "inception_v3",
-    weights: ModelWeightsOpt = "imagenet",
-    out: OutOpt = Path("sentilens-explain"),
-    mode: AscentModeOpt = AscentMode.regularised,
-    size: SizeOpt = None,
-    steps: StepsOpt = 64,
-    lr: LrOpt = 0.05,
-    batch_size: BatchOpt = 64,
-    seed: SeedOpt = 0,
-    cache_dir: PictureCacheOpt = None,
+    *,
+    job: PictureJob,
 ) -> None:
     """Spatial-location grid (eq. 3): activation-weighted channel pictures at each map position."""
-    model, _ = load_model(checkpoint, backbone, weights)
-    settings = _settings(mode, size, steps, lr, batch_size, seed)
-    _print(run_spatial(model, image, block, out, settings, cache_dir, cell_size, top_k, rendering, reference))
+    _print(
+        run_spatial(
+            job.model, image, block, job.out, job.settings, job.cache_dir, cell_size, top_k, rendering, reference
+        )
+    )
 
 
 @explain_app.command()
+@with_picture_options
 def groups(
     negative: Annotated[list[Path], typer.Option("--negative", help="Negative image file or folder (repeatable).")],
     positive: Annotated[list[Path], typer.Option("--positive", help="Positive image file or folder (repeatable).")],
@@ -180,40 +206,33 @@ def groups(
     rank: Annotated[int, typer.Option("--rank", "-r", help="Neuron groups per image (paper: 1).")] = 1,
     rendering: GroupRenderingOpt = GroupRendering.specific,
     reference: ReferenceOpt = None,
-    checkpoint: CheckpointOpt = None,
-    backbone: ModelBackboneOpt = "inception_v3",
-    weights: ModelWeightsOpt = "imagenet",
-    out: OutOpt = Path("sentilens-explain"),
-    mode: AscentModeOpt = AscentMode.regularised,
-    size: SizeOpt = None,
-    steps: StepsOpt = 64,
-    lr: LrOpt = 0.05,
-    batch_size: BatchOpt = 64,
-    seed: SeedOpt = 0,
-    cache_dir: PictureCacheOpt = None,
+    *,
+    job: PictureJob,
 ) -> None:
     """NMF neuron groups (eq. 4-5): where each group fires and its picture, and the class contrast, per block."""
-    model, _ = load_model(checkpoint, backbone, weights)
-    settings = _settings(mode, size, steps, lr, batch_size, seed)
-    _print(run_groups(model, negative, positive, block, out, settings, rank, cache_dir, rendering, reference))
+    _print(
+        run_groups(
+            job.model, negative, positive, block, job.out, job.settings, rank, job.cache_dir, rendering, reference
+        )
+    )
 
 
 @explain_app.command()
+@with_model_source
 def reference(
     data: DataArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="The profile file to write (.npz).")],
     subset: Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")] = SingleSubset.three,
-    checkpoint: CheckpointOpt = None,
-    backbone: ModelBackboneOpt = "inception_v3",
-    weights: ModelWeightsOpt = "imagenet",
+    *,
+    source: ModelSource,
 ) -> None:
     """Reference profiles of every block over a data set: the typical neuron group that the
     image-specific pictures are drawn against (use with --reference)."""
-    model, _ = load_model(checkpoint, backbone, weights)
-    _print(run_reference(model, load_dataset(data, subset), out, say=console.print))
+    _print(run_reference(_load(source)[0], load_dataset(data, subset), out, say=console.print))
 
 
 @explain_app.command()
+@with_model_source
 def splice(
     negative: Annotated[Path, typer.Argument(help="Negative image (left half).")],
     positive: Annotated[Path, typer.Argument(help="Positive image (right half).")],
@@ -223,11 +242,9 @@ def splice(
     layout: Annotated[
         SpliceLayout, typer.Option(help="squash (whole images, half width) or crop (central strips).")
     ] = SpliceLayout.squash,
-    checkpoint: CheckpointOpt = None,
-    backbone: ModelBackboneOpt = "inception_v3",
-    weights: ModelWeightsOpt = "imagenet",
     out: OutOpt = Path("sentilens-explain"),
+    *,
+    source: ModelSource,
 ) -> None:
     """Spliced-image test: Grad-CAM of the prediction on negative|positive and the matching share."""
-    model, names = load_model(checkpoint, backbone, weights)
-    _print(run_splice(model, names, negative, positive, out, block, layout))
+    _print(run_splice(*_load(source), negative, positive, out, block, layout))

@@ -15,13 +15,12 @@ import typer
 from sentilens.app import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_blocks
 from sentilens.cli.errors import console
 from sentilens.cli.options import (
-    CheckpointOpt,
     DataArg,
     GroupRenderingOpt,
-    ModelBackboneOpt,
-    ModelWeightsOpt,
+    ModelSource,
     PictureCacheOpt,
     SingleSubset,
+    with_model_source,
 )
 from sentilens.data import load_dataset
 from sentilens.explain import AscentMode, AscentSettings, GroupRendering, check_ascent_size
@@ -36,12 +35,10 @@ ProbeFoldsOpt = Annotated[int, typer.Option("--folds", help="Folds of the linear
 SampleSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the folds and the samples.")]
 
 
+@with_model_source
 def suggest_blocks_command(
     data: DataArg,
     subset: SubsetOpt = SingleSubset.five,
-    checkpoint: CheckpointOpt = None,
-    backbone: ModelBackboneOpt = "inception_v3",
-    weights: ModelWeightsOpt = "imagenet",
     probe_images: ProbeImagesOpt = 0,
     k: SuggestedCountOpt = 3,
     folds: ProbeFoldsOpt = 5,
@@ -49,25 +46,34 @@ def suggest_blocks_command(
     out: Annotated[Path, typer.Option(help="Folder for suggest.md, suggest.json and suggested-config.json.")] = Path(
         "sentilens-results"
     ),
+    *,
+    source: ModelSource,
 ) -> None:
     """Rank the blocks by linear-probe accuracy and NMF separation and print a suggested set."""
     dataset = load_dataset(data, subset)
     suggestion = suggest_blocks(
-        dataset, out, checkpoint, backbone, weights, probe_images or None, k, folds, seed, say=console.print
+        dataset,
+        out,
+        source.checkpoint,
+        source.backbone,
+        source.weights,
+        probe_images or None,
+        k,
+        folds,
+        seed,
+        say=console.print,
     )
     print(suggestion.ranking.markdown(), end="")
     console.print(f"config for --config: [bold]{suggestion.files[-1]}[/]")
 
 
+@with_model_source
 def inspect_command(
     data: DataArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Report folder (index.html, blocks/*.png).")] = Path(
         "sentilens-inspect"
     ),
     subset: SubsetOpt = SingleSubset.five,
-    checkpoint: CheckpointOpt = None,
-    backbone: ModelBackboneOpt = "inception_v3",
-    weights: ModelWeightsOpt = "imagenet",
     per_class: Annotated[int, typer.Option(help="Images of each class shown per block.")] = 6,
     probe_images: ProbeImagesOpt = 200,
     k: SuggestedCountOpt = 3,
@@ -85,15 +91,17 @@ def inspect_command(
     ] = INSPECT_SETTINGS.steps,
     ascent_batch: Annotated[int, typer.Option(help="Pictures optimised together.")] = 64,
     cache: PictureCacheOpt = None,
+    *,
+    source: ModelSource,
 ) -> None:
     """Build the HTML report in which a person picks the auxiliary-head blocks and exports a config."""
     settings = AscentSettings(
         mode=ascent_mode, size=ascent_size, steps=ascent_steps, batch_size=ascent_batch, seed=seed
     )
-    if checkpoint is None:
-        kind = backbone_class(backbone)
+    if source.checkpoint is None:
+        kind = backbone_class(source.backbone)
         check_ascent_size(kind, settings, kind.block_names)
-    model, weights_name = model_and_weights(checkpoint, backbone, weights, out)
+    model, weights_name = model_and_weights(source.checkpoint, source.backbone, source.weights, out)
     check_ascent_size(model.backbone, settings, model.backbone.block_names)
     dataset = load_dataset(data, subset)
     dataset.require_all_classes()
@@ -109,7 +117,7 @@ def inspect_command(
         k=k,
         n_splits=folds,
         seed=seed,
-        source=model_source(checkpoint, model, weights_name),
+        source=model_source(source.checkpoint, model, weights_name),
         rendering=rendering,
         say=console.print,
     )

@@ -1,16 +1,51 @@
-"""Option types shared by several commands, named for what they hold."""
+"""Option types shared by several commands, named for what they hold, and option groups: options
+that several commands take together, declared once and read into one value."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from sentilens.data import OnError
 from sentilens.explain import GroupRendering
 from sentilens.runtime import Precision, RunSettings, Runtime, parse_views
+
+
+def with_option_group(
+    options: Mapping[str, tuple[Any, Any]], read: Callable[..., Any], into: str
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the options ``options`` (name -> (annotated type, default)), read together by
+    ``read`` into the command's keyword-only parameter ``into``; they stand where ``into`` stands.
+
+    typer builds a command's options from its signature and has no option groups, so the group's
+    parameters are spliced into the signature that typer reads, and the wrapper hands their values
+    to ``read`` before calling the command with the one value it returns.  Decorators stack: each
+    fills its own parameter.
+    """
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    shared = [inspect.Parameter(n, keyword, default=d, annotation=a) for n, (a, d) in options.items()]
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = list(inspect.signature(command, eval_str=True).parameters.values())
+        at = [p.name for p in own].index(into)
+        spliced = [p.replace(kind=keyword) for p in own[:at] + shared + own[at + 1 :]]
+
+        @functools.wraps(command)
+        def parsed(**given: Any) -> None:
+            command(**given, **{into: read(**{p.name: given.pop(p.name) for p in shared})})
+
+        parsed.__signature__ = inspect.Signature(spliced)  # type: ignore[attr-defined]
+        parsed.__annotations__ = {p.name: p.annotation for p in spliced}
+        return parsed
+
+    return decorate
 
 
 class SubsetChoice(StrEnum):
@@ -37,50 +72,40 @@ TrainOnErrorOpt = Annotated[
     typer.Option(help="An image that cannot be decoded: fail (stop, naming it) or skip (leave it out, listed)."),
 ]
 
-# Training options: None means "from --config, else the default".
-ConfigFileOpt = Annotated[
-    Optional[Path], typer.Option("--config", help="JSON training config; options given here override it.")
-]
-BackboneNameOpt = Annotated[
-    Optional[str], typer.Option("--backbone", help="Backbone: inception_v3 (default) or googlenet.")
-]
-BackboneWeightsOpt = Annotated[
-    Optional[str], typer.Option("--weights", help="Backbone weights: imagenet, none, or a state-dict FILE.")
-]
-AuxBlocksOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--blocks",
-        help="Comma-separated blocks with auxiliary heads; 'none' for no heads; "
-        "'auto' (cv) chooses them in each training fold.",
+
+def _given_or_none(kind: Any, *flags: str, help: str, hidden: bool = False) -> tuple[Any, None]:
+    """A training option: None unless given ("from --config, else the default")."""
+    return Annotated[Optional[kind], typer.Option(*flags, help=help, hidden=hidden)], None
+
+
+#: The training options, declared once: ``cv`` and ``train`` take them all, ``experiment
+#: layers|ablation`` a few (see ``with_training_options`` in :mod:`sentilens.cli.training`).
+TRAINING_OPTIONS = {
+    "config_file": _given_or_none(Path, "--config", help="JSON training config; options given here override it."),
+    "backbone": _given_or_none(str, "--backbone", help="Backbone: inception_v3 (default) or googlenet."),
+    "weights": _given_or_none(str, "--weights", help="Backbone weights: imagenet, none, or a state-dict FILE."),
+    "blocks": _given_or_none(
+        str, "--blocks", help="Blocks with auxiliary heads, comma-separated; none; auto (cv: chosen in each fold)."
     ),
-]
-#: ``--taps``, the name ``--blocks`` had before "tap" was renamed "block": kept for scripts, not shown.
-OldTapsOpt = Annotated[Optional[str], typer.Option("--taps", hidden=True, help="Older name of --blocks.")]
-AuxWeightOpt = Annotated[
-    Optional[float], typer.Option("--aux-weight", help="Weight of every auxiliary head (paper: 0.1).")
-]
-TrainingModeOpt = Annotated[
-    Optional[str], typer.Option("--mode", help="frozen (heads on cached features) or finetune.")
-]
-TrainableFromOpt = Annotated[
-    Optional[str], typer.Option("--trainable-from", help="finetune: first trainable block (default: whole backbone).")
-]
-EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (default 40 frozen, 10 finetune).")]
-TrainBatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Batch size.")]
-HeadLrOpt = Annotated[Optional[float], typer.Option("--lr", help="Learning rate of the heads.")]
-TrainSeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (folds, initialisation, flips).")]
-DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto, cpu or cuda.")]
-PredictViewsOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--predict-views", help="Comma-separated views averaged in prediction: centre, mirror, zoom, zoom-mirror."
+    # The name --blocks had before "tap" was renamed "block": kept for scripts, not shown.
+    "taps": _given_or_none(str, "--taps", help="Older name of --blocks.", hidden=True),
+    "aux_weight": _given_or_none(float, "--aux-weight", help="Weight of every auxiliary head (paper: 0.1)."),
+    "mode": _given_or_none(str, "--mode", help="frozen (heads on cached features) or finetune."),
+    "trainable_from": _given_or_none(
+        str, "--trainable-from", help="finetune: first trainable block (default: whole backbone)."
     ),
-]
-TrainViewsOpt = Annotated[
-    Optional[str],
-    typer.Option("--train-views", help="Comma-separated views training samples are drawn from (frozen mode)."),
-]
+    "epochs": _given_or_none(int, "--epochs", help="Training epochs (default 40 frozen, 10 finetune)."),
+    "batch_size": _given_or_none(int, "--batch-size", help="Batch size."),
+    "lr": _given_or_none(float, "--lr", help="Learning rate of the heads."),
+    "seed": _given_or_none(int, "--seed", help="Random seed (folds, initialisation, flips)."),
+    "device": _given_or_none(str, "--device", help="auto, cpu or cuda."),
+    "predict_views": _given_or_none(
+        str, "--predict-views", help="Views averaged in prediction, comma-separated: centre, mirror, zoom, zoom-mirror."
+    ),
+    "train_views": _given_or_none(
+        str, "--train-views", help="Comma-separated views training samples are drawn from (frozen mode)."
+    ),
+}
 
 # Model options of the commands that explain or inspect.
 CheckpointOpt = Annotated[
@@ -121,6 +146,27 @@ ReferenceOpt = Annotated[
         "backbone's weights match, else the images given."
     ),
 ]
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Which model a command that explains or inspects uses: a checkpoint, else the shipped model
+    for ImageNet inception_v3, else ``backbone`` with ``weights`` and fresh heads."""
+
+    checkpoint: Path | None
+    backbone: str
+    weights: str
+
+
+#: ``--checkpoint``, ``--backbone`` and ``--weights`` with their defaults.
+MODEL_OPTIONS = {
+    "checkpoint": (CheckpointOpt, None),
+    "backbone": (ModelBackboneOpt, "inception_v3"),
+    "weights": (ModelWeightsOpt, "imagenet"),
+}
+#: The model options, read into the command's ``source`` parameter.
+with_model_source = with_option_group(MODEL_OPTIONS, ModelSource, "source")
+
 
 # How the network runs (predict, demo).
 RuntimeOpt = Annotated[

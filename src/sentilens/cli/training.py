@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,28 +19,15 @@ from sentilens.app import (
 )
 from sentilens.cli.errors import console, fail
 from sentilens.cli.options import (
-    AuxBlocksOpt,
-    AuxWeightOpt,
-    BackboneNameOpt,
-    BackboneWeightsOpt,
-    ConfigFileOpt,
+    TRAINING_OPTIONS,
     DataArg,
-    DeviceOpt,
-    EpochsOpt,
     FoldCountOpt,
-    HeadLrOpt,
-    OldTapsOpt,
-    PredictViewsOpt,
     RayAddressOpt,
     RayOpt,
     SingleSubset,
     SubsetChoice,
-    TrainableFromOpt,
-    TrainBatchOpt,
-    TrainingModeOpt,
     TrainOnErrorOpt,
-    TrainSeedOpt,
-    TrainViewsOpt,
+    with_option_group,
 )
 from sentilens.data import OnError
 from sentilens.evaluation import NestedSettings
@@ -61,26 +46,6 @@ class TrainingChoice:
     config: TrainConfig
     nested: NestedSettings | None
 
-
-#: The training options, declared once, each None unless given ("from --config, else the
-#: default"): ``cv`` and ``train`` take them all, ``experiment layers|ablation`` a few.
-TRAINING_OPTIONS = {
-    "config_file": ConfigFileOpt,
-    "backbone": BackboneNameOpt,
-    "weights": BackboneWeightsOpt,
-    "blocks": AuxBlocksOpt,
-    "taps": OldTapsOpt,
-    "aux_weight": AuxWeightOpt,
-    "mode": TrainingModeOpt,
-    "trainable_from": TrainableFromOpt,
-    "epochs": EpochsOpt,
-    "batch_size": TrainBatchOpt,
-    "lr": HeadLrOpt,
-    "seed": TrainSeedOpt,
-    "device": DeviceOpt,
-    "predict_views": PredictViewsOpt,
-    "train_views": TrainViewsOpt,
-}
 
 #: The training options of ``experiment layers|ablation`` (they choose the blocks themselves).
 EXPERIMENT_OPTIONS = ("config_file", "backbone", "mode", "trainable_from", "epochs", "seed", "device")
@@ -110,29 +75,10 @@ def read_training_options(
 
 
 def with_training_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Give a command the options ``names`` of :data:`TRAINING_OPTIONS` (default: all of them);
-    they stand where the command has its keyword-only ``training`` parameter, which receives them
-    read by :func:`read_training_options`."""
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    shared = [
-        inspect.Parameter(n, keyword, default=None, annotation=TRAINING_OPTIONS[n]) for n in names or TRAINING_OPTIONS
-    ]
-
-    def decorate(command: Callable[..., None]) -> Callable[..., None]:
-        own = list(inspect.signature(command, eval_str=True).parameters.values())
-        at = [p.name for p in own].index("training")
-        spliced = [p.replace(kind=keyword) for p in own[:at] + shared + own[at + 1 :]]
-
-        @functools.wraps(command)
-        def parsed(**options: Any) -> None:
-            training = read_training_options(**{p.name: options.pop(p.name) for p in shared})
-            command(**options, training=training)
-
-        parsed.__signature__ = inspect.Signature(spliced)  # type: ignore[attr-defined]
-        parsed.__annotations__ = {p.name: p.annotation for p in spliced}
-        return parsed
-
-    return decorate
+    """Give a command the options ``names`` of :data:`TRAINING_OPTIONS` (default: all of them),
+    read by :func:`read_training_options` into its keyword-only ``training`` parameter."""
+    chosen = {n: TRAINING_OPTIONS[n] for n in names or TRAINING_OPTIONS}
+    return with_option_group(chosen, read_training_options, "training")
 
 
 @with_training_options()
