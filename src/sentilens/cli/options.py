@@ -39,7 +39,8 @@ def with_option_group(
 
         @functools.wraps(command)
         def parsed(**given: Any) -> None:
-            command(**given, **{into: read(**{p.name: given.pop(p.name) for p in shared})})
+            group = read(**{p.name: given.pop(p.name) for p in shared})
+            command(**given, **{into: group})
 
         parsed.__signature__ = inspect.Signature(spliced)  # type: ignore[attr-defined]
         parsed.__annotations__ = {p.name: p.annotation for p in spliced}
