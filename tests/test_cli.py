@@ -121,39 +121,15 @@ def test_experiment_help(command: str) -> None:
 
 
 def test_ablation_end_to_end(small_twitter_csv: Path, tmp_path: Path) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "experiment",
-            "ablation",
-            str(small_twitter_csv),
-            "--blocks",
-            "6b,7a",
-            "--folds",
-            "3",
-            "--epochs",
-            "40",  # frozen heads train in milliseconds; 3 epochs left every row predicting one class
-            "--out",
-            str(tmp_path),
-        ],
-    )
+    # Frozen heads train in milliseconds; 3 epochs left every row predicting one class.
+    shared = [str(small_twitter_csv), "--blocks", "6b,7a", "--folds", "3", "--epochs", "40"]
+    result = runner.invoke(app, ["experiment", "ablation", *shared, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     rows = json.loads((tmp_path / "ablation.json").read_text())["rows"]
     assert [r["blocks"] for r in rows] == [["6b", "7a"], ["6b"], ["7a"]]
     # A row is the cross-validation of its head set on the same folds: `cv` with those blocks agrees.
     cv_out = tmp_path / "cv"
-    cv_args = [
-        "cv",
-        str(small_twitter_csv),
-        "--blocks",
-        "6b,7a",
-        "--folds",
-        "3",
-        "--epochs",
-        "40",
-        "--out",
-        str(cv_out),
-    ]
+    cv_args = ["cv", *shared, "--out", str(cv_out)]
     result = runner.invoke(app, cv_args)
     assert result.exit_code == 0, result.output
     (table,) = json.loads((cv_out / "table3.json").read_text()).values()

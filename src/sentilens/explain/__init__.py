@@ -12,6 +12,7 @@
 :mod:`sentilens.app.explain` wraps each in a function that reads images and writes figures.
 """
 
+from sentilens.explain import groups
 from sentilens.explain.activation_max import (
     AscentMode,
     AscentSettings,
@@ -22,28 +23,7 @@ from sentilens.explain.activation_max import (
 from sentilens.explain.channel_cache import ChannelPictureCache, cache_key, default_cache_dir, weights_digest
 from sentilens.explain.errors import AscentSizeError, ClassIndexError, RankError, check_class_index, check_rank
 from sentilens.explain.gradcam import FusedLogProbabilities, GradCamResult, grad_cam
-from sentilens.explain.groups import (
-    DEFAULT_GROUP_BLOCK,
-    ContrastSource,
-    GroupDrawing,
-    GroupRendering,
-    GroupsResult,
-    NeuronGroups,
-    ProfileError,
-    ReferenceProfile,
-    convergence_note,
-    direction_pictures,
-    draw_groups,
-    explain_groups,
-    factorise,
-    group_pictures,
-    load_profiles,
-    matching_profile,
-    normalise,
-    profile_from,
-    reference_for,
-    save_profiles,
-)
+from sentilens.explain.groups import *  # noqa: F403  (the neuron-group API, listed in groups.__all__)
 from sentilens.explain.spatial import STRONGEST_K, SpatialRendering, image_activation, spatial_cells, tile
 from sentilens.explain.splice import SpliceLayout, SpliceResult, matching_share, splice, spliced_test
 
@@ -51,7 +31,6 @@ __all__ = [
     "check_class_index",
     "check_rank",
     "weights_digest",
-    "DEFAULT_GROUP_BLOCK",
     "STRONGEST_K",
     "AscentMode",
     "AscentSettings",
@@ -59,36 +38,17 @@ __all__ = [
     "ChannelPictureCache",
     "ChannelPictures",
     "ClassIndexError",
-    "ContrastSource",
     "FusedLogProbabilities",
     "GradCamResult",
-    "GroupDrawing",
-    "GroupRendering",
-    "GroupsResult",
-    "NeuronGroups",
-    "ProfileError",
     "RankError",
-    "ReferenceProfile",
     "SpatialRendering",
     "SpliceLayout",
     "SpliceResult",
     "cache_key",
     "check_ascent_size",
-    "convergence_note",
     "default_cache_dir",
-    "direction_pictures",
-    "draw_groups",
-    "explain_groups",
-    "factorise",
     "grad_cam",
-    "group_pictures",
     "image_activation",
-    "load_profiles",
-    "matching_profile",
-    "normalise",
-    "profile_from",
-    "reference_for",
-    "save_profiles",
     "matching_share",
     "spatial_cells",
     "splice",
@@ -96,3 +56,4 @@ __all__ = [
     "tile",
     "visualise_channels",
 ]
+__all__ += groups.__all__
