@@ -6,17 +6,40 @@ through the layers below, and writes its result files.
 workflow; ``explain``: explanations written as PNG and ``.npy``; ``inspect``: the block-choice
 report and ranking; ``evaluate``: cross-validation and the block experiments with their result
 files; ``train``: a checkpoint from a dataset; ``configs``: training configs from options.
+
+Names are imported on first use (:func:`sentilens.utils.lazy.lazy_face`): add one by importing it
+under ``if TYPE_CHECKING:`` and listing it in ``__all__``.
 """
 
-from sentilens.app.classifier import load, load_model
-from sentilens.app.configs import config_from_options, parse_blocks
-from sentilens.app.demo import analyse
-from sentilens.app.distributed import BatchSettings, run_batch
-from sentilens.app.evaluate import ExperimentKind, run_block_experiment, run_cross_validation
-from sentilens.app.explain import Written, run_channels, run_gradcam, run_groups, run_reference, run_spatial, run_splice
-from sentilens.app.inspect import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_blocks
-from sentilens.app.predictions import OutputFormat, write_predictions
-from sentilens.app.train import train_checkpoint
+from typing import TYPE_CHECKING
+
+from sentilens.utils import lazy_face
+
+if TYPE_CHECKING:
+    from sentilens.app.choices import INSPECT_STEPS, OutputFormat
+    from sentilens.app.classifier import load, load_model
+    from sentilens.app.configs import config_from_options, parse_blocks
+    from sentilens.app.demo import analyse
+    from sentilens.app.distributed import BatchSettings, run_batch
+    from sentilens.app.evaluate import ExperimentKind, run_block_experiment, run_cross_validation
+    from sentilens.app.explain import (
+        Written,
+        run_channels,
+        run_gradcam,
+        run_groups,
+        run_reference,
+        run_spatial,
+        run_splice,
+    )
+    from sentilens.app.inspect import (
+        INSPECT_SETTINGS,
+        build_inspection,
+        model_and_weights,
+        model_source,
+        suggest_blocks,
+    )
+    from sentilens.app.predictions import write_predictions
+    from sentilens.app.train import train_checkpoint
 
 __all__ = [
     "parse_blocks",
@@ -24,6 +47,7 @@ __all__ = [
     "BatchSettings",
     "ExperimentKind",
     "INSPECT_SETTINGS",
+    "INSPECT_STEPS",
     "OutputFormat",
     "Written",
     "analyse",
@@ -45,3 +69,5 @@ __all__ = [
     "train_checkpoint",
     "write_predictions",
 ]
+
+lazy_face(__name__)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sentilens.app.choices import INSPECT_STEPS
 from sentilens.app.classifier import load_model
 from sentilens.data import LabelledImages, load_view, to_unit_range
 from sentilens.explain import (
@@ -46,9 +47,8 @@ from sentilens.selection import (
 )
 from sentilens.utils import Say, quiet
 
-#: Group pictures of the report: half the steps of a channel picture, so that a first report on
-#: two cores stays within minutes (BENCHMARKS.md, "Neuron groups a person can read").
-INSPECT_SETTINGS = AscentSettings(steps=32)
+#: Group pictures of the report: :data:`~sentilens.app.choices.INSPECT_STEPS` steps.
+INSPECT_SETTINGS = AscentSettings(steps=INSPECT_STEPS)
 
 LEGEND = (
     "Per block: class contrast (the mean neuron group of each class over the probe images, drawn "

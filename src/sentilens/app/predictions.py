@@ -17,15 +17,8 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
+from sentilens.app.choices import OutputFormat
 from sentilens.runtime import Prediction, Skipped
-
-
-class OutputFormat(StrEnum):
-    """How a prediction table is written."""
-
-    table = "table"  # aligned columns for a person
-    jsonl = "jsonl"  # one JSON object per line
-    csv = "csv"  # comma-separated, with a header
 
 
 class RowStatus(StrEnum):

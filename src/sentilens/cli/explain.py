@@ -11,20 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from sentilens.app import (
-    Written,
-    load_model,
-    run_channels,
-    run_gradcam,
-    run_groups,
-    run_reference,
-    run_spatial,
-    run_splice,
-)
 from sentilens.cli.errors import console
 from sentilens.cli.options import (
     MODEL_OPTIONS,
@@ -37,9 +27,12 @@ from sentilens.cli.options import (
     with_model_source,
     with_option_group,
 )
-from sentilens.data import load_dataset
-from sentilens.explain import AscentMode, AscentSettings, GroupRendering, SpatialRendering, SpliceLayout
-from sentilens.models import SentimentModel
+from sentilens.explain import AscentMode, GroupRendering, SpatialRendering, SpliceLayout
+
+if TYPE_CHECKING:
+    from sentilens.app import Written
+    from sentilens.explain import AscentSettings
+    from sentilens.models import SentimentModel
 
 explain_app = typer.Typer(
     help="Visualisations: Grad-CAM, channel pictures, spatial grids, NMF neuron groups, spliced images.",
@@ -71,6 +64,8 @@ class PictureJob:
 
 
 def _load(source: ModelSource) -> tuple[SentimentModel, tuple[str, ...]]:
+    from sentilens.app import load_model
+
     return load_model(source.checkpoint, source.backbone, source.weights)
 
 
@@ -82,6 +77,9 @@ def _picture_job(
     cache_dir: Optional[Path],
     **ascent: Any,
 ) -> PictureJob:
+    from sentilens.app import load_model
+    from sentilens.explain import AscentSettings
+
     model, _ = load_model(checkpoint, backbone, weights)
     return PictureJob(model, out, AscentSettings(**ascent), cache_dir)
 
@@ -146,6 +144,8 @@ def gradcam(
     source: ModelSource,
 ) -> None:
     """Grad-CAM overlays of the fused prediction (or --target) at a block, for files or folders."""
+    from sentilens.app import run_gradcam
+
     _print(run_gradcam(*_load(source), inputs, block, out, target))
 
 
@@ -163,6 +163,8 @@ def channels(
     job: PictureJob,
 ) -> None:
     """Channel pictures by activation maximisation (eq. 1-2), many channels per batch."""
+    from sentilens.app import run_channels
+
     _print(run_channels(job.model, block, job.out, job.settings, _channel_list(select), job.cache_dir))
 
 
@@ -188,6 +190,8 @@ def spatial(
     job: PictureJob,
 ) -> None:
     """Spatial-location grid (eq. 3): activation-weighted channel pictures at each map position."""
+    from sentilens.app import run_spatial
+
     _print(
         run_spatial(
             job.model, image, block, job.out, job.settings, job.cache_dir, cell_size, top_k, rendering, reference
@@ -210,6 +214,8 @@ def groups(
     job: PictureJob,
 ) -> None:
     """NMF neuron groups (eq. 4-5): where each group fires and its picture, and the class contrast, per block."""
+    from sentilens.app import run_groups
+
     _print(
         run_groups(
             job.model, negative, positive, block, job.out, job.settings, rank, job.cache_dir, rendering, reference
@@ -228,6 +234,9 @@ def reference(
 ) -> None:
     """Reference profiles of every block over a data set: the typical neuron group that the
     image-specific pictures are drawn against (use with --reference)."""
+    from sentilens.app import run_reference
+    from sentilens.data import load_dataset
+
     _print(run_reference(_load(source)[0], load_dataset(data, subset), out, say=console.print))
 
 
@@ -247,4 +256,6 @@ def splice(
     source: ModelSource,
 ) -> None:
     """Spliced-image test: Grad-CAM of the prediction on negative|positive and the matching share."""
+    from sentilens.app import run_splice
+
     _print(run_splice(*_load(source), negative, positive, out, block, layout))

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from sentilens.app import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_blocks
+from sentilens.app import INSPECT_STEPS
 from sentilens.cli.errors import console
 from sentilens.cli.options import (
     DataArg,
@@ -22,9 +22,7 @@ from sentilens.cli.options import (
     SingleSubset,
     with_model_source,
 )
-from sentilens.data import load_dataset
-from sentilens.explain import AscentMode, AscentSettings, GroupRendering, check_ascent_size
-from sentilens.models import backbone_class
+from sentilens.explain import AscentMode, GroupRendering
 
 SubsetOpt = Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")]
 ProbeImagesOpt = Annotated[
@@ -50,6 +48,9 @@ def suggest_blocks_command(
     source: ModelSource,
 ) -> None:
     """Rank the blocks by linear-probe accuracy and NMF separation and print a suggested set."""
+    from sentilens.app import suggest_blocks
+    from sentilens.data import load_dataset
+
     dataset = load_dataset(data, subset)
     suggestion = suggest_blocks(
         dataset,
@@ -88,13 +89,18 @@ def inspect_command(
     ] = None,
     ascent_steps: Annotated[
         int, typer.Option(help="Gradient-ascent steps per group picture (specific) or channel picture (paper).")
-    ] = INSPECT_SETTINGS.steps,
+    ] = INSPECT_STEPS,
     ascent_batch: Annotated[int, typer.Option(help="Pictures optimised together.")] = 64,
     cache: PictureCacheOpt = None,
     *,
     source: ModelSource,
 ) -> None:
     """Build the HTML report in which a person picks the auxiliary-head blocks and exports a config."""
+    from sentilens.app import build_inspection, model_and_weights, model_source
+    from sentilens.data import load_dataset
+    from sentilens.explain import AscentSettings, check_ascent_size
+    from sentilens.models import backbone_class
+
     settings = AscentSettings(
         mode=ascent_mode, size=ascent_size, steps=ascent_steps, batch_size=ascent_batch, seed=seed
     )

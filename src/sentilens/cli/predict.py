@@ -1,4 +1,9 @@
-"""``sentilens predict``, ``demo`` and ``backbones``: parsing and printing only."""
+"""``sentilens predict``, ``demo`` and ``backbones``: parsing and printing only.
+
+Like every CLI module, this one imports at its top only what the commands' signatures need (light
+modules: typer, the option types, the choice enums); the work's modules (torch, OpenVINO, ...) are
+imported inside the command that runs, so that ``--help`` and the other commands stay fast.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sentilens.app import BatchSettings, OutputFormat, analyse, load, run_batch, write_predictions
+from sentilens.app import OutputFormat
 from sentilens.cli.errors import console, fail
 from sentilens.cli.options import (
     CalibrationOpt,
@@ -26,9 +31,8 @@ from sentilens.cli.options import (
     ViewsOpt,
     run_settings,
 )
-from sentilens.data import OnError, expand_inputs, sample_images
+from sentilens.data import OnError
 from sentilens.explain import GroupRendering
-from sentilens.models import available_backbones, backbone_spec
 from sentilens.runtime import Precision, RunSettings, Runtime
 
 
@@ -78,6 +82,9 @@ def predict(
     With --ray: images, folders and CSV/Parquet listings (a 'path' column) are classified on Ray
     into --output/-o, a folder of Parquet and JSON-lines shards; rerun the same command to resume.
     """
+    from sentilens.app import BatchSettings, load, run_batch, write_predictions
+    from sentilens.data import expand_inputs
+
     missing = [str(p) for p in [*inputs, *(calibration or [])] if not p.exists()]
     if missing:
         fail(f"not found: {', '.join(missing)}")
@@ -147,6 +154,9 @@ def demo(
     rendering: GroupRenderingOpt = GroupRendering.specific,
 ) -> None:
     """The analyst workflow: classify, explain, and write a predictions table and a one-page HTML summary."""
+    from sentilens.app import analyse, load
+    from sentilens.data import expand_inputs, sample_images
+
     images = expand_inputs(inputs) if inputs else sample_images()
     if not images:
         fail("no image files found in the given inputs")
@@ -166,6 +176,8 @@ def demo(
 
 def backbones() -> None:
     """List the backbones, their blocks, default auxiliary-head blocks and weight choices."""
+    from sentilens.models import available_backbones, backbone_spec
+
     table = Table("backbone", "input", "blocks", "default aux blocks", "weights")
     for name in available_backbones():
         spec = backbone_spec(name)

@@ -5,18 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from sentilens.app import (
-    ExperimentKind,
-    config_from_options,
-    parse_blocks,
-    run_block_experiment,
-    run_cross_validation,
-    train_checkpoint,
-)
 from sentilens.cli.errors import console, fail
 from sentilens.cli.options import (
     TRAINING_OPTIONS,
@@ -30,8 +22,11 @@ from sentilens.cli.options import (
     with_option_group,
 )
 from sentilens.data import OnError
-from sentilens.evaluation import NestedSettings
-from sentilens.training import TrainConfig
+
+if TYPE_CHECKING:
+    from sentilens.app import ExperimentKind
+    from sentilens.evaluation import NestedSettings
+    from sentilens.training import TrainConfig
 
 #: ``--blocks auto``: nested selection of the blocks inside each outer fold.
 AUTO_BLOCKS = "auto"
@@ -62,6 +57,9 @@ def read_training_options(
 ) -> TrainingChoice:
     """The training options read into a config (``--blocks auto``: none in it, nested settings instead);
     ``taps`` is the older name of ``--blocks``."""
+    from sentilens.app import config_from_options
+    from sentilens.evaluation import NestedSettings
+
     if taps is not None:
         if blocks is not None:
             fail("give --blocks or its older name --taps, not both")
@@ -100,6 +98,8 @@ def cv(
     ``--blocks auto`` chooses the blocks inside each outer fold from its training images only
     (nested cross-validation) and prints the blocks each fold chose.
     """
+    from sentilens.app import run_cross_validation
+
     run = run_cross_validation(
         data,
         subset,
@@ -129,6 +129,8 @@ def train(
     ``--blocks auto`` chooses the blocks first, on the same training images, with the probe of
     ``cv --blocks auto``.
     """
+    from sentilens.app import train_checkpoint
+
     run = train_checkpoint(data, subset, training.config, out, on_error, say=console.print, auto=training.nested)
     console.print(f"trained on {run.images} images of {run.dataset}; final loss {run.losses[-1]:.4f}")
     console.print(f"checkpoint written to [bold]{run.checkpoint}[/]")
@@ -167,6 +169,8 @@ def experiment_command(kind: ExperimentKind, summary: str) -> Callable[..., None
         ray: RayOpt = False,
         ray_address: RayAddressOpt = None,
     ) -> None:
+        from sentilens.app import parse_blocks, run_block_experiment
+
         blocks_given = parse_blocks(blocks) if blocks else None
         run = run_block_experiment(
             kind,

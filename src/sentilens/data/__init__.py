@@ -1,11 +1,21 @@
-"""Datasets (Twitter I, folder, CSV), image decoding and views, and fold splitting."""
+"""Datasets (Twitter I, folder, CSV), image decoding and views, and fold splitting.
 
-from sentilens.data.decoding import OnError, decode_dataset, load_or_reason
-from sentilens.data.folds import Fold, content_digests, content_groups, grouped_stratified_folds, make_folds
-from sentilens.data.images import VIEW_NAMES, ImageDecodeError, decode_image, load_view, to_unit_range, views_of
-from sentilens.data.labelled import SENTIMENT_CLASSES, DataError, LabelledImages
-from sentilens.data.sample_photos import sample_images
-from sentilens.data.sources import TWITTER_SUBSETS, expand_inputs, load_csv, load_dataset, load_folder, load_twitter
+Names are imported on first use (:func:`sentilens.utils.lazy.lazy_face`): add one by importing it
+under ``if TYPE_CHECKING:`` and listing it in ``__all__``.
+"""
+
+from typing import TYPE_CHECKING
+
+from sentilens.utils import lazy_face
+
+if TYPE_CHECKING:
+    from sentilens.data.choices import VIEW_NAMES, OnError
+    from sentilens.data.decoding import decode_dataset, load_or_reason
+    from sentilens.data.folds import Fold, content_digests, content_groups, grouped_stratified_folds, make_folds
+    from sentilens.data.images import ImageDecodeError, decode_image, load_view, to_unit_range, views_of
+    from sentilens.data.labelled import SENTIMENT_CLASSES, DataError, LabelledImages
+    from sentilens.data.sample_photos import sample_images
+    from sentilens.data.sources import TWITTER_SUBSETS, expand_inputs, load_csv, load_dataset, load_folder, load_twitter
 
 __all__ = [
     "OnError",
@@ -33,3 +43,5 @@ __all__ = [
     "views_of",
     "VIEW_NAMES",
 ]
+
+lazy_face(__name__)

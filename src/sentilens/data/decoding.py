@@ -6,22 +6,15 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 import torch
 
+from sentilens.data.choices import OnError
 from sentilens.data.images import ImageDecodeError, load_view
 from sentilens.data.labelled import LabelledImages
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import track
-
-
-class OnError(StrEnum):
-    """What to do with an image that cannot be decoded."""
-
-    fail = "fail"  # stop, naming the file
-    skip = "skip"  # leave it out and list it with the reason
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from sentilens.data.choices import VIEW_NAMES
 from sentilens.utils.errors import InvalidArgumentError, SentilensError
 
 
@@ -107,10 +108,7 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255.0)
 
 
-#: Every view a model can read, all made from the decoded centre crop (so the training caches,
-#: the feature store and the predictor build them the same way from one list).
-#: ``zoom`` is the central ``ZOOM`` share of the crop, resized back to full size: a second scale.
-VIEW_NAMES = ("centre", "mirror", "zoom", "zoom-mirror")
+#: ``zoom`` (one of :data:`~sentilens.data.choices.VIEW_NAMES`): the central ``ZOOM`` share of the crop.
 ZOOM = 0.8
 
 

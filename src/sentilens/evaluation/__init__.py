@@ -1,44 +1,54 @@
 """Metrics, the fold loop with its strategies (cross-validation, the logistic baseline, nested
-selection) and the tables that compare with the paper."""
+selection) and the tables that compare with the paper.
 
-from sentilens.evaluation.crossval import (
-    HeadsStrategy,
-    LogisticStrategy,
-    cross_validate,
-    cross_validate_logistic,
-    train_and_predict,
-)
-from sentilens.evaluation.experiments import (
-    FoldJob,
-    JobRunner,
-    Sweep,
-    ablation_rows,
-    block_experiment,
-    block_table_json,
-    layer_rows,
-    markdown_block_table,
-    run_in_process,
-)
-from sentilens.evaluation.metrics import METRIC_NAMES, binary_metrics, summarise
-from sentilens.evaluation.nested import (
-    NestedLogisticStrategy,
-    NestedSettings,
-    NestedStrategy,
-    block_chooser,
-    chosen_blocks,
-    nested_cross_validate,
-)
-from sentilens.evaluation.protocol import (
-    CrossValidationResult,
-    FoldOutcome,
-    FoldResult,
-    FoldStrategy,
-    fold_seed,
-    run_folds,
-    score_fold,
-)
-from sentilens.evaluation.rundir import dataset_digest
-from sentilens.evaluation.tables import PAPER_TABLE3, markdown_table3, table3_json
+Names are imported on first use (:func:`sentilens.utils.lazy.lazy_face`): add one by importing it
+under ``if TYPE_CHECKING:`` and listing it in ``__all__``.
+"""
+
+from typing import TYPE_CHECKING
+
+from sentilens.utils import lazy_face
+
+if TYPE_CHECKING:
+    from sentilens.evaluation.crossval import (
+        HeadsStrategy,
+        LogisticStrategy,
+        cross_validate,
+        cross_validate_logistic,
+        train_and_predict,
+    )
+    from sentilens.evaluation.experiments import (
+        FoldJob,
+        JobRunner,
+        Sweep,
+        ablation_rows,
+        block_experiment,
+        block_table_json,
+        layer_rows,
+        markdown_block_table,
+        run_in_process,
+    )
+    from sentilens.evaluation.metrics import METRIC_NAMES, binary_metrics, summarise
+    from sentilens.evaluation.nested import (
+        BlockChooser,
+        NestedLogisticStrategy,
+        NestedSettings,
+        NestedStrategy,
+        block_chooser,
+        chosen_blocks,
+        nested_cross_validate,
+    )
+    from sentilens.evaluation.protocol import (
+        CrossValidationResult,
+        FoldOutcome,
+        FoldResult,
+        FoldStrategy,
+        fold_seed,
+        run_folds,
+        score_fold,
+    )
+    from sentilens.evaluation.rundir import dataset_digest
+    from sentilens.evaluation.tables import PAPER_TABLE3, markdown_table3, table3_json
 
 __all__ = [
     "FoldJob",
@@ -77,3 +87,5 @@ __all__ = [
     "table3_json",
     "train_and_predict",
 ]
+
+lazy_face(__name__)

@@ -10,22 +10,30 @@
   (:func:`factorise`, :class:`ReferenceProfile`, :func:`draw_groups`, ...).
 
 :mod:`sentilens.app.explain` wraps each in a function that reads images and writes figures.
+
+Names are imported on first use (:func:`sentilens.utils.lazy.lazy_face`): add one by importing it
+under ``if TYPE_CHECKING:`` and listing it in ``__all__``.
 """
 
-from sentilens.explain import groups
-from sentilens.explain.activation_max import (
-    AscentMode,
-    AscentSettings,
-    ChannelPictures,
-    check_ascent_size,
-    visualise_channels,
-)
-from sentilens.explain.channel_cache import ChannelPictureCache, cache_key, default_cache_dir, weights_digest
-from sentilens.explain.errors import AscentSizeError, ClassIndexError, RankError, check_class_index, check_rank
-from sentilens.explain.gradcam import FusedLogProbabilities, GradCamResult, grad_cam
-from sentilens.explain.groups import *  # noqa: F403  (the neuron-group API, listed in groups.__all__)
-from sentilens.explain.spatial import STRONGEST_K, SpatialRendering, image_activation, spatial_cells, tile
-from sentilens.explain.splice import SpliceLayout, SpliceResult, matching_share, splice, spliced_test
+from typing import TYPE_CHECKING
+
+from sentilens.explain import groups  # the neuron-group face (itself lazy)
+from sentilens.utils import lazy_face
+
+if TYPE_CHECKING:
+    from sentilens.explain.activation_max import (
+        AscentSettings,
+        ChannelPictures,
+        check_ascent_size,
+        visualise_channels,
+    )
+    from sentilens.explain.channel_cache import ChannelPictureCache, cache_key, default_cache_dir, weights_digest
+    from sentilens.explain.choices import AscentMode, SpatialRendering, SpliceLayout
+    from sentilens.explain.errors import AscentSizeError, ClassIndexError, RankError, check_class_index, check_rank
+    from sentilens.explain.gradcam import FusedLogProbabilities, GradCamResult, grad_cam
+    from sentilens.explain.groups import *  # noqa: F403  (the neuron-group API, listed in groups.__all__)
+    from sentilens.explain.spatial import STRONGEST_K, image_activation, spatial_cells, tile
+    from sentilens.explain.splice import SpliceResult, matching_share, splice, spliced_test
 
 __all__ = [
     "check_class_index",
@@ -57,3 +65,5 @@ __all__ = [
     "visualise_channels",
 ]
 __all__ += groups.__all__
+
+lazy_face(__name__)

@@ -29,25 +29,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from enum import StrEnum
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sentilens.explain.choices import AscentMode
 from sentilens.explain.errors import AscentSizeError
 from sentilens.models.backbones import Backbone
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import track
-
-
-class AscentMode(StrEnum):
-    """How a channel picture is optimised."""
-
-    plain = "plain"  # the paper's eq. (2): pixels from N(0, 1) noise, plain gradient ascent
-    regularised = "regularised"  # Olah et al.: decorrelated Fourier image, jitter and scaling
-
 
 MODES = tuple(AscentMode)
 REGULARISED_SIZE = 96

@@ -15,21 +15,11 @@ shows what is particular to that place.  BENCHMARKS.md has the measurements.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import torch
 
 from sentilens.explain.activation_max import block_activations
 from sentilens.models.backbones import Backbone
 from sentilens.utils.errors import InvalidArgumentError
-
-
-class SpatialRendering(StrEnum):
-    """How the cells of the spatial grid combine channel pictures."""
-
-    strongest = "strongest"  # the k channels most active at the cell, relative to their typical level
-    paper = "paper"  # eq. (3): every channel, weighted by its activation at the cell
-
 
 #: Channels per cell of the ``strongest`` rendering.
 STRONGEST_K = 3

@@ -15,23 +15,15 @@ Layouts (the paper does not say how the two images were fitted into one input):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sentilens.explain.choices import SpliceLayout
 from sentilens.explain.gradcam import grad_cam
 from sentilens.models import SentimentModel
 from sentilens.utils.errors import InvalidArgumentError
-
-
-class SpliceLayout(StrEnum):
-    """How two images share one input."""
-
-    squash = "squash"  # each whole image at half width
-    crop = "crop"  # the central half of each image
-
 
 LAYOUTS = tuple(SpliceLayout)
 

@@ -22,6 +22,9 @@ GPU (CUDA)                torch (bf16 if native)   torch (bf16 if native)
 An explicit ``--precision`` narrows the choice: ``int8`` needs OpenVINO, ``bf16`` runs on torch
 (measured there), ``fp32`` runs on OpenVINO when it is there (faster than torch's float32 on the
 CPUs we measured); ``--compile`` is a torch feature and keeps torch.
+
+torch is imported only where a question needs it (a GPU, a CPU without /proc/cpuinfo), so that the
+OpenVINO path and the command line's options do not load it.
 """
 
 from __future__ import annotations
@@ -33,10 +36,12 @@ import platform
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from sentilens.utils.errors import InvalidArgumentError, SentilensError
+
+if TYPE_CHECKING:
+    import torch
 
 
 class Runtime(StrEnum):
@@ -87,6 +92,8 @@ def cpu_supports_bf16(flags: frozenset[str] | None = None) -> bool:
     flags = cpu_flags() if flags is None else flags
     if flags:
         return bool(BF16_CPU_FLAGS & flags)
+    import torch
+
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
@@ -132,14 +139,21 @@ def check_choice(value: str, enum: type[StrEnum], what: str) -> None:
         raise InvalidArgumentError(f"{what} must be one of {', '.join(enum)}, got {value!r}")
 
 
-def torch_precision(precision: str, device: torch.device, flags: frozenset[str] | None = None) -> Precision:
+def device_type(device: torch.device | str) -> str:
+    """``cpu``, ``cuda``, ... of a device or its name (``"cuda:1"``), without importing torch for a name."""
+    return device.split(":", 1)[0] if isinstance(device, str) else device.type
+
+
+def torch_precision(precision: str, device: torch.device | str, flags: frozenset[str] | None = None) -> Precision:
     """``fp32`` or ``bf16`` for the torch runtime; ``auto`` picks bf16 where ``device`` runs it natively
     (on a CPU: where ``flags``, default this CPU's, include AVX-512 BF16 or AMX)."""
     if precision == Precision.int8:
         raise RuntimeUnavailableError("int8 runs on the openvino runtime (--runtime openvino or auto), not torch")
     if precision != Precision.auto:
         return Precision(precision)
-    if device.type == "cuda":
+    if device_type(device) == "cuda":
+        import torch
+
         return Precision.bf16 if torch.cuda.is_bf16_supported() else Precision.fp32
     return Precision.bf16 if cpu_supports_bf16(flags) else Precision.fp32
 
@@ -177,14 +191,14 @@ def choose_runtime(
     if runtime == Runtime.auto and pinned:
         check_choice(pinned, Runtime, RUNTIME_ENV)
         runtime, asked = pinned, f"{RUNTIME_ENV}={pinned}"
-    device = torch.device(device)
+    kind = device_type(device)
     machine = Machine.here() if machine is None else machine
     flags, missing, x86 = machine.flags, machine.openvino_missing, machine.x86
     row = instruction_set(flags)
 
     if runtime == Runtime.openvino:
-        if device.type != "cpu":
-            raise RuntimeUnavailableError(f"the openvino runtime runs on the CPU here, not on {device.type}")
+        if kind != "cpu":
+            raise RuntimeUnavailableError(f"the openvino runtime runs on the CPU here, not on {kind}")
         if compiled:
             raise InvalidArgumentError("--compile is for the torch runtime; OpenVINO compiles its model anyway")
         if missing:
@@ -196,8 +210,8 @@ def choose_runtime(
         return RuntimeChoice(Runtime.torch, torch_precision(precision, device, flags), asked)
 
     # runtime auto
-    if device.type != "cpu":
-        return RuntimeChoice(Runtime.torch, torch_precision(precision, device, flags), f"{device.type} device")
+    if kind != "cpu":
+        return RuntimeChoice(Runtime.torch, torch_precision(precision, device, flags), f"{kind} device")
     if compiled:
         return RuntimeChoice(Runtime.torch, torch_precision(precision, device, flags), "--compile is a torch feature")
     if precision == Precision.bf16:

@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from sentilens.data import expand_inputs
-from sentilens.data.decoding import OnError, check_on_error, load_or_reason
+from sentilens.data.choices import OnError
+from sentilens.data.decoding import check_on_error, load_or_reason
 from sentilens.data.images import ImageDecodeError, views_of
 from sentilens.models import HeadLogits, SentimentModel
 from sentilens.runtime.choice import Runtime, choose_runtime

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sentilens.data.images import VIEW_NAMES
+from sentilens.data.choices import VIEW_NAMES
 from sentilens.runtime.choice import Precision, Runtime, check_choice
 from sentilens.utils.errors import InvalidArgumentError
 

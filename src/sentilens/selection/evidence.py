@@ -38,7 +38,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sentilens.data import ImageDecodeError, LabelledImages, make_folds
-from sentilens.data.decoding import DecodeFailure, OnError
+from sentilens.data.choices import OnError
+from sentilens.data.decoding import DecodeFailure
 from sentilens.models import DEFAULT_AUX_WEIGHT
 from sentilens.models.backbones import Backbone
 from sentilens.training import TrainConfig

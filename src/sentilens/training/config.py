@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sentilens.data.images import VIEW_NAMES
+from sentilens.data.choices import VIEW_NAMES
 from sentilens.models import DEFAULT_BACKBONE, DEFAULT_DROPOUT, DEFAULT_WEIGHTS, Architecture, upgrade_block_key
 from sentilens.utils.errors import InvalidArgumentError
 

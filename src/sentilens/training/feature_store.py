@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sentilens.data.decoding import DecodeFailure, OnError, decode_all
+from sentilens.data.choices import OnError
+from sentilens.data.decoding import DecodeFailure, decode_all
 from sentilens.data.folds import content_digests
 from sentilens.data.images import to_unit_range, views_of
 from sentilens.models.backbones import Backbone

@@ -2,13 +2,21 @@
 and the one disk-cache policy (:mod:`~sentilens.utils.disk_cache`).
 
 Nothing here imports another part of sentilens, so any module can depend on it.
+
+Names are imported on first use (:func:`lazy_face`, which every package face uses): add one by
+importing it under ``if TYPE_CHECKING:`` and listing it in ``__all__``.
 """
 
-from sentilens.utils.atomic import atomic_path, write_json_atomic
-from sentilens.utils.errors import InvalidArgumentError, SentilensError
-from sentilens.utils.hashing import file_digest, json_digest
-from sentilens.utils.progress import Say, quiet
-from sentilens.utils.version import __version__
+from typing import TYPE_CHECKING
+
+from sentilens.utils.lazy import lazy_face
+
+if TYPE_CHECKING:
+    from sentilens.utils.atomic import atomic_path, write_json_atomic
+    from sentilens.utils.errors import InvalidArgumentError, SentilensError
+    from sentilens.utils.hashing import file_digest, json_digest
+    from sentilens.utils.progress import Say, quiet
+    from sentilens.utils.version import __version__
 
 __all__ = [
     "InvalidArgumentError",
@@ -18,6 +26,9 @@ __all__ = [
     "atomic_path",
     "file_digest",
     "json_digest",
+    "lazy_face",
     "quiet",
     "write_json_atomic",
 ]
+
+lazy_face(__name__)

@@ -9,9 +9,10 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 def json_digest(data: Any) -> str:
@@ -30,6 +31,8 @@ def file_digest(path: str | Path, chunk_size: int = 1 << 20) -> str:
 
 def tensors_digest(state: Mapping[str, torch.Tensor], prefix: str = "") -> str:
     """SHA-256 over ``prefix``, then the sorted names and float32 bytes of the tensors."""
+    import torch  # here: the digests of files and JSON are wanted without torch
+
     digest = hashlib.sha256(prefix.encode())
     for key in sorted(state):
         digest.update(key.encode())

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentilens.app.predictions import OutputFormat, prediction_columns, write_rows
+from sentilens.app.choices import OutputFormat
+from sentilens.app.predictions import prediction_columns, write_rows
 from sentilens.utils import SentilensError, atomic_path, write_json_atomic
 
 MANIFEST_FORMAT = "sentilens-batch/1"

@@ -14,21 +14,30 @@ pictures.  The pieces, each in its own module:
   image-specific default or the paper's eq. 5, with the class contrast).
 * :mod:`~sentilens.explain.groups.ascent`: :func:`direction_pictures`, a group's direction drawn by
   activation maximisation, cached.
+
+Names are imported on first use (:func:`sentilens.utils.lazy.lazy_face`): add one by importing it
+under ``if TYPE_CHECKING:`` and listing it in ``__all__``.
 """
 
-from sentilens.explain.groups.ascent import direction_pictures
-from sentilens.explain.groups.nmf import NeuronGroups, convergence_note, factorise, group_pictures, normalise
-from sentilens.explain.groups.pipeline import DEFAULT_GROUP_BLOCK, ContrastSource, GroupsResult, explain_groups
-from sentilens.explain.groups.reference import (
-    ProfileError,
-    ReferenceProfile,
-    load_profiles,
-    matching_profile,
-    profile_from,
-    reference_for,
-    save_profiles,
-)
-from sentilens.explain.groups.render import GroupDrawing, GroupRendering, draw_groups
+from typing import TYPE_CHECKING
+
+from sentilens.utils import lazy_face
+
+if TYPE_CHECKING:
+    from sentilens.explain.choices import GroupRendering
+    from sentilens.explain.groups.ascent import direction_pictures
+    from sentilens.explain.groups.nmf import NeuronGroups, convergence_note, factorise, group_pictures, normalise
+    from sentilens.explain.groups.pipeline import DEFAULT_GROUP_BLOCK, ContrastSource, GroupsResult, explain_groups
+    from sentilens.explain.groups.reference import (
+        ProfileError,
+        ReferenceProfile,
+        load_profiles,
+        matching_profile,
+        profile_from,
+        reference_for,
+        save_profiles,
+    )
+    from sentilens.explain.groups.render import GroupDrawing, draw_groups
 
 __all__ = [
     "DEFAULT_GROUP_BLOCK",
@@ -52,3 +61,5 @@ __all__ = [
     "reference_for",
     "save_profiles",
 ]
+
+lazy_face(__name__)

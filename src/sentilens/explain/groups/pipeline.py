@@ -19,9 +19,10 @@ import numpy as np
 import torch
 
 from sentilens.explain.activation_max import AscentSettings
+from sentilens.explain.choices import GroupRendering
 from sentilens.explain.groups.nmf import NeuronGroups, factorise
 from sentilens.explain.groups.reference import ProfileError, ReferenceProfile, reference_for
-from sentilens.explain.groups.render import GroupRendering, draw_groups
+from sentilens.explain.groups.render import draw_groups
 from sentilens.explain.spatial import image_activation
 from sentilens.models.backbones import Backbone
 from sentilens.utils.errors import InvalidArgumentError

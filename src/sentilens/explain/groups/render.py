@@ -19,7 +19,6 @@ BENCHMARKS.md ("Neuron groups a person can read") has the measurements behind th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -27,17 +26,11 @@ import torch
 
 from sentilens.explain.activation_max import AscentSettings
 from sentilens.explain.channel_cache import ChannelPictureCache
+from sentilens.explain.choices import GroupRendering
 from sentilens.explain.groups.ascent import direction_pictures
 from sentilens.explain.groups.reference import ProfileError, ReferenceProfile
 from sentilens.models.backbones import Backbone
 from sentilens.utils.errors import InvalidArgumentError
-
-
-class GroupRendering(StrEnum):
-    """How a neuron group becomes a picture."""
-
-    specific = "specific"  # activation maximisation of the group's direction relative to a reference (default)
-    paper = "paper"  # eq. (5): the v-weighted mean of the block's channel pictures
 
 
 @dataclass

@@ -1,0 +1,39 @@
+"""The choices of the explanations that the command line offers as options, in a module that
+imports nothing heavy, so that ``sentilens --help`` and the CLI's signatures load no torch.
+
+Each is defined here once and re-exported where it is used (:mod:`~sentilens.explain.activation_max`,
+:mod:`~sentilens.explain.spatial`, :mod:`~sentilens.explain.splice`,
+:mod:`~sentilens.explain.groups.render`) and by the face :mod:`sentilens.explain`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AscentMode(StrEnum):
+    """How a channel picture is optimised."""
+
+    plain = "plain"  # the paper's eq. (2): pixels from N(0, 1) noise, plain gradient ascent
+    regularised = "regularised"  # Olah et al.: decorrelated Fourier image, jitter and scaling
+
+
+class SpatialRendering(StrEnum):
+    """How the cells of the spatial grid combine channel pictures."""
+
+    strongest = "strongest"  # the k channels most active at the cell, relative to their typical level
+    paper = "paper"  # eq. (3): every channel, weighted by its activation at the cell
+
+
+class SpliceLayout(StrEnum):
+    """How two images share one input."""
+
+    squash = "squash"  # each whole image at half width
+    crop = "crop"  # the central half of each image
+
+
+class GroupRendering(StrEnum):
+    """How a neuron group becomes a picture."""
+
+    specific = "specific"  # activation maximisation of the group's direction relative to a reference (default)
+    paper = "paper"  # eq. (5): the v-weighted mean of the block's channel pictures
