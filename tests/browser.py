@@ -14,14 +14,14 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 def chromium(user_data_dir: Path):
     """A headless Chromium that stays off the network and keeps the browser console log.
 
-    Fails (never skips) when the browser is missing: ``scripts/setup.sh`` installs it.
+    Fails (never skips) when the browser is missing: ``scripts/test.sh`` installs it (as root).
     """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     for path in (CHROMIUM, CHROMEDRIVER):
         if not Path(path).exists() and not shutil.which(Path(path).name):
-            pytest.fail(f"{path} not found; run scripts/setup.sh (apt-get install chromium chromium-driver)")
+            pytest.fail(f"{path} not found; run scripts/test.sh as root, or: sudo apt-get install chromium chromium-driver")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Annotated
+
 import typer
 
 from sentilens.cli.errors import CommandGroup
@@ -9,6 +12,7 @@ from sentilens.cli.explain import explain_app
 from sentilens.cli.inspect import inspect_command, suggest_blocks_command
 from sentilens.cli.predict import backbones, demo, predict
 from sentilens.cli.training import cv, experiment_app, train
+from sentilens.utils import VERBOSE_ENV, quiet_libraries
 
 app = typer.Typer(
     cls=CommandGroup,
@@ -16,6 +20,25 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def root(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Show the libraries' own log lines, warnings and progress bars (NNCF, OpenVINO, torch, Ray).",
+        ),
+    ] = False,
+) -> None:
+    """Interpretable image sentiment classification (positive / negative) with Inception networks."""
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"  # also read by the processes Ray starts
+    quiet_libraries()
+
+
 app.command()(cv)
 app.command()(train)
 app.command()(predict)

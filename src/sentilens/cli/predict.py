@@ -82,7 +82,7 @@ def predict(
     With --ray: images, folders and CSV/Parquet listings (a 'path' column) are classified on Ray
     into --output/-o, a folder of Parquet and JSON-lines shards; rerun the same command to resume.
     """
-    from sentilens.app import BatchSettings, load, run_batch, write_predictions
+    from sentilens.app import load, write_predictions
     from sentilens.data import expand_inputs
 
     missing = [str(p) for p in [*inputs, *(calibration or [])] if not p.exists()]
@@ -105,6 +105,8 @@ def predict(
                 "--ray writes an undecodable image as a row with status 'skipped'; --on-error fail needs a run "
                 "without --ray"
             )
+        from sentilens.app import BatchSettings, run_batch
+
         settings = BatchSettings(
             checkpoint,
             shard_size=BatchSettings.shard_size if shard_size is None else shard_size,

@@ -44,6 +44,7 @@ from sentilens.utils.cache import cache_root
 from sentilens.utils.disk_cache import CachedFolder, DiskCache
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.hashing import file_digest, json_digest, tensors_digest
+from sentilens.utils.logs import library_output
 from sentilens.utils.progress import Say, quiet
 
 #: Bumped whenever the wrapper or the conversion changes, so older cache entries are not reused.
@@ -209,10 +210,13 @@ def _random_crops(paths: Sequence[Path], size: int, count: int) -> list[torch.Te
 
 
 def _versions() -> dict[str, str]:
-    import nncf
+    """The versions a converted network depends on.  NNCF's is read from its installed metadata:
+    importing NNCF takes seconds and a cached network does not need it."""
+    from importlib.metadata import version
+
     import openvino
 
-    return {"openvino": openvino.get_version(), "nncf": nncf.__version__, "conversion": str(CONVERSION_VERSION)}
+    return {"openvino": openvino.get_version(), "nncf": version("nncf"), "conversion": str(CONVERSION_VERSION)}
 
 
 def _convert(network: Convertible, folder: Path) -> None:
@@ -222,7 +226,7 @@ def _convert(network: Convertible, folder: Path) -> None:
     size = network.size
     wrapped = network.module().eval()
     example = torch.zeros((1, 3, size, size), dtype=torch.uint8)
-    with torch.no_grad():
+    with torch.no_grad(), library_output():
         converted = openvino.convert_model(
             wrapped, example_input=example, input=[(openvino.PartialShape([-1, 3, size, size]), openvino.Type.u8)]
         )
@@ -252,12 +256,13 @@ def _quantise(
     import nncf
     import openvino
 
-    quantised = nncf.quantize(
-        fp32_network,
-        nncf.Dataset([image.numpy() for image in images]),
-        subset_size=len(images),
-        ignored_scope=nncf.IgnoredScope(types=["MatMul"], validate=False),
-    )
+    with library_output():  # NNCF's progress bars and INFO lines: the caller has said one line
+        quantised = nncf.quantize(
+            fp32_network,
+            nncf.Dataset([image.numpy() for image in images]),
+            subset_size=len(images),
+            ignored_scope=nncf.IgnoredScope(types=["MatMul"], validate=False),
+        )
     openvino.save_model(quantised, folder / MODEL_FILES[0], compress_to_fp16=False)
     if fuse is not None:
         error = _largest_probability_difference(fp32_network, quantised, torch.cat(images), fuse)

@@ -105,6 +105,20 @@ class ImageBatches:
                 yield pending.popleft().result()
 
 
+class FirstUse:
+    """A network built on its first call: the float32 re-check network is needed only when a close
+    call comes up, so a run without one does not pay for reading and compiling it."""
+
+    def __init__(self, build: Callable[[], Callable[[torch.Tensor], HeadLogits]]) -> None:
+        self.build = build
+        self.network: Callable[[torch.Tensor], HeadLogits] | None = None
+
+    def __call__(self, images: torch.Tensor) -> HeadLogits:
+        if self.network is None:
+            self.network = self.build()
+        return self.network(images)
+
+
 class Predictor:
     """A model prepared once for classifying many files: the runtime is chosen and the fast copy
     made (converted, quantised or compiled) on construction, so repeated calls pay only for
@@ -149,7 +163,7 @@ class Predictor:
             network = OpenVinoNetwork(model, self.precision, chosen, say=say)
             self.network = network
             if settings.recheck and network.margin:
-                self.recheck, self.margin = OpenVinoNetwork(model, "fp32", say=say), network.margin
+                self.recheck, self.margin = FirstUse(lambda: OpenVinoNetwork(model, "fp32", say=say)), network.margin
         else:
             self.network = TorchNetwork(
                 model, self.precision, settings.channels_last, settings.compiled, settings.batch_size

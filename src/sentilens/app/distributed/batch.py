@@ -34,7 +34,7 @@ from sentilens.app.distributed.shards import ShardLayout, open_output, write_sha
 from sentilens.app.predictions import prediction_row, skipped_row
 from sentilens.data import expand_inputs, load_or_reason
 from sentilens.runtime import Prediction, Predictor, RunSettings, choose_runtime
-from sentilens.utils import InvalidArgumentError, Say, __version__, file_digest, json_digest, quiet
+from sentilens.utils import InvalidArgumentError, Say, __version__, file_digest, json_digest, quiet, quiet_logger
 
 #: Memory Ray reserves per decoding task: a worker process with torch and Pillow loaded and
 #: one decoded block (Ray Data measured up to 515 MiB and asked for 643 MiB).
@@ -214,6 +214,7 @@ def classified_batches(
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+    quiet_logger("ray")  # errors only, unless --verbose (then Ray Data's warnings too)
     # One block of paths per network batch: a decoding task, then one actor call, per block, so
     # that small jobs spread over every worker too.
     step = settings.run.batch_size

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
-from sentilens.utils import Say, SentilensError, quiet
+from sentilens.utils import Say, SentilensError, quiet, quiet_logger
 
 #: The only address a local Ray started by sentilens listens on.
 LOOPBACK = "127.0.0.1"
@@ -48,6 +48,7 @@ def start_local_ray(num_cpus: int | None = None) -> None:
     if "ray" not in sys.modules:
         os.environ.update(LOCAL_ENVIRONMENT)
     ray = import_ray()
+    quiet_logger("ray")
     ray.init(
         address="local",
         num_cpus=num_cpus or os.cpu_count() or 1,
@@ -68,6 +69,7 @@ def start_local_ray(num_cpus: int | None = None) -> None:
 def connect(address: str) -> None:
     """Join the Ray cluster at ``address`` as a driver."""
     ray = import_ray()
+    quiet_logger("ray")
     try:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, ValueError, RuntimeError) as error:

@@ -12,8 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torchvision.models import GoogLeNet_Weights
-from torchvision.models import googlenet as torchvision_googlenet
 
 from sentilens.models.backbones.base import Backbone
 from sentilens.models.backbones.registry import register_backbone
@@ -65,6 +63,9 @@ class GoogLeNet(Backbone):
 
     def __init__(self) -> None:
         super().__init__()
+        # torchvision here, not at the top: registering the backbone must not cost its import (~1 s).
+        from torchvision.models import googlenet as torchvision_googlenet
+
         reference = torchvision_googlenet(weights=None, aux_logits=False, init_weights=True)
         for ours, theirs in TORCHVISION_NAMES.items():
             self.stages[ours] = getattr(reference, theirs)
@@ -85,6 +86,8 @@ def convert_torchvision_state(state: dict[str, torch.Tensor]) -> dict[str, torch
 
 def download_imagenet_state() -> dict[str, torch.Tensor]:
     """torchvision's ImageNet GoogLeNet weights from its cache, or downloaded when online."""
+    from torchvision.models import GoogLeNet_Weights
+
     weights = GoogLeNet_Weights.IMAGENET1K_V1
     try:
         state: dict[str, torch.Tensor] = weights.get_state_dict(progress=True, check_hash=True)
