@@ -25,9 +25,9 @@ VERBOSE_ENV = "SENTILENS_VERBOSE"
 #: Loggers of the libraries, kept to errors (children inherit the level).
 LIBRARY_LOGGERS = ("nncf", "openvino", "torch", "torchvision", "ray", "filelock", "urllib3")
 
-#: Read by Ray when it starts (driver and workers): its C++ core logs only fatal errors, and no
-#: usage statistics are collected (nor announced).
-QUIET_RAY_ENVIRONMENT = {"RAY_BACKEND_LOG_LEVEL": "fatal", "RAY_USAGE_STATS_ENABLED": "0"}
+#: Read by Ray when it starts: no usage statistics are collected (nor announced).  (Its C++ core's
+#: level, RAY_BACKEND_LOG_LEVEL, is left alone: setting it prints a line saying so.)
+QUIET_RAY_ENVIRONMENT = {"RAY_USAGE_STATS_ENABLED": "0"}
 
 #: Modules whose warnings are hidden (a regular expression on the warning's module).
 LIBRARY_WARNINGS = r"(torch|torchvision|openvino|nncf|ray|pyarrow|sklearn|skimage|matplotlib)(\..*)?$"

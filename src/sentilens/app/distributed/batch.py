@@ -211,10 +211,10 @@ def classified_batches(
     ray = import_ray()
     import pyarrow as pa
 
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    quiet_logger("ray.data")  # errors only, unless --verbose (then Ray Data's warnings too)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    quiet_logger("ray")  # errors only, unless --verbose (then Ray Data's warnings too)
     # One block of paths per network batch: a decoding task, then one actor call, per block, so
     # that small jobs spread over every worker too.
     step = settings.run.batch_size
