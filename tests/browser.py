@@ -21,7 +21,9 @@ def chromium(user_data_dir: Path):
 
     for path in (CHROMIUM, CHROMEDRIVER):
         if not Path(path).exists() and not shutil.which(Path(path).name):
-            pytest.fail(f"{path} not found; run scripts/test.sh as root, or: sudo apt-get install chromium chromium-driver")
+            pytest.fail(
+                f"{path} not found; run scripts/test.sh as root, or: sudo apt-get install chromium chromium-driver"
+            )
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (

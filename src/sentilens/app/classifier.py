@@ -27,7 +27,7 @@ from sentilens.models import (
     build_model,
     load_checkpoint,
 )
-from sentilens.runtime import Prediction, Predictor, RunSettings, Skipped
+from sentilens.runtime import Prediction, Predictor, RunSettings, Skipped, image_batches
 from sentilens.training import TrainConfig
 from sentilens.utils import Say, quiet
 
@@ -162,9 +162,16 @@ class SentimentClassifier:
         mirror for the shipped model).  ``on_error="fail"`` raises on the first undecodable file
         instead.  ``say`` hears which runtime runs and any one-off conversion.
         """
-        predictor = self.predictor(settings, say)
+        paths = expand_inputs(_as_list(inputs))
+        # Decoding starts now, while the network is read and compiled.
+        batches = image_batches(self.model, self.run_settings(settings), paths).start()
+        try:
+            predictor = self.predictor(settings, say)
+        except BaseException:
+            batches.close()
+            raise
         say(f"runtime: {predictor.choice}")
-        return predictor(expand_inputs(_as_list(inputs)), on_error)
+        return predictor(paths, on_error, batches)
 
     def predictor(self, settings: RunSettings = RunSettings(), say: Say = quiet) -> Predictor:
         """The model prepared to classify many files as ``settings`` say, views left to the model

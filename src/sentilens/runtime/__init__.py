@@ -16,7 +16,7 @@ from sentilens.utils import lazy_face
 
 if TYPE_CHECKING:
     from sentilens.runtime.choice import Precision, Runtime, RuntimeChoice, RuntimeUnavailableError, choose_runtime
-    from sentilens.runtime.predictor import Prediction, Predictor, Skipped
+    from sentilens.runtime.predictor import Prediction, Predictor, Skipped, image_batches
     from sentilens.runtime.settings import DEFAULT_VIEWS, RunSettings, parse_views
     from sentilens.runtime.torch_backend import resolve_precision
 
@@ -31,6 +31,7 @@ __all__ = [
     "RuntimeUnavailableError",
     "Skipped",
     "choose_runtime",
+    "image_batches",
     "parse_views",
     "resolve_precision",
 ]

@@ -317,17 +317,21 @@ def openvino_network(
         say(f"converting the network to OpenVINO once (about a minute); cached in {root}")
         _convert(network, folder)
 
-    fp32 = cache.folder(fp32_name, fp32_key, convert)
+    def fp32() -> CachedFolder:
+        return cache.folder(fp32_name, fp32_key, convert)
+
     if precision != Precision.int8:
-        return _built(fp32)
+        return _built(fp32())
 
     chosen = calibration or default_calibration()
     int8_key = {**fp32_key, "precision": "int8", "calibration": chosen.key()}
     int8_name = f"{network.name}-{network.kind}-{digest[:16]}-openvino-int8-{json_digest(int8_key)[:8]}"
 
     def quantise(folder: Path) -> None:
+        # The float32 entry is read (and verified) only here: a cached int8 network does not need it.
+        float32 = fp32()
         say(f"quantising the network to int8 once on {chosen.name} (about a minute); cached in {root}")
-        _quantise(_read(fp32.contents), chosen.images(network.size), folder, network.fuse)
+        _quantise(_read(float32.contents), chosen.images(network.size), folder, network.fuse)
 
     return _built(cache.folder(int8_name, int8_key, quantise))
 

@@ -82,6 +82,9 @@ class ImageBatches:
 
     def __init__(self, paths: Sequence[Path], size: int, batch_size: int, threads: int) -> None:
         self.paths, self.size, self.batch_size, self.threads = list(paths), size, batch_size, threads
+        self._starts = iter(range(0, len(self.paths), self.batch_size))
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future[Batch]] = deque()
 
     def __len__(self) -> int:
         return -(-len(self.paths) // self.batch_size)
@@ -90,19 +93,42 @@ class ImageBatches:
         stop = min(start + self.batch_size, len(self.paths))
         return _collate([(i, load_or_reason(self.paths[i], self.size)) for i in range(start, stop)])
 
+    def start(self) -> ImageBatches:
+        """Start decoding the first batches now, e.g. while the network is read and compiled, so
+        that a short run does not decode only after that (with ``threads`` 0: nothing to start)."""
+        if self.threads > 0 and self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="sentilens-decode")
+            self._fill()
+        return self
+
+    def _fill(self) -> None:
+        assert self._pool is not None
+        while len(self._pending) <= self.threads and (start := next(self._starts, None)) is not None:
+            self._pending.append(self._pool.submit(self._decode, start))
+
     def __iter__(self) -> Iterator[Batch]:
-        starts = range(0, len(self.paths), self.batch_size)
         if self.threads <= 0:
-            yield from map(self._decode, starts)
+            yield from map(self._decode, self._starts)
             return
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="sentilens-decode") as pool:
-            pending: deque[Future[Batch]] = deque()
-            for start in starts:
-                pending.append(pool.submit(self._decode, start))
-                if len(pending) > self.threads:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+        self.start()
+        try:
+            while self._pending:
+                batch = self._pending.popleft().result()
+                self._fill()
+                yield batch
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop decoding: batches not yet begun are dropped (for a run that ends early)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def image_batches(model: SentimentModel, settings: RunSettings, paths: Sequence[Path]) -> ImageBatches:
+    """The decoded batches of ``paths`` that a :class:`Predictor` of ``model`` with ``settings``
+    reads; call ``start()`` on them to decode while the predictor is made."""
+    return ImageBatches(paths, model.backbone.input_size, settings.batch_size, settings.resolved_decode_threads)
 
 
 class FirstUse:
@@ -169,12 +195,17 @@ class Predictor:
                 model, self.precision, settings.channels_last, settings.compiled, settings.batch_size
             )
 
+    def batches(self, paths: Sequence[Path]) -> ImageBatches:
+        """The decoded batches of ``paths`` as this predictor reads them (not started)."""
+        return image_batches(self.model, self.settings, paths)
+
     def __call__(
-        self, paths: Sequence[Path], on_error: OnError | str = OnError.skip
+        self, paths: Sequence[Path], on_error: OnError | str = OnError.skip, batches: ImageBatches | None = None
     ) -> tuple[list[Prediction], list[Skipped]]:
-        """Classify ``paths``; with ``on_error="skip"`` undecodable files are listed, not fatal."""
+        """Classify ``paths``; with ``on_error="skip"`` undecodable files are listed, not fatal.
+        ``batches``: their :func:`image_batches`, started earlier (default: decoded from here on)."""
         check_on_error(on_error)
-        batches = ImageBatches(paths, self.model.backbone.input_size, self.batch_size, self.decode_threads)
+        batches = self.batches(paths) if batches is None else batches
         predictions: list[Prediction] = []
         skipped: list[Skipped] = []
         with torch.inference_mode():

@@ -15,14 +15,16 @@ if TYPE_CHECKING:
     from sentilens.utils.atomic import atomic_path, write_json_atomic
     from sentilens.utils.errors import InvalidArgumentError, SentilensError
     from sentilens.utils.hashing import file_digest, json_digest
-    from sentilens.utils.logs import VERBOSE_ENV, quiet_libraries, quiet_logger
+    from sentilens.utils.logs import VERBOSE_ENV, native_output_to, quiet_libraries, quiet_logger, verbose
     from sentilens.utils.progress import Say, quiet
     from sentilens.utils.version import __version__
 
 __all__ = [
     "InvalidArgumentError",
     "VERBOSE_ENV",
+    "native_output_to",
     "quiet_libraries",
+    "verbose",
     "quiet_logger",
     "Say",
     "SentilensError",

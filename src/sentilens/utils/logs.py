@@ -18,6 +18,7 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 #: Set (to ``1``) by ``--verbose``: the libraries' logs and warnings are left as they are.
 VERBOSE_ENV = "SENTILENS_VERBOSE"
@@ -82,3 +83,38 @@ def library_output() -> Iterator[None]:
             yield
     finally:
         nncf.removeFilter(_errors)
+
+
+@contextlib.contextmanager
+def native_output_to(path: Path) -> Iterator[None]:
+    """Inside the block, what native code writes on file descriptor 2 (Ray's C++ core logs, of this
+    process and of the processes it starts) is appended to the file ``path``, and Python's log
+    records below ERROR are dropped (Ray Data configures its own handlers when it runs); sentilens's
+    own lines, written to ``sys.stderr``, still reach the terminal.  With :func:`verbose`, nothing
+    changes."""
+    if verbose():
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 2)
+    os.close(log)
+    original = sys.stderr
+    try:
+        uses_fd2 = original.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a captured stream (tests): not file descriptor 2
+        uses_fd2 = False
+    if uses_fd2:
+        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=original.encoding, errors="backslashreplace")
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+        if uses_fd2:
+            sys.stderr.flush()
+            sys.stderr.close()
+            sys.stderr = original
+        os.dup2(saved, 2)
+        os.close(saved)

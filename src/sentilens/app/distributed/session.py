@@ -15,11 +15,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
 
-from sentilens.utils import Say, SentilensError, quiet, quiet_logger
+from sentilens.utils import Say, SentilensError, native_output_to, quiet, quiet_logger, verbose
 
 #: The only address a local Ray started by sentilens listens on.
 LOOPBACK = "127.0.0.1"
@@ -89,13 +91,18 @@ def ray_session(address: str | None = None, say: Say = quiet) -> Iterator[None]:
     if running_ray() is not None:
         yield
         return
-    if address is None:
-        say(f"starting a local Ray on {LOOPBACK} with {os.cpu_count()} CPUs (a few seconds)")
-        start_local_ray()
-    else:
-        say(f"connecting to the Ray cluster at {address}")
-        connect(address)
-    try:
-        yield
-    finally:
-        import_ray().shutdown()
+    # Ray's own log lines (its C++ core writes on standard error) go to a file, named in the one
+    # line said here; --verbose keeps them on the terminal.
+    log = Path(tempfile.gettempdir()) / f"sentilens-ray-{os.getpid()}.log"
+    logs = "" if verbose() else f"Ray's log lines: {log}"
+    with native_output_to(log):
+        if address is None:
+            say(f"starting a local Ray on {LOOPBACK} with {os.cpu_count()} CPUs (a few seconds{logs and '; ' + logs})")
+            start_local_ray()
+        else:
+            say(f"connecting to the Ray cluster at {address}{logs and ' (' + logs + ')'}")
+            connect(address)
+        try:
+            yield
+        finally:
+            import_ray().shutdown()
