@@ -176,7 +176,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(sentilens.app, "load", broken)  # the command imports it from the face when it runs
+    monkeypatch.setattr(sentilens.app, "predict_files", broken)  # the command imports it from the face when it runs
     result = runner.invoke(app, ["predict", str(write_image(tmp_path / "photo.png", seed=2))])
     assert result.exit_code == 1
     assert isinstance(result.exception, ZeroDivisionError)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         model_source,
         suggest_blocks,
     )
+    from sentilens.app.predicting import predict_files
     from sentilens.app.predictions import write_predictions
     from sentilens.app.train import train_checkpoint
 
@@ -67,6 +68,7 @@ __all__ = [
     "run_spatial",
     "run_splice",
     "train_checkpoint",
+    "predict_files",
     "write_predictions",
 ]
 

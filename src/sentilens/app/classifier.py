@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from sentilens.app.shipped import default_model_path
 from sentilens.data import OnError, expand_inputs, load_view, to_unit_range
 from sentilens.models import (
     DEFAULT_BACKBONE,
@@ -25,25 +25,19 @@ from sentilens.models import (
     Architecture,
     SentimentModel,
     build_model,
+    external_weights,
     load_checkpoint,
 )
-from sentilens.runtime import Prediction, Predictor, RunSettings, Skipped, image_batches
+from sentilens.runtime import Prediction, Predictor, RunSettings, Skipped, image_batches, remember_network
 from sentilens.training import TrainConfig
 from sentilens.utils import Say, quiet
 
 if TYPE_CHECKING:
     from sentilens.explain import AscentSettings
 
-DEFAULT_MODEL_FILE = "twitter1-inception_v3-frozen.pt"
-
 
 def _as_list(inputs: str | Path | Iterable[str | Path]) -> list[str | Path]:
     return [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
-
-
-def default_model_path() -> Path:
-    """The checkpoint shipped inside the package (see ``benchmarks/default_model.md``)."""
-    return Path(str(resources.files("sentilens") / "assets" / DEFAULT_MODEL_FILE))
 
 
 @dataclass
@@ -134,10 +128,13 @@ class SentimentClassifier:
         config: the training config it was built with.
     """
 
-    def __init__(self, model: SentimentModel, class_names: tuple[str, ...], config: TrainConfig) -> None:
+    def __init__(
+        self, model: SentimentModel, class_names: tuple[str, ...], config: TrainConfig, source: Path | None = None
+    ) -> None:
         self.model = model.eval()
         self.class_names = class_names
         self.config = config
+        self.source = source  # the checkpoint file it was loaded from, if any
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -171,6 +168,17 @@ class SentimentClassifier:
             batches.close()
             raise
         say(f"runtime: {predictor.choice}")
+        depends_on = external_weights(self.config.backbone, self.config.weights)
+        if self.source is not None and depends_on is not None:  # the torch-free shortcut of the next run
+            facts = {
+                "depends_on": [str(path) for path in depends_on],
+                "class_names": list(self.class_names),
+                "blocks": list(self.model.blocks),
+                "aux_weights": list(self.model.aux_weights),
+                "input_size": self.model.backbone.input_size,
+                "views": list(self.config.predict_views),
+            }
+            remember_network(self.source, predictor.settings, predictor.choice, predictor.network, facts)
         return predictor(paths, on_error, batches)
 
     def predictor(self, settings: RunSettings = RunSettings(), say: Say = quiet) -> Predictor:
@@ -242,6 +250,7 @@ class SentimentClassifier:
 
 def load(checkpoint: str | Path | None = None, device: str = "cpu") -> SentimentClassifier:
     """A classifier from ``checkpoint``, or the default model shipped with sentilens."""
-    loaded = load_checkpoint(checkpoint if checkpoint is not None else default_model_path())
+    source = Path(checkpoint) if checkpoint is not None else default_model_path()
+    loaded = load_checkpoint(source)
     config = TrainConfig.from_dict(loaded.config)
-    return SentimentClassifier(loaded.model.to(torch.device(device)), loaded.class_names, config)
+    return SentimentClassifier(loaded.model.to(torch.device(device)), loaded.class_names, config, source)

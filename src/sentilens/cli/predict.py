@@ -82,7 +82,7 @@ def predict(
     With --ray: images, folders and CSV/Parquet listings (a 'path' column) are classified on Ray
     into --output/-o, a folder of Parquet and JSON-lines shards; rerun the same command to resume.
     """
-    from sentilens.app import load, write_predictions
+    from sentilens.app import predict_files, write_predictions
     from sentilens.data import expand_inputs
 
     missing = [str(p) for p in [*inputs, *(calibration or [])] if not p.exists()]
@@ -126,8 +126,7 @@ def predict(
     paths = expand_inputs(inputs)
     if not paths:
         fail("no image files found in the given inputs")
-    classifier = load(checkpoint)
-    predictions, skipped = classifier.predict_with_skipped(paths, run, on_error=on_error, say=console.print)
+    predictions, skipped = predict_files(checkpoint, paths, run, on_error=on_error, say=console.print)
     if output is None:
         write_predictions(predictions, sys.stdout, output_format, skipped, paths)
     else:

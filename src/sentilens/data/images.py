@@ -5,13 +5,16 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from sentilens.data.choices import VIEW_NAMES
 from sentilens.utils.errors import InvalidArgumentError, SentilensError
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made: decoding alone does not need it
+    import torch
 
 
 class ImageDecodeError(SentilensError, ValueError):
@@ -97,10 +100,16 @@ def centre_crop_resize(image: Image.Image, size: int) -> Image.Image:
     return image.resize((size, size), Image.Resampling.BILINEAR, box=(left, top, left + side, top + side))
 
 
+def load_view_array(path: str | Path, size: int) -> np.ndarray:
+    """Decode, centre-crop and resize one image to a uint8 array of shape (size, size, 3)."""
+    return np.asarray(centre_crop_resize(decode_image(path), size), dtype=np.uint8)
+
+
 def load_view(path: str | Path, size: int) -> torch.Tensor:
     """Decode, centre-crop and resize one image to a uint8 tensor of shape (3, size, size)."""
-    array = np.asarray(centre_crop_resize(decode_image(path), size), dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+    import torch
+
+    return torch.from_numpy(load_view_array(path, size).copy()).permute(2, 0, 1)
 
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
@@ -117,6 +126,8 @@ def _zoomed(images: torch.Tensor) -> torch.Tensor:
     size = images.shape[-1]
     side = round(size * ZOOM)
     start = (size - side) // 2
+    import torch
+
     crop = images[..., start : start + side, start : start + side].float()
     resized = torch.nn.functional.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False)
     return resized.round_().clamp_(0, 255).to(torch.uint8)

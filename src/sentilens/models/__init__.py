@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sentilens.utils import lazy_face
 
 if TYPE_CHECKING:
-    from sentilens.models.architecture import Architecture, build_model, upgrade_block_key
+    from sentilens.models.architecture import Architecture, build_model, external_weights, upgrade_block_key
     from sentilens.models.backbones import (
         DEFAULT_BACKBONE,
         DEFAULT_WEIGHTS,
@@ -49,6 +49,7 @@ __all__ = [
     "backbone_spec",
     "build_model",
     "create_backbone",
+    "external_weights",
     "load_checkpoint",
     "read_payload",
     "save_checkpoint",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -82,3 +83,17 @@ def build_model(architecture: Architecture) -> SentimentModel:
         backbone = create_backbone(architecture.backbone, architecture.weights)
     blocks = architecture.blocks if architecture.blocks is not None else backbone.spec.default_aux_blocks
     return SentimentModel(backbone, blocks, architecture.aux_weights, dropout=architecture.dropout)
+
+
+def external_weights(backbone: str, weights: str) -> list[Path] | None:
+    """The files besides its checkpoint that a model is built from: the ImageNet weights of its
+    backbone (a checkpoint of ``weights="imagenet"`` holds only what training changed), none for
+    other weights (the checkpoint holds every tensor); None where the file is not known here
+    (torchvision's cache for GoogLeNet), so that nothing relies on a list that could be short."""
+    if weights != "imagenet":
+        return []
+    if backbone == "inception_v3":
+        from sentilens.models.backbones.inception_v3 import find_fid_weights
+
+        return [find_fid_weights()]
+    return None

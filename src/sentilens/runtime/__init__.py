@@ -16,8 +16,10 @@ from sentilens.utils import lazy_face
 
 if TYPE_CHECKING:
     from sentilens.runtime.choice import Precision, Runtime, RuntimeChoice, RuntimeUnavailableError, choose_runtime
-    from sentilens.runtime.predictor import Prediction, Predictor, Skipped, image_batches
+    from sentilens.runtime.predictor import Predictor, image_batches
+    from sentilens.runtime.results import Prediction, Skipped
     from sentilens.runtime.settings import DEFAULT_VIEWS, RunSettings, parse_views
+    from sentilens.runtime.shortcut import predict_by_shortcut, remember_network
     from sentilens.runtime.torch_backend import resolve_precision
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "choose_runtime",
     "image_batches",
     "parse_views",
+    "predict_by_shortcut",
+    "remember_network",
     "resolve_precision",
 ]
 

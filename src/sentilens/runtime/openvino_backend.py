@@ -39,6 +39,14 @@ from sentilens.data.sample_photos import sample_images
 from sentilens.models import HeadLogits, SentimentModel
 from sentilens.models.backbones import Backbone
 from sentilens.runtime.choice import Precision
+from sentilens.runtime.openvino_cache import (
+    CACHE_FORMAT,
+    CLOSE_CALLS,
+    MODEL_FILES,
+    compile_network,
+    network_versions,
+    read_network,
+)
 from sentilens.runtime.torch_backend import inference_copy
 from sentilens.utils.cache import cache_root
 from sentilens.utils.disk_cache import CachedFolder, DiskCache
@@ -47,15 +55,8 @@ from sentilens.utils.hashing import file_digest, json_digest, tensors_digest
 from sentilens.utils.logs import library_output
 from sentilens.utils.progress import Say, quiet
 
-#: Bumped whenever the wrapper or the conversion changes, so older cache entries are not reused.
-CONVERSION_VERSION = 1
 #: Images NNCF calibrates on (its own default subset size is 300; 128 keep quantisation near 30 s).
 CALIBRATION_SIZE = 128
-MODEL_FILES = ("model.xml", "model.bin")
-#: The format tag of the converted networks' cache entries (their manifests).
-CACHE_FORMAT = "sentilens-runtime-cache/1"
-#: The int8 entry's record of its calibration error (see :func:`_quantise`).
-CLOSE_CALLS = "close_calls.json"
 
 
 class HeadsAsTuple(nn.Module):
@@ -209,16 +210,6 @@ def _random_crops(paths: Sequence[Path], size: int, count: int) -> list[torch.Te
     return crops
 
 
-def _versions() -> dict[str, str]:
-    """The versions a converted network depends on.  NNCF's is read from its installed metadata:
-    importing NNCF takes seconds and a cached network does not need it."""
-    from importlib.metadata import version
-
-    import openvino
-
-    return {"openvino": openvino.get_version(), "nncf": version("nncf"), "conversion": str(CONVERSION_VERSION)}
-
-
 def _convert(network: Convertible, folder: Path) -> None:
     """Write the float32 OpenVINO network of ``network`` into ``folder``."""
     import openvino
@@ -231,12 +222,6 @@ def _convert(network: Convertible, folder: Path) -> None:
             wrapped, example_input=example, input=[(openvino.PartialShape([-1, 3, size, size]), openvino.Type.u8)]
         )
     openvino.save_model(converted, folder / MODEL_FILES[0], compress_to_fp16=False)
-
-
-def _read(contents: dict[str, bytes]) -> Any:
-    import openvino
-
-    return openvino.Core().read_model(contents[MODEL_FILES[0]], contents[MODEL_FILES[1]])
 
 
 def _quantise(
@@ -291,12 +276,13 @@ class BuiltNetwork:
     model: Any
     entry: str
     margin: float | None = None
+    float32_entry: str = ""  # the float32 network's entry (that of an int8 network's source)
 
 
-def _built(files: CachedFolder) -> BuiltNetwork:
+def _built(files: CachedFolder, float32_entry: str) -> BuiltNetwork:
     notes = files.contents.get(CLOSE_CALLS)
     margin = float(json.loads(notes)["margin"]) if notes is not None else None
-    return BuiltNetwork(_read(files.contents), str(files.path), margin)
+    return BuiltNetwork(read_network(files.contents), str(files.path), margin, float32_entry)
 
 
 def openvino_network(
@@ -309,7 +295,7 @@ def openvino_network(
         raise InvalidArgumentError(f"the openvino runtime runs fp32, bf16 or int8, not {precision!r}")
     root = cache_root("runtime")
     cache = DiskCache(root, CACHE_FORMAT, say)
-    digest, versions = network.digest, _versions()
+    digest, versions = network.digest, network_versions()
     fp32_key = {"network": network.kind, "model": digest, "precision": "fp32", **versions}
     fp32_name = f"{network.name}-{network.kind}-{digest[:16]}-openvino-fp32-{json_digest(fp32_key)[:8]}"
 
@@ -321,7 +307,7 @@ def openvino_network(
         return cache.folder(fp32_name, fp32_key, convert)
 
     if precision != Precision.int8:
-        return _built(fp32())
+        return _built(fp32(), str(root / fp32_name))
 
     chosen = calibration or default_calibration()
     int8_key = {**fp32_key, "precision": "int8", "calibration": chosen.key()}
@@ -331,25 +317,9 @@ def openvino_network(
         # The float32 entry is read (and verified) only here: a cached int8 network does not need it.
         float32 = fp32()
         say(f"quantising the network to int8 once on {chosen.name} (about a minute); cached in {root}")
-        _quantise(_read(float32.contents), chosen.images(network.size), folder, network.fuse)
+        _quantise(read_network(float32.contents), chosen.images(network.size), folder, network.fuse)
 
-    return _built(cache.folder(int8_name, int8_key, quantise))
-
-
-def compile_network(network: Any, precision: str, threads: int | None = None) -> Any:
-    """``network`` compiled for the CPU, for the latency of one batch at a time.
-
-    float32 is asked for explicitly (OpenVINO would otherwise run float32 networks in bfloat16 on
-    CPUs with AMX); int8 networks keep OpenVINO's choice for their few unquantised operations.
-    """
-    import openvino
-
-    config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
-    if precision != Precision.int8:
-        config["INFERENCE_PRECISION_HINT"] = "bf16" if precision == Precision.bf16 else "f32"
-    if threads is not None:
-        config["INFERENCE_NUM_THREADS"] = threads
-    return openvino.Core().compile_model(network, "CPU", config)
+    return _built(cache.folder(int8_name, int8_key, quantise), str(root / fp32_name))
 
 
 class OpenVinoNetwork:
@@ -375,7 +345,7 @@ class OpenVinoNetwork:
         say: Say = quiet,
     ) -> None:
         built = openvino_network(heads_of(model), precision, calibration, say)
-        self.cache_entry, self.margin = built.entry, built.margin
+        self.cache_entry, self.margin, self.float32_entry = built.entry, built.margin, built.float32_entry
         self.request = compile_network(built.model, precision, threads).create_infer_request()
         self.blocks = model.blocks
 

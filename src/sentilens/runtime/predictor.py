@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,36 +23,10 @@ from sentilens.data.images import ImageDecodeError, views_of
 from sentilens.models import HeadLogits, SentimentModel
 from sentilens.runtime.choice import Runtime, choose_runtime
 from sentilens.runtime.openvino_backend import OpenVinoNetwork, user_calibration
+from sentilens.runtime.results import Prediction, Skipped
 from sentilens.runtime.settings import RunSettings
 from sentilens.runtime.torch_backend import TorchNetwork
 from sentilens.utils.progress import Say, quiet, track
-
-
-@dataclass
-class Prediction:
-    """The fused verdict for one image, and each head's probability of the positive class.
-
-    Attributes:
-        path: the image file.
-        label: predicted class name.
-        probability: fused probability of the predicted class.
-        positive_probability: fused probability of class index 1 ("positive").
-        head_probabilities: positive-class probability of each head (``main`` and the blocks).
-    """
-
-    path: Path
-    label: str
-    probability: float
-    positive_probability: float
-    head_probabilities: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Skipped:
-    """An input that was not classified, and why."""
-
-    path: Path
-    reason: str
 
 
 def _collate(

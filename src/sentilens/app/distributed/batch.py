@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from sentilens.app.classifier import SentimentClassifier, default_model_path, load
+from sentilens.app.classifier import SentimentClassifier, load
 from sentilens.app.distributed.listing import list_inputs
 from sentilens.app.distributed.session import ClusterError, import_ray, ray_session
 from sentilens.app.distributed.shards import ShardLayout, open_output, write_shard
 from sentilens.app.predictions import prediction_row, skipped_row
+from sentilens.app.shipped import default_model_path
 from sentilens.data import expand_inputs, load_or_reason
 from sentilens.runtime import Prediction, Predictor, RunSettings, choose_runtime
 from sentilens.utils import InvalidArgumentError, Say, __version__, file_digest, json_digest, quiet, quiet_logger
