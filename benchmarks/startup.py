@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1, 8 and 128 images only (about 5 minutes)")
     parser.add_argument("--images", help="comma-separated image counts instead (e.g. 1,8 for a smoke test)")
     parser.add_argument("--repeats", type=int, default=5, help="rounds; each step's median is reported")
-    parser.add_argument("--data", type=Path, default=None, help="Twitter I root (default $SENTILENS_DATA, else ../shared/data/twitter1)")
+    parser.add_argument("--data", type=Path, default=None, help="Twitter I root (default $SENTILENS_DATA)")
     parser.add_argument("--fresh-clone", action="store_true", help="also time bash scripts/main.sh on a fresh clone")
     parser.add_argument("--plain-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
