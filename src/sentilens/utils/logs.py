@@ -31,7 +31,9 @@ LIBRARY_LOGGERS = ("nncf", "openvino", "torch", "torchvision", "ray", "filelock"
 QUIET_RAY_ENVIRONMENT = {"RAY_USAGE_STATS_ENABLED": "0"}
 
 #: Modules whose warnings are hidden (a regular expression on the warning's module).
-LIBRARY_WARNINGS = r"(torch|torchvision|openvino|nncf|ray|pyarrow|sklearn|skimage|matplotlib|pytorch_grad_cam|PIL)(\..*)?$"
+LIBRARY_WARNINGS = (
+    r"(torch|torchvision|openvino|nncf|ray|pyarrow|sklearn|skimage|matplotlib|pytorch_grad_cam|PIL)(\..*)?$"
+)
 
 
 def verbose() -> bool:
