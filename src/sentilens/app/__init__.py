@@ -8,14 +8,14 @@ report and ranking; ``evaluate``: cross-validation and the block experiments wit
 files; ``train``: a checkpoint from a dataset; ``configs``: training configs from options.
 """
 
-from sentilens.app.classifier import load, load_model
+from sentilens.app.classifier import load, load_classifier, load_model
 from sentilens.app.configs import config_from_options, parse_blocks
 from sentilens.app.demo import analyse
 from sentilens.app.distributed import BatchSettings, run_batch
 from sentilens.app.evaluate import ExperimentKind, run_block_experiment, run_cross_validation
 from sentilens.app.explain import Written, run_channels, run_gradcam, run_groups, run_reference, run_spatial, run_splice
 from sentilens.app.inspect import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_blocks
-from sentilens.app.predictions import OutputFormat, write_predictions
+from sentilens.app.predictions import OutputFormat, PredictionRun, output_format_for, predict_inputs, write_predictions
 from sentilens.app.train import train_checkpoint
 
 __all__ = [
@@ -30,7 +30,11 @@ __all__ = [
     "build_inspection",
     "config_from_options",
     "load",
+    "load_classifier",
     "load_model",
+    "output_format_for",
+    "predict_inputs",
+    "PredictionRun",
     "model_and_weights",
     "model_source",
     "run_batch",

@@ -17,6 +17,7 @@ import typer
 
 from sentilens.app import (
     Written,
+    load_classifier,
     load_model,
     run_channels,
     run_gradcam,
@@ -25,21 +26,28 @@ from sentilens.app import (
     run_spatial,
     run_splice,
 )
-from sentilens.cli.errors import console
+from sentilens.cli.errors import EXIT_STATUS_HELP, console, finish
 from sentilens.cli.options import (
     MODEL_OPTIONS,
     DataArg,
     GroupRenderingOpt,
+    ImageInputsArg,
+    ImagesOnErrorOpt,
     ModelSource,
     PictureCacheOpt,
+    PrecisionOpt,
     ReferenceOpt,
+    RuntimeOpt,
     SingleSubset,
+    ViewsOpt,
+    run_settings,
     with_model_source,
     with_option_group,
 )
-from sentilens.data import load_dataset
+from sentilens.data import OnError, load_dataset
 from sentilens.explain import AscentMode, AscentSettings, GroupRendering, SpatialRendering, SpliceLayout
 from sentilens.models import SentimentModel
+from sentilens.runtime import Precision, Runtime
 
 explain_app = typer.Typer(
     help="Visualisations: Grad-CAM, channel pictures, spatial grids, NMF neuron groups, spliced images.",
@@ -105,11 +113,14 @@ with_picture_options = with_option_group(
 
 
 def _print(written: Written) -> None:
-    """The task's notes, then the files it wrote."""
+    """The task's notes, then the files it wrote; for a task that reads images, what it skipped,
+    ending with the "nothing processed" status when it processed none."""
     for note in written.notes:
         console.print(note)
     for path in written.files:
         console.print(f"wrote [bold]{path}[/]")
+    if written.processed is not None:
+        finish(written.processed, written.skipped, "explained")
 
 
 def _channel_list(text: Optional[str]) -> Optional[list[int]]:
@@ -127,10 +138,10 @@ def _channel_list(text: Optional[str]) -> Optional[list[int]]:
         ) from None
 
 
-@explain_app.command()
+@explain_app.command(epilog=EXIT_STATUS_HELP)
 @with_model_source
 def gradcam(
-    inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders (searched recursively).")],
+    inputs: ImageInputsArg,
     block: Annotated[
         Optional[str],
         typer.Option(
@@ -142,11 +153,22 @@ def gradcam(
         typer.Option(help="Class index to explain (0 negative, 1 positive); default the fused prediction."),
     ] = None,
     out: OutOpt = Path("sentilens-explain"),
+    on_error: ImagesOnErrorOpt = OnError.skip,
+    runtime: RuntimeOpt = Runtime.auto,
+    precision: PrecisionOpt = Precision.auto,
+    views: ViewsOpt = None,
     *,
     source: ModelSource,
 ) -> None:
-    """Grad-CAM overlays of the fused prediction (or --target) at a block, for files or folders."""
-    _print(run_gradcam(*_load(source), inputs, block, out, target))
+    """Grad-CAM overlays of the prediction (or --target) at a block, for files, folders or listings.
+
+    The label and probability shown are what 'sentilens predict' returns with the same --runtime,
+    --precision and --views; the map itself comes from a float32 torch pass of the centre crop, and
+    the figure names that pass's probability where it differs.
+    """
+    classifier = load_classifier(source.checkpoint, source.backbone, source.weights)
+    run = run_settings(runtime, precision, views)
+    _print(run_gradcam(classifier, inputs, block, out, target, run, on_error, say=console.print))
 
 
 @explain_app.command()
@@ -195,7 +217,7 @@ def spatial(
     )
 
 
-@explain_app.command()
+@explain_app.command(epilog=EXIT_STATUS_HELP)
 @with_picture_options
 def groups(
     negative: Annotated[list[Path], typer.Option("--negative", help="Negative image file or folder (repeatable).")],
@@ -206,13 +228,24 @@ def groups(
     rank: Annotated[int, typer.Option("--rank", "-r", help="Neuron groups per image (paper: 1).")] = 1,
     rendering: GroupRenderingOpt = GroupRendering.specific,
     reference: ReferenceOpt = None,
+    on_error: ImagesOnErrorOpt = OnError.skip,
     *,
     job: PictureJob,
 ) -> None:
     """NMF neuron groups (eq. 4-5): where each group fires and its picture, and the class contrast, per block."""
     _print(
         run_groups(
-            job.model, negative, positive, block, job.out, job.settings, rank, job.cache_dir, rendering, reference
+            job.model,
+            negative,
+            positive,
+            block,
+            job.out,
+            job.settings,
+            rank,
+            job.cache_dir,
+            rendering,
+            reference,
+            on_error,
         )
     )
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from sentilens.cli.errors import CommandGroup
+from sentilens.cli.errors import EXIT_STATUS_HELP, CommandGroup
 from sentilens.cli.explain import explain_app
 from sentilens.cli.inspect import inspect_command, suggest_blocks_command
 from sentilens.cli.predict import backbones, demo, predict
@@ -16,10 +18,31 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: print the package version and stop."""
+    if value:
+        from sentilens.utils import __version__
+
+        print(f"sentilens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Interpretable image sentiment classification (positive / negative) with Inception networks."""
+
+
 app.command()(cv)
 app.command()(train)
-app.command()(predict)
-app.command()(demo)
+app.command(epilog=EXIT_STATUS_HELP)(predict)
+app.command(epilog=EXIT_STATUS_HELP)(demo)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(explain_app, name="explain")
 app.command("inspect")(inspect_command)

@@ -5,7 +5,17 @@ from sentilens.data.folds import Fold, content_digests, content_groups, grouped_
 from sentilens.data.images import VIEW_NAMES, ImageDecodeError, decode_image, load_view, to_unit_range, views_of
 from sentilens.data.labelled import SENTIMENT_CLASSES, DataError, LabelledImages
 from sentilens.data.sample_photos import sample_images
-from sentilens.data.sources import TWITTER_SUBSETS, expand_inputs, load_csv, load_dataset, load_folder, load_twitter
+from sentilens.data.sources import (
+    LISTING_SUFFIXES,
+    TWITTER_SUBSETS,
+    expand_inputs,
+    find_images,
+    load_csv,
+    load_dataset,
+    load_folder,
+    load_twitter,
+    read_listing,
+)
 
 __all__ = [
     "OnError",
@@ -22,6 +32,9 @@ __all__ = [
     "content_groups",
     "decode_image",
     "expand_inputs",
+    "find_images",
+    "LISTING_SUFFIXES",
+    "read_listing",
     "grouped_stratified_folds",
     "load_csv",
     "load_dataset",
