@@ -230,3 +230,36 @@ def test_demo_page_fits_1280_px(demo_page: tuple[Path, list[Path]], tmp_path: Pa
         browser.quit()
     assert overflow[1] <= 1280
     assert overflow[0] <= overflow[1], f"the page scrolls sideways: {overflow}"
+
+
+def test_main_sh_takes_relative_paths_from_the_caller_s_folder(tmp_path: Path) -> None:
+    """scripts/main.sh changes into the repository: a relative PATH must still mean the caller's."""
+    import shutil
+    import subprocess
+
+    repository = tmp_path / "repository"
+    (repository / "scripts").mkdir(parents=True)
+    (repository / ".venv" / "bin").mkdir(parents=True)
+    shutil.copy(Path(__file__).parents[1] / "scripts" / "main.sh", repository / "scripts" / "main.sh")
+    (repository / "scripts" / "setup.sh").write_text("true\n")  # set-up is not what is tested here
+    stub = repository / ".venv" / "bin" / "sentilens"
+    stub.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$PWD" "$@"\n')
+    stub.chmod(0o755)
+    caller = tmp_path / "caller"
+    (caller / "photos").mkdir(parents=True)
+    run = subprocess.run(
+        ["bash", str(repository / "scripts" / "main.sh"), "photos", "--group-block", "5b"],
+        cwd=caller,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.splitlines() == [
+        str(repository),
+        "demo",
+        str(caller / "photos"),
+        "--group-block",
+        "5b",
+        "--out",
+        "sentilens-demo",
+    ]
