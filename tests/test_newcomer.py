@@ -78,6 +78,26 @@ def test_explain_gradcam_skips_an_undecodable_file_and_lists_it(mixed: Path, che
     assert failed.exit_code == 2 and "x.jpg: cannot decode image" in _text(failed.output)
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["spatial", "{x}", "--block", "4a"],
+        ["splice", "{a}", "{x}"],
+        ["groups", "--negative", "{a}", "--positive", "{x}", "--block", "4a"],
+    ],
+)
+def test_every_explain_picture_command_takes_on_error(command: list[str], mixed: Path, tmp_path: Path) -> None:
+    """Skip (the default) lists the undecodable image and, with nothing left to draw, exits 3; fail exits 2."""
+    args = [a.format(a=mixed / "a.png", x=mixed / "x.jpg") for a in command]
+    common = ["--backbone", "googlenet", "--weights", "none", "-o", str(tmp_path / "out")]
+    skipped = runner.invoke(app, ["explain", *args, *common])
+    assert skipped.exit_code == 3, skipped.output
+    assert "x.jpg: cannot decode image" in _text(skipped.output)
+    assert list((tmp_path / "out").glob(f"{command[0]}-skipped.csv"))
+    failed = runner.invoke(app, ["explain", *args, *common, "--on-error", "fail"])
+    assert failed.exit_code == 2 and "x.jpg: cannot decode image" in _text(failed.output)
+
+
 # 2. `predict imgs -o guess.csv` wrote the box-drawing table into guess.csv.
 def test_output_format_follows_the_extension_and_contradictions_are_refused(
     mixed: Path, checkpoint: Path, tmp_path: Path

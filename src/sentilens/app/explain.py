@@ -94,6 +94,7 @@ def write_skipped(skipped: Sequence[Skipped], path: Path) -> Path | None:
     if not skipped:
         path.unlink(missing_ok=True)
         return None
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow(["file", "reason"])
@@ -223,8 +224,11 @@ def run_spatial(
     top_k: int | None = None,
     rendering: SpatialRendering | str = SpatialRendering.strongest,
     reference: str | Path | None = None,
+    on_error: OnError | str = OnError.skip,
 ) -> Written:
-    """Eq. (3) grid for one image: ``<stem>-spatial-<block>.png`` and the cells as ``.npy``.
+    """Eq. (3) grid for one image: ``<stem>-spatial-<block>.png`` and the cells as ``.npy``; an
+    image that cannot be decoded is skipped (listed in ``spatial-skipped.csv``, nothing drawn) or,
+    with ``on_error="fail"``, raises.
 
     ``strongest`` (default) keeps the ``top_k`` (default 3) channels per cell that are most
     active there relative to their mean over the reference set (the shipped profile or
@@ -235,7 +239,11 @@ def run_spatial(
     rendering = SpatialRendering(rendering)
     settings = settings.resolved(model.backbone)
     check_ascent_size(model.backbone, settings, [block])
-    view = _images([Path(image)], model.backbone.input_size)[0]
+    _, views, skipped = _decoded([Path(image)], model.backbone.input_size, on_error)
+    listed = write_skipped(skipped, Path(out) / "spatial-skipped.csv")
+    if views is None:
+        return Written(files=[listed] if listed else [], skipped=skipped, processed=0)
+    view = views[0]
     activation = image_activation(model.backbone, view, block)
     typical, how = None, "all channels (eq. 3)" if top_k is None else f"the {top_k} strongest channels"
     if rendering == SpatialRendering.strongest:
@@ -252,7 +260,7 @@ def run_spatial(
     np.save(stem.with_suffix(".npy"), cells.numpy())
     rows, columns = activation.shape[1:]
     png = save_spatial(stem.with_suffix(".png"), view, tile(cells), f"{block}: {rows}x{columns} locations")
-    return Written([png, stem.with_suffix(".npy")], [f"cells combine {how}"])
+    return Written([png, stem.with_suffix(".npy")], [f"cells combine {how}"], processed=1)
 
 
 def run_groups(
@@ -362,12 +370,19 @@ def run_splice(
     out: str | Path,
     block: str | None = None,
     layout: str = "squash",
+    on_error: OnError | str = OnError.skip,
 ) -> Written:
-    """The spliced-image test for one negative and one positive image: PNG, map ``.npy`` and share."""
+    """The spliced-image test for one negative and one positive image: PNG, map ``.npy`` and share;
+    when either cannot be decoded it is skipped (listed in ``splice-skipped.csv``, nothing drawn)
+    or, with ``on_error="fail"``, raises."""
     size = model.backbone.input_size
     if block is not None:
         model.backbone.check_blocks([block])
-    images = _images([Path(negative), Path(positive)], size)
+    _, decoded, skipped = _decoded([Path(negative), Path(positive)], size, on_error)
+    listed = write_skipped(skipped, Path(out) / "splice-skipped.csv")
+    if decoded is None or len(decoded) < 2:
+        return Written(files=[listed] if listed else [], skipped=skipped, processed=0)
+    images = decoded
     (result,) = spliced_test(model, images[:1], images[1:], block, layout)
     stem = Path(out) / f"splice-{Path(negative).stem}-{Path(positive).stem}"
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -376,4 +391,5 @@ def run_splice(
     return Written(
         [png, stem.with_suffix(".npy")],
         [f"predicted {class_names[result.predicted]}; matching share {result.share:.3f}"],
+        processed=1,
     )

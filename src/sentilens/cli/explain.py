@@ -188,7 +188,7 @@ def channels(
     _print(run_channels(job.model, block, job.out, job.settings, _channel_list(select), job.cache_dir))
 
 
-@explain_app.command()
+@explain_app.command(epilog=EXIT_STATUS_HELP)
 @with_picture_options
 def spatial(
     image: Annotated[Path, typer.Argument(help="One image file.")],
@@ -206,13 +206,24 @@ def spatial(
         ),
     ] = SpatialRendering.strongest,
     reference: ReferenceOpt = None,
+    on_error: ImagesOnErrorOpt = OnError.skip,
     *,
     job: PictureJob,
 ) -> None:
     """Spatial-location grid (eq. 3): activation-weighted channel pictures at each map position."""
     _print(
         run_spatial(
-            job.model, image, block, job.out, job.settings, job.cache_dir, cell_size, top_k, rendering, reference
+            job.model,
+            image,
+            block,
+            job.out,
+            job.settings,
+            job.cache_dir,
+            cell_size,
+            top_k,
+            rendering,
+            reference,
+            on_error,
         )
     )
 
@@ -264,7 +275,7 @@ def reference(
     _print(run_reference(_load(source)[0], load_dataset(data, subset), out, say=console.print))
 
 
-@explain_app.command()
+@explain_app.command(epilog=EXIT_STATUS_HELP)
 @with_model_source
 def splice(
     negative: Annotated[Path, typer.Argument(help="Negative image (left half).")],
@@ -276,8 +287,9 @@ def splice(
         SpliceLayout, typer.Option(help="squash (whole images, half width) or crop (central strips).")
     ] = SpliceLayout.squash,
     out: OutOpt = Path("sentilens-explain"),
+    on_error: ImagesOnErrorOpt = OnError.skip,
     *,
     source: ModelSource,
 ) -> None:
     """Spliced-image test: Grad-CAM of the prediction on negative|positive and the matching share."""
-    _print(run_splice(*_load(source), negative, positive, out, block, layout))
+    _print(run_splice(*_load(source), negative, positive, out, block, layout, on_error))
