@@ -143,7 +143,7 @@ def test_predict_reads_a_listing_without_ray(mixed: Path, checkpoint: Path, tmp_
     listing = tmp_path / "list.csv"
     listing.write_text("path,label\nmixed/b.png,1\nmixed/x.jpg,0\nmixed/a.png,0\n")
     out = tmp_path / "listed.csv"
-    result = runner.invoke(app, ["predict", str(listing), "-c", str(checkpoint), "-o", str(out)])
+    result = runner.invoke(app, ["predict", str(listing), "-c", str(checkpoint), "-f", "csv", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert [(Path(r["file"]).name, r["status"]) for r in _csv_rows(out)] == [
         ("b.png", "ok"),
@@ -188,7 +188,7 @@ def test_explain_gradcam_shows_the_verdict_of_predict(twitter_root: Path, tmp_pa
 
     image = twitter_root / "images" / "100003032_428124307202400256_Be_S6KkCMAA411d.jpg"
     table = tmp_path / "p.csv"
-    assert runner.invoke(app, ["predict", str(image), "-o", str(table)]).exit_code == 0
+    assert runner.invoke(app, ["predict", str(image), "-f", "csv", "-o", str(table)]).exit_code == 0
     (row,) = _csv_rows(table)
     titles: list[str] = []
     drawn = tasks.save_gradcam

@@ -76,8 +76,9 @@ def predict(
         typer.Option(help="Images per output shard, the unit of resuming (default 1000).", rich_help_panel="Ray"),
     ] = None,
 ) -> None:
-    """Classify images: label and probability per file, as a table, JSON lines or CSV; one row per
-    input in input order, skipped inputs included (status and reason).
+    """Classify images: label and probability per file, as a table, JSON lines or CSV.
+
+    One row per input, in input order, skipped inputs included (status and reason).
 
     With --ray: the same inputs are classified on Ray into --output/-o, a folder of Parquet and
     JSON-lines shards; rerun the same command to resume.
@@ -149,8 +150,10 @@ def demo(
     views: ViewsOpt = None,
     rendering: GroupRenderingOpt = GroupRendering.specific,
 ) -> None:
-    """The analyst workflow: classify, explain, and write a predictions table and a one-page HTML summary
-    (skipped images listed there with their reasons, in input order)."""
+    """The analyst workflow: classify, explain, and write a predictions table and a one-page HTML summary.
+
+    Skipped images are listed on the page and in the tables with their reasons, in input order.
+    """
     run = run_settings(runtime, precision, views)
     result = analyse(
         load(checkpoint),
