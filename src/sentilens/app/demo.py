@@ -38,7 +38,7 @@ def analyse(
     out: Path,
     cam_block: str | None = None,
     group_block: str = DEFAULT_GROUP_BLOCK,
-    settings: AscentSettings = GROUP_SETTINGS,
+    settings: AscentSettings | None = None,
     rendering: GroupRendering | str = GroupRendering.specific,
     run: RunSettings = RunSettings(),
     on_error: OnError | str = OnError.skip,
@@ -50,7 +50,8 @@ def analyse(
 
     ``images`` are files, folders or listings (:func:`~sentilens.data.find_images`); an image that
     cannot be decoded is skipped and listed, with its reason, on the page and in the tables, in
-    input order (``on_error="fail"`` raises instead).
+    input order (``on_error="fail"`` raises instead).  ``settings`` draw the group pictures
+    (default :data:`GROUP_SETTINGS`).
     """
     backbone = classifier.model.backbone
     backbone.check_blocks([group_block])
@@ -67,7 +68,12 @@ def analyse(
         return WorkflowResult(predictions, skipped, page, csv_path, jsonl_path)
     views = torch.stack([to_unit_range(load_view(p.path, backbone.input_size)) for p in predictions])
     groups = explain_groups(
-        backbone, views, group_block, rendering=rendering, settings=settings, contrast=ContrastSource.reference
+        backbone,
+        views,
+        group_block,
+        rendering=rendering,
+        settings=settings or GROUP_SETTINGS,
+        contrast=ContrastSource.reference,
     )
     rows = []
     for prediction, view, where, pictures in zip(predictions, views, groups.where, groups.pictures):
