@@ -116,7 +116,9 @@ def test_bad_input_is_reported(images: dict[str, Path], tmp_path: Path) -> None:
     assert result.exit_code == 2 and "class index 2" in result.output
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not an image")
-    result = invoke("gradcam", str(broken), *out)
+    result = invoke("gradcam", str(broken), *out)  # skipped and listed; nothing explained: status 3
+    assert result.exit_code == 3 and "cannot decode" in result.output
+    result = invoke("gradcam", str(broken), "--on-error", "fail", *out)
     assert result.exit_code == 2 and "cannot decode" in result.output
     result = invoke(
         "groups",

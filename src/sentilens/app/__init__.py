@@ -17,7 +17,7 @@ from sentilens.utils import lazy_face
 
 if TYPE_CHECKING:
     from sentilens.app.choices import INSPECT_STEPS, OutputFormat
-    from sentilens.app.classifier import load, load_model
+    from sentilens.app.classifier import load, load_classifier, load_model
     from sentilens.app.configs import config_from_options, parse_blocks
     from sentilens.app.demo import analyse
     from sentilens.app.distributed import BatchSettings, run_batch
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
         model_source,
         suggest_blocks,
     )
-    from sentilens.app.predicting import predict_files
-    from sentilens.app.predictions import write_predictions
+    from sentilens.app.predicting import predict_files, predict_inputs
+    from sentilens.app.predictions import PredictionRun, output_format_for, write_predictions
     from sentilens.app.train import train_checkpoint
 
 __all__ = [
@@ -55,7 +55,11 @@ __all__ = [
     "build_inspection",
     "config_from_options",
     "load",
+    "load_classifier",
     "load_model",
+    "output_format_for",
+    "predict_inputs",
+    "PredictionRun",
     "model_and_weights",
     "model_source",
     "run_batch",

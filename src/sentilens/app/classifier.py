@@ -140,6 +140,11 @@ class SentimentClassifier:
     def blocks(self) -> tuple[str, ...]:
         return self.model.blocks
 
+    @property
+    def head_names(self) -> tuple[str, ...]:
+        """The heads whose probabilities a prediction lists: ``main``, then each auxiliary block."""
+        return ("main", *self.model.blocks)
+
     def predict(self, inputs: str | Path | Iterable[str | Path], batch_size: int = 32) -> list[Prediction]:
         """Classify image files and folders; unreadable files are left out (see ``predict_with_skipped``)."""
         return self.predict_with_skipped(inputs, RunSettings(batch_size=batch_size))[0]
@@ -246,6 +251,17 @@ class SentimentClassifier:
             reference=found.reference.source,
             image=view.permute(1, 2, 0).numpy(),
         )
+
+
+def load_classifier(
+    checkpoint: str | Path | None, backbone: str = DEFAULT_BACKBONE, weights: str = DEFAULT_WEIGHTS
+) -> SentimentClassifier:
+    """:func:`load_model`'s model as a classifier: a checkpoint or the shipped model with its
+    training config (so its prediction views), or ``backbone`` with fresh heads and a default config."""
+    if checkpoint is not None or (backbone, weights) == (DEFAULT_BACKBONE, DEFAULT_WEIGHTS):
+        return load(checkpoint)
+    model, class_names = load_model(None, backbone, weights)
+    return SentimentClassifier(model, class_names, TrainConfig(backbone=backbone, weights=weights))
 
 
 def load(checkpoint: str | Path | None = None, device: str = "cpu") -> SentimentClassifier:

@@ -10,7 +10,7 @@ import torch
 
 from sentilens.app.classifier import SentimentClassifier
 from sentilens.app.predictions import write_tables
-from sentilens.data import load_view, to_unit_range
+from sentilens.data import OnError, find_images, load_view, to_unit_range
 from sentilens.explain import DEFAULT_GROUP_BLOCK, AscentSettings, ContrastSource, GroupRendering, explain_groups
 from sentilens.reports import Contrast, SummaryRow, heat_overlay, write_summary
 from sentilens.runtime import Prediction, RunSettings, Skipped
@@ -38,27 +38,47 @@ def analyse(
     out: Path,
     cam_block: str | None = None,
     group_block: str = DEFAULT_GROUP_BLOCK,
-    settings: AscentSettings = GROUP_SETTINGS,
+    settings: AscentSettings | None = None,
     rendering: GroupRendering | str = GroupRendering.specific,
     run: RunSettings = RunSettings(),
+    on_error: OnError | str = OnError.skip,
     say: Say = quiet,
 ) -> WorkflowResult:
-    """Predict (on the runtime ``run`` chooses), explain (Grad-CAM at ``cam_block``; the r = 1 neuron
-    group at ``group_block``: where it fires and its picture; the class contrast of the reference
-    profile) and report."""
+    """Predict (on the runtime ``run`` chooses), explain (Grad-CAM at ``cam_block`` of the predicted
+    label; the r = 1 neuron group at ``group_block``: where it fires and its picture; the class
+    contrast of the reference profile) and report.
+
+    ``images`` are files, folders or listings (:func:`~sentilens.data.find_images`); an image that
+    cannot be decoded is skipped and listed, with its reason, on the page and in the tables, in
+    input order (``on_error="fail"`` raises instead).  ``settings`` draw the group pictures
+    (default :data:`GROUP_SETTINGS`).
+    """
     backbone = classifier.model.backbone
     backbone.check_blocks([group_block])
     rendering = GroupRendering(rendering)
     cam_block = cam_block or backbone.block_names[-1]
+    paths = find_images(images)
     out.mkdir(parents=True, exist_ok=True)
-    predictions, skipped = classifier.predict_with_skipped(images, run, say=say)
+    predictions, skipped = classifier.predict_with_skipped(paths, run, on_error=OnError(on_error), say=say)
+    csv_path, jsonl_path = write_tables(predictions, out, skipped, paths, classifier.head_names)
+    skipped_rows = [(str(item.path), item.reason) for item in skipped]
+    if not predictions:
+        note = f"None of the {len(paths)} images could be classified."
+        page = write_summary([], out, cam_block, group_block, note, skipped=skipped_rows)
+        return WorkflowResult(predictions, skipped, page, csv_path, jsonl_path)
     views = torch.stack([to_unit_range(load_view(p.path, backbone.input_size)) for p in predictions])
     groups = explain_groups(
-        backbone, views, group_block, rendering=rendering, settings=settings, contrast=ContrastSource.reference
+        backbone,
+        views,
+        group_block,
+        rendering=rendering,
+        settings=settings or GROUP_SETTINGS,
+        contrast=ContrastSource.reference,
     )
     rows = []
     for prediction, view, where, pictures in zip(predictions, views, groups.where, groups.pictures):
-        explanation = classifier.explain(prediction.path, cam_block)
+        # The map explains the label shown, the verdict of the predictor (one verdict per image).
+        explanation = classifier.explain(prediction.path, cam_block, classifier.class_names.index(prediction.label))
         rows.append(
             SummaryRow(
                 name=prediction.path.name,
@@ -70,14 +90,15 @@ def analyse(
                 group=pictures[0].numpy(),
             )
         )
-    csv_path, jsonl_path = write_tables(predictions, out, skipped)
     what = (
         "its direction relative to the reference profile, drawn by activation maximisation"
         if rendering == GroupRendering.specific
         else "eq. (5) of the paper, the weighted mean of the block's channel pictures (contrast stretched)"
     )
     note = (
-        f"{len(predictions)} images classified by {classifier.config.backbone} with auxiliary heads on "
+        f"{len(predictions)} images classified"
+        f"{f' ({len(skipped)} skipped, listed above the table)' if skipped else ''} by {classifier.config.backbone} "
+        f"with auxiliary heads on "
         f"{', '.join(classifier.blocks) or 'no blocks'}; probabilities fuse every head. Grad-CAM shows where the "
         f"block {cam_block} supports the predicted label. At block {group_block}, each image's rank-1 neuron group "
         f"(NMF, eq. 4): where it fires (U, bright = where it fires most) and what it responds to ({what}). "
@@ -91,6 +112,13 @@ def analyse(
             list(zip(groups.contrast_labels, (p.numpy() for p in groups.contrast))),
         )
     page = write_summary(
-        rows, out, cam_block, group_block, note, contrast, stretch_groups=rendering == GroupRendering.paper
+        rows,
+        out,
+        cam_block,
+        group_block,
+        note,
+        contrast,
+        stretch_groups=rendering == GroupRendering.paper,
+        skipped=skipped_rows,
     )
     return WorkflowResult(predictions, skipped, page, csv_path, jsonl_path)

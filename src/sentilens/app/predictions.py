@@ -2,7 +2,9 @@
 
 Every input gets a row, in input order: a classified image has ``status`` ``ok``; an image that
 could not be decoded has ``status`` ``skipped``, empty label and probabilities, and the ``reason``,
-so a pipeline reading the file sees every input it gave.
+so a pipeline reading the file sees every input it gave.  The columns depend on the model only
+(``head_main`` and one ``head_<block>`` per auxiliary head), never on which inputs were classified,
+and a file's format follows its extension (:func:`output_format_for`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
@@ -19,6 +22,35 @@ from rich.table import Table
 
 from sentilens.app.choices import OutputFormat
 from sentilens.runtime import Prediction, Skipped
+from sentilens.utils import InvalidArgumentError
+
+#: File extensions that name a format: ``-o guess.csv`` writes CSV, ``-o guess.jsonl`` JSON lines.
+FORMAT_OF_SUFFIX = {
+    ".csv": OutputFormat.csv,
+    ".jsonl": OutputFormat.jsonl,
+    ".json-lines": OutputFormat.jsonl,
+    ".ndjson": OutputFormat.jsonl,
+}
+
+
+def output_format_for(output: Path | None, given: OutputFormat | str | None = None) -> OutputFormat:
+    """The format to write ``output`` in: ``given`` when set, else the one its extension names
+    (:data:`FORMAT_OF_SUFFIX`), else the table.
+
+    A format that contradicts the extension (a table into ``guess.csv``, CSV into ``x.jsonl``) is
+    refused with :class:`~sentilens.utils.InvalidArgumentError`, so no file ever holds another
+    format than its name says.
+    """
+    named = FORMAT_OF_SUFFIX.get(output.suffix.lower()) if output is not None else None
+    if given is None:
+        return named or OutputFormat.table
+    chosen = OutputFormat(given)
+    if named is not None and chosen is not named:
+        raise InvalidArgumentError(
+            f"format {chosen.value} contradicts the output file {output} (its extension means {named.value}); "
+            f"leave the format out, or give a file name that fits it"
+        )
+    return chosen
 
 
 class RowStatus(StrEnum):
@@ -79,11 +111,17 @@ def in_input_order(
 
 
 def prediction_rows(
-    predictions: Sequence[Prediction], skipped: Sequence[Skipped] = (), paths: Sequence[Path] | None = None
+    predictions: Sequence[Prediction],
+    skipped: Sequence[Skipped] = (),
+    paths: Sequence[Path] | None = None,
+    head_names: Sequence[str] | None = None,
 ) -> list[dict[str, object]]:
     """One row per input (see the module docstring): in the order of ``paths`` when given,
-    else the predictions followed by the skipped inputs."""
-    head_names = list(predictions[0].head_probabilities) if predictions else []
+    else the predictions followed by the skipped inputs.  ``head_names`` (the model's heads, see
+    :attr:`SentimentClassifier.head_names`) fix the ``head_*`` columns even when nothing was
+    classified; without them they are read from the predictions."""
+    if head_names is None:
+        head_names = list(predictions[0].head_probabilities) if predictions else []
     items: list[Prediction | Skipped] = (
         in_input_order(paths, predictions, skipped) if paths is not None else [*predictions, *skipped]
     )
@@ -119,17 +157,37 @@ def write_predictions(
     output_format: OutputFormat,
     skipped: Sequence[Skipped] = (),
     paths: Sequence[Path] | None = None,
+    head_names: Sequence[str] | None = None,
 ) -> None:
     """The rows of ``predictions`` and ``skipped`` (see :func:`prediction_rows`) written to ``stream``."""
-    write_rows(prediction_rows(predictions, skipped, paths), stream, output_format)
+    write_rows(prediction_rows(predictions, skipped, paths, head_names), stream, output_format)
 
 
 def write_tables(
-    predictions: Sequence[Prediction], out: Path, skipped: Sequence[Skipped] = (), paths: Sequence[Path] | None = None
+    predictions: Sequence[Prediction],
+    out: Path,
+    skipped: Sequence[Skipped] = (),
+    paths: Sequence[Path] | None = None,
+    head_names: Sequence[str] | None = None,
 ) -> tuple[Path, Path]:
-    """``predictions.csv`` and ``predictions.jsonl`` in ``out``, with a row for every skipped input too."""
+    """``predictions.csv`` and ``predictions.jsonl`` in ``out``, with a row for every skipped input too
+    (in the order of ``paths`` when given)."""
     csv_path, jsonl_path = out / "predictions.csv", out / "predictions.jsonl"
     for path, output_format in ((csv_path, OutputFormat.csv), (jsonl_path, OutputFormat.jsonl)):
         with open(path, "w", newline="", encoding="utf-8") as stream:
-            write_predictions(predictions, stream, output_format, skipped, paths)
+            write_predictions(predictions, stream, output_format, skipped, paths, head_names)
     return csv_path, jsonl_path
+
+
+@dataclass
+class PredictionRun:
+    """What one ``predict`` run classified and skipped, for every input it was given."""
+
+    paths: list[Path]  # every image the inputs named, in input order
+    predictions: list[Prediction]
+    skipped: list[Skipped]
+    head_names: tuple[str, ...]
+
+    def write(self, stream: TextIO, output_format: OutputFormat) -> None:
+        """One row per input, in input order, with the model's columns (see the module docstring)."""
+        write_predictions(self.predictions, stream, output_format, self.skipped, self.paths, self.head_names)

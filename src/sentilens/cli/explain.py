@@ -15,19 +15,27 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from sentilens.cli.errors import console
+from sentilens.cli.errors import EXIT_STATUS_HELP, console, finish
 from sentilens.cli.options import (
     MODEL_OPTIONS,
     DataArg,
     GroupRenderingOpt,
+    ImageInputsArg,
+    ImagesOnErrorOpt,
     ModelSource,
     PictureCacheOpt,
+    PrecisionOpt,
     ReferenceOpt,
+    RuntimeOpt,
     SingleSubset,
+    ViewsOpt,
+    run_settings,
     with_model_source,
     with_option_group,
 )
+from sentilens.data import OnError
 from sentilens.explain import AscentMode, GroupRendering, SpatialRendering, SpliceLayout
+from sentilens.runtime import Precision, Runtime
 
 if TYPE_CHECKING:
     from sentilens.app import Written
@@ -103,11 +111,14 @@ with_picture_options = with_option_group(
 
 
 def _print(written: Written) -> None:
-    """The task's notes, then the files it wrote."""
+    """The task's notes, then the files it wrote; for a task that reads images, what it skipped,
+    ending with the "nothing processed" status when it processed none."""
     for note in written.notes:
         console.print(note)
     for path in written.files:
         console.print(f"wrote [bold]{path}[/]")
+    if written.processed is not None:
+        finish(written.processed, written.skipped, "explained")
 
 
 def _channel_list(text: Optional[str]) -> Optional[list[int]]:
@@ -125,10 +136,10 @@ def _channel_list(text: Optional[str]) -> Optional[list[int]]:
         ) from None
 
 
-@explain_app.command()
+@explain_app.command(epilog=EXIT_STATUS_HELP)
 @with_model_source
 def gradcam(
-    inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders (searched recursively).")],
+    inputs: ImageInputsArg,
     block: Annotated[
         Optional[str],
         typer.Option(
@@ -140,13 +151,24 @@ def gradcam(
         typer.Option(help="Class index to explain (0 negative, 1 positive); default the fused prediction."),
     ] = None,
     out: OutOpt = Path("sentilens-explain"),
+    on_error: ImagesOnErrorOpt = OnError.skip,
+    runtime: RuntimeOpt = Runtime.auto,
+    precision: PrecisionOpt = Precision.auto,
+    views: ViewsOpt = None,
     *,
     source: ModelSource,
 ) -> None:
-    """Grad-CAM overlays of the fused prediction (or --target) at a block, for files or folders."""
-    from sentilens.app import run_gradcam
+    """Grad-CAM overlays of the prediction (or --target) at a block, for files, folders or listings.
 
-    _print(run_gradcam(*_load(source), inputs, block, out, target))
+    The label and probability shown are what 'sentilens predict' returns with the same --runtime,
+    --precision and --views; the map itself comes from a float32 torch pass of the centre crop, and
+    the figure names that pass's probability where it differs.
+    """
+    from sentilens.app import load_classifier, run_gradcam
+
+    classifier = load_classifier(source.checkpoint, source.backbone, source.weights)
+    run = run_settings(runtime, precision, views)
+    _print(run_gradcam(classifier, inputs, block, out, target, run, on_error, say=console.print))
 
 
 @explain_app.command()
@@ -168,7 +190,7 @@ def channels(
     _print(run_channels(job.model, block, job.out, job.settings, _channel_list(select), job.cache_dir))
 
 
-@explain_app.command()
+@explain_app.command(epilog=EXIT_STATUS_HELP)
 @with_picture_options
 def spatial(
     image: Annotated[Path, typer.Argument(help="One image file.")],
@@ -186,6 +208,7 @@ def spatial(
         ),
     ] = SpatialRendering.strongest,
     reference: ReferenceOpt = None,
+    on_error: ImagesOnErrorOpt = OnError.skip,
     *,
     job: PictureJob,
 ) -> None:
@@ -194,12 +217,22 @@ def spatial(
 
     _print(
         run_spatial(
-            job.model, image, block, job.out, job.settings, job.cache_dir, cell_size, top_k, rendering, reference
+            job.model,
+            image,
+            block,
+            job.out,
+            job.settings,
+            job.cache_dir,
+            cell_size,
+            top_k,
+            rendering,
+            reference,
+            on_error,
         )
     )
 
 
-@explain_app.command()
+@explain_app.command(epilog=EXIT_STATUS_HELP)
 @with_picture_options
 def groups(
     negative: Annotated[list[Path], typer.Option("--negative", help="Negative image file or folder (repeatable).")],
@@ -210,6 +243,7 @@ def groups(
     rank: Annotated[int, typer.Option("--rank", "-r", help="Neuron groups per image (paper: 1).")] = 1,
     rendering: GroupRenderingOpt = GroupRendering.specific,
     reference: ReferenceOpt = None,
+    on_error: ImagesOnErrorOpt = OnError.skip,
     *,
     job: PictureJob,
 ) -> None:
@@ -218,7 +252,17 @@ def groups(
 
     _print(
         run_groups(
-            job.model, negative, positive, block, job.out, job.settings, rank, job.cache_dir, rendering, reference
+            job.model,
+            negative,
+            positive,
+            block,
+            job.out,
+            job.settings,
+            rank,
+            job.cache_dir,
+            rendering,
+            reference,
+            on_error,
         )
     )
 
@@ -240,7 +284,7 @@ def reference(
     _print(run_reference(_load(source)[0], load_dataset(data, subset), out, say=console.print))
 
 
-@explain_app.command()
+@explain_app.command(epilog=EXIT_STATUS_HELP)
 @with_model_source
 def splice(
     negative: Annotated[Path, typer.Argument(help="Negative image (left half).")],
@@ -252,10 +296,11 @@ def splice(
         SpliceLayout, typer.Option(help="squash (whole images, half width) or crop (central strips).")
     ] = SpliceLayout.squash,
     out: OutOpt = Path("sentilens-explain"),
+    on_error: ImagesOnErrorOpt = OnError.skip,
     *,
     source: ModelSource,
 ) -> None:
     """Spliced-image test: Grad-CAM of the prediction on negative|positive and the matching share."""
     from sentilens.app import run_splice
 
-    _print(run_splice(*_load(source), negative, positive, out, block, layout))
+    _print(run_splice(*_load(source), negative, positive, out, block, layout, on_error))

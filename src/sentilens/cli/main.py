@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sentilens.cli.errors import CommandGroup
+from sentilens.cli.errors import EXIT_STATUS_HELP, CommandGroup
 from sentilens.cli.explain import explain_app
 from sentilens.cli.inspect import inspect_command, suggest_blocks_command
 from sentilens.cli.predict import backbones, demo, predict
@@ -22,6 +22,15 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    """``--version``: print the package version and stop."""
+    if value:
+        from sentilens.utils import __version__
+
+        print(f"sentilens {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     verbose: Annotated[
@@ -32,6 +41,10 @@ def root(
             help="Show the libraries' own log lines, warnings and progress bars (NNCF, OpenVINO, torch, Ray).",
         ),
     ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     """Interpretable image sentiment classification (positive / negative) with Inception networks."""
     if verbose:
@@ -41,8 +54,8 @@ def root(
 
 app.command()(cv)
 app.command()(train)
-app.command()(predict)
-app.command()(demo)
+app.command(epilog=EXIT_STATUS_HELP)(predict)
+app.command(epilog=EXIT_STATUS_HELP)(demo)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(explain_app, name="explain")
 app.command("inspect")(inspect_command)

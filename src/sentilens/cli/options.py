@@ -74,6 +74,25 @@ TrainOnErrorOpt = Annotated[
 ]
 
 
+#: ``--on-error`` of every command that reads images to process them (predict, demo, explain):
+#: one default, skip, so that one bad file never costs the others.
+ImagesOnErrorOpt = Annotated[
+    OnError,
+    typer.Option(
+        help="An image that cannot be decoded: skip (process the rest; it is listed with the reason in what the "
+        "command writes) or fail (stop, naming it)."
+    ),
+]
+#: The inputs of every command that reads images, expanded by one function (sentilens.data.find_images).
+ImageInputsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Image files, folders (searched recursively) and CSV/Parquet listings with a 'path' column "
+        "(a path,label CSV is one; relative paths from the listing's folder)."
+    ),
+]
+
+
 def _given_or_none(kind: Any, *flags: str, help: str, hidden: bool = False) -> tuple[Any, None]:
     """A training option: None unless given ("from --config, else the default")."""
     return Annotated[Optional[kind], typer.Option(*flags, help=help, hidden=hidden)], None
@@ -107,6 +126,14 @@ TRAINING_OPTIONS = {
         str, "--train-views", help="Comma-separated views training samples are drawn from (frozen mode)."
     ),
 }
+
+#: --checkpoint of predict and demo, which take no --backbone/--weights.
+PredictCheckpointOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--checkpoint", "-c", help="Checkpoint written by 'sentilens train' (default: the shipped Twitter I model)."
+    ),
+]
 
 # Model options of the commands that explain or inspect.
 CheckpointOpt = Annotated[

@@ -16,15 +16,17 @@ from rich.console import Console
 from rich.table import Table
 
 from sentilens.app import OutputFormat
-from sentilens.cli.errors import console, fail
+from sentilens.cli.errors import console, fail, finish
 from sentilens.cli.options import (
     CalibrationOpt,
-    CheckpointOpt,
     CompileOpt,
     DecodeThreadsOpt,
     GroupRenderingOpt,
+    ImageInputsArg,
+    ImagesOnErrorOpt,
     PrecisionOpt,
     PredictBatchOpt,
+    PredictCheckpointOpt,
     RayAddressOpt,
     RayOpt,
     RuntimeOpt,
@@ -37,22 +39,23 @@ from sentilens.runtime import Precision, RunSettings, Runtime
 
 
 def predict(
-    inputs: Annotated[
-        list[Path],
-        typer.Argument(help="Image files and/or folders (searched recursively); with --ray also CSV/Parquet listings."),
-    ],
-    checkpoint: CheckpointOpt = None,
+    inputs: ImageInputsArg,
+    checkpoint: PredictCheckpointOpt = None,
     output_format: Annotated[
-        OutputFormat,
-        typer.Option("--format", "-f", help="table, jsonl or csv (--ray writes Parquet and JSON-lines shards)."),
-    ] = OutputFormat.table,
+        Optional[OutputFormat],
+        typer.Option(
+            "--format",
+            "-f",
+            help="table, jsonl or csv (default: what the -o file's extension says, .csv, .jsonl or .json-lines; "
+            "else table); a format that contradicts the extension is refused.  --ray writes Parquet and "
+            "JSON-lines shards.",
+        ),
+    ] = None,
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="Write here instead of standard output.")
     ] = None,
     batch_size: PredictBatchOpt = RunSettings.batch_size,
-    on_error: Annotated[
-        OnError, typer.Option(help="skip (classify the rest, list unreadable images) or fail.")
-    ] = OnError.skip,
+    on_error: ImagesOnErrorOpt = OnError.skip,
     runtime: RuntimeOpt = Runtime.auto,
     precision: PrecisionOpt = Precision.auto,
     views: ViewsOpt = None,
@@ -79,11 +82,12 @@ def predict(
 ) -> None:
     """Classify images: label and probability per file, as a table, JSON lines or CSV.
 
-    With --ray: images, folders and CSV/Parquet listings (a 'path' column) are classified on Ray
-    into --output/-o, a folder of Parquet and JSON-lines shards; rerun the same command to resume.
+    One row per input, in input order, skipped inputs included (status and reason).
+
+    With --ray: the same inputs are classified on Ray into --output/-o, a folder of Parquet and
+    JSON-lines shards; rerun the same command to resume.
     """
-    from sentilens.app import predict_files, write_predictions
-    from sentilens.data import expand_inputs
+    from sentilens.app import output_format_for, predict_inputs
 
     missing = [str(p) for p in [*inputs, *(calibration or [])] if not p.exists()]
     if missing:
@@ -98,7 +102,7 @@ def predict(
                 "--decode-threads (--workers) sets the decode threads of a run without Ray; with --ray, Ray tasks "
                 "decode and --ray-workers sets the classifier actors"
             )
-        if output_format is not OutputFormat.table:
+        if output_format is not None:
             fail("--ray writes Parquet and JSON-lines shards into --output; --format is for a run without --ray")
         if on_error is OnError.fail:
             fail(
@@ -123,29 +127,29 @@ def predict(
     unused = [name for name, value in ray_settings.items() if value is not None]
     if unused:
         fail(f"{', '.join('--' + n.replace('_', '-') for n in unused)} need --ray")
-    paths = expand_inputs(inputs)
-    if not paths:
-        fail("no image files found in the given inputs")
-    predictions, skipped = predict_files(checkpoint, paths, run, on_error=on_error, say=console.print)
+    chosen_format = output_format_for(output, output_format)
+    result = predict_inputs(checkpoint, inputs, run, on_error, say=console.print)
     if output is None:
-        write_predictions(predictions, sys.stdout, output_format, skipped, paths)
+        result.write(sys.stdout, chosen_format)
     else:
         with open(output, "w", newline="", encoding="utf-8") as stream:
-            write_predictions(predictions, stream, output_format, skipped, paths)
-    for item in skipped:
-        console.print(f"[yellow]skipped[/] {item.reason}")
-    if skipped:
-        console.print(f"{len(predictions)} classified, {len(skipped)} skipped")
+            result.write(stream, chosen_format)
+    finish(len(result.predictions), result.skipped, "classified")
 
 
 def demo(
     inputs: Annotated[
-        Optional[list[Path]], typer.Argument(help="Images or folders (default: scikit-image's sample images).")
+        Optional[list[Path]],
+        typer.Argument(
+            help="Image files, folders and CSV/Parquet listings, as for predict (default: scikit-image's sample "
+            "images)."
+        ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the summary page and tables.")] = Path(
         "sentilens-demo"
     ),
-    checkpoint: CheckpointOpt = None,
+    checkpoint: PredictCheckpointOpt = None,
+    on_error: ImagesOnErrorOpt = OnError.skip,
     group_block: Annotated[
         str, typer.Option("--group-block", "--group-tap", help="Block of the neuron-group pictures.")
     ] = "5b",
@@ -154,25 +158,31 @@ def demo(
     views: ViewsOpt = None,
     rendering: GroupRenderingOpt = GroupRendering.specific,
 ) -> None:
-    """The analyst workflow: classify, explain, and write a predictions table and a one-page HTML summary."""
-    from sentilens.app import analyse, load
-    from sentilens.data import expand_inputs, sample_images
+    """The analyst workflow: classify, explain, and write a predictions table and a one-page HTML summary.
 
-    images = expand_inputs(inputs) if inputs else sample_images()
-    if not images:
-        fail("no image files found in the given inputs")
+    Skipped images are listed on the page and in the tables with their reasons, in input order.
+    """
+    from sentilens.app import analyse, load
+    from sentilens.data import sample_images
+
     run = run_settings(runtime, precision, views)
     result = analyse(
-        load(checkpoint), images, out, group_block=group_block, rendering=rendering, run=run, say=console.print
+        load(checkpoint),
+        inputs or sample_images(),
+        out,
+        group_block=group_block,
+        rendering=rendering,
+        run=run,
+        on_error=on_error,
+        say=console.print,
     )
     table = Table("file", "label", "probability")
     for prediction in result.predictions:
         table.add_row(prediction.path.name, prediction.label, f"{prediction.probability:.3f}")
     Console().print(table)
-    for item in result.skipped:
-        console.print(f"[yellow]skipped[/] {item.reason}")
     print(f"summary page: {result.page.resolve()}")
     print(f"tables: {result.table_csv.resolve()} and {result.table_jsonl.name}")
+    finish(len(result.predictions), result.skipped, "classified")
 
 
 def backbones() -> None:

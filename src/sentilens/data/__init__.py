@@ -15,7 +15,17 @@ if TYPE_CHECKING:
     from sentilens.data.images import ImageDecodeError, decode_image, load_view, to_unit_range, views_of
     from sentilens.data.labelled import SENTIMENT_CLASSES, DataError, LabelledImages
     from sentilens.data.sample_photos import sample_images
-    from sentilens.data.sources import TWITTER_SUBSETS, expand_inputs, load_csv, load_dataset, load_folder, load_twitter
+    from sentilens.data.sources import (
+        LISTING_SUFFIXES,
+        TWITTER_SUBSETS,
+        expand_inputs,
+        find_images,
+        load_csv,
+        load_dataset,
+        load_folder,
+        load_twitter,
+        read_listing,
+    )
 
 __all__ = [
     "OnError",
@@ -32,6 +42,9 @@ __all__ = [
     "content_groups",
     "decode_image",
     "expand_inputs",
+    "find_images",
+    "LISTING_SUFFIXES",
+    "read_listing",
     "grouped_stratified_folds",
     "load_csv",
     "load_dataset",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from sentilens.data.labelled import SENTIMENT_CLASSES, DataError, LabelledImages
@@ -158,12 +158,61 @@ def load_dataset(source: str | Path, subset: str = "five") -> LabelledImages:
     return load_folder(source)
 
 
+#: Files whose rows name images (a ``path`` column) rather than being images themselves.
+LISTING_SUFFIXES = (".csv", ".parquet")
+
+
+def read_listing(listing: Path) -> list[Path]:
+    """The ``path`` column of a CSV or Parquet listing, relative paths joined to its folder.
+
+    A ``path,label`` dataset CSV is a listing (its labels are ignored here), as is any CSV or
+    Parquet file with a ``path`` column.  The listed files are not opened: a missing one becomes a
+    skipped input naming it, like any other file that cannot be decoded.
+    """
+    if listing.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(listing)
+        if "path" not in schema.names:
+            raise DataError(f"{listing}: no 'path' column (columns: {', '.join(schema.names)})")
+        names = [str(value) for value in pq.read_table(listing, columns=["path"]).column("path").to_pylist()]
+    else:
+        reader = csv.DictReader(io.StringIO(_read_text(listing), newline=""))
+        header = [name.strip().lower() for name in reader.fieldnames or []]
+        if "path" not in header:
+            raise DataError(f"{listing}:1: no 'path' column in the header {','.join(header)!r}")
+        column = (reader.fieldnames or [])[header.index("path")]
+        names = [row[column].strip() for row in reader if (row.get(column) or "").strip()]
+    if not names:
+        raise DataError(f"{listing}: lists no images")
+    return [listing.parent / name for name in names]
+
+
 def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
-    """Files as given and image files found recursively in folders, sorted per folder."""
+    """Every image the inputs name, in input order: image files as given, folders searched
+    recursively (sorted per folder), CSV/Parquet listings (:func:`read_listing`) expanded.
+
+    The one expansion of every command that reads images (``predict``, ``demo``, ``explain``), so
+    that they all accept the same inputs.
+    """
     paths: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
             paths.extend(sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+        elif item.is_file() and item.suffix.lower() in LISTING_SUFFIXES:
+            paths.extend(read_listing(item))
         else:
             paths.append(item)
+    return paths
+
+
+def find_images(inputs: Sequence[str | Path]) -> list[Path]:
+    """:func:`expand_inputs`, refusing inputs that do not exist and inputs that hold no image,
+    naming them (``no image files found in photos/``)."""
+    missing = [str(p) for p in inputs if not Path(p).exists()]
+    if missing:
+        raise DataError(f"not found: {', '.join(missing)}")
+    paths = expand_inputs(inputs)
+    if not paths:
+        raise DataError(f"no image files found in {', '.join(map(str, inputs))}")
     return paths

@@ -11,6 +11,7 @@ scaled to [0, 1] per image.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,28 +50,32 @@ class GradCamResult:
     probabilities: np.ndarray
 
 
-def grad_cam(model: SentimentModel, images01: torch.Tensor, block: str, target: int | None = None) -> GradCamResult:
+def grad_cam(
+    model: SentimentModel, images01: torch.Tensor, block: str, target: int | Sequence[int] | None = None
+) -> GradCamResult:
     """Grad-CAM at ``block`` for images ``(N, 3, H, W)`` in [0, 1].
 
     Args:
         model: the sentiment model (its weights are not changed).
         images01: the input batch.
         block: block whose output map is explained (any of ``model.backbone.block_names``).
-        target: class index to explain; None explains each image's fused prediction.
+        target: class index to explain, for every image or one per image (e.g. the verdicts of a
+            faster runtime); None explains each image's fused prediction.
     """
     model.backbone.check_blocks([block])
-    if target is not None:
-        check_class_index(target, model.num_classes)
+    per_image = None if target is None else [target] * len(images01) if isinstance(target, int) else list(target)
+    for index in per_image or []:
+        check_class_index(index, model.num_classes)
     wrapper = FusedLogProbabilities(model).eval()
     device = next(model.parameters()).device
     # The input asks for gradients so that the block's map has one even when every backbone
     # parameter is frozen (as after frozen-mode training).
     inputs = images01.detach().to(device).requires_grad_(True)
     with GradCAM(model=wrapper, target_layers=[model.backbone.stages[block]]) as cam:
-        targets = None if target is None else [ClassifierOutputTarget(target)] * len(images01)
+        targets = None if per_image is None else [ClassifierOutputTarget(index) for index in per_image]
         maps = cam(input_tensor=inputs, targets=targets)
         log_probabilities = cam.outputs.detach().cpu()
     model.zero_grad(set_to_none=True)
     probabilities = log_probabilities.exp().numpy()
-    chosen = probabilities.argmax(axis=1) if target is None else np.full(len(images01), target)
+    chosen = probabilities.argmax(axis=1) if per_image is None else np.asarray(per_image)
     return GradCamResult(maps=np.asarray(maps, dtype=np.float32), targets=chosen, probabilities=probabilities)

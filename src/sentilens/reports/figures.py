@@ -55,7 +55,7 @@ def save_gradcam(path: str | Path, image: ArrayLike, cam: np.ndarray, title: str
     axes[0].imshow(_hwc(image))
     axes[0].set_title("input")
     axes[1].imshow(overlay(image, cam))
-    axes[1].set_title(title)
+    axes[1].set_title(title, fontsize=9 if "\n" in title else None)
     _hide_axes(axes)
     return _save(figure, path)
 
