@@ -5,7 +5,8 @@ through the layers below, and writes its result files.
 ``predictions``: the prediction table in table, CSV and JSON-lines form; ``demo``: the analyst
 workflow; ``explain``: explanations written as PNG and ``.npy``; ``inspect``: the block-choice
 report and ranking; ``evaluate``: cross-validation and the block experiments with their result
-files; ``train``: a checkpoint from a dataset; ``configs``: training configs from options.
+files; ``scoring``: a trained model scored on a labelled set (``sentilens evaluate``);
+``train``: a checkpoint from a dataset; ``configs``: training configs from options.
 """
 
 from sentilens.app.classifier import load, load_model
@@ -16,9 +17,13 @@ from sentilens.app.evaluate import ExperimentKind, run_block_experiment, run_cro
 from sentilens.app.explain import Written, run_channels, run_gradcam, run_groups, run_reference, run_spatial, run_splice
 from sentilens.app.inspect import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_blocks
 from sentilens.app.predictions import OutputFormat, write_predictions
+from sentilens.app.scoring import DecisionRule, Evaluation, evaluate_classifier
 from sentilens.app.train import train_checkpoint
 
 __all__ = [
+    "DecisionRule",
+    "Evaluation",
+    "evaluate_classifier",
     "parse_blocks",
     "suggest_blocks",
     "BatchSettings",

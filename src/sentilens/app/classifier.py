@@ -5,6 +5,7 @@ classifier = sentilens.load()                  # the shipped default model
 predictions = classifier.predict(["cat.jpg", "photos/"])
 explanation = classifier.explain("cat.jpg")    # Grad-CAM of the fused prediction
 groups = classifier.groups("cat.jpg")          # its neuron group: where it fires, what it responds to
+scores = classifier.evaluate("labelled/", out="report/").scores   # on a labelled set of your own
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sentilens.training import TrainConfig
 from sentilens.utils import Say, quiet
 
 if TYPE_CHECKING:
+    from sentilens.app.scoring import Evaluation
     from sentilens.explain import AscentSettings
 
 DEFAULT_MODEL_FILE = "twitter1-inception_v3-frozen.pt"
@@ -132,12 +134,21 @@ class SentimentClassifier:
         model: the fused model.
         class_names: names indexed by class (``class_names[1]`` is positive).
         config: the training config it was built with.
+        positive_rate: the share of positive images it was trained on, where the checkpoint
+            records it (checkpoints written since calibration); ``evaluate(prior=...)`` needs it.
     """
 
-    def __init__(self, model: SentimentModel, class_names: tuple[str, ...], config: TrainConfig) -> None:
+    def __init__(
+        self,
+        model: SentimentModel,
+        class_names: tuple[str, ...],
+        config: TrainConfig,
+        positive_rate: float | None = None,
+    ) -> None:
         self.model = model.eval()
         self.class_names = class_names
         self.config = config
+        self.positive_rate = positive_rate
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -174,6 +185,36 @@ class SentimentClassifier:
     def run_settings(self, settings: RunSettings = RunSettings()) -> RunSettings:
         """``settings`` with the views they leave to the model set to the model's own (its config's)."""
         return settings.with_views(self.config.predict_views)
+
+    def evaluate(
+        self,
+        data: str | Path,
+        out: str | Path | None = None,
+        *,
+        subset: str = "five",
+        settings: RunSettings = RunSettings(),
+        threshold: float = 0.5,
+        prior: float | None = None,
+        resamples: int = 1000,
+        seed: int = 0,
+        say: Say = quiet,
+    ) -> Evaluation:
+        """Score this model, unchanged, on a labelled set (a folder per class, a ``path,label``
+        CSV or a Twitter I root): every score with a bootstrap interval, per-image rows, and with
+        ``out`` the report files (see :func:`sentilens.app.scoring.evaluate_classifier`)."""
+        from sentilens.app.scoring import DecisionRule, evaluate_classifier
+
+        return evaluate_classifier(
+            self,
+            Path(data),
+            None if out is None else Path(out),
+            subset=subset,
+            settings=settings,
+            rule=DecisionRule(threshold, prior),
+            resamples=resamples,
+            seed=seed,
+            say=say,
+        )
 
     def explain(self, image: str | Path, block: str | None = None, target: int | None = None) -> Explanation:
         """Grad-CAM of the fused prediction (or of class ``target``) at ``block`` (default: last block)."""
@@ -237,4 +278,7 @@ def load(checkpoint: str | Path | None = None, device: str = "cpu") -> Sentiment
     """A classifier from ``checkpoint``, or the default model shipped with sentilens."""
     loaded = load_checkpoint(checkpoint if checkpoint is not None else default_model_path())
     config = TrainConfig.from_dict(loaded.config)
-    return SentimentClassifier(loaded.model.to(torch.device(device)), loaded.class_names, config)
+    extra = loaded.metadata.get("extra") or {}
+    rate = extra.get("positive_rate") if isinstance(extra, dict) else None
+    positive_rate = float(rate) if isinstance(rate, (int, float)) and 0.0 < rate < 1.0 else None
+    return SentimentClassifier(loaded.model.to(torch.device(device)), loaded.class_names, config, positive_rate)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from sentilens.cli.errors import CommandGroup
+from sentilens.cli.evaluate import evaluate
 from sentilens.cli.explain import explain_app
 from sentilens.cli.inspect import inspect_command, suggest_blocks_command
 from sentilens.cli.predict import backbones, demo, predict
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.command()(cv)
 app.command()(train)
 app.command()(predict)
+app.command()(evaluate)
 app.command()(demo)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(explain_app, name="explain")

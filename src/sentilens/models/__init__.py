@@ -20,7 +20,7 @@ from sentilens.models.checkpoint import (
     save_checkpoint,
 )
 from sentilens.models.heads import DEFAULT_DROPOUT, ClassifierHead
-from sentilens.models.sentiment import DEFAULT_AUX_WEIGHT, HeadLogits, SentimentModel
+from sentilens.models.sentiment import DEFAULT_AUX_WEIGHT, HeadLogits, SentimentModel, temper
 
 __all__ = [
     "DEFAULT_AUX_WEIGHT",
@@ -43,5 +43,6 @@ __all__ = [
     "load_checkpoint",
     "read_payload",
     "save_checkpoint",
+    "temper",
     "upgrade_block_key",
 ]
