@@ -9,7 +9,7 @@ files; ``scoring``: a trained model scored on a labelled set (``sentilens evalua
 ``train``: a checkpoint from a dataset; ``configs``: training configs from options.
 """
 
-from sentilens.app.classifier import load, load_model
+from sentilens.app.classifier import DEFAULT_MODEL_FILE, load, load_model
 from sentilens.app.configs import config_from_options, parse_blocks
 from sentilens.app.demo import analyse
 from sentilens.app.distributed import BatchSettings, run_batch
@@ -17,13 +17,15 @@ from sentilens.app.evaluate import ExperimentKind, run_block_experiment, run_cro
 from sentilens.app.explain import Written, run_channels, run_gradcam, run_groups, run_reference, run_spatial, run_splice
 from sentilens.app.inspect import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_blocks
 from sentilens.app.predictions import OutputFormat, write_predictions
-from sentilens.app.scoring import DecisionRule, Evaluation, evaluate_classifier
+from sentilens.app.scoring import DecisionRule, Evaluation, evaluate_classifier, score_predictions
 from sentilens.app.train import train_checkpoint
 
 __all__ = [
+    "DEFAULT_MODEL_FILE",
     "DecisionRule",
     "Evaluation",
     "evaluate_classifier",
+    "score_predictions",
     "parse_blocks",
     "suggest_blocks",
     "BatchSettings",

@@ -92,9 +92,10 @@ def run_cross_validation(
 
     ``calibration.json`` holds each model's held-out ECE before and after temperature scaling
     (:func:`calibration_records`).  With ``baseline`` the logistic regression on frozen pooled
-    features is scored on the same folds; with ``run_dir`` finished folds are kept there and reused by a rerun.  With ``nested``
-    the blocks are chosen in each outer fold from its training images (``config.blocks`` is
-    ignored; see :mod:`sentilens.evaluation.nested`) and the blocks of each fold are reported.
+    features is scored on the same folds; with ``run_dir`` finished folds are kept there and
+    reused by a rerun.  With ``nested`` the blocks are chosen in each outer fold from its training
+    images (``config.blocks`` is ignored; see :mod:`sentilens.evaluation.nested`) and the blocks of
+    each fold are reported.
     """
     if nested is not None and run_dir is not None:
         raise InvalidArgumentError("--run-dir resumes fixed-config runs only, not nested selection")

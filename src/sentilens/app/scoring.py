@@ -17,6 +17,7 @@ is called positive when that probability is at least ``threshold``.  Threshold-f
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from sentilens.evaluation import (
     shift_prior,
 )
 from sentilens.reports import ScorecardPage, save_reliability_diagram, save_roc_curve, write_scorecard
-from sentilens.runtime import RunSettings
+from sentilens.runtime import Prediction, RunSettings, Skipped
 from sentilens.utils import InvalidArgumentError, Say, quiet
 
 
@@ -110,6 +111,15 @@ def require_both_classes(dataset: LabelledImages, class_names: tuple[str, ...], 
         )
 
 
+def check_rule(classifier: SentimentClassifier, rule: DecisionRule) -> None:
+    """Refuse a ``prior`` for a model whose checkpoint does not record its training positive rate."""
+    if rule.prior is not None and classifier.positive_rate is None:
+        raise InvalidArgumentError(
+            "--prior needs the positive rate of the model's training images, which this checkpoint does not "
+            "record (it was written before calibration existed); retrain it, or evaluate without --prior"
+        )
+
+
 def evaluate_classifier(
     classifier: SentimentClassifier,
     data: Path,
@@ -132,20 +142,53 @@ def evaluate_classifier(
     """
     dataset = load_dataset(data, subset)
     require_both_classes(dataset, classifier.class_names)
-    if rule.prior is not None and classifier.positive_rate is None:
-        raise InvalidArgumentError(
-            "--prior needs the positive rate of the model's training images, which this checkpoint does not "
-            "record (it was written before calibration existed); retrain it, or evaluate without --prior"
-        )
+    check_rule(classifier, rule)
     say(f"{dataset.name}: {len(dataset)} images {dataset.class_counts()}")
     predictions, skipped = classifier.predict_with_skipped(dataset.paths, settings, on_error=OnError.skip, say=say)
     for item in skipped:
         say(f"skipped {item.reason}")
+    views = classifier.run_settings(settings).resolved_views
+    run = {"runtime": str(settings.runtime), "precision": str(settings.precision), "views": list(views)}
+    return score_predictions(
+        classifier,
+        dataset,
+        predictions,
+        skipped,
+        out,
+        rule=rule,
+        resamples=resamples,
+        seed=seed,
+        model_name=model_name,
+        run_settings=run,
+    )
+
+
+def score_predictions(
+    classifier: SentimentClassifier,
+    dataset: LabelledImages,
+    predictions: Sequence[Prediction],
+    skipped: Sequence[Skipped],
+    out: Path | None = None,
+    *,
+    rule: DecisionRule = DecisionRule(),
+    resamples: int = 1000,
+    seed: int = 0,
+    model_name: str = "model",
+    run_settings: dict[str, object] | None = None,
+) -> Evaluation:
+    """The scoring half of :func:`evaluate_classifier`, for predictions already made of
+    ``dataset``'s images by ``classifier`` (so one prediction run can be scored under several
+    rules)."""
+    require_both_classes(dataset, classifier.class_names)
+    check_rule(classifier, rule)
     if not predictions:
         raise DataError(f"{dataset.name}: none of the {len(dataset)} images could be read")
     label_of = dict(zip(dataset.paths, dataset.labels))
     scored = LabelledImages(
-        tuple(p.path for p in predictions), tuple(label_of[p.path] for p in predictions), dataset.class_names, dataset.name
+        tuple(p.path for p in predictions),
+        tuple(label_of[p.path] for p in predictions),
+        dataset.class_names,
+        dataset.name,
     )
     require_both_classes(scored, classifier.class_names, " left once the unreadable images are set aside")
     labels = np.asarray(scored.labels)
@@ -172,11 +215,7 @@ def evaluate_classifier(
             "training_positive_rate": classifier.positive_rate,
             "blocks": list(classifier.blocks),
         },
-        "run_settings": {
-            "runtime": str(settings.runtime),
-            "precision": str(settings.precision),
-            "views": list(classifier.run_settings(settings).resolved_views),
-        },
+        "run_settings": run_settings or {},
         "rule": {"threshold": rule.threshold, "prior": rule.prior, "text": rule.describe(classifier.positive_rate)},
         "images": {
             "listed": len(dataset),

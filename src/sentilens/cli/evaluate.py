@@ -55,8 +55,7 @@ def evaluate(
     Markdown, reliability diagram and ROC curve), per-image rows and evaluation.json to --out.
     Unreadable images are listed and left out; a set without both classes is an error.
     """
-    from sentilens.app import DecisionRule, evaluate_classifier, load
-    from sentilens.app.classifier import DEFAULT_MODEL_FILE
+    from sentilens.app import DEFAULT_MODEL_FILE, DecisionRule, evaluate_classifier, load
 
     if not data.exists():
         fail(f"not found: {data}")

@@ -54,7 +54,8 @@ def checked_probabilities(labels: npt.ArrayLike, positive: npt.ArrayLike) -> tup
 
 def bin_index(positive: np.ndarray, bins: int = ECE_BINS) -> np.ndarray:
     """The bin of each probability: ``[0, 1/bins)``, ..., ``[(bins-1)/bins, 1]`` (1 in the last)."""
-    return np.minimum((positive * bins).astype(int), bins - 1)
+    index: np.ndarray = np.minimum((positive * bins).astype(int), bins - 1)
+    return index
 
 
 def reliability_bins(labels: npt.ArrayLike, positive: npt.ArrayLike, bins: int = ECE_BINS) -> list[dict[str, float]]:

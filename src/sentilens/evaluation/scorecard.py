@@ -45,7 +45,7 @@ def weighted_scores(
     total, n_pos, n_neg = weights.sum(1), w_pos.sum(1), w_neg.sum(1)
     called = probability >= threshold
     tp, fp = (w_pos * called).sum(1), (w_neg * called).sum(1)
-    fn, tn = n_pos - tp, n_neg - fp
+    tn = n_neg - fp
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
         recall = np.where(n_pos > 0, tp / n_pos, 0.0)

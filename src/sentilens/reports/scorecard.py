@@ -61,9 +61,7 @@ def save_roc_curve(path: Path, points: Mapping[str, Sequence[float]], auc: float
     figure = Figure(figsize=(5.2, 5.0))
     axes = figure.subplots()
     axes.plot([0, 1], [0, 1], color="#888888", linestyle="--", linewidth=1, label="random guess")
-    axes.plot(
-        points["false_positive_rate"], points["true_positive_rate"], color="#1f5fa8", label=f"ROC-AUC {auc:.3f}"
-    )
+    axes.plot(points["false_positive_rate"], points["true_positive_rate"], color="#1f5fa8", label=f"ROC-AUC {auc:.3f}")
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.01)
     axes.set_xlabel("false-positive rate (negatives called positive)")
