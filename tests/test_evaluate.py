@@ -60,7 +60,7 @@ def classifier() -> SentimentClassifier:
 @pytest.fixture(scope="module")
 def evaluated(classifier: SentimentClassifier, labelled: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("report")
-    return evaluate_classifier(classifier, labelled, out, settings=SETTINGS, resamples=200), out
+    return classifier.evaluate(labelled, out, settings=SETTINGS, resamples=200), out  # the Python API
 
 
 def test_scores_are_predicts_probabilities_against_the_labels(evaluated, classifier, labelled: Path) -> None:

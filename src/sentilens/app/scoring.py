@@ -148,7 +148,11 @@ def evaluate_classifier(
     for item in skipped:
         say(f"skipped {item.reason}")
     views = classifier.run_settings(settings).resolved_views
-    run = {"runtime": str(settings.runtime), "precision": str(settings.precision), "views": list(views)}
+    run: dict[str, object] = {
+        "runtime": str(settings.runtime),
+        "precision": str(settings.precision),
+        "views": list(views),
+    }
     return score_predictions(
         classifier,
         dataset,
