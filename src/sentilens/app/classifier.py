@@ -56,7 +56,7 @@ class Explanation:
         path: the image file.
         block: the block whose map is explained.
         label: the class the map explains (the fused prediction unless a target was given).
-        probability: fused probability of that class.
+        probability: calibrated fused probability of that class (centre crop only).
         cam: ``(H, W)`` map in [0, 1] at the model's input size.
         image: ``(H, W, 3)`` uint8 centre crop the map belongs to.
     """
@@ -224,11 +224,12 @@ class SentimentClassifier:
         view = load_view(image, self.model.backbone.input_size)
         result = grad_cam(self.model, to_unit_range(view[None]), block, target)
         chosen = int(result.targets[0])
+        calibrated = self.model.calibrate(torch.from_numpy(result.probabilities))
         return Explanation(
             path=Path(image),
             block=block,
             label=self.class_names[chosen],
-            probability=float(result.probabilities[0, chosen]),
+            probability=float(calibrated[0, chosen]),
             cam=result.maps[0],
             image=view.permute(1, 2, 0).numpy(),
         )

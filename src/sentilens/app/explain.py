@@ -77,9 +77,8 @@ def run_gradcam(
         chunk = paths[start : start + batch_size]
         images = _images(chunk, model.backbone.input_size)
         result = grad_cam(model, images, block, target)
-        for path, image, cam, chosen, probabilities in zip(
-            chunk, images, result.maps, result.targets, result.probabilities
-        ):
+        calibrated = model.calibrate(torch.from_numpy(result.probabilities)).numpy()  # as predict reports them
+        for path, image, cam, chosen, probabilities in zip(chunk, images, result.maps, result.targets, calibrated):
             stem = out / f"{Path(path).stem}-gradcam-{block}-{class_names[chosen]}"
             np.save(stem.with_suffix(".npy"), cam)
             title = f"{block}: {class_names[chosen]} (p = {probabilities[chosen]:.2f})"
