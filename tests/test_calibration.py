@@ -127,3 +127,24 @@ def test_checkpoint_keeps_the_temperature_and_old_files_load_uncalibrated(tmp_pa
     torch.save(payload, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="damaged temperature"):
         load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_cv_judges_calibration_of_the_folds_it_ran_and_not_of_resumed_ones() -> None:
+    from sentilens.app.evaluate import calibration_records
+    from sentilens.evaluation import CrossValidationResult, FoldResult
+
+    labels, _, sharp = synthetic(n=400, seed=3)
+    probabilities = np.stack([1 - sharp, sharp], axis=1)
+    folds = [
+        FoldResult(k, {}, 300, 100, 0.0, test=tuple(range(k, 400, 4)), probabilities=probabilities[k::4])
+        for k in range(4)
+    ]
+    ran = CrossValidationResult("set", "heads", folds)
+    resumed = CrossValidationResult("set", "resumed", [*folds[:3], FoldResult(3, {}, 300, 100, 0.0, resumed=True)])
+    heard: list[str] = []
+    records = calibration_records({"set": [ran, resumed]}, {"set": labels}, heard.append)
+    expected = cross_fitted_calibration(labels, ran.out_of_fold() or [])
+    assert records == {"set": {"heads": expected}}
+    assert expected["ece_after"] < expected["ece_before"]
+    assert any("resumed" in line and "not judged" in line for line in heard)
+    assert "probabilities" not in folds[0].to_dict() and "test" not in folds[0].to_dict()
