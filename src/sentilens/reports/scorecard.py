@@ -62,8 +62,8 @@ def save_roc_curve(path: Path, points: Mapping[str, Sequence[float]], auc: float
     axes = figure.subplots()
     axes.plot([0, 1], [0, 1], color="#888888", linestyle="--", linewidth=1, label="random guess")
     axes.plot(points["false_positive_rate"], points["true_positive_rate"], color="#1f5fa8", label=f"ROC-AUC {auc:.3f}")
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1.01)
+    axes.set_xlim(-0.01, 1.01)  # a curve along the edges (a perfect ranking) stays visible
+    axes.set_ylim(-0.01, 1.01)
     axes.set_xlabel("false-positive rate (negatives called positive)")
     axes.set_ylabel("true-positive rate (positives found)")
     axes.set_title(title, fontsize=10)
