@@ -17,7 +17,7 @@ from sentilens.models import load_checkpoint
 from .helpers import write_image
 
 runner = CliRunner()
-COMMANDS = ["cv", "train", "predict", "backbones"]
+COMMANDS = ["cv", "train", "predict", "evaluate", "backbones"]
 
 
 def assert_fused_from_heads(row: dict[str, str], weights: dict[str, float], temperature: float = 1.0) -> None:
