@@ -35,12 +35,13 @@ def centre_crops(model: SentimentModel, paths: list[Path]) -> torch.Tensor:
 
 
 def two_view_probabilities(model: SentimentModel, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-    """Fused class probabilities and the main head's positive probability, centre crop and its
-    mirror image averaged, from the model's own forward pass in float32 (no runtime, no folding)."""
+    """Fused class probabilities (calibrated by the model's temperature) and the main head's
+    positive probability, centre crop and its mirror image averaged, from the model's own forward
+    pass in float32 (no runtime, no folding)."""
     crops = centre_crops(model, paths)
     with torch.no_grad():
         outputs = [model(crops), model(crops.flip(-1))]
-    fused = sum(model.fuse(out) for out in outputs) / 2
+    fused = model.calibrate(sum(model.fuse(out) for out in outputs) / 2)
     main = sum(out.main.softmax(dim=1)[:, 1] for out in outputs) / 2
     return fused.numpy(), main.numpy()
 

@@ -17,15 +17,17 @@ from sentilens.models import load_checkpoint
 from .helpers import write_image
 
 runner = CliRunner()
-COMMANDS = ["cv", "train", "predict", "backbones"]
+COMMANDS = ["cv", "train", "predict", "evaluate", "backbones"]
 
 
-def assert_fused_from_heads(row: dict[str, str], weights: dict[str, float]) -> None:
+def assert_fused_from_heads(row: dict[str, str], weights: dict[str, float], temperature: float = 1.0) -> None:
     """A predict row's verdict is the paper's vote of its head columns (main weight 1, each
-    auxiliary head its weight; views averaged, which the linear vote commutes with)."""
-    positive = (float(row["head_main"]) + sum(w * float(row[f"head_{block}"]) for block, w in weights.items())) / (
+    auxiliary head its weight; views averaged, which the linear vote commutes with), calibrated by
+    the model's temperature: ``sigmoid(logit(vote) / T)``."""
+    vote = (float(row["head_main"]) + sum(w * float(row[f"head_{block}"]) for block, w in weights.items())) / (
         1 + sum(weights.values())
     )
+    positive = 1 / (1 + ((1 - vote) / vote) ** (1 / temperature))
     assert float(row["positive_probability"]) == pytest.approx(positive, abs=2e-6)
     assert row["label"] == ("positive" if positive > 0.5 else "negative")
     verdict = positive if row["label"] == "positive" else 1 - positive
@@ -88,7 +90,8 @@ def test_train_then_predict(small_twitter_csv: Path, tmp_path: Path) -> None:
     for row in classified:
         assert row["status"] == "ok" and row["reason"] == ""
         assert {"head_main", "head_6b", "head_6c", "head_6e"} <= set(row)
-        assert_fused_from_heads(row, weights)
+        assert_fused_from_heads(row, weights, trained.temperature)
+    assert trained.temperature != 1.0  # train calibrates by default
     assert left_out["status"] == "skipped" and "broken.jpg: cannot decode" in left_out["reason"]
     assert left_out["label"] == left_out["probability"] == left_out["head_main"] == ""
     assert "skipped" in result.stderr and "broken.jpg" in result.stderr
@@ -176,7 +179,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(sentilens.app, "predict_files", broken)  # the command imports it from the face when it runs
+    monkeypatch.setattr(sentilens.app, "predict_inputs", broken)  # the command imports it from the face when it runs
     result = runner.invoke(app, ["predict", str(write_image(tmp_path / "photo.png", seed=2))])
     assert result.exit_code == 1
     assert isinstance(result.exception, ZeroDivisionError)
@@ -204,6 +207,6 @@ def test_training_options_stand_where_each_command_asks_for_them() -> None:
         "on_error",
         *TRAINING_OPTIONS,
     ]
-    assert names(commands["train"]) == ["data", "out", "subset", "on_error", *TRAINING_OPTIONS]
+    assert names(commands["train"]) == ["data", "out", "subset", "on_error", "calibration_folds", *TRAINING_OPTIONS]
     experiment = ["data", "subset", "blocks", "folds", "out", *EXPERIMENT_OPTIONS, "ray", "ray_address"]
     assert names(experiments["layers"]) == names(experiments["ablation"]) == experiment

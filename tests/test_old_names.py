@@ -82,12 +82,17 @@ def test_configs_with_the_old_key_read_as_blocks() -> None:
         TrainConfig.from_dict({"taps": ["4b"], "blocks": ["4d"]})
 
 
-def test_the_shipped_checkpoint_keeps_its_heads() -> None:
-    """The shipped file stores "taps" (it predates the rename); its heads are 6c, 6d, 7a, not the
-    backbone's default 6b, 6c, 6e that a dropped key would silently give."""
-    path = default_model_path()
-    stored = torch.load(path, map_location="cpu", weights_only=True)
-    assert "blocks" not in stored and stored["taps"] == ["6c", "6d", "7a"]
+def test_a_checkpoint_written_before_the_rename_keeps_its_heads(tmp_path: Path) -> None:
+    """A file written before the rename stores "taps" (as the shipped file did until issue 20
+    retrained it; here the shipped file laid out the old way, without a temperature): its heads are
+    6c, 6d, 7a, not the backbone's default 6b, 6c, 6e that a dropped key would silently give."""
+    stored = torch.load(default_model_path(), map_location="cpu", weights_only=True)
+    stored["taps"] = stored.pop("blocks")
+    stored["config"]["taps"] = stored["config"].pop("blocks")
+    del stored["temperature"]
+    path = tmp_path / "before-the-rename.pt"
+    torch.save(stored, path)
     loaded = load_checkpoint(path, expect_blocks=("6c", "6d", "7a"))
     assert loaded.model.blocks == ("6c", "6d", "7a")
     assert loaded.metadata["blocks"] == ["6c", "6d", "7a"]
+    assert loaded.model.temperature == 1.0  # written before calibration: uncalibrated, as it was

@@ -5,7 +5,8 @@ through the layers below, and writes its result files.
 ``predictions``: the prediction table in table, CSV and JSON-lines form; ``demo``: the analyst
 workflow; ``explain``: explanations written as PNG and ``.npy``; ``inspect``: the block-choice
 report and ranking; ``evaluate``: cross-validation and the block experiments with their result
-files; ``train``: a checkpoint from a dataset; ``configs``: training configs from options.
+files; ``scoring``: a trained model scored on a labelled set (``sentilens evaluate``);
+``train``: a checkpoint from a dataset; ``configs``: training configs from options.
 
 Names are imported on first use (:func:`sentilens.utils.lazy.lazy_face`): add one by importing it
 under ``if TYPE_CHECKING:`` and listing it in ``__all__``.
@@ -40,9 +41,16 @@ if TYPE_CHECKING:
     )
     from sentilens.app.predicting import predict_files, predict_inputs
     from sentilens.app.predictions import PredictionRun, output_format_for, write_predictions
+    from sentilens.app.scoring import DecisionRule, Evaluation, evaluate_classifier, score_predictions
+    from sentilens.app.shipped import DEFAULT_MODEL_FILE
     from sentilens.app.train import train_checkpoint
 
 __all__ = [
+    "DEFAULT_MODEL_FILE",
+    "DecisionRule",
+    "Evaluation",
+    "evaluate_classifier",
+    "score_predictions",
     "parse_blocks",
     "suggest_blocks",
     "BatchSettings",

@@ -5,6 +5,7 @@ classifier = sentilens.load()                  # the shipped default model
 predictions = classifier.predict(["cat.jpg", "photos/"])
 explanation = classifier.explain("cat.jpg")    # Grad-CAM of the fused prediction
 groups = classifier.groups("cat.jpg")          # its neuron group: where it fires, what it responds to
+scores = classifier.evaluate("labelled/", out="report/").scores   # on a labelled set of your own
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sentilens.training import TrainConfig
 from sentilens.utils import Say, quiet
 
 if TYPE_CHECKING:
+    from sentilens.app.scoring import Evaluation
     from sentilens.explain import AscentSettings
 
 
@@ -48,7 +50,7 @@ class Explanation:
         path: the image file.
         block: the block whose map is explained.
         label: the class the map explains (the fused prediction unless a target was given).
-        probability: fused probability of that class.
+        probability: calibrated fused probability of that class (centre crop only).
         cam: ``(H, W)`` map in [0, 1] at the model's input size.
         image: ``(H, W, 3)`` uint8 centre crop the map belongs to.
     """
@@ -126,15 +128,23 @@ class SentimentClassifier:
         model: the fused model.
         class_names: names indexed by class (``class_names[1]`` is positive).
         config: the training config it was built with.
+        positive_rate: the share of positive images it was trained on, where the checkpoint
+            records it (checkpoints written since calibration); ``evaluate(prior=...)`` needs it.
     """
 
     def __init__(
-        self, model: SentimentModel, class_names: tuple[str, ...], config: TrainConfig, source: Path | None = None
+        self,
+        model: SentimentModel,
+        class_names: tuple[str, ...],
+        config: TrainConfig,
+        source: Path | None = None,
+        positive_rate: float | None = None,
     ) -> None:
         self.model = model.eval()
         self.class_names = class_names
         self.config = config
         self.source = source  # the checkpoint file it was loaded from, if any
+        self.positive_rate = positive_rate
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -180,6 +190,7 @@ class SentimentClassifier:
                 "class_names": list(self.class_names),
                 "blocks": list(self.model.blocks),
                 "aux_weights": list(self.model.aux_weights),
+                "temperature": float(self.model.temperature),
                 "input_size": self.model.backbone.input_size,
                 "views": list(self.config.predict_views),
             }
@@ -195,6 +206,36 @@ class SentimentClassifier:
         """``settings`` with the views they leave to the model set to the model's own (its config's)."""
         return settings.with_views(self.config.predict_views)
 
+    def evaluate(
+        self,
+        data: str | Path,
+        out: str | Path | None = None,
+        *,
+        subset: str = "five",
+        settings: RunSettings = RunSettings(),
+        threshold: float = 0.5,
+        prior: float | None = None,
+        resamples: int = 1000,
+        seed: int = 0,
+        say: Say = quiet,
+    ) -> Evaluation:
+        """Score this model, unchanged, on a labelled set (a folder per class, a ``path,label``
+        CSV or a Twitter I root): every score with a bootstrap interval, per-image rows, and with
+        ``out`` the report files (see :func:`sentilens.app.scoring.evaluate_classifier`)."""
+        from sentilens.app.scoring import DecisionRule, evaluate_classifier
+
+        return evaluate_classifier(
+            self,
+            Path(data),
+            None if out is None else Path(out),
+            subset=subset,
+            settings=settings,
+            rule=DecisionRule(threshold, prior),
+            resamples=resamples,
+            seed=seed,
+            say=say,
+        )
+
     def explain(self, image: str | Path, block: str | None = None, target: int | None = None) -> Explanation:
         """Grad-CAM of the fused prediction (or of class ``target``) at ``block`` (default: last block)."""
         from sentilens.explain import grad_cam
@@ -203,11 +244,12 @@ class SentimentClassifier:
         view = load_view(image, self.model.backbone.input_size)
         result = grad_cam(self.model, to_unit_range(view[None]), block, target)
         chosen = int(result.targets[0])
+        calibrated = self.model.calibrate(torch.from_numpy(result.probabilities))
         return Explanation(
             path=Path(image),
             block=block,
             label=self.class_names[chosen],
-            probability=float(result.probabilities[0, chosen]),
+            probability=float(calibrated[0, chosen]),
             cam=result.maps[0],
             image=view.permute(1, 2, 0).numpy(),
         )
@@ -269,4 +311,7 @@ def load(checkpoint: str | Path | None = None, device: str = "cpu") -> Sentiment
     source = Path(checkpoint) if checkpoint is not None else default_model_path()
     loaded = load_checkpoint(source)
     config = TrainConfig.from_dict(loaded.config)
-    return SentimentClassifier(loaded.model.to(torch.device(device)), loaded.class_names, config, source)
+    extra = loaded.metadata.get("extra") or {}
+    rate = extra.get("positive_rate") if isinstance(extra, dict) else None
+    positive_rate = float(rate) if isinstance(rate, (int, float)) and 0.0 < rate < 1.0 else None
+    return SentimentClassifier(loaded.model.to(torch.device(device)), loaded.class_names, config, source, positive_rate)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 
 from sentilens.app.distributed import ray_runner
@@ -20,6 +21,7 @@ from sentilens.evaluation import (
     block_experiment,
     block_table_json,
     chosen_blocks,
+    cross_fitted_calibration,
     cross_validate,
     cross_validate_logistic,
     dataset_digest,
@@ -69,6 +71,7 @@ class CrossValidationRun:
     results: dict[str, list[CrossValidationResult]]
     table: str
     files: list[Path]
+    calibration: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 def run_cross_validation(
@@ -87,22 +90,26 @@ def run_cross_validation(
     ``folds.json``, ``skipped.json`` and ``run.json`` (command, version, date, CPU, torch, and a
     digest of each dataset's labels and image contents) to ``out``.
 
-    With ``baseline`` the logistic regression on frozen pooled features is scored on the same
-    folds; with ``run_dir`` finished folds are kept there and reused by a rerun.  With ``nested``
-    the blocks are chosen in each outer fold from its training images (``config.blocks`` is
-    ignored; see :mod:`sentilens.evaluation.nested`) and the blocks of each fold are reported.
+    ``calibration.json`` holds each model's held-out ECE before and after temperature scaling
+    (:func:`calibration_records`).  With ``baseline`` the logistic regression on frozen pooled
+    features is scored on the same folds; with ``run_dir`` finished folds are kept there and
+    reused by a rerun.  With ``nested`` the blocks are chosen in each outer fold from its training
+    images (``config.blocks`` is ignored; see :mod:`sentilens.evaluation.nested`) and the blocks of
+    each fold are reported.
     """
     if nested is not None and run_dir is not None:
         raise InvalidArgumentError("--run-dir resumes fixed-config runs only, not nested selection")
     results: dict[str, list[CrossValidationResult]] = {}
     skipped: dict[str, list[dict[str, str]]] = {}
     digests: dict[str, str] = {}
+    labels: dict[str, np.ndarray] = {}
     for name in subset_names(data, subset):
         dataset = load_dataset(data, name)
         say(f"{dataset.name}: {len(dataset)} images {dataset.class_counts()}")
         key = name if (data / "ground_truth").is_dir() else dataset.name
         decoded = decode_for(dataset, config, on_error, say)
         skipped[key] = decoded.skipped
+        labels[key] = np.asarray(decoded.dataset.labels)
         contents = content_digests(decoded.dataset.paths)
         digests[key] = dataset_digest(decoded.dataset.labels, contents, decoded.dataset.class_names)
         cache = prepare_cache(decoded.dataset, config, decoded.images)
@@ -123,6 +130,7 @@ def run_cross_validation(
         results[key] = ours
     table = markdown_table3(results)
     out.mkdir(parents=True, exist_ok=True)
+    calibration = calibration_records(results, labels, say)
     files = [out / "table3.md", out / "table3.json", out / "folds.json", out / "skipped.json", out / "run.json"]
     files[0].write_text(table, encoding="utf-8")
     files[1].write_text(json.dumps(table3_json(results), indent=2), encoding="utf-8")
@@ -131,7 +139,32 @@ def run_cross_validation(
     files[3].write_text(json.dumps(skipped, indent=2), encoding="utf-8")
     record = run_record(digests) | {"config": config.to_dict(), "nested": nested.to_dict() if nested else None}
     files[4].write_text(json.dumps(record, indent=2), encoding="utf-8")
-    return CrossValidationRun(results, table, files)
+    files.append(out / "calibration.json")
+    files[5].write_text(json.dumps(calibration, indent=2), encoding="utf-8")
+    return CrossValidationRun(results, table, files, calibration)
+
+
+def calibration_records(
+    results: dict[str, list[CrossValidationResult]], labels: dict[str, np.ndarray], say: Say = quiet
+) -> dict[str, dict[str, object]]:
+    """Held-out ECE before and after temperature scaling of each model's out-of-fold predictions
+    (:func:`~sentilens.evaluation.cross_fitted_calibration`: each fold's temperature is fitted on
+    the other folds), by dataset and model; a run with resumed folds has no predictions to judge."""
+    records: dict[str, dict[str, object]] = {}
+    for key, rows in results.items():
+        records[key] = {}
+        for result in rows:
+            folds = result.out_of_fold()
+            if folds is None:
+                say(f"{key}, {result.model}: calibration not judged (resumed folds keep no predictions)")
+                continue
+            found = cross_fitted_calibration(labels[key], folds)
+            records[key][result.model] = found
+            say(
+                f"{key}, {result.model}: out-of-fold ECE {found['ece_before']:.4f}, "
+                f"{found['ece_after']:.4f} after temperature scaling (fitted on the other folds)"
+            )
+    return records
 
 
 @dataclass

@@ -147,7 +147,8 @@ def run_gradcam(
         images = _images([p.path for p in chunk], model.backbone.input_size)
         chosen = [target if target is not None else class_names.index(p.label) for p in chunk]
         result = grad_cam(model, images, block, chosen)
-        for prediction, image, cam, index, own in zip(chunk, images, result.maps, chosen, result.probabilities):
+        calibrated = model.calibrate(torch.from_numpy(result.probabilities)).numpy()  # as predict reports them
+        for prediction, image, cam, index, own in zip(chunk, images, result.maps, chosen, calibrated):
             shown = _class_probability(prediction, index, class_names)
             stem = out / f"{prediction.path.stem}-gradcam-{block}-{class_names[index]}"
             np.save(stem.with_suffix(".npy"), cam)

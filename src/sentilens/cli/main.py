@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sentilens.cli.errors import EXIT_STATUS_HELP, CommandGroup
+from sentilens.cli.evaluate import evaluate
 from sentilens.cli.explain import explain_app
 from sentilens.cli.inspect import inspect_command, suggest_blocks_command
 from sentilens.cli.predict import backbones, demo, predict
@@ -55,6 +56,7 @@ def root(
 app.command()(cv)
 app.command()(train)
 app.command(epilog=EXIT_STATUS_HELP)(predict)
+app.command()(evaluate)
 app.command(epilog=EXIT_STATUS_HELP)(demo)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(explain_app, name="explain")

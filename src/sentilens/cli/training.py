@@ -121,17 +121,35 @@ def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint file to write.")] = Path("sentilens-model.pt"),
     subset: Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")] = SingleSubset.five,
     on_error: TrainOnErrorOpt = OnError.fail,
+    calibration_folds: Annotated[
+        int,
+        typer.Option(
+            "--calibration-folds",
+            help="Calibrate the probabilities: fit a temperature on this many folds' out-of-fold predictions of "
+            "the same recipe on the training images (0: no calibration, temperature 1).",
+        ),
+    ] = 5,
     *,
     training: TrainingChoice,
 ) -> None:
-    """Train on a whole dataset and write a checkpoint.
+    """Train on a whole dataset and write a checkpoint with calibrated probabilities.
 
     ``--blocks auto`` chooses the blocks first, on the same training images, with the probe of
-    ``cv --blocks auto``.
+    ``cv --blocks auto``.  The temperature is fitted on out-of-fold predictions of the same
+    recipe (block choice included) on the training images, after the model is trained.
     """
     from sentilens.app import train_checkpoint
 
-    run = train_checkpoint(data, subset, training.config, out, on_error, say=console.print, auto=training.nested)
+    run = train_checkpoint(
+        data,
+        subset,
+        training.config,
+        out,
+        on_error,
+        say=console.print,
+        auto=training.nested,
+        calibration_folds=calibration_folds,
+    )
     console.print(f"trained on {run.images} images of {run.dataset}; final loss {run.losses[-1]:.4f}")
     console.print(f"checkpoint written to [bold]{run.checkpoint}[/]")
 

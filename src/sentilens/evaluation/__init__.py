@@ -10,6 +10,16 @@ from typing import TYPE_CHECKING
 from sentilens.utils import lazy_face
 
 if TYPE_CHECKING:
+    from sentilens.evaluation.calibration import (
+        ECE_BINS,
+        cross_fitted_calibration,
+        expected_calibration_error,
+        fit_temperature,
+        out_of_fold_temperature,
+        reliability_bins,
+        shift_prior,
+        tempered_positive,
+    )
     from sentilens.evaluation.crossval import (
         HeadsStrategy,
         LogisticStrategy,
@@ -48,9 +58,31 @@ if TYPE_CHECKING:
         score_fold,
     )
     from sentilens.evaluation.rundir import dataset_digest
+    from sentilens.evaluation.scorecard import (
+        LOWER_IS_BETTER,
+        SCORE_NAMES,
+        Interval,
+        bootstrap_scores,
+        probability_scores,
+        roc_points,
+    )
     from sentilens.evaluation.tables import PAPER_TABLE3, markdown_table3, table3_json
 
 __all__ = [
+    "ECE_BINS",
+    "LOWER_IS_BETTER",
+    "SCORE_NAMES",
+    "Interval",
+    "bootstrap_scores",
+    "cross_fitted_calibration",
+    "expected_calibration_error",
+    "fit_temperature",
+    "out_of_fold_temperature",
+    "probability_scores",
+    "reliability_bins",
+    "roc_points",
+    "shift_prior",
+    "tempered_positive",
     "FoldJob",
     "JobRunner",
     "Sweep",

@@ -32,7 +32,12 @@ from sentilens.utils.version import __version__
 
 @dataclass
 class FoldResult:
-    """Scores of one held-out fold (``details``: what a strategy chose in it, e.g. nested blocks)."""
+    """Scores of one held-out fold (``details``: what a strategy chose in it, e.g. nested blocks).
+
+    ``test`` and ``probabilities`` (the test images' indices and the fold model's class
+    probabilities for them) are kept in memory for calibration; a fold resumed from a run folder
+    has neither, and result files do not hold them.
+    """
 
     number: int
     metrics: dict[str, float]
@@ -42,6 +47,12 @@ class FoldResult:
     indices_digest: str = ""
     resumed: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+    test: tuple[int, ...] = ()
+    probabilities: np.ndarray | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fold's record for result files (without the in-memory ``test`` and ``probabilities``)."""
+        return {k: v for k, v in vars(self).items() if k not in ("test", "probabilities")}
 
 
 @dataclass
@@ -58,6 +69,12 @@ class CrossValidationResult:
     def summary(self) -> dict[str, dict[str, float]]:
         return summarise([f.metrics for f in self.folds])
 
+    def out_of_fold(self) -> list[tuple[tuple[int, ...], np.ndarray]] | None:
+        """Each fold's test indices and probabilities; None when a fold was resumed (none kept)."""
+        if any(fold.probabilities is None for fold in self.folds):
+            return None
+        return [(fold.test, fold.probabilities) for fold in self.folds if fold.probabilities is not None]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
@@ -65,7 +82,7 @@ class CrossValidationResult:
             "config": self.config,
             "seconds": self.seconds,
             "summary": self.summary,
-            "folds": [vars(f) for f in self.folds],
+            "folds": [f.to_dict() for f in self.folds],
         }
 
 
@@ -134,6 +151,8 @@ def score_fold(
         time.perf_counter() - began,
         indices_digest(fold.train, fold.test),
         details=outcome.details,
+        test=tuple(fold.test),
+        probabilities=probabilities,
     )
     return result, outcome
 
@@ -209,4 +228,4 @@ def keep_fold(run: RunDirectory, result: FoldResult, outcome: FoldOutcome, class
         extra={"fold": result.number, "metrics": result.metrics, "indices_digest": result.indices_digest},
         trained_from=boundary_stage(outcome.config, outcome.model),
     )
-    run.record(result.number, {k: v for k, v in vars(result).items() if k != "resumed"})
+    run.record(result.number, {k: v for k, v in result.to_dict().items() if k != "resumed"})

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         save_checkpoint,
     )
     from sentilens.models.heads import DEFAULT_DROPOUT, ClassifierHead
-    from sentilens.models.sentiment import DEFAULT_AUX_WEIGHT, HeadLogits, SentimentModel
+    from sentilens.models.sentiment import DEFAULT_AUX_WEIGHT, HeadLogits, SentimentModel, temper
 
 __all__ = [
     "DEFAULT_AUX_WEIGHT",
@@ -53,6 +53,7 @@ __all__ = [
     "load_checkpoint",
     "read_payload",
     "save_checkpoint",
+    "temper",
     "upgrade_block_key",
 ]
 

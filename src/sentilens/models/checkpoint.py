@@ -16,6 +16,10 @@ both configs share by name) to rebuild the model, and hands the whole dict back 
 changed is said when saving (``trained_from``) and read back from the stages the file holds, so
 no training mode is needed here.  Files written before this split load unchanged: their config
 and tensors are laid out the same way.
+
+The model's probability calibration (:attr:`SentimentModel.temperature`) is kept as the plain
+number ``temperature``; files written before it existed load with temperature 1 (uncalibrated,
+as they were written).
 """
 
 from __future__ import annotations
@@ -104,6 +108,7 @@ def save_checkpoint(
         "blocks": list(model.blocks),
         "aux_weights": list(model.aux_weights),
         "frozen_digest": tensors_digest(frozen) if frozen else "",
+        "temperature": float(model.temperature),
         "extra": extra or {},
         "state_dict": {k: v.detach().cpu().clone() for k, v in stored.items()},
     }
@@ -173,4 +178,8 @@ def load_checkpoint(
         model.load_state_dict(payload["state_dict"], strict=False)
     except RuntimeError as error:
         raise CheckpointError(f"{path}: tensor shapes do not fit the model ({error})") from error
+    temperature = payload.get("temperature", 1.0)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+        raise CheckpointError(f"{path}: damaged temperature {temperature!r} (a positive number expected)")
+    model.temperature = float(temperature)
     return LoadedCheckpoint(model.eval(), config, tuple(payload["class_names"]), payload)

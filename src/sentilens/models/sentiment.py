@@ -5,6 +5,12 @@ Training loss = main loss + sum_i w_i * auxiliary loss_i.  Prediction fuses *pro
 rather than logits because each head's softmax is a calibrated vote on the same scale, the
 result stays a probability that the CLI can print, and one over-confident head cannot swamp the
 others through a large logit; the normalisation by ``1 + sum w`` does not change the argmax.
+
+A fused probability is a vote, not yet a calibrated probability: a trained model also carries a
+``temperature`` ``T`` (fitted by training on out-of-fold predictions, 1 when none was fitted),
+and :meth:`SentimentModel.calibrate` maps the fused (and view-averaged) probabilities ``p`` to
+``softmax(log p / T)``, for two classes ``sigmoid(logit(p) / T)``.  ``T > 1`` softens
+over-confident votes; the order of the images, and so the argmax and ROC-AUC, do not change.
 """
 
 from __future__ import annotations
@@ -33,6 +39,17 @@ class HeadLogits:
 DEFAULT_AUX_WEIGHT = 0.1
 
 
+def temper(probabilities: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Class probabilities ``(N, classes)`` scaled by ``temperature``: ``softmax(log p / T)``
+    (unchanged, not copied, for ``T = 1``).  Probabilities are clamped to ``1e-12`` first so that
+    a hard 0 stays finite."""
+    if not temperature > 0.0:
+        raise InvalidArgumentError(f"temperature must be positive, got {temperature!r}")
+    if temperature == 1.0:
+        return probabilities
+    return (probabilities.clamp_min(1e-12).log() / temperature).softmax(dim=1)
+
+
 def validate_aux_weights(blocks: Sequence[str], aux_weights: Sequence[float]) -> tuple[float, ...]:
     """Check one weight in [0, 1] per block."""
     if len(aux_weights) != len(blocks):
@@ -54,6 +71,9 @@ class SentimentModel(nn.Module):
         aux_weights: one weight per block; None means :data:`DEFAULT_AUX_WEIGHT` each.
         num_classes: 2 for negative/positive.
         dropout: dropout rate of every head.
+
+    ``temperature`` (a plain attribute, not a tensor of the state dict; 1.0 until training or a
+    checkpoint sets it) is the probability calibration that :meth:`calibrate` applies.
     """
 
     def __init__(
@@ -76,6 +96,7 @@ class SentimentModel(nn.Module):
         self.aux_heads = nn.ModuleDict(
             {block: ClassifierHead(backbone.block_channels[block], num_classes, dropout) for block in self.blocks}
         )
+        self.temperature = 1.0
 
     def forward(self, images: torch.Tensor) -> HeadLogits:
         """Logits of every head for RGB images in [0, 1] of the backbone's input size."""
@@ -103,12 +124,16 @@ class SentimentModel(nn.Module):
             fused = fused + weight * logits.aux[block].softmax(dim=1)
         return fused / (1.0 + sum(self.aux_weights))
 
+    def calibrate(self, probabilities: torch.Tensor) -> torch.Tensor:
+        """Fused probabilities (averaged over views, where several) scaled by the model's ``temperature``."""
+        return temper(probabilities, self.temperature)
+
     @torch.no_grad()
     def predict_proba(self, images: torch.Tensor) -> torch.Tensor:
-        """Fused class probabilities ``(N, num_classes)`` for images in [0, 1] (eval mode)."""
+        """Calibrated fused class probabilities ``(N, num_classes)`` for images in [0, 1] (eval mode)."""
         was_training = self.training
         self.eval()
         try:
-            return self.fuse(self(images))
+            return self.calibrate(self.fuse(self(images)))
         finally:
             self.train(was_training)

@@ -1,5 +1,5 @@
 """Figures (PNG) and pages (HTML) from plain data: overlays and pictures, the demo summary page and
-the inspect report.  No model code.
+the inspect report and the evaluation report.  No model code.
 
 Names are imported on first use (:func:`sentilens.utils.lazy.lazy_face`): add one by importing it
 under ``if TYPE_CHECKING:`` and listing it in ``__all__``.
@@ -20,9 +20,14 @@ if TYPE_CHECKING:
     )
     from sentilens.reports.inspect_html import BlockSection, Card, write_report
     from sentilens.reports.pictures import heat_overlay, save_png, signed_overlay, upsample
+    from sentilens.reports.scorecard import ScorecardPage, save_reliability_diagram, save_roc_curve, write_scorecard
     from sentilens.reports.summary import Contrast, SummaryRow, write_summary
 
 __all__ = [
+    "ScorecardPage",
+    "save_reliability_diagram",
+    "save_roc_curve",
+    "write_scorecard",
     "BlockSection",
     "Card",
     "Contrast",

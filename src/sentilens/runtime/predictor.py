@@ -211,11 +211,12 @@ class Predictor:
         return predictions
 
     def _classify(self, uint8_images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Fused class probabilities and each head's positive-class probability, views averaged;
-        close calls of an int8 network classified again in float32."""
+        """Calibrated fused class probabilities and each head's positive-class probability, views
+        averaged; close calls of an int8 network (judged before calibration, which keeps the order)
+        classified again in float32."""
         fused, heads = self._views_averaged(self.network, uint8_images)
         if self.recheck is None:
-            return fused, heads
+            return self.model.calibrate(fused), heads
         top_two = fused.topk(2, dim=1).values
         close = ((top_two[:, 0] - top_two[:, 1]) < 2 * self.margin).nonzero().flatten()
         if len(close):
@@ -224,7 +225,7 @@ class Predictor:
             fused[close] = exact
             for name, values in exact_heads.items():
                 heads[name][close] = values
-        return fused, heads
+        return self.model.calibrate(fused), heads
 
     def _views_averaged(
         self, network: Callable[[torch.Tensor], HeadLogits], uint8_images: torch.Tensor

@@ -17,8 +17,8 @@ class Prediction:
     Attributes:
         path: the image file.
         label: predicted class name.
-        probability: fused probability of the predicted class.
-        positive_probability: fused probability of class index 1 ("positive").
+        probability: calibrated fused probability of the predicted class (see ``SentimentModel.calibrate``).
+        positive_probability: calibrated fused probability of class index 1 ("positive").
         head_probabilities: positive-class probability of each head (``main`` and the blocks).
     """
 

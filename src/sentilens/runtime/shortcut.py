@@ -47,7 +47,7 @@ from sentilens.utils.progress import Say, quiet, track
 #: The folder of the records, under ``cache_root("runtime")``.
 SHORTCUTS = "shortcuts"
 #: Bumped whenever a record's content or the shortcut's arithmetic changes.
-SHORTCUT_FORMAT = "sentilens-shortcut/1"
+SHORTCUT_FORMAT = "sentilens-shortcut/2"
 #: The views the shortcut makes (with numpy); any other view leaves the run to the predictor.
 SHORTCUT_VIEWS = ("centre", "mirror")
 
@@ -91,7 +91,7 @@ def remember_network(
     """Write the record of ``network`` (an :class:`~sentilens.runtime.openvino_backend.OpenVinoNetwork`
     made for ``checkpoint`` with ``settings``); ``facts``: ``depends_on`` (the files besides the
     checkpoint that the model was built from, :func:`~sentilens.models.external_weights`),
-    ``class_names``, ``blocks``, ``aux_weights``, ``input_size`` and ``views`` (the model's own).
+    ``class_names``, ``blocks``, ``aux_weights``, ``temperature``, ``input_size`` and ``views`` (the model's own).
     Nothing for other runtimes."""
     key = _key(checkpoint, choice, settings)
     entry = getattr(network, "cache_entry", None)
@@ -161,6 +161,7 @@ class ShortcutNetwork:
             self.recheck = float32
         self.blocks = list(record["blocks"])
         self.aux_weights = [float(w) for w in record["aux_weights"]]
+        self.temperature = float(record["temperature"])
         self.views = tuple(views)
         self.rechecked = 0
 
@@ -184,10 +185,18 @@ class ShortcutNetwork:
                 heads[name] = heads.get(name, np.zeros(len(images), dtype=np.float32)) + share * _softmax(logits)[:, 1]
         return fused, heads
 
+    def calibrate(self, fused: np.ndarray) -> np.ndarray:
+        """Fused probabilities scaled by the model's temperature (:func:`~sentilens.models.temper`)."""
+        if self.temperature == 1.0:
+            return fused
+        return _softmax(np.log(np.maximum(fused, 1e-12)) / self.temperature)
+
     def __call__(self, images: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Calibrated fused class probabilities and each head's positive-class probability; close
+        calls (judged before calibration, which keeps the order) classified again in float32."""
         fused, heads = self.views_averaged(self.network, images)
         if self.recheck is None:
-            return fused, heads
+            return self.calibrate(fused), heads
         top_two = -np.sort(-fused, axis=1)[:, :2]
         close = np.flatnonzero((top_two[:, 0] - top_two[:, 1]) < 2 * self.margin)
         if len(close):
@@ -196,7 +205,7 @@ class ShortcutNetwork:
             fused[close] = exact
             for name, values in exact_heads.items():
                 heads[name][close] = values
-        return fused, heads
+        return self.calibrate(fused), heads
 
 
 def _outputs(request: Any, images: np.ndarray) -> list[np.ndarray]:
