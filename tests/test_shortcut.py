@@ -27,6 +27,7 @@ def remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
     (one of them not an image)."""
     monkeypatch.setenv("SENTILENS_CACHE", str(tmp_path / "cache"))
     model: SentimentModel = tiny_model()
+    model.temperature = 0.8  # a calibrated model: the shortcut must temper as the predictor does
     checkpoint = tmp_path / "tiny.pt"
     checkpoint.write_bytes(b"stands for the checkpoint the model was loaded from")
     paths = [write_image(tmp_path / f"{i}.png", seed=30 + i, size=(48, 40)) for i in range(5)]
@@ -40,6 +41,7 @@ def remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
         "class_names": NAMES,
         "blocks": list(model.blocks),
         "aux_weights": list(model.aux_weights),
+        "temperature": model.temperature,
         "input_size": model.backbone.input_size,
         "views": ["centre", "mirror"],
     }
