@@ -5,7 +5,8 @@ through the layers below, and writes its result files.
 ``predictions``: the prediction table in table, CSV and JSON-lines form; ``demo``: the analyst
 workflow; ``explain``: explanations written as PNG and ``.npy``; ``inspect``: the block-choice
 report and ranking; ``evaluate``: cross-validation and the block experiments with their result
-files; ``train``: a checkpoint from a dataset; ``configs``: training configs from options.
+files; ``train``: a checkpoint from a dataset; ``configs``: training configs from options;
+``studio``: the session behind ``sentilens studio`` (the human loop kept in memory).
 """
 
 from sentilens.app.classifier import load, load_model
@@ -14,8 +15,18 @@ from sentilens.app.demo import analyse
 from sentilens.app.distributed import BatchSettings, run_batch
 from sentilens.app.evaluate import ExperimentKind, run_block_experiment, run_cross_validation
 from sentilens.app.explain import Written, run_channels, run_gradcam, run_groups, run_reference, run_spatial, run_splice
-from sentilens.app.inspect import INSPECT_SETTINGS, build_inspection, model_and_weights, model_source, suggest_blocks
+from sentilens.app.inspect import (
+    INSPECT_SETTINGS,
+    InspectionPlan,
+    build_inspection,
+    inspect_block,
+    model_and_weights,
+    model_source,
+    plan_inspection,
+    suggest_blocks,
+)
 from sentilens.app.predictions import OutputFormat, write_predictions
+from sentilens.app.studio import MODEL_CHOICES, Evaluation, StudioSession, history_csv, history_markdown
 from sentilens.app.train import train_checkpoint
 
 __all__ = [
@@ -24,6 +35,14 @@ __all__ = [
     "BatchSettings",
     "ExperimentKind",
     "INSPECT_SETTINGS",
+    "InspectionPlan",
+    "MODEL_CHOICES",
+    "Evaluation",
+    "StudioSession",
+    "history_csv",
+    "history_markdown",
+    "inspect_block",
+    "plan_inspection",
     "OutputFormat",
     "Written",
     "analyse",
