@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -33,4 +34,9 @@ def studio(
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]warning:[/] listening on {host}: others on the network can reach it (token required)")
-    serve(data, subset.value, checkpoint, host, port, out, folds, say=console.print)
+    serve(data, subset.value, checkpoint, host, port, out, folds, say=_say)
+
+
+def _say(line: str) -> None:
+    """One line on standard error, unwrapped (a wrapped URL could not be copied or parsed)."""
+    print(line, file=sys.stderr, flush=True)
