@@ -228,7 +228,6 @@ def create_app(session: StudioSession, token: str, cookie: str = TOKEN_COOKIE) -
     def predict(files: FilesField, model: ModelField = "shipped") -> dict[str, Any]:
         """Classify images: one row per file with the fields of ``sentilens predict -f jsonl``
         (``file`` is the uploaded name)."""
-        session.classifier(model)
         with stored_uploads(uploads(files), session.work / "uploads") as stored:
             rows = session.predict([u.path for u in stored], [u.name for u in stored], model)
         return {"model": model, "predictions": rows}
@@ -242,7 +241,6 @@ def create_app(session: StudioSession, token: str, cookie: str = TOKEN_COOKIE) -
     ) -> dict[str, Any]:
         """Classify and explain images: ``predict -f jsonl``'s fields plus Grad-CAM and the neuron
         group as PNG data URLs."""
-        session.classifier(model)
         with stored_uploads(uploads(files), session.work / "uploads") as stored:
             rows = [session.explain(u.path, u.name, model, block or None, groups) for u in stored]
         return {"model": model, "explanations": rows}
