@@ -73,7 +73,6 @@ def test_tick_evaluate_train_and_try(studio_url: str, browser, few_images: Path,
     from selenium.webdriver.support.ui import WebDriverWait
 
     wait = WebDriverWait(browser, 100, poll_frequency=0.2)
-    started = time.monotonic()
     browser.get(studio_url)
     wait.until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
     assert "images" in browser.find_element(By.ID, "dataset").text
@@ -114,4 +113,3 @@ def test_tick_evaluate_train_and_try(studio_url: str, browser, few_images: Path,
     browser.save_screenshot(str(ARTEFACTS / "studio-try.png"))
     problems = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert problems == []
-    assert time.monotonic() - started < 120
