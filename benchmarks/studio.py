@@ -107,9 +107,12 @@ def main() -> None:
                 began = time.perf_counter()
                 job = finished(client, client.post("/api/evaluate", json={"blocks": blocks, "weights": weights}).json())
                 seconds = time.perf_counter() - began
-                summary = job["result"]["row"]["summary"]
-                evaluations.append({"blocks": blocks, "weights": weights, "seconds": seconds, "summary": summary})
-                print(f"evaluate {' '.join(blocks)}: {seconds:.2f} s, accuracy {summary['accuracy']['mean']:.3f}")
+                row = job["result"]["row"]
+                evaluations.append(
+                    {"blocks": blocks, "weights": weights, "seconds": seconds, "cpu_seconds": row["cpu_seconds"]}
+                    | {"summary": row["summary"]}
+                )
+                print(f"evaluate {' '.join(blocks)}: {seconds:.2f} s ({row['cpu_seconds']:.1f} CPU s)")
             record["evaluations"] = evaluations
 
             def one(image: Path) -> tuple[float, dict[str, Any] | None, int]:
@@ -160,6 +163,7 @@ def main() -> None:
             ["first page after the URL (s)", record["first_page_seconds"]],
             ["warm-up: features + shipped default's CV (s)", record["warmup_seconds"]],
             *[[f"Evaluate {' '.join(e['blocks'])} (s)", e["seconds"]] for e in record["evaluations"]],
+            *[["  its CPU time, all threads (s)", e["cpu_seconds"]] for e in record["evaluations"]],
             ["predict p50, one client (s)", record["single_client"]["p50_seconds"]],
             ["predict p95, one client (s)", record["single_client"]["p95_seconds"]],
             [f"{args.clients} clients: images/s", concurrent["images_per_second"]],
@@ -169,7 +173,7 @@ def main() -> None:
             ["answers equal to predict's", f"{concurrent['equal_to_predict']}/{concurrent['requests']}"],
         ],
     )
-    write_json("studio-quick" if args.quick else "studio", record)
+    write_json("studio-quick" if args.quick else "studio", record, data_root=args.data)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ class Evaluation:
     folds: list[dict[str, Any]]
     seconds: float
     label: str = ""
+    cpu_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +83,7 @@ class Evaluation:
             "summary": self.summary,
             "folds": self.folds,
             "seconds": round(self.seconds, 2),
+            "cpu_seconds": round(self.cpu_seconds, 2),
         }
 
 
@@ -279,12 +281,14 @@ class StudioSession:
             self._usable = decoded.dataset
         return self._usable, self._cache
 
-    def _cross_validate(self, config: TrainConfig, say: Say) -> tuple[CrossValidationResult, float]:
+    def _cross_validate(self, config: TrainConfig, say: Say) -> tuple[CrossValidationResult, float, float]:
+        """The cross-validation, its wall time and the process's CPU time during it (every thread:
+        on a shared machine the CPU time says what it costs, the wall time what it took)."""
         usable, cache = self.features(say)
         say(f"{self.folds}-fold cross-validation of {', '.join(config.blocks or ()) or 'no auxiliary heads'}")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = cross_validate(usable, config, self.folds, config.seed, cache=cache)
-        return result, time.perf_counter() - started
+        return result, time.perf_counter() - started, time.process_time() - cpu
 
     def default_blocks(self) -> tuple[tuple[str, ...], tuple[float, ...]]:
         """The shipped model's blocks and weights (the backbone's default blocks when the shipped
@@ -300,15 +304,15 @@ class StudioSession:
         """The shipped model's block set cross-validated on the same folds (computed once)."""
         if self.default is None:
             blocks, weights = self.default_blocks()
-            result, seconds = self._cross_validate(self.config(blocks, weights), say)
-            self.default = self._evaluation(0, blocks, weights, result, seconds, "shipped default")
+            result, seconds, cpu = self._cross_validate(self.config(blocks, weights), say)
+            self.default = self._evaluation(0, blocks, weights, result, (seconds, cpu), "shipped default")
         return self.default
 
     def evaluate(self, blocks: Sequence[str], weights: Sequence[float], say: Say = quiet) -> dict[str, Any]:
         """Cross-validate a block set as ``cv`` does (same folds, same seed) and add it to the history."""
         config = self.config(blocks, weights)
-        result, seconds = self._cross_validate(config, say)
-        row = self._evaluation(len(self.history) + 1, tuple(blocks), tuple(weights), result, seconds)
+        result, seconds, cpu = self._cross_validate(config, say)
+        row = self._evaluation(len(self.history) + 1, tuple(blocks), tuple(weights), result, (seconds, cpu))
         self.history.append(row)
         default = self.default_evaluation(say)
         return {"row": row.to_dict(), "default": default.to_dict()}
@@ -319,7 +323,7 @@ class StudioSession:
         blocks: tuple[str, ...],
         weights: tuple[float, ...],
         result: CrossValidationResult,
-        seconds: float,
+        times: tuple[float, float],
         label: str = "",
     ) -> Evaluation:
         folds = [
@@ -327,7 +331,7 @@ class StudioSession:
             | {name: fold.metrics[name] for name in HISTORY_METRICS if name in fold.metrics}
             for fold in result.folds
         ]
-        return Evaluation(number, blocks, weights, _summary(result), folds, seconds, label)
+        return Evaluation(number, blocks, weights, _summary(result), folds, times[0], label, times[1])
 
     def history_title(self) -> str:
         return (
