@@ -24,6 +24,9 @@ def studio(
         Path, typer.Option("--out", "-o", help="Folder for the checkpoints 'Train and save' writes.")
     ] = Path("sentilens-studio"),
     folds: FoldCountOpt = 5,
+    warm: Annotated[
+        bool, typer.Option(help="Read the features and cross-validate the shipped default's blocks at start.")
+    ] = True,
 ) -> None:
     """A local web page for the human loop: rank and look at the blocks, evaluate a block set in
     seconds (the same folds as cv), train and save it, try it on images; plus an HTTP API.
@@ -34,7 +37,7 @@ def studio(
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]warning:[/] listening on {host}: others on the network can reach it (token required)")
-    serve(data, subset.value, checkpoint, host, port, out, folds, say=_say)
+    serve(data, subset.value, checkpoint, host, port, out, folds, warm=warm, say=_say)
 
 
 def _say(line: str) -> None:

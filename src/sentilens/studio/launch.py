@@ -29,13 +29,14 @@ def serve(
     out: Path | None = None,
     folds: int = 5,
     token: str | None = None,
+    warm: bool = True,
     say: Callable[[str], None] = print,
 ) -> None:
     """Serve the studio on ``host:port`` (0: a free port) until interrupted.
 
     Block pictures and uploads live in a temporary folder removed on exit; "Train and save" writes
-    to ``out`` (default ``sentilens-studio/``).  The shipped default's cross-validation starts at
-    once, so that its figures are ready when the person first evaluates.
+    to ``out`` (default ``sentilens-studio/``).  With ``warm`` the shipped default's
+    cross-validation starts at once, so that its figures are ready when the person first evaluates.
     """
     token = token or secrets.token_urlsafe(24)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -49,7 +50,8 @@ def serve(
             data, subset, Path(work), out=out or Path("sentilens-studio"), checkpoint=checkpoint, folds=folds
         )
         app = create_app(session, token, cookie=f"sentilens_studio_{port}")
-        app.state.jobs.start("warmup", lambda progress: session.default_evaluation(progress).to_dict())
+        if warm:
+            app.state.jobs.start("warmup", lambda progress: session.default_evaluation(progress).to_dict())
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
         say(f"sentilens studio on {session.dataset.name} ({len(session.dataset)} images)")
         say(f"open {studio_url(host, port, token)}")
