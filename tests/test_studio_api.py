@@ -102,7 +102,10 @@ def test_the_token_in_the_url_sets_a_cookie_for_the_page(session: StudioSession)
 def test_openapi_documents_the_http_api(client: TestClient) -> None:
     schema = client.get("/openapi.json", headers=AUTH).json()
     assert {"/api/predict", "/api/explain", "/api/evaluate", "/api/train"} <= set(schema["paths"])
-    assert client.get("/docs", headers=AUTH).status_code == 200
+    docs = client.get("/docs", headers=AUTH)
+    assert docs.status_code == 200 and "openapi.json" in docs.text
+    assert not re.search(r'(src|href)="(https?:)?//', docs.text)  # FastAPI's own page would load a CDN
+    assert client.get("/redoc", headers=AUTH).status_code == 404
 
 
 def test_predict_answers_as_predict_jsonl(client: TestClient, data: Path) -> None:

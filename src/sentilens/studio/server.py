@@ -79,6 +79,8 @@ def create_app(session: StudioSession, token: str, cookie: str = TOKEN_COOKIE) -
             "fields of `sentilens predict -f jsonl`."
         ),
         version="1",
+        docs_url=None,  # FastAPI's pages load Swagger UI / ReDoc from a CDN; ours ships in the package
+        redoc_url=None,
     )
     jobs = JobRunner()
     blocks_drawn: dict[str, dict[str, Any]] = {}
@@ -122,6 +124,11 @@ def create_app(session: StudioSession, token: str, cookie: str = TOKEN_COOKIE) -
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(static_folder() / "index.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        """The HTTP API's documentation, rendered from ``/openapi.json`` by the page's own script."""
+        return FileResponse(static_folder() / "docs.html", headers={"Cache-Control": "no-store"})
 
     @app.get("/files/{relative:path}", include_in_schema=False)
     def work_file(relative: str) -> FileResponse:
