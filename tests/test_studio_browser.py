@@ -72,7 +72,7 @@ def test_tick_evaluate_train_and_try(studio_url: str, browser, few_images: Path,
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, 100, poll_frequency=0.2)
+    wait = WebDriverWait(browser, 300, poll_frequency=0.2)  # generous: the suite runs on shared machines
     browser.get(studio_url)
     wait.until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
     assert "images" in browser.find_element(By.ID, "dataset").text
