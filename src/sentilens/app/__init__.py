@@ -6,7 +6,8 @@ through the layers below, and writes its result files.
 workflow; ``explain``: explanations written as PNG and ``.npy``; ``inspect``: the block-choice
 report and ranking; ``evaluate``: cross-validation and the block experiments with their result
 files; ``scoring``: a trained model scored on a labelled set (``sentilens evaluate``);
-``train``: a checkpoint from a dataset; ``configs``: training configs from options.
+``train``: a checkpoint from a dataset; ``configs``: training configs from options;
+``studio``: the session behind ``sentilens studio`` (the human loop kept in memory).
 
 Names are imported on first use (:func:`sentilens.utils.lazy.lazy_face`): add one by importing it
 under ``if TYPE_CHECKING:`` and listing it in ``__all__``.
@@ -34,15 +35,19 @@ if TYPE_CHECKING:
     )
     from sentilens.app.inspect import (
         INSPECT_SETTINGS,
+        InspectionPlan,
         build_inspection,
+        inspect_block,
         model_and_weights,
         model_source,
+        plan_inspection,
         suggest_blocks,
     )
     from sentilens.app.predicting import predict_files, predict_inputs
     from sentilens.app.predictions import PredictionRun, output_format_for, write_predictions
     from sentilens.app.scoring import DecisionRule, Evaluation, evaluate_classifier, score_predictions
     from sentilens.app.shipped import DEFAULT_MODEL_FILE
+    from sentilens.app.studio import MODEL_CHOICES, StudioSession, Trial, history_csv, history_markdown
     from sentilens.app.train import train_checkpoint
 
 __all__ = [
@@ -57,6 +62,14 @@ __all__ = [
     "ExperimentKind",
     "INSPECT_SETTINGS",
     "INSPECT_STEPS",
+    "InspectionPlan",
+    "MODEL_CHOICES",
+    "StudioSession",
+    "Trial",
+    "history_csv",
+    "history_markdown",
+    "inspect_block",
+    "plan_inspection",
     "OutputFormat",
     "Written",
     "analyse",

@@ -154,6 +154,114 @@ def _block_section(
     return BlockSection(block, cards, contrast)
 
 
+@dataclass
+class InspectionPlan:
+    """What every block's pictures share: the probe images and their features, the ranking, and
+    the shown images with their block maps (:func:`plan_inspection`); :func:`inspect_block` draws
+    one block from it, so a page can draw blocks one at a time, on demand."""
+
+    backbone: Backbone
+    weights: str
+    class_names: tuple[str, ...]
+    probe: LabelledImages
+    features: BlockFeatures
+    ranking: Ranking
+    shown: torch.Tensor
+    shown_paths: list[Path]
+    shown_labels: list[int]
+    held_out: np.ndarray
+    maps: dict[str, torch.Tensor]
+    rendering: GroupRendering
+    settings: AscentSettings
+    seed: int
+    cache_dir: str | Path | None
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_inspection(
+    model: SentimentModel,
+    weights: str,
+    dataset: LabelledImages,
+    per_class: int = 6,
+    probe_images: int | None = 200,
+    settings: AscentSettings | None = None,
+    cache_dir: str | Path | None = None,
+    k: int = 3,
+    n_splits: int = 5,
+    seed: int = 0,
+    rendering: GroupRendering | str = GroupRendering.specific,
+    say: Say = quiet,
+) -> InspectionPlan:
+    """Rank every block of ``model``'s backbone and prepare the shown images (arguments as
+    :func:`build_inspection`'s)."""
+    began = time.perf_counter()
+    dataset.require_all_classes()
+    rendering = GroupRendering(rendering)
+    backbone = model.eval().backbone
+    blocks = backbone.block_names
+    settings = settings or INSPECT_SETTINGS
+    check_ascent_size(backbone, settings, blocks)
+    probe, features, skipped = evidence_features(backbone, stratified_subset(dataset, probe_images, seed), say=say)
+    notes = [f"skipped {failure.reason}" for failure in skipped]
+    ranking = rank_blocks(backbone, weights, probe, features, k=k, n_splits=n_splits, seed=seed)
+    say(f"evidence for {len(blocks)} blocks from {len(probe)} probe images ({time.perf_counter() - began:.0f} s)")
+    sample = per_class_sample(dataset, per_class, seed)
+    indices = [i for label in sorted(sample) for i in sample[label]]
+    shown_paths = [dataset.paths[i] for i in indices]
+    shown = to_unit_range(torch.stack([load_view(p, backbone.input_size) for p in shown_paths]))
+    held_out = np.asarray([p not in set(shown_paths) for p in probe.paths])
+    return InspectionPlan(
+        backbone,
+        weights,
+        tuple(dataset.class_names),
+        probe,
+        features,
+        ranking,
+        shown,
+        shown_paths,
+        [dataset.labels[i] for i in indices],
+        held_out,
+        _block_maps(backbone, shown, blocks),
+        rendering,
+        settings,
+        seed,
+        cache_dir,
+        notes,
+    )
+
+
+def inspect_block(plan: InspectionPlan, block: str, folder: Path) -> tuple[BlockSection, GroupsResult]:
+    """The pictures of one block (PNGs under ``folder/block``) and its neuron groups."""
+    plan.backbone.check_blocks([block])
+    groups = _block_groups(
+        plan.backbone,
+        block,
+        plan.shown,
+        plan.maps[block],
+        plan.probe,
+        plan.features,
+        plan.class_names,
+        plan.rendering,
+        plan.settings,
+        plan.seed,
+        plan.cache_dir,
+    )
+    section = _block_section(
+        block,
+        plan.shown,
+        plan.maps[block],
+        groups,
+        plan.shown_labels,
+        [p.name for p in plan.shown_paths],
+        plan.probe,
+        plan.features,
+        plan.held_out,
+        plan.class_names,
+        folder,
+    )
+    return section, groups
+
+
 def build_inspection(
     model: SentimentModel,
     weights: str,
@@ -187,66 +295,31 @@ def build_inspection(
         rendering: ``specific`` (default) or ``paper`` (eq. 5).
         say: receives one line per block as it is done.
     """
-    began = time.perf_counter()
-    dataset.require_all_classes()
     rendering = GroupRendering(rendering)
-    backbone = model.eval().backbone
-    blocks = backbone.block_names
-    settings = settings or INSPECT_SETTINGS
-    check_ascent_size(backbone, settings, blocks)
+    check_ascent_size(model.backbone, settings or INSPECT_SETTINGS, model.backbone.block_names)
     out = Path(out)
     folder = out / "blocks"
     folder.mkdir(parents=True, exist_ok=True)
-    probe, features, skipped = evidence_features(backbone, stratified_subset(dataset, probe_images, seed), say=say)
-    notes = [f"skipped {failure.reason}" for failure in skipped]
-    ranking = rank_blocks(backbone, weights, probe, features, k=k, n_splits=n_splits, seed=seed)
-    say(f"evidence for {len(blocks)} blocks from {len(probe)} probe images ({time.perf_counter() - began:.0f} s)")
-    sample = per_class_sample(dataset, per_class, seed)
-    indices = [i for label in sorted(sample) for i in sample[label]]
-    shown_paths = [dataset.paths[i] for i in indices]
-    shown = to_unit_range(torch.stack([load_view(p, backbone.input_size) for p in shown_paths]))
-    held_out = np.asarray([p not in set(shown_paths) for p in probe.paths])
-    maps = _block_maps(backbone, shown, blocks)
+    plan = plan_inspection(
+        model, weights, dataset, per_class, probe_images, settings, cache_dir, k, n_splits, seed, rendering, say
+    )
+    blocks = plan.backbone.block_names
     sections, all_groups = [], []
     for position, block in enumerate(blocks, start=1):
         started = time.perf_counter()
-        groups = _block_groups(
-            backbone,
-            block,
-            shown,
-            maps[block],
-            probe,
-            features,
-            dataset.class_names,
-            rendering,
-            settings,
-            seed,
-            cache_dir,
-        )
+        section, groups = inspect_block(plan, block, folder)
         all_groups += groups.groups
-        sections.append(
-            _block_section(
-                block,
-                shown,
-                maps[block],
-                groups,
-                [dataset.labels[i] for i in indices],
-                [p.name for p in shown_paths],
-                probe,
-                features,
-                held_out,
-                dataset.class_names,
-                folder,
-            )
-        )
+        sections.append(section)
         say(f"block {block} ({position}/{len(blocks)}): pictures in {time.perf_counter() - started:.0f} s")
+    notes = list(plan.notes)
     note = convergence_note(all_groups)
     notes += [note] if note else []
     legend = LEGEND if rendering == GroupRendering.specific else PAPER_LEGEND
-    index = write_report(out, ranking, sections, source=source or f"{backbone.name} ({weights})", legend=legend)
+    source = source or f"{plan.backbone.name} ({weights})"
+    index = write_report(out, plan.ranking, sections, source=source, legend=legend)
     files = [index, *(p for s in sections for c in s.cards for p in (c.where, c.group, c.probe))]
     files += [p for s in sections for _, p in s.contrast]
-    return Inspection(index, ranking, files, notes)
+    return Inspection(index, plan.ranking, files, notes)
 
 
 def model_and_weights(checkpoint: Path | None, backbone: str, weights: str, out: Path) -> tuple[SentimentModel, str]:

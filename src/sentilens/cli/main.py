@@ -12,6 +12,7 @@ from sentilens.cli.evaluate import evaluate
 from sentilens.cli.explain import explain_app
 from sentilens.cli.inspect import inspect_command, suggest_blocks_command
 from sentilens.cli.predict import backbones, demo, predict
+from sentilens.cli.studio import studio
 from sentilens.cli.training import cv, experiment_app, train
 from sentilens.utils import VERBOSE_ENV, quiet_libraries
 
@@ -64,6 +65,7 @@ app.command("inspect")(inspect_command)
 app.command("suggest-blocks")(suggest_blocks_command)
 app.command("suggest-layers", hidden=True, help="Older name of suggest-blocks.")(suggest_blocks_command)
 app.command()(backbones)
+app.command()(studio)
 
 
 def main() -> None:
