@@ -17,7 +17,9 @@ from sentilens.explain import (
     cam_maps,
     faithfulness,
     grad_cam,
+    gradcam_maps,
     ranks,
+    sanity_check,
     score_line,
 )
 
@@ -110,3 +112,16 @@ def test_cam_explainer_measures_a_real_map_against_baselines() -> None:
     assert [image["name"] for image in record["per_image"]] == ["0", "1"]
     assert set(record["summary"]["road"]["gradcam++ b"]) == {"road-morf", "road-lerf"}
     assert set(record["per_image"][0]["deletion"]) == {"gradcam++ b", *[b.value for b in Baseline]}
+
+
+def test_sanity_maps_change_under_randomisation_and_not_under_a_no_op() -> None:
+    model = tiny_model(seed=5)
+    images = torch.rand((3, 3, 32, 32), generator=torch.Generator().manual_seed(6))
+    before = [p.detach().clone() for p in model.parameters()]
+    report = sanity_check(model, images, gradcam_maps("b"), depth=2)
+    assert [s.randomised for s in report.steps] == ["no-op", "heads", "c", "b"]
+    assert report.step("no-op").rank_correlation == [1.0] * 3 and report.step("no-op").ssim == pytest.approx([1.0] * 3)
+    for step in report.steps[1:]:
+        assert np.median(step.rank_correlation) < 0.9 and np.median(step.ssim) < 0.9
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the model itself untouched
+    assert set(report.to_dict()["steps"][1]) >= {"median_rank_correlation", "median_ssim"}

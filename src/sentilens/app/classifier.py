@@ -175,13 +175,16 @@ class SentimentClassifier:
         """``settings`` with the views they leave to the model set to the model's own (its config's)."""
         return settings.with_views(self.config.predict_views)
 
-    def explain(self, image: str | Path, block: str | None = None, target: int | None = None) -> Explanation:
-        """Grad-CAM of the fused prediction (or of class ``target``) at ``block`` (default: last block)."""
-        from sentilens.explain import grad_cam
+    def explain(
+        self, image: str | Path, block: str | None = None, target: int | None = None, method: str | None = None
+    ) -> Explanation:
+        """Grad-CAM (or another CAM ``method``, default the most faithful one by the benchmark) of the
+        fused prediction (or of class ``target``) at ``block`` (default: last block)."""
+        from sentilens.explain import DEFAULT_CAM_METHOD, grad_cam
 
         block = block or self.model.backbone.block_names[-1]
         view = load_view(image, self.model.backbone.input_size)
-        result = grad_cam(self.model, to_unit_range(view[None]), block, target)
+        result = grad_cam(self.model, to_unit_range(view[None]), block, target, method or DEFAULT_CAM_METHOD)
         chosen = int(result.targets[0])
         return Explanation(
             path=Path(image),

@@ -6,12 +6,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from sentilens.app.classifier import SentimentClassifier
 from sentilens.app.predictions import write_tables
 from sentilens.data import load_view, to_unit_range
-from sentilens.explain import DEFAULT_GROUP_BLOCK, AscentSettings, ContrastSource, GroupRendering, explain_groups
+from sentilens.explain import (
+    DEFAULT_CAM_METHOD,
+    DEFAULT_GROUP_BLOCK,
+    DEFAULT_STEPS,
+    AscentSettings,
+    Baseline,
+    CamMethod,
+    ContrastSource,
+    Explainer,
+    GroupRendering,
+    cam_explainer,
+    explain_groups,
+    faithfulness,
+    score_line,
+)
 from sentilens.reports import Contrast, SummaryRow, heat_overlay, write_summary
 from sentilens.runtime import Prediction, RunSettings, Skipped
 from sentilens.utils import Say, quiet
@@ -19,6 +34,14 @@ from sentilens.utils import Say, quiet
 #: Pictures of the neuron-group column: a small canvas, so that a first run takes a minute or two
 #: on two cores and later runs read them from the picture cache.
 GROUP_SETTINGS = AscentSettings(mode="regularised", size=64, steps=32)
+
+#: What the faithfulness benchmark measured for the default map (BENCHMARKS.md, "Faithfulness of
+#: the maps"), said on the page beside each image's own scores.
+FAITHFULNESS_SUMMARY = (
+    "Scores under each map: area under the verdict's probability as the map's most relevant pixels are "
+    "blurred away (deletion, lower is more faithful) or revealed on a blurred copy (insertion, higher is "
+    "more faithful), against a random order of the map's own cells."
+)
 
 
 @dataclass
@@ -42,10 +65,13 @@ def analyse(
     rendering: GroupRendering | str = GroupRendering.specific,
     run: RunSettings = RunSettings(),
     say: Say = quiet,
+    method: CamMethod | str = DEFAULT_CAM_METHOD,
+    faithfulness_steps: int = DEFAULT_STEPS,
 ) -> WorkflowResult:
-    """Predict (on the runtime ``run`` chooses), explain (Grad-CAM at ``cam_block``; the r = 1 neuron
-    group at ``group_block``: where it fires and its picture; the class contrast of the reference
-    profile) and report."""
+    """Predict (on the runtime ``run`` chooses), explain (Grad-CAM, or ``method``, at ``cam_block``;
+    the r = 1 neuron group at ``group_block``: where it fires and its picture; the class contrast of
+    the reference profile) and report.  Each map's deletion and insertion AUC (``faithfulness_steps``
+    portions; 0 leaves them out) stands beside it, against a random order of its cells."""
     backbone = classifier.model.backbone
     backbone.check_blocks([group_block])
     rendering = GroupRendering(rendering)
@@ -56,9 +82,12 @@ def analyse(
     groups = explain_groups(
         backbone, views, group_block, rendering=rendering, settings=settings, contrast=ContrastSource.reference
     )
+    explanations = [classifier.explain(p.path, cam_block, method=str(method)) for p in predictions]
+    scores = _score_lines(classifier, views, [e.cam for e in explanations], cam_block, faithfulness_steps, say)
     rows = []
-    for prediction, view, where, pictures in zip(predictions, views, groups.where, groups.pictures):
-        explanation = classifier.explain(prediction.path, cam_block)
+    for explanation, score, prediction, view, where, pictures in zip(
+        explanations, scores, predictions, views, groups.where, groups.pictures
+    ):
         rows.append(
             SummaryRow(
                 name=prediction.path.name,
@@ -68,6 +97,7 @@ def analyse(
                 gradcam=explanation.overlay(),
                 where=heat_overlay(view, where[0]),
                 group=pictures[0].numpy(),
+                gradcam_score=score,
             )
         )
     csv_path, jsonl_path = write_tables(predictions, out, skipped)
@@ -81,7 +111,7 @@ def analyse(
         f"{', '.join(classifier.blocks) or 'no blocks'}; probabilities fuse every head. Grad-CAM shows where the "
         f"block {cam_block} supports the predicted label. At block {group_block}, each image's rank-1 neuron group "
         f"(NMF, eq. 4): where it fires (U, bright = where it fires most) and what it responds to ({what}). "
-        f"Reference profile: {groups.reference.source}."
+        f"Reference profile: {groups.reference.source}." + (f" {FAITHFULNESS_SUMMARY}" if faithfulness_steps else "")
     )
     contrast = None
     if groups.contrast_labels:
@@ -94,3 +124,22 @@ def analyse(
         rows, out, cam_block, group_block, note, contrast, stretch_groups=rendering == GroupRendering.paper
     )
     return WorkflowResult(predictions, skipped, page, csv_path, jsonl_path)
+
+
+def _score_lines(
+    classifier: SentimentClassifier,
+    views: torch.Tensor,
+    cams: list[np.ndarray],
+    block: str,
+    steps: int,
+    say: Say,
+) -> list[str]:
+    """Each map's "deletion ... / insertion ... (random cells ... / ...)" line, or empty lines."""
+    if not steps or not cams:
+        return [""] * len(cams)
+    say(f"measuring the faithfulness of {len(cams)} maps ({steps} steps each)")
+    shown = np.stack(cams)
+    grid = cam_explainer(classifier.model, block).grid
+    explainer = Explainer("map", lambda _images: shown, grid)
+    report = faithfulness(classifier.model, views, [explainer], steps=steps, baselines=[Baseline.random_cells])
+    return [score_line(image, "map") for image in report.images]

@@ -17,8 +17,10 @@ import torch.nn.functional as F
 from sentilens.app.groups import write_reference
 from sentilens.data import LabelledImages, expand_inputs, load_view, to_unit_range
 from sentilens.explain import (
+    DEFAULT_CAM_METHOD,
     STRONGEST_K,
     AscentSettings,
+    CamMethod,
     ChannelPictureCache,
     ChannelPictures,
     ContrastSource,
@@ -62,9 +64,11 @@ def run_gradcam(
     out: str | Path,
     target: int | None = None,
     batch_size: int = 8,
+    method: CamMethod | str = DEFAULT_CAM_METHOD,
 ) -> Written:
     """Grad-CAM overlays (``<stem>-gradcam-<block>-<class>.png``) and maps (``.npy``) for files and
-    folders; ``block`` None means the backbone's last block."""
+    folders; ``block`` None means the backbone's last block; ``method`` another CAM method
+    (``<stem>-<method>-<block>-<class>``)."""
     block = block or model.backbone.block_names[-1]
     model.backbone.check_blocks([block])
     if target is not None:
@@ -76,11 +80,11 @@ def run_gradcam(
     for start in range(0, len(paths), batch_size):
         chunk = paths[start : start + batch_size]
         images = _images(chunk, model.backbone.input_size)
-        result = grad_cam(model, images, block, target)
+        result = grad_cam(model, images, block, target, method)
         for path, image, cam, chosen, probabilities in zip(
             chunk, images, result.maps, result.targets, result.probabilities
         ):
-            stem = out / f"{Path(path).stem}-gradcam-{block}-{class_names[chosen]}"
+            stem = out / f"{Path(path).stem}-{CamMethod(method).value}-{block}-{class_names[chosen]}"
             np.save(stem.with_suffix(".npy"), cam)
             title = f"{block}: {class_names[chosen]} (p = {probabilities[chosen]:.2f})"
             written.files.append(save_gradcam(stem.with_suffix(".png"), image, cam, title))

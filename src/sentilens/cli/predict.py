@@ -27,7 +27,7 @@ from sentilens.cli.options import (
     run_settings,
 )
 from sentilens.data import OnError, expand_inputs, sample_images
-from sentilens.explain import GroupRendering
+from sentilens.explain import DEFAULT_CAM_METHOD, DEFAULT_STEPS, CamMethod, GroupRendering
 from sentilens.models import available_backbones, backbone_spec
 from sentilens.runtime import Precision, RunSettings, Runtime
 
@@ -145,6 +145,14 @@ def demo(
     precision: PrecisionOpt = Precision.auto,
     views: ViewsOpt = None,
     rendering: GroupRenderingOpt = GroupRendering.specific,
+    method: Annotated[
+        CamMethod,
+        typer.Option("--method", help="CAM method of the map (default: the most faithful, see BENCHMARKS.md)."),
+    ] = DEFAULT_CAM_METHOD,
+    faithfulness_steps: Annotated[
+        int,
+        typer.Option(help="Deletion/insertion steps of the score under each map (0: no scores; faster)."),
+    ] = DEFAULT_STEPS,
 ) -> None:
     """The analyst workflow: classify, explain, and write a predictions table and a one-page HTML summary."""
     images = expand_inputs(inputs) if inputs else sample_images()
@@ -152,7 +160,15 @@ def demo(
         fail("no image files found in the given inputs")
     run = run_settings(runtime, precision, views)
     result = analyse(
-        load(checkpoint), images, out, group_block=group_block, rendering=rendering, run=run, say=console.print
+        load(checkpoint),
+        images,
+        out,
+        group_block=group_block,
+        rendering=rendering,
+        run=run,
+        say=console.print,
+        method=method,
+        faithfulness_steps=faithfulness_steps,
     )
     table = Table("file", "label", "probability")
     for prediction in result.predictions:

@@ -52,6 +52,7 @@ from sentilens.explain.gradcam import (
     grad_cam,
 )
 from sentilens.explain.groups import *  # noqa: F403  (the neuron-group API, listed in groups.__all__)
+from sentilens.explain.sanity import ModelMaps, SanityReport, SanityStep, gradcam_maps, sanity_check
 from sentilens.explain.spatial import STRONGEST_K, SpatialRendering, image_activation, spatial_cells, tile
 from sentilens.explain.splice import SpliceLayout, SpliceResult, matching_share, splice, spliced_test
 
@@ -68,7 +69,12 @@ __all__ = [
     "ImageFaithfulness",
     "Interval",
     "MapFunction",
+    "ModelMaps",
+    "SanityReport",
+    "SanityStep",
     "bootstrap",
+    "gradcam_maps",
+    "sanity_check",
     "cam_explainer",
     "cam_maps",
     "faithfulness",

@@ -310,15 +310,14 @@ class FaithfulnessReport:
         orders: dict[str, Any] = {}
         for order in [*self.explainers, *self.baselines]:
             orders[order] = {
-                kind: bootstrap(self.values(kind, order), seed=self.seed).to_dict() for kind in ("deletion", "insertion")
+                kind: bootstrap(self.values(kind, order), seed=self.seed).to_dict()
+                for kind in ("deletion", "insertion")
             }
         ratios: dict[str, Any] = {}
         for explainer in self.explainers:
             ratios[explainer] = {
                 baseline: {
-                    kind: bootstrap(
-                        self.values(kind, explainer), self.values(kind, baseline), seed=self.seed
-                    ).to_dict()
+                    kind: bootstrap(self.values(kind, explainer), self.values(kind, baseline), seed=self.seed).to_dict()
                     for kind in ("deletion", "insertion")
                 }
                 for baseline in self.baselines

@@ -166,7 +166,9 @@ def cam_maps(
     inputs = images01.detach().to(device).requires_grad_(True)
     layers = [model.backbone.stages[block] for block in blocks]
     with GradCAM(model=wrapper, target_layers=layers) as recorder:
-        recorder(input_tensor=inputs, targets=None if target is None else [ClassifierOutputTarget(target)] * len(inputs))
+        recorder(
+            input_tensor=inputs, targets=None if target is None else [ClassifierOutputTarget(target)] * len(inputs)
+        )
         log_probabilities = recorder.outputs.detach().cpu()
         activations = [a.cpu().numpy() for a in recorder.activations_and_grads.activations]
         gradients = [g.cpu().numpy() for g in recorder.activations_and_grads.gradients]
