@@ -47,8 +47,8 @@ from sentilens.explain import (
     Fill,
     bootstrap,
     cam_maps,
-    faithfulness,
     gradcam_maps,
+    measure_faithfulness,
     sanity_check,
 )
 from sentilens.explain.faithfulness import road_scores
@@ -150,7 +150,9 @@ def measure(
         cams = cached_cams(model, images, names, blocks, fold, "fold-model-v1")
         grid = grids(model, blocks[-1:])[blocks[-1]]
         explainers = [Explainer(f"{m.value} {b}", cached(cams[m, b]), grid) for b in blocks for m in methods]
-        reports.append(faithfulness(model, images, explainers, names, baselines, fill, steps, False, seed + fold))
+        reports.append(
+            measure_faithfulness(model, images, explainers, names, baselines, fill, steps, False, seed + fold)
+        )
         if road:
             first = explainers[0]
             targets = [image.target for image in reports[-1].images[:road]]

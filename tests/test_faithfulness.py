@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
+from typer.testing import CliRunner
 
 from sentilens.explain import (
     ONE_PASS_METHODS,
@@ -15,9 +19,9 @@ from sentilens.explain import (
     bootstrap,
     cam_explainer,
     cam_maps,
-    faithfulness,
     grad_cam,
     gradcam_maps,
+    measure_faithfulness,
     ranks,
     sanity_check,
     score_line,
@@ -52,7 +56,7 @@ def evidence(images: torch.Tensor) -> np.ndarray:
 
 
 def test_the_model_s_own_evidence_beats_every_blind_order() -> None:
-    report = faithfulness(
+    report = measure_faithfulness(
         RegionModel(), quadrant_images(4), [Explainer("evidence", evidence, (2, 2))], fill=Fill.mean, steps=8
     )
     assert report.baselines == [b.value for b in Baseline]
@@ -69,7 +73,7 @@ def test_the_model_s_own_evidence_beats_every_blind_order() -> None:
 
 def test_an_inverted_map_is_worse_than_random() -> None:
     images = quadrant_images(3)
-    report = faithfulness(
+    report = measure_faithfulness(
         RegionModel(), images, [Explainer("inverted", lambda x: 1 - evidence(x), (2, 2))], fill=Fill.mean, steps=8
     )
     assert report.values("deletion", "inverted").mean() > report.values("deletion", "random-pixels").mean()
@@ -107,7 +111,7 @@ def test_cam_explainer_measures_a_real_map_against_baselines() -> None:
     images = torch.rand((2, 3, 32, 32), generator=torch.Generator().manual_seed(2))
     explainer = cam_explainer(model, "b", "gradcam++")
     assert explainer.name == "gradcam++ b" and explainer.grid == (8, 8)
-    report = faithfulness(model, images, [explainer], steps=4, road=True)
+    report = measure_faithfulness(model, images, [explainer], steps=4, road=True)
     record = report.to_dict()
     assert [image["name"] for image in record["per_image"]] == ["0", "1"]
     assert set(record["summary"]["road"]["gradcam++ b"]) == {"road-morf", "road-lerf"}
@@ -125,3 +129,45 @@ def test_sanity_maps_change_under_randomisation_and_not_under_a_no_op() -> None:
         assert np.median(step.rank_correlation) < 0.9 and np.median(step.ssim) < 0.9
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the model itself untouched
     assert set(report.to_dict()["steps"][1]) >= {"median_rank_correlation", "median_ssim"}
+
+
+def test_commands_write_scores_and_provenance(class_folder: Path, tmp_path: Path) -> None:
+    from sentilens.cli import app
+
+    small = ["--backbone", "googlenet", "--weights", "none", "--limit", "2", "--out", str(tmp_path)]
+    result = CliRunner().invoke(
+        app,
+        ["explain", "faithfulness", str(class_folder), *small, "--steps", "2", "--block", "5b", "--method", "xgradcam"],
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "faithfulness.json").read_text())
+    assert {"command", "cpu", "data", "date"} <= set(record) and len(record["images"]) == 2
+    assert record["fill_blur"]["explainers"] == ["xgradcam 5b"] and "xgradcam 5b (blur fill): deletion" in result.output
+    result = CliRunner().invoke(app, ["explain", "sanity", str(class_folder), *small, "--block", "5b", "--depth", "1"])
+    assert result.exit_code == 0, result.output
+    steps = json.loads((tmp_path / "sanity.json").read_text())["sanity"]["steps"]
+    assert [s["randomised"] for s in steps] == ["no-op", "heads", "5b"]
+    assert steps[0]["median_rank_correlation"] == 1.0
+
+
+@pytest.mark.slow
+def test_the_shipped_model_s_curves_start_and_end_at_its_verdict(twitter_root: Path) -> None:
+    import sentilens
+    from sentilens.data import load_twitter, load_view, to_unit_range
+    from sentilens.explain.faithfulness import perturbation_curves
+
+    classifier = sentilens.load()
+    model = classifier.model
+    path = load_twitter(twitter_root, "five").paths[0]
+    image = to_unit_range(load_view(path, model.backbone.input_size))
+    explainer = cam_explainer(model, "7c")
+    assert explainer.grid == (8, 8)
+    verdict = model.predict_proba(image[None])[0]
+    target = int(verdict.argmax())
+    orders = {"map": explainer.maps(image[None])[0], "centre": -np.hypot(*np.indices((299, 299)) - 149.0)}
+    curves = perturbation_curves(model, image, target, orders, steps=3)
+    for name in orders:
+        assert curves.deletion[name][0] == pytest.approx(float(verdict[target]), abs=1e-5)
+        assert curves.insertion[name][-1] == pytest.approx(float(verdict[target]), abs=1e-5)
+        assert curves.deletion[name][-1] == curves.insertion[name][0]  # the fully blurred image
+    assert not np.allclose(curves.deletion["map"], curves.deletion["centre"])

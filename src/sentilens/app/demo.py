@@ -24,7 +24,7 @@ from sentilens.explain import (
     GroupRendering,
     cam_explainer,
     explain_groups,
-    faithfulness,
+    measure_faithfulness,
     score_line,
 )
 from sentilens.reports import Contrast, SummaryRow, heat_overlay, write_summary
@@ -141,5 +141,5 @@ def _score_lines(
     shown = np.stack(cams)
     grid = cam_explainer(classifier.model, block).grid
     explainer = Explainer("map", lambda _images: shown, grid)
-    report = faithfulness(classifier.model, views, [explainer], steps=steps, baselines=[Baseline.random_cells])
+    report = measure_faithfulness(classifier.model, views, [explainer], steps=steps, baselines=[Baseline.random_cells])
     return [score_line(image, "map") for image in report.images]

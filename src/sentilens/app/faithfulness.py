@@ -26,8 +26,8 @@ from sentilens.explain import (
     CamMethod,
     Fill,
     cam_explainer,
-    faithfulness,
     gradcam_maps,
+    measure_faithfulness,
     sanity_check,
 )
 from sentilens.models import SentimentModel
@@ -87,7 +87,7 @@ def run_faithfulness(
     )
     written = Written()
     for fill in fills:
-        report = faithfulness(
+        report = measure_faithfulness(
             model, images, explainers, [p.name for p in paths], tuple(Baseline), fill, steps, road, seed
         )
         record[f"fill_{Fill(fill).value}"] = report.to_dict()

@@ -36,7 +36,7 @@ from sentilens.explain.faithfulness import (
     Interval,
     MapFunction,
     bootstrap,
-    faithfulness,
+    measure_faithfulness,
     ranks,
     score_line,
 )
@@ -77,7 +77,7 @@ __all__ = [
     "sanity_check",
     "cam_explainer",
     "cam_maps",
-    "faithfulness",
+    "measure_faithfulness",
     "ranks",
     "score_line",
     "check_class_index",

@@ -101,7 +101,8 @@ def filled(images: torch.Tensor, fill: Fill | str, sigma: float = BLUR_SIGMA) ->
         return images.mean(dim=(2, 3), keepdim=True).expand_as(images).clone()
     scaled = max(sigma * images.shape[-1] / 299.0, 0.5)
     kernel = 2 * int(3 * scaled) + 1
-    return TF.gaussian_blur(images, [kernel, kernel], [scaled, scaled])
+    blurred: torch.Tensor = TF.gaussian_blur(images, [kernel, kernel], [scaled, scaled])
+    return blurred
 
 
 def ranks(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -124,7 +125,8 @@ def distance_from_centre(shape: tuple[int, int]) -> np.ndarray:
     """Euclidean distance of each pixel from the image centre, in pixels."""
     rows = np.arange(shape[0]) - (shape[0] - 1) / 2
     columns = np.arange(shape[1]) - (shape[1] - 1) / 2
-    return np.hypot(rows[:, None], columns[None, :])
+    distance: np.ndarray = np.hypot(rows[:, None], columns[None, :])
+    return distance
 
 
 def baseline_scores(
@@ -343,7 +345,7 @@ class FaithfulnessReport:
         }
 
 
-def faithfulness(
+def measure_faithfulness(
     model: Verdict,
     images: torch.Tensor,
     explainers: Sequence[Explainer],
@@ -399,7 +401,7 @@ def faithfulness(
         )
     if road:
         for name, explainer_maps in maps.items():
-            scores = road_scores(model, images, explainer_maps, classes)
+            scores = road_scores(model, images, explainer_maps, [int(c) for c in classes])
             for result, morf, lerf in zip(results, scores["road-morf"], scores["road-lerf"]):
                 result.road[name] = {"road-morf": float(morf), "road-lerf": float(lerf)}
     return FaithfulnessReport(results, list(maps), [b.value for b in chosen], fill.value, steps, seed)

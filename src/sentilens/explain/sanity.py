@@ -58,7 +58,7 @@ def rank_correlation(first: np.ndarray, second: np.ndarray) -> float:
 
 def ssim(first: np.ndarray, second: np.ndarray) -> float:
     """Structural similarity of two maps in [0, 1]."""
-    return float(structural_similarity(first.astype(np.float64), second.astype(np.float64), data_range=1.0))
+    return float(structural_similarity(first.astype(np.float64), second.astype(np.float64), data_range=1.0))  # type: ignore[no-untyped-call]
 
 
 @dataclass
