@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,7 +53,7 @@ from sentilens.explain import (
     sanity_check,
 )
 from sentilens.explain.faithfulness import road_scores
-from sentilens.models import SentimentModel, read_payload
+from sentilens.models import SentimentModel, build_model, read_payload
 from sentilens.training import TrainConfig, prepare_cache
 from sentilens.utils.cache import cache_root
 
@@ -60,16 +61,28 @@ BLOCKS = ("6c", "6d", "6e", "7a", "7b", "7c")
 
 
 def fold_models(dataset: Any, folds: Sequence[Any], config: TrainConfig, seed: int) -> list[SentimentModel]:
-    """One model per fold, trained on the other folds (as cross-validation trains it)."""
-    cache = prepare_cache(dataset, config)
+    """One model per fold, trained on the other folds (as cross-validation trains it); kept in the
+    cache (keyed by config, seed and fold indices) so that a rerun does not train them again."""
     labels = np.asarray(dataset.labels)
+    frozen = None
     models = []
     for fold in folds:
-        model, probabilities = train_and_predict(
-            cache, config, fold.train, fold.test, labels, seed + fold.number, f"fold {fold.number}"
-        )
-        accuracy = float((probabilities.argmax(1) == labels[list(fold.test)]).mean())
-        print(f"fold {fold.number}: held-out accuracy {accuracy:.3f}", flush=True)
+        identity = f"{config.to_dict()}|{seed}|{fold.number}|{fold.train}|{fold.test}|{dataset.paths}"
+        path = cache_root("faithfulness") / f"fold-model-{hashlib.sha256(identity.encode()).hexdigest()[:24]}.pt"
+        model = build_model(config.architecture)
+        if path.is_file():
+            model.load_state_dict(torch.load(path, weights_only=True))
+            print(f"fold {fold.number}: model from {path.name}", flush=True)
+        else:
+            frozen = frozen or prepare_cache(dataset, config)
+            model, probabilities = train_and_predict(
+                frozen, config, fold.train, fold.test, labels, seed + fold.number, f"fold {fold.number}"
+            )
+            accuracy = float((probabilities.argmax(1) == labels[list(fold.test)]).mean())
+            print(f"fold {fold.number}: held-out accuracy {accuracy:.3f}", flush=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), path.with_suffix(".tmp"))
+            path.with_suffix(".tmp").replace(path)
         models.append(model.eval())
     return models
 
@@ -113,6 +126,14 @@ def grids(model: SentimentModel, blocks: Sequence[str]) -> dict[str, tuple[int, 
     with torch.no_grad():
         out = model.backbone(torch.zeros((1, 3, side, side)), blocks=tuple(blocks)).blocks
     return {b: (int(out[b].shape[-2]), int(out[b].shape[-1])) for b in blocks}
+
+
+def save_partial(tag: str, record: dict[str, Any]) -> None:
+    """The parts measured so far, in the cache (a long run that stops later keeps them)."""
+    path = cache_root("faithfulness") / f"{tag}-partial.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    print(f"parts so far: {path}", flush=True)
 
 
 def cached(maps: np.ndarray) -> Any:
@@ -193,6 +214,8 @@ def main() -> None:
     parser.add_argument("--default", default=None, help="'method block' measured in part 2 (default: part 1's best)")
     parser.add_argument("--default-images", type=int, default=200)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--fills", nargs="+", default=["blur", "mean"], choices=[f.value for f in Fill])
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--road-images", type=int, default=20)
     parser.add_argument("--sanity-images", type=int, default=30)
     parser.add_argument("--sanity-depth", type=int, default=3, help="blocks randomised below the heads")
@@ -203,6 +226,8 @@ def main() -> None:
         args.compare_images, args.compare_steps, args.default_images, args.steps = 2, 3, 2, 3
         args.road_images, args.sanity_images, args.sanity_depth = 1, 1, 1
         args.methods, args.blocks = ["gradcam", "gradcam++"], ["7a", "7c"]
+    if args.threads:
+        torch.set_num_threads(args.threads)
     began = time.perf_counter()
     dataset = load_twitter(args.data, args.subset)
     config = TrainConfig.from_dict(read_payload(default_model_path())["config"])
@@ -246,10 +271,11 @@ def main() -> None:
         "report": compare.to_dict(),
     }
     print(f"most faithful: {ranking[0]}; measured in part 2: {best}", flush=True)
+    save_partial(args.tag, record)
 
     method, block = best.split(" ")
     parts = {}
-    for fill in (Fill.blur, Fill.mean):
+    for fill in map(Fill, args.fills):
         report = measure(
             models,
             default_picks,
@@ -285,6 +311,7 @@ def main() -> None:
     }
     if summary["road"]:
         print("ROAD:", summary["road"], flush=True)
+    save_partial(args.tag, record)
 
     sanity_steps: dict[str, list[dict[str, float]]] = {}
     sanity_images = 0
