@@ -207,6 +207,9 @@ def main() -> None:
     parser.add_argument("--subset", default="five")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--use-folds", type=int, default=None, help="draw images from (and train models for) only the first N folds"
+    )
     parser.add_argument("--methods", nargs="+", default=[m.value for m in ONE_PASS_METHODS])
     parser.add_argument("--blocks", nargs="+", default=list(BLOCKS))
     parser.add_argument("--compare-images", type=int, default=200)
@@ -231,7 +234,7 @@ def main() -> None:
     began = time.perf_counter()
     dataset = load_twitter(args.data, args.subset)
     config = TrainConfig.from_dict(read_payload(default_model_path())["config"])
-    folds = make_folds(dataset, args.folds, args.seed)
+    folds = make_folds(dataset, args.folds, args.seed)[: args.use_folds]
     models = fold_models(dataset, folds, config, args.seed)
     order = interleaved(folds, args.seed)
     compare_picks = order[: args.compare_images]
@@ -240,8 +243,8 @@ def main() -> None:
     methods = [CamMethod(m) for m in args.methods]
     record: dict[str, Any] = {
         "benchmark": "faithfulness of the maps (issue 24)",
-        "dataset": f"Twitter I {args.subset} agree, {args.folds} folds (seed {args.seed}); each image explained "
-        "by the model of the fold that held it out",
+        "dataset": f"Twitter I {args.subset} agree, {args.folds} folds (seed {args.seed}), images from "
+        f"{len(folds)} of them; each image explained by the model of the fold that held it out",
         "model": config.to_dict(),
         "verdict": "fused probability of the class the model predicts (eq. 4)",
     }

@@ -148,6 +148,12 @@ def test_commands_write_scores_and_provenance(class_folder: Path, tmp_path: Path
     steps = json.loads((tmp_path / "sanity.json").read_text())["sanity"]["steps"]
     assert [s["randomised"] for s in steps] == ["no-op", "heads", "5b"]
     assert steps[0]["median_rank_correlation"] == 1.0
+    image = next(class_folder.rglob("*.png"))
+    result = CliRunner().invoke(
+        app, ["explain", "gradcam", str(image), *small[:4], "--method", "hirescam", "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(list(tmp_path.glob(f"{image.stem}-hirescam-*.png"))) == 1
 
 
 @pytest.mark.slow

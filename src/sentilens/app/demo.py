@@ -120,8 +120,10 @@ def analyse(
             f"{groups.reference.source}, drawn relative to the set's mean: what sets each class apart.",
             list(zip(groups.contrast_labels, (p.numpy() for p in groups.contrast))),
         )
+    # The page's column says "Grad-CAM at <block>"; another method is named beside the block.
+    shown = cam_block if CamMethod(method) == CamMethod.gradcam else f"{cam_block} ({CamMethod(method).value})"
     page = write_summary(
-        rows, out, cam_block, group_block, note, contrast, stretch_groups=rendering == GroupRendering.paper
+        rows, out, shown, group_block, note, contrast, stretch_groups=rendering == GroupRendering.paper
     )
     return WorkflowResult(predictions, skipped, page, csv_path, jsonl_path)
 
