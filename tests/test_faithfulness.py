@@ -177,3 +177,11 @@ def test_the_shipped_model_s_curves_start_and_end_at_its_verdict(twitter_root: P
         assert curves.insertion[name][-1] == pytest.approx(float(verdict[target]), abs=1e-5)
         assert curves.deletion[name][-1] == curves.insertion[name][0]  # the fully blurred image
     assert not np.allclose(curves.deletion["map"], curves.deletion["centre"])
+
+
+def test_the_default_block_is_the_benchmark_s_for_inception_and_the_last_elsewhere() -> None:
+    from sentilens.explain import DEFAULT_CAM_BLOCKS, default_cam_block
+    from sentilens.models import backbone_class
+
+    assert DEFAULT_CAM_BLOCKS["inception_v3"] in backbone_class("inception_v3").block_names
+    assert default_cam_block(tiny_model().backbone) == "c"

@@ -23,6 +23,7 @@ from sentilens.explain import (
     Explainer,
     GroupRendering,
     cam_explainer,
+    default_cam_block,
     explain_groups,
     measure_faithfulness,
     score_line,
@@ -75,7 +76,7 @@ def analyse(
     backbone = classifier.model.backbone
     backbone.check_blocks([group_block])
     rendering = GroupRendering(rendering)
-    cam_block = cam_block or backbone.block_names[-1]
+    cam_block = cam_block or default_cam_block(backbone)
     out.mkdir(parents=True, exist_ok=True)
     predictions, skipped = classifier.predict_with_skipped(images, run, say=say)
     views = torch.stack([to_unit_range(load_view(p.path, backbone.input_size)) for p in predictions])

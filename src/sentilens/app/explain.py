@@ -30,6 +30,7 @@ from sentilens.explain import (
     check_class_index,
     check_rank,
     convergence_note,
+    default_cam_block,
     explain_groups,
     grad_cam,
     image_activation,
@@ -67,9 +68,10 @@ def run_gradcam(
     method: CamMethod | str = DEFAULT_CAM_METHOD,
 ) -> Written:
     """Grad-CAM overlays (``<stem>-gradcam-<block>-<class>.png``) and maps (``.npy``) for files and
-    folders; ``block`` None means the backbone's last block; ``method`` another CAM method
+    folders; ``block`` None means the default block (:func:`~sentilens.explain.default_cam_block`);
+    ``method`` another CAM method
     (``<stem>-<method>-<block>-<class>``)."""
-    block = block or model.backbone.block_names[-1]
+    block = block or default_cam_block(model.backbone)
     model.backbone.check_blocks([block])
     if target is not None:
         check_class_index(target, len(class_names))

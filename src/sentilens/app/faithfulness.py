@@ -26,6 +26,7 @@ from sentilens.explain import (
     CamMethod,
     Fill,
     cam_explainer,
+    default_cam_block,
     gradcam_maps,
     measure_faithfulness,
     sanity_check,
@@ -66,13 +67,13 @@ def run_faithfulness(
     seed: int = 0,
     say: Say = quiet,
 ) -> Written:
-    """Deletion and insertion AUC (and ROAD) of each method at each block (default the last block)
+    """Deletion and insertion AUC (and ROAD) of each method at each block (default the default map's block)
     for ``limit`` images of ``dataset``, against the model-blind orders; ``faithfulness.json``.
 
     The JSON holds, per fill, the aggregate (means with bootstrap 95 % intervals, and ratios to each
     baseline) and every image's scores, and the provenance (command, version, date, CPU, data digest).
     """
-    blocks = list(blocks or model.backbone.block_names[-1:])
+    blocks = list(blocks or [default_cam_block(model.backbone)])
     model.backbone.check_blocks(blocks)
     paths = chosen_images(dataset, limit, seed)
     images = _views(model, paths)
@@ -118,7 +119,7 @@ def run_sanity(
 ) -> Written:
     """Cascading randomisation (heads, then ``depth`` blocks from the top) of ``method`` at ``block``
     for ``limit`` images: median Spearman and SSIM per step in ``sanity.json``."""
-    block = block or model.backbone.block_names[-1]
+    block = block or default_cam_block(model.backbone)
     model.backbone.check_blocks([block])
     paths = chosen_images(dataset, limit, seed)
     report = sanity_check(model, _views(model, paths), gradcam_maps(block, method), depth, seed)

@@ -270,7 +270,7 @@ def splice(
 def faithfulness(
     data: DataArg,
     block: Annotated[
-        Optional[list[str]], typer.Option("--block", help="Block of the map (repeatable); default the last block.")
+        Optional[list[str]], typer.Option("--block", help="Block of the map (repeatable); default the default map's.")
     ] = None,
     method: Annotated[
         Optional[list[CamMethod]],
@@ -317,7 +317,9 @@ def faithfulness(
 @with_model_source
 def sanity(
     data: DataArg,
-    block: Annotated[Optional[str], typer.Option("--block", help="Block of the map; default the last block.")] = None,
+    block: Annotated[
+        Optional[str], typer.Option("--block", help="Block of the map; default the default map's.")
+    ] = None,
     method: MethodOpt = DEFAULT_CAM_METHOD,
     subset: Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")] = SingleSubset.five,
     limit: Annotated[int, typer.Option(help="Images drawn at random from DATA (0: all).")] = 10,

@@ -41,6 +41,7 @@ from sentilens.explain.faithfulness import (
     score_line,
 )
 from sentilens.explain.gradcam import (
+    DEFAULT_CAM_BLOCKS,
     DEFAULT_CAM_METHOD,
     ONE_PASS_METHODS,
     CamMaps,
@@ -49,6 +50,7 @@ from sentilens.explain.gradcam import (
     GradCamResult,
     cam_explainer,
     cam_maps,
+    default_cam_block,
     grad_cam,
 )
 from sentilens.explain.groups import *  # noqa: F403  (the neuron-group API, listed in groups.__all__)
@@ -57,6 +59,7 @@ from sentilens.explain.spatial import STRONGEST_K, SpatialRendering, image_activ
 from sentilens.explain.splice import SpliceLayout, SpliceResult, matching_share, splice, spliced_test
 
 __all__ = [
+    "DEFAULT_CAM_BLOCKS",
     "DEFAULT_CAM_METHOD",
     "DEFAULT_STEPS",
     "ONE_PASS_METHODS",
@@ -77,6 +80,7 @@ __all__ = [
     "sanity_check",
     "cam_explainer",
     "cam_maps",
+    "default_cam_block",
     "measure_faithfulness",
     "ranks",
     "score_line",

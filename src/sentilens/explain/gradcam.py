@@ -32,6 +32,7 @@ from torch import nn
 from sentilens.explain.errors import check_class_index
 from sentilens.explain.faithfulness import Explainer
 from sentilens.models import SentimentModel
+from sentilens.models.backbones import Backbone
 
 
 class FusedLogProbabilities(nn.Module):
@@ -73,6 +74,14 @@ ONE_PASS_METHODS = tuple(m for m in CamMethod if m != CamMethod.scorecam)
 #: The map the demo, ``explain gradcam`` and the pages draw unless told otherwise; chosen by the
 #: faithfulness benchmark (BENCHMARKS.md, "Faithfulness of the maps").
 DEFAULT_CAM_METHOD = CamMethod.gradcam
+#: The block of that map per backbone, chosen by the same benchmark on the shipped recipe (whose
+#: auxiliary head at 7a votes in the fused verdict); other backbones use their last block.
+DEFAULT_CAM_BLOCKS = {"inception_v3": "7a"}
+
+
+def default_cam_block(backbone: Backbone) -> str:
+    """The block whose map is drawn unless one is named."""
+    return DEFAULT_CAM_BLOCKS.get(backbone.name, backbone.block_names[-1])
 
 
 @dataclass
