@@ -3,7 +3,8 @@ through the layers below, and writes its result files.
 
 ``classifier``: :func:`load` and :class:`SentimentClassifier` (the package's face);
 ``predictions``: the prediction table in table, CSV and JSON-lines form; ``demo``: the analyst
-workflow; ``explain``: explanations written as PNG and ``.npy``; ``inspect``: the block-choice
+workflow; ``explain``: explanations written as PNG and ``.npy``; ``faithfulness``: the maps'
+faithfulness and sanity checks as JSON; ``inspect``: the block-choice
 report and ranking; ``evaluate``: cross-validation and the block experiments with their result
 files; ``scoring``: a trained model scored on a labelled set (``sentilens evaluate``);
 ``train``: a checkpoint from a dataset; ``configs``: training configs from options;
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         run_spatial,
         run_splice,
     )
+    from sentilens.app.faithfulness import run_faithfulness, run_sanity
     from sentilens.app.inspect import (
         INSPECT_SETTINGS,
         InspectionPlan,
@@ -91,6 +93,8 @@ __all__ = [
     "run_groups",
     "run_reference",
     "run_spatial",
+    "run_faithfulness",
+    "run_sanity",
     "run_splice",
     "train_checkpoint",
     "predict_files",

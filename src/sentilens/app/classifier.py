@@ -236,13 +236,17 @@ class SentimentClassifier:
             say=say,
         )
 
-    def explain(self, image: str | Path, block: str | None = None, target: int | None = None) -> Explanation:
-        """Grad-CAM of the fused prediction (or of class ``target``) at ``block`` (default: last block)."""
-        from sentilens.explain import grad_cam
+    def explain(
+        self, image: str | Path, block: str | None = None, target: int | None = None, method: str | None = None
+    ) -> Explanation:
+        """Grad-CAM (or another CAM ``method``, default the most faithful one by the benchmark) of the
+        fused prediction (or of class ``target``) at ``block`` (default: the most faithful block by the
+        benchmark, 7a for inception_v3; the last block of other backbones)."""
+        from sentilens.explain import DEFAULT_CAM_METHOD, default_cam_block, grad_cam
 
-        block = block or self.model.backbone.block_names[-1]
+        block = block or default_cam_block(self.model.backbone)
         view = load_view(image, self.model.backbone.input_size)
-        result = grad_cam(self.model, to_unit_range(view[None]), block, target)
+        result = grad_cam(self.model, to_unit_range(view[None]), block, target, method or DEFAULT_CAM_METHOD)
         chosen = int(result.targets[0])
         calibrated = self.model.calibrate(torch.from_numpy(result.probabilities))
         return Explanation(

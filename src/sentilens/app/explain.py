@@ -27,8 +27,10 @@ from sentilens.data import (
     to_unit_range,
 )
 from sentilens.explain import (
+    DEFAULT_CAM_METHOD,
     STRONGEST_K,
     AscentSettings,
+    CamMethod,
     ChannelPictureCache,
     ChannelPictures,
     ContrastSource,
@@ -38,6 +40,7 @@ from sentilens.explain import (
     check_class_index,
     check_rank,
     convergence_note,
+    default_cam_block,
     explain_groups,
     grad_cam,
     image_activation,
@@ -119,9 +122,11 @@ def run_gradcam(
     on_error: OnError | str = OnError.skip,
     say: Say = quiet,
     batch_size: int = 8,
+    method: CamMethod | str = DEFAULT_CAM_METHOD,
 ) -> Written:
-    """Grad-CAM overlays (``<stem>-gradcam-<block>-<class>.png``) and maps (``.npy``) for files,
-    folders and listings; ``block`` None means the backbone's last block.
+    """Grad-CAM overlays (``<stem>-gradcam-<block>-<class>.png``; another CAM ``method``:
+    ``<stem>-<method>-<block>-<class>``) and maps (``.npy``) for files, folders and listings;
+    ``block`` None means the default block (:func:`~sentilens.explain.default_cam_block`).
 
     One verdict per image: the label and probability shown are what ``predict`` returns with the
     same ``run`` settings (the same predictor), and the map explains that label (or ``target``).
@@ -130,7 +135,7 @@ def run_gradcam(
     inputs are skipped (listed in ``gradcam-skipped.csv``) or, with ``on_error="fail"``, raise.
     """
     model, class_names = classifier.model, classifier.class_names
-    block = block or model.backbone.block_names[-1]
+    block = block or default_cam_block(model.backbone)
     model.backbone.check_blocks([block])
     if target is not None:
         check_class_index(target, len(class_names))
@@ -146,11 +151,11 @@ def run_gradcam(
         chunk = predictions[start : start + batch_size]
         images = _images([p.path for p in chunk], model.backbone.input_size)
         chosen = [target if target is not None else class_names.index(p.label) for p in chunk]
-        result = grad_cam(model, images, block, chosen)
+        result = grad_cam(model, images, block, chosen, method)
         calibrated = model.calibrate(torch.from_numpy(result.probabilities)).numpy()  # as predict reports them
         for prediction, image, cam, index, own in zip(chunk, images, result.maps, chosen, calibrated):
             shown = _class_probability(prediction, index, class_names)
-            stem = out / f"{prediction.path.stem}-gradcam-{block}-{class_names[index]}"
+            stem = out / f"{prediction.path.stem}-{CamMethod(method).value}-{block}-{class_names[index]}"
             np.save(stem.with_suffix(".npy"), cam)
             title = f"{block}: {class_names[index]} (p = {shown:.3f}; {how})"
             if f"{float(own[index]):.3f}" != f"{shown:.3f}":

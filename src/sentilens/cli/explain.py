@@ -34,7 +34,16 @@ from sentilens.cli.options import (
     with_option_group,
 )
 from sentilens.data import OnError
-from sentilens.explain import AscentMode, GroupRendering, SpatialRendering, SpliceLayout
+from sentilens.explain import (
+    DEFAULT_CAM_METHOD,
+    DEFAULT_STEPS,
+    AscentMode,
+    CamMethod,
+    Fill,
+    GroupRendering,
+    SpatialRendering,
+    SpliceLayout,
+)
 from sentilens.runtime import Precision, Runtime
 
 if TYPE_CHECKING:
@@ -58,6 +67,10 @@ StepsOpt = Annotated[int, typer.Option(help="Gradient-ascent steps per channel p
 LrOpt = Annotated[float, typer.Option(help="Gradient-ascent step size (paper: 0.05).")]
 BatchOpt = Annotated[int, typer.Option(help="Channels optimised together.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the starting noise and transforms.")]
+MethodOpt = Annotated[
+    CamMethod,
+    typer.Option("--method", help="CAM method of pytorch-grad-cam (default: the most faithful, see BENCHMARKS.md)."),
+]
 
 
 @dataclass(frozen=True)
@@ -155,10 +168,11 @@ def gradcam(
     runtime: RuntimeOpt = Runtime.auto,
     precision: PrecisionOpt = Precision.auto,
     views: ViewsOpt = None,
+    method: MethodOpt = DEFAULT_CAM_METHOD,
     *,
     source: ModelSource,
 ) -> None:
-    """Grad-CAM overlays of the prediction (or --target) at a block, for files, folders or listings.
+    """Grad-CAM (or --method) overlays of the prediction (or --target) at a block, for files, folders or listings.
 
     The label and probability shown are what 'sentilens predict' returns with the same --runtime,
     --precision and --views; the map itself comes from a float32 torch pass of the centre crop, and
@@ -168,7 +182,7 @@ def gradcam(
 
     classifier = load_classifier(source.checkpoint, source.backbone, source.weights)
     run = run_settings(runtime, precision, views)
-    _print(run_gradcam(classifier, inputs, block, out, target, run, on_error, say=console.print))
+    _print(run_gradcam(classifier, inputs, block, out, target, run, on_error, say=console.print, method=method))
 
 
 @explain_app.command()
@@ -304,3 +318,77 @@ def splice(
     from sentilens.app import run_splice
 
     _print(run_splice(*_load(source), negative, positive, out, block, layout, on_error))
+
+
+@explain_app.command()
+@with_model_source
+def faithfulness(
+    data: DataArg,
+    block: Annotated[
+        Optional[list[str]], typer.Option("--block", help="Block of the map (repeatable); default the default map's.")
+    ] = None,
+    method: Annotated[
+        Optional[list[CamMethod]],
+        typer.Option("--method", help="CAM method (repeatable); default the default map's."),
+    ] = None,
+    subset: Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")] = SingleSubset.five,
+    limit: Annotated[int, typer.Option(help="Images drawn at random from DATA (0: all).")] = 20,
+    steps: Annotated[int, typer.Option(help="Portions in which pixels are removed or revealed.")] = DEFAULT_STEPS,
+    fill: Annotated[
+        Optional[list[Fill]], typer.Option("--fill", help="What replaces removed pixels (repeatable; default blur).")
+    ] = None,
+    road: Annotated[bool, typer.Option(help="Also ROAD most/least relevant first (pytorch-grad-cam; slower).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the image draw, random orders and bootstrap.")] = 0,
+    out: OutOpt = Path("sentilens-explain"),
+    *,
+    source: ModelSource,
+) -> None:
+    """Deletion and insertion AUC of the maps on the fused verdict against random cells, random
+    pixels, centre- and border-first orders, with bootstrap 95 % intervals: faithfulness.json.
+
+    Measure a model on images it did not train on (the shipped model trained on all of Twitter I;
+    benchmarks/faithfulness.py uses held-out folds)."""
+    from sentilens.app import run_faithfulness
+    from sentilens.data import load_dataset
+
+    model, _ = _load(source)
+    _print(
+        run_faithfulness(
+            model,
+            load_dataset(data, subset),
+            out,
+            block,
+            method or [DEFAULT_CAM_METHOD],
+            limit or None,
+            steps,
+            fill or [Fill.blur],
+            road,
+            seed,
+            say=console.print,
+        )
+    )
+
+
+@explain_app.command()
+@with_model_source
+def sanity(
+    data: DataArg,
+    block: Annotated[
+        Optional[str], typer.Option("--block", help="Block of the map; default the default map's.")
+    ] = None,
+    method: MethodOpt = DEFAULT_CAM_METHOD,
+    subset: Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")] = SingleSubset.five,
+    limit: Annotated[int, typer.Option(help="Images drawn at random from DATA (0: all).")] = 10,
+    depth: Annotated[int, typer.Option(help="Blocks randomised below the heads, from the top.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the image draw and the fresh weights.")] = 0,
+    out: OutOpt = Path("sentilens-explain"),
+    *,
+    source: ModelSource,
+) -> None:
+    """Model-randomisation sanity check (Adebayo et al. 2018): the heads, then blocks from the top
+    re-initialised in turn; Spearman and SSIM of each image's map against the trained map: sanity.json."""
+    from sentilens.app import run_sanity
+    from sentilens.data import load_dataset
+
+    model, _ = _load(source)
+    _print(run_sanity(model, load_dataset(data, subset), out, block, method, limit or None, depth, seed))

@@ -34,7 +34,7 @@ from sentilens.cli.options import (
     run_settings,
 )
 from sentilens.data import OnError
-from sentilens.explain import GroupRendering
+from sentilens.explain import DEFAULT_CAM_METHOD, DEFAULT_STEPS, CamMethod, GroupRendering
 from sentilens.runtime import Precision, RunSettings, Runtime
 
 
@@ -157,6 +157,14 @@ def demo(
     precision: PrecisionOpt = Precision.auto,
     views: ViewsOpt = None,
     rendering: GroupRenderingOpt = GroupRendering.specific,
+    method: Annotated[
+        CamMethod,
+        typer.Option("--method", help="CAM method of the map (default: the most faithful, see BENCHMARKS.md)."),
+    ] = DEFAULT_CAM_METHOD,
+    faithfulness_steps: Annotated[
+        int,
+        typer.Option(help="Deletion/insertion steps of the score under each map (0: no scores; faster)."),
+    ] = DEFAULT_STEPS,
 ) -> None:
     """The analyst workflow: classify, explain, and write a predictions table and a one-page HTML summary.
 
@@ -175,6 +183,8 @@ def demo(
         run=run,
         on_error=on_error,
         say=console.print,
+        method=method,
+        faithfulness_steps=faithfulness_steps,
     )
     table = Table("file", "label", "probability")
     for prediction in result.predictions:

@@ -1,6 +1,10 @@
 """Explanations of a sentiment model (paper section 2.1 and 3.2).
 
-* :func:`grad_cam`: Grad-CAM of the fused prediction at any block.
+* :func:`grad_cam`: Grad-CAM (or another :class:`CamMethod`) of the fused prediction at any block;
+  :func:`cam_maps`: several methods at several blocks from one pass.
+* :func:`faithfulness`: deletion, insertion and ROAD scores of any map against model-blind orders
+  (:mod:`sentilens.explain.faithfulness`); :func:`sanity_check`: cascading model randomisation
+  (:mod:`sentilens.explain.sanity`).
 * :func:`spliced_test`: the spliced negative|positive image test (figure 6).
 * :func:`visualise_channels` and :class:`ChannelPictureCache`: channel pictures by activation
   maximisation (eq. 1-2), cached per weights, block and settings.
@@ -28,14 +32,70 @@ if TYPE_CHECKING:
         visualise_channels,
     )
     from sentilens.explain.channel_cache import ChannelPictureCache, cache_key, default_cache_dir, weights_digest
-    from sentilens.explain.choices import AscentMode, SpatialRendering, SpliceLayout
+    from sentilens.explain.choices import (
+        DEFAULT_CAM_METHOD,
+        DEFAULT_STEPS,
+        AscentMode,
+        CamMethod,
+        Fill,
+        SpatialRendering,
+        SpliceLayout,
+    )
     from sentilens.explain.errors import AscentSizeError, ClassIndexError, RankError, check_class_index, check_rank
-    from sentilens.explain.gradcam import FusedLogProbabilities, GradCamResult, grad_cam
+    from sentilens.explain.faithfulness import (
+        Baseline,
+        Explainer,
+        FaithfulnessReport,
+        ImageFaithfulness,
+        Interval,
+        MapFunction,
+        bootstrap,
+        measure_faithfulness,
+        ranks,
+        score_line,
+    )
+    from sentilens.explain.gradcam import (
+        DEFAULT_CAM_BLOCKS,
+        ONE_PASS_METHODS,
+        CamMaps,
+        FusedLogProbabilities,
+        GradCamResult,
+        cam_explainer,
+        cam_maps,
+        default_cam_block,
+        grad_cam,
+    )
     from sentilens.explain.groups import *  # noqa: F403  (the neuron-group API, listed in groups.__all__)
+    from sentilens.explain.sanity import ModelMaps, SanityReport, SanityStep, gradcam_maps, sanity_check
     from sentilens.explain.spatial import STRONGEST_K, image_activation, spatial_cells, tile
     from sentilens.explain.splice import SpliceResult, matching_share, splice, spliced_test
 
 __all__ = [
+    "DEFAULT_CAM_BLOCKS",
+    "DEFAULT_CAM_METHOD",
+    "DEFAULT_STEPS",
+    "ONE_PASS_METHODS",
+    "Baseline",
+    "CamMaps",
+    "CamMethod",
+    "Explainer",
+    "FaithfulnessReport",
+    "Fill",
+    "ImageFaithfulness",
+    "Interval",
+    "MapFunction",
+    "ModelMaps",
+    "SanityReport",
+    "SanityStep",
+    "bootstrap",
+    "gradcam_maps",
+    "sanity_check",
+    "cam_explainer",
+    "cam_maps",
+    "default_cam_block",
+    "measure_faithfulness",
+    "ranks",
+    "score_line",
     "check_class_index",
     "check_rank",
     "weights_digest",

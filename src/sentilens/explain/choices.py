@@ -37,3 +37,31 @@ class GroupRendering(StrEnum):
 
     specific = "specific"  # activation maximisation of the group's direction relative to a reference (default)
     paper = "paper"  # eq. (5): the v-weighted mean of the block's channel pictures
+
+
+class CamMethod(StrEnum):
+    """A class-activation-map method of pytorch-grad-cam."""
+
+    gradcam = "gradcam"
+    gradcampp = "gradcam++"
+    hirescam = "hirescam"
+    xgradcam = "xgradcam"
+    layercam = "layercam"
+    eigencam = "eigencam"
+    scorecam = "scorecam"
+
+
+#: The map the demo, ``explain gradcam`` and the pages draw unless told otherwise; chosen by the
+#: faithfulness benchmark (BENCHMARKS.md, "Faithfulness of the maps").
+DEFAULT_CAM_METHOD = CamMethod.gradcam
+
+
+class Fill(StrEnum):
+    """What replaces a removed pixel."""
+
+    blur = "blur"
+    mean = "mean"
+
+
+#: Portions in which pixels are removed or revealed (the issue's prototype used 10).
+DEFAULT_STEPS = 10

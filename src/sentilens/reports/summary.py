@@ -32,6 +32,7 @@ tr.guide td {{ font-size: .8rem; color: #555; vertical-align: top; background: #
 .name {{ font-size: .85rem; }}
 .positive {{ color: #1a7f37; font-weight: 600; }} .negative {{ color: #c62828; font-weight: 600; }}
 .note {{ color: #555; }}
+.score {{ display: block; font-size: .8rem; color: #555; }}
 table.skipped {{ width: 100%; margin-bottom: 1rem; }} table.skipped th:first-child {{ width: 30%; }}
 .contrast {{ display: flex; flex-wrap: wrap; gap: 1rem; }} figure {{ margin: 0; }} figcaption {{ font-size: .85rem; }}
 </style></head><body>
@@ -98,6 +99,7 @@ class SummaryRow:
     gradcam: np.ndarray  # (H, W, 3) floats in [0, 1]
     where: np.ndarray  # (H, W, 3) floats in [0, 1]: the group's spatial factor over the image
     group: np.ndarray  # (3, s, s) floats in [0, 1]
+    gradcam_score: str = ""  # the map's faithfulness line ("deletion 0.61 / insertion 0.83 (...)")
 
 
 @dataclass
@@ -116,6 +118,11 @@ def stretch(picture: np.ndarray) -> np.ndarray:
     """
     low, high = float(picture.min()), float(picture.max())
     return (picture - low) / (high - low) if high > low else np.zeros_like(picture)
+
+
+def score_html(score: str) -> str:
+    """The map's faithfulness line under it, or nothing."""
+    return f'<span class="score">{html.escape(score)}</span>' if score else ""
 
 
 def write_summary(
@@ -147,7 +154,8 @@ def write_summary(
             f'<tr><td><img src="{image}" alt="{html.escape(row.name)}">'
             f'<span class="name">{html.escape(row.name)}</span></td>'
             f'<td class="{html.escape(row.label)}">{html.escape(row.label)}</td><td>{row.probability:.3f}</td>'
-            f'<td><img src="{cam}" alt="Grad-CAM"></td><td><img src="{where}" alt="where the group fires"></td>'
+            f'<td><img src="{cam}" alt="Grad-CAM">{score_html(row.gradcam_score)}</td>'
+            f'<td><img src="{where}" alt="where the group fires"></td>'
             f'<td><img class="group" src="{group}" alt="neuron group"></td></tr>'
         )
     contrast_html = ""
