@@ -23,7 +23,7 @@ from sentilens.cli.options import (
     with_model_source,
 )
 from sentilens.data import load_dataset
-from sentilens.explain import AscentMode, AscentSettings, GroupRendering, check_ascent_size
+from sentilens.explain import DEFAULT_RANDOM_DIRECTIONS, AscentMode, AscentSettings, GroupRendering, check_ascent_size
 from sentilens.models import backbone_class
 
 SubsetOpt = Annotated[SingleSubset, typer.Option(help="Twitter I agreement subset.")]
@@ -33,6 +33,13 @@ ProbeImagesOpt = Annotated[
 SuggestedCountOpt = Annotated[int, typer.Option("--k", help="Size of the suggested set.")]
 ProbeFoldsOpt = Annotated[int, typer.Option("--folds", help="Folds of the linear probe.")]
 SampleSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the folds and the samples.")]
+ImportanceDrawsOpt = Annotated[
+    int,
+    typer.Option(
+        help="Random directions against which each block's group importance is tested (removing the images' "
+        "neuron groups vs random directions of the same norm); 0 = not measured."
+    ),
+]
 
 
 @with_model_source
@@ -46,10 +53,15 @@ def suggest_blocks_command(
     out: Annotated[Path, typer.Option(help="Folder for suggest.md, suggest.json and suggested-config.json.")] = Path(
         "sentilens-results"
     ),
+    importance_images: Annotated[
+        int, typer.Option(help="Images (stratified sample) of the group-importance test; 0 = not measured.")
+    ] = 12,
+    importance_draws: ImportanceDrawsOpt = DEFAULT_RANDOM_DIRECTIONS,
     *,
     source: ModelSource,
 ) -> None:
-    """Rank the blocks by linear-probe accuracy and NMF separation and print a suggested set."""
+    """Rank the blocks by linear-probe accuracy and NMF separation and print a suggested set, with each
+    block's group importance (how much the verdict depends on the images' neuron groups there)."""
     dataset = load_dataset(data, subset)
     suggestion = suggest_blocks(
         dataset,
@@ -62,6 +74,8 @@ def suggest_blocks_command(
         folds,
         seed,
         say=console.print,
+        importance_images=importance_images,
+        importance_draws=importance_draws,
     )
     print(suggestion.ranking.markdown(), end="")
     console.print(f"config for --config: [bold]{suggestion.files[-1]}[/]")
@@ -91,6 +105,7 @@ def inspect_command(
     ] = INSPECT_SETTINGS.steps,
     ascent_batch: Annotated[int, typer.Option(help="Pictures optimised together.")] = 64,
     cache: PictureCacheOpt = None,
+    importance_draws: ImportanceDrawsOpt = DEFAULT_RANDOM_DIRECTIONS,
     *,
     source: ModelSource,
 ) -> None:
@@ -120,6 +135,7 @@ def inspect_command(
         source=model_source(source.checkpoint, model, weights_name),
         rendering=rendering,
         say=console.print,
+        importance_draws=importance_draws,
     )
     for note in report.notes:
         console.print(note)
