@@ -110,6 +110,13 @@ def main() -> None:
     parser.add_argument("--exact-blocks", default="7a,7c", help="blocks measured by running the model")
     parser.add_argument("--exact-draws", type=int, default=19)
     parser.add_argument("--reference-images", type=int, default=0, help="0 = every other three-agree image")
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=0,
+        help="draw the shown images and the reference from the first N three-agree images only (the list is not "
+        "ordered by label; e.g. those the block-feature store holds already); 0 = all",
+    )
     parser.add_argument("--quick", action="store_true", help="10 images, 200 reference images, no measured check")
     parser.add_argument("--part", choices=["all", "where", "importance"], default="all")
     parser.add_argument("--out", default="group_where.json")
@@ -121,6 +128,10 @@ def main() -> None:
     model, _ = load_model(None)
     backbone = model.backbone
     five, three = load_twitter(args.data, "five"), load_twitter(args.data, "three")
+    if args.pool:
+        three = three.subset(list(range(args.pool)))
+        pooled = {p.name for p in three.paths}
+        five = five.subset([i for i, p in enumerate(five.paths) if p.name in pooled])
     rng = np.random.default_rng(0)
     chosen = sorted(rng.choice(len(five), size=args.images, replace=False).tolist())
     shown = five.subset(chosen)

@@ -28,7 +28,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -39,7 +39,6 @@ from sklearn.preprocessing import StandardScaler
 
 from sentilens.data import ImageDecodeError, LabelledImages, make_folds
 from sentilens.data.decoding import DecodeFailure, OnError
-from sentilens.explain import GroupImportance
 from sentilens.models import DEFAULT_AUX_WEIGHT
 from sentilens.models.backbones import Backbone
 from sentilens.training import TrainConfig
@@ -124,8 +123,8 @@ def evidence_features(
 
 def _leading_vectors(matrices: torch.Tensor, iterations: int, tolerance: float) -> torch.Tensor:
     """Unit right singular vectors ``(N, t)`` of non-negative matrices ``(N, m n, t)`` (power iteration)."""
-    vectors = matrices.mean(dim=1)
-    vectors = vectors / vectors.norm(dim=1, keepdim=True).clamp_min(1e-30)
+    start = matrices.mean(dim=1)
+    vectors: torch.Tensor = start / start.norm(dim=1, keepdim=True).clamp_min(1e-30)
     for _ in range(iterations):
         updated = torch.bmm(matrices.transpose(1, 2), torch.bmm(matrices, vectors.unsqueeze(-1))).squeeze(-1)
         updated = updated / updated.norm(dim=1, keepdim=True).clamp_min(1e-30)
@@ -238,6 +237,25 @@ def separation_score(factors: np.ndarray, labels: Sequence[int]) -> float:
     return between / within if within > 0 else 0.0
 
 
+class ImportanceResult(Protocol):
+    """What :meth:`Ranking.attach_importance` reads of a block's group importance
+    (:class:`sentilens.explain.GroupImportance`; not imported: evaluation, which uses selection,
+    stays apart from explanation)."""
+
+    @property
+    def mean_change(self) -> float: ...
+    @property
+    def random_mean_change(self) -> float: ...
+    @property
+    def p_value(self) -> float: ...
+    @property
+    def group_change(self) -> np.ndarray: ...
+    @property
+    def random_change(self) -> np.ndarray: ...
+    @property
+    def exact(self) -> bool: ...
+
+
 @dataclass
 class BlockEvidence:
     """The evidence for one block and its place in the ranking (1 = best).
@@ -286,7 +304,7 @@ class Ranking:
             "blocks": [asdict(t) for t in self.blocks],
         }
 
-    def attach_importance(self, importance: Mapping[str, GroupImportance]) -> None:
+    def attach_importance(self, importance: Mapping[str, ImportanceResult]) -> None:
         """Record each measured block's group importance beside its evidence (and a note of how)."""
         for evidence in self.blocks:
             found = importance.get(evidence.block)
