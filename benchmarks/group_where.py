@@ -101,6 +101,11 @@ def probe_accuracy() -> dict[str, float]:
     return {row.get("block", row.get("tap")): row["probe_accuracy"] for row in rows}
 
 
+def settings(args: argparse.Namespace) -> dict[str, str]:
+    """The arguments for the result file, the data folder by its name only (no machine path)."""
+    return {k: (v.name if isinstance(v, Path) else str(v)) for k, v in vars(args).items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -119,7 +124,7 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="10 images, 200 reference images, no measured check")
     parser.add_argument("--part", choices=["all", "where", "importance"], default="all")
-    parser.add_argument("--out", default="group_where.json")
+    parser.add_argument("--out", default="group_where", help="result file name in benchmarks/results (.json added)")
     args = parser.parse_args()
     if args.quick:
         args.images, args.reference_images, args.exact_images = 10, 200, 0
@@ -165,7 +170,7 @@ def main() -> None:
         path = write_json(
             args.out,
             {
-                "settings": {k: str(v) for k, v in vars(args).items()},
+                "settings": settings(args),
                 "shown": [p.name for p in shown.paths],
                 "reference_images": len(reference),
                 "where": where_rows,
@@ -253,7 +258,7 @@ def main() -> None:
     path = write_json(
         args.out,
         {
-            "settings": {**{k: str(v) for k, v in vars(args).items()}, "model": "shipped default model"},
+            "settings": {**settings(args), "model": "shipped default model"},
             "shown": [p.name for p in shown.paths],
             "reference_images": len(reference),
             "where": where_rows,
