@@ -62,19 +62,28 @@ class NeuronGroups:
 
         With ``usual``, the ``(mean, spread)`` ``(m, n)`` of where groups fire over a reference set
         (:meth:`~sentilens.explain.ReferenceProfile.usual_where`), where each group fires *more
-        than usual*: :func:`unusual_where` of ``U`` at the block's grid, then upsampled and scaled
-        the same way (a group that fires as usual: all zero).
+        than usual*: :func:`unusual_where` of ``U`` at the block's grid, upsampled, and scaled so
+        that the top 10 % of the places above usual are at full brightness (a group that fires as
+        usual: all zero).
         """
         spatial = np.asarray(self.spatial, dtype=np.float64)
         if usual is not None:
             spatial = unusual_where(spatial, *usual)
         maps = torch.as_tensor(spatial, dtype=torch.float32)[None]
         up = F.interpolate(maps, size=(side, side), mode="bilinear", align_corners=False)[0].clamp_min(0)
-        peaks = up.flatten(1).amax(dim=1).view(-1, 1, 1)
-        scaled: np.ndarray = torch.where(peaks > 0, up / peaks.clamp_min(1e-12), torch.zeros_like(up)).numpy()
-        return scaled
+        peaks = up.flatten(1).amax(dim=1)
+        if usual is not None:
+            # A few places far above usual would leave the rest of the map too faint to see: full
+            # brightness from the 90th percentile of the places above usual on.
+            peaks = torch.stack([m[m > 0].quantile(SATURATION) if (m > 0).any() else m.max() for m in up.flatten(1)])
+        peaks = peaks.view(-1, 1, 1)
+        scaled = torch.where(peaks > 0, up / peaks.clamp_min(1e-12), torch.zeros_like(up)).clamp(0, 1)
+        result: np.ndarray = scaled.numpy()
+        return result
 
 
+#: The share of the places above usual drawn fainter than full brightness (``where`` with ``usual``).
+SATURATION = 0.9
 #: How far above usual, in spreads, a position must be to count (below: float32 rounding of the
 #: stored statistics and the scaling, and nothing a heat map could show).
 USUAL_TOLERANCE = 1e-3
