@@ -133,13 +133,19 @@ def analyse(
         if rendering == GroupRendering.specific
         else "eq. (5) of the paper, the weighted mean of the block's channel pictures (contrast stretched)"
     )
+    where_text = (
+        "where it fires more than usual (U above its mean over the reference set, in units of its spread; "
+        "bright = most above usual, no colour = as usual)"
+        if groups.unusual
+        else "where it fires (U, bright = where it fires most)"
+    )
     note = (
         f"{len(predictions)} images classified"
         f"{f' ({len(skipped)} skipped, listed above the table)' if skipped else ''} by {classifier.config.backbone} "
         f"with auxiliary heads on "
         f"{', '.join(classifier.blocks) or 'no blocks'}; probabilities fuse every head. Grad-CAM shows where the "
         f"block {cam_block} supports the predicted label. At block {group_block}, each image's rank-1 neuron group "
-        f"(NMF, eq. 4): where it fires (U, bright = where it fires most) and what it responds to ({what}). "
+        f"(NMF, eq. 4): {where_text} and what it responds to ({what}). "
         f"Reference profile: {groups.reference.source}." + (f" {FAITHFULNESS_SUMMARY}" if faithfulness_steps else "")
     )
     contrast = None

@@ -20,9 +20,10 @@ from sentilens.utils import Say, quiet
 def write_reference(
     backbone: Backbone, dataset: LabelledImages, out: str | Path, blocks: Sequence[str] | None = None, say: Say = quiet
 ) -> Path:
-    """Compute the reference profile of every block (default all) over ``dataset`` and write it to ``out``."""
+    """Compute the reference profile of every block (default all) over ``dataset`` and write it to
+    ``out``: the typical group's channel weights and where the group usually fires."""
     blocks = tuple(blocks) if blocks is not None else backbone.block_names
-    usable, features, skipped = evidence_features(backbone, dataset, blocks, say=say)
+    usable, features, skipped = evidence_features(backbone, dataset, blocks, say=say, where=True)
     for failure in skipped:
         say(f"skipped {failure.reason}")
     source = f"{usable.name} ({len(usable)} images)"
@@ -35,6 +36,7 @@ def write_reference(
             usable.class_names,
             source,
             weights_digest(backbone, block),
+            features.where[block],
         )
         for block in blocks
     }

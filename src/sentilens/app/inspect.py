@@ -6,8 +6,13 @@ picture, by default the image-specific rendering of :mod:`sentilens.explain.grou
 the class activation map of the block's linear probe (fitted on the probe images other than the
 shown ones), a decision that was fitted rather than an untrained head's.  The *class contrast*
 draws the mean group of each class over the probe images relative to their overall mean.
-The reference profile is the probe images' mean group.  Probe features, group and channel
-pictures are cached, so a second report on the same data costs seconds per block.
+The reference profile is the probe images' mean group; where a group usually fires is measured on
+the probe images other than the shown ones, so the "where" row shows where each shown image's
+group fires *more than usual*, against images it is not part of.  Per block, the ranking also
+shows how much the model's fused verdict on the shown images depends on their groups
+(:func:`~sentilens.explain.group_importance`, against random directions).  Probe features, group
+and channel pictures are cached, so a second report on the same data costs seconds per block
+(the group importance is computed each time).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from sentilens.explain import (
     ContrastSource,
     GroupRendering,
     GroupsResult,
+    blocks_importance,
     check_ascent_size,
     convergence_note,
     explain_groups,
@@ -54,8 +60,9 @@ LEGEND = (
     "Per block: class contrast (the mean neuron group of each class over the probe images, drawn "
     "relative to the mean of all probe images; that mean lies between the two classes, so each picture "
     "is what sets its class apart from the other), then a row per class with three pictures for each "
-    "shown image: where its rank-1 neuron group fires (U, stretched from its weakest to its strongest "
-    "place: bright = strongest), what the group responds to (its direction relative to the probe "
+    "shown image: where its rank-1 neuron group fires more than usual (U above its mean over the probe "
+    "images other than the shown ones, in units of its spread; bright = most above usual, dark = as usual "
+    "or less), what the group responds to (its direction relative to the probe "
     "images' mean group, by activation maximisation), and the class activation map of the block's "
     "linear probe fitted on the probe images other than the shown ones (red: toward positive, blue: "
     "toward negative)."
@@ -63,8 +70,9 @@ LEGEND = (
 PAPER_LEGEND = (
     "Per block: class averages (eq. 5 for each class's mean channel weights over the probe images) "
     "and their pixel difference (grey: none), then a row per class with three pictures for each shown "
-    "image: where its rank-1 neuron group fires (U, stretched from its weakest to its strongest place: "
-    "bright = strongest), its eq. (5) picture, and the class activation map of the block's linear "
+    "image: where its rank-1 neuron group fires more than usual (U above its mean over the probe "
+    "images other than the shown ones, in units of its spread; bright = most above usual), its eq. (5) "
+    "picture, and the class activation map of the block's linear "
     "probe fitted on the probe images other than the shown ones (red: toward positive, blue: toward "
     "negative)."
 )
@@ -95,6 +103,7 @@ def _block_groups(
     maps: torch.Tensor,
     probe: LabelledImages,
     features: BlockFeatures,
+    held_out: np.ndarray,
     class_names: Sequence[str],
     rendering: GroupRendering,
     settings: AscentSettings,
@@ -102,9 +111,16 @@ def _block_groups(
     cache_dir: str | Path | None,
 ) -> GroupsResult:
     """The shown images' rank-1 groups at one block, drawn relative to the probe images' profile,
-    with the contrast of the probe images' classes."""
+    with the contrast of the probe images' classes; where they fire relative to where the groups of
+    the probe images other than the shown ones (``held_out``) usually fire."""
     profile = profile_from(
-        block, features.factors[block], features.pooled[block], probe.labels, class_names, f"{len(probe)} probe images"
+        block,
+        features.factors[block],
+        features.pooled[block],
+        probe.labels,
+        class_names,
+        f"{len(probe)} probe images",
+        where=features.where[block][held_out],
     )
     return explain_groups(
         backbone,
@@ -201,7 +217,9 @@ def plan_inspection(
     blocks = backbone.block_names
     settings = settings or INSPECT_SETTINGS
     check_ascent_size(backbone, settings, blocks)
-    probe, features, skipped = evidence_features(backbone, stratified_subset(dataset, probe_images, seed), say=say)
+    probe, features, skipped = evidence_features(
+        backbone, stratified_subset(dataset, probe_images, seed), say=say, where=True
+    )
     notes = [f"skipped {failure.reason}" for failure in skipped]
     ranking = rank_blocks(backbone, weights, probe, features, k=k, n_splits=n_splits, seed=seed)
     say(f"evidence for {len(blocks)} blocks from {len(probe)} probe images ({time.perf_counter() - began:.0f} s)")
@@ -240,6 +258,7 @@ def inspect_block(plan: InspectionPlan, block: str, folder: Path) -> tuple[Block
         plan.maps[block],
         plan.probe,
         plan.features,
+        plan.held_out,
         plan.class_names,
         plan.rendering,
         plan.settings,
@@ -277,6 +296,7 @@ def build_inspection(
     source: str = "",
     rendering: GroupRendering | str = GroupRendering.specific,
     say: Say = quiet,
+    importance_draws: int = 0,
 ) -> Inspection:
     """Rank every block of ``model``'s backbone and write the report folder ``out``.
 
@@ -294,6 +314,8 @@ def build_inspection(
         source: a description of where the model came from, shown on the page.
         rendering: ``specific`` (default) or ``paper`` (eq. 5).
         say: receives one line per block as it is done.
+        importance_draws: random directions of the group-importance test on the shown images
+            (0: no test).
     """
     rendering = GroupRendering(rendering)
     check_ascent_size(model.backbone, settings or INSPECT_SETTINGS, model.backbone.block_names)
@@ -314,6 +336,10 @@ def build_inspection(
     notes = list(plan.notes)
     note = convergence_note(all_groups)
     notes += [note] if note else []
+    if importance_draws > 0:
+        started = time.perf_counter()
+        plan.ranking.attach_importance(blocks_importance(model, plan.shown, blocks, importance_draws, seed))
+        say(f"group importance at {len(blocks)} blocks ({time.perf_counter() - started:.0f} s)")
     legend = LEGEND if rendering == GroupRendering.specific else PAPER_LEGEND
     source = source or f"{plan.backbone.name} ({weights})"
     index = write_report(out, plan.ranking, sections, source=source, legend=legend)
@@ -363,9 +389,16 @@ def suggest_blocks(
     n_splits: int = 5,
     seed: int = 0,
     say: Say = quiet,
+    importance_images: int = 12,
+    importance_draws: int = 0,
 ) -> Suggestion:
     """Rank the blocks by linear-probe accuracy and NMF separation; write ``suggest.md``,
-    ``suggest.json`` and ``suggested-config.json`` (a config for ``--config``) to ``out``."""
+    ``suggest.json`` and ``suggested-config.json`` (a config for ``--config``) to ``out``.
+
+    Beside the ranking, the group importance of each block
+    (:func:`~sentilens.explain.group_importance`) on a stratified sample of
+    ``importance_images`` of the ranked images with ``importance_draws`` random directions (either
+    0: not measured)."""
     began = time.perf_counter()
     dataset.require_all_classes()
     model, weights_name = model_and_weights(checkpoint, backbone, weights, out)
@@ -375,6 +408,10 @@ def suggest_blocks(
     for failure in skipped:
         say(f"skipped {failure.reason}")
     ranking = rank_blocks(model.backbone, weights_name, sample, features, k=k, n_splits=n_splits, seed=seed)
+    if importance_images > 0 and importance_draws > 0:
+        chosen = stratified_subset(sample, importance_images, seed)
+        images = to_unit_range(torch.stack([load_view(p, model.backbone.input_size) for p in chosen.paths]))
+        ranking.attach_importance(blocks_importance(model, images, model.backbone.block_names, importance_draws, seed))
     config = ranking.config()
     ranking.seconds = time.perf_counter() - began
     out.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,14 @@ ProbeImagesOpt = Annotated[
 SuggestedCountOpt = Annotated[int, typer.Option("--k", help="Size of the suggested set.")]
 ProbeFoldsOpt = Annotated[int, typer.Option("--folds", help="Folds of the linear probe.")]
 SampleSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the folds and the samples.")]
+ImportanceDrawsOpt = Annotated[
+    int,
+    typer.Option(
+        help="Random directions against which each block's group importance is estimated (removing the images' "
+        "neuron groups vs random directions of the same norm; a first-order estimate that BENCHMARKS.md found "
+        "does not yet match the measured removal, so it is off by default); 0 = not measured."
+    ),
+]
 
 
 @with_model_source
@@ -44,10 +52,15 @@ def suggest_blocks_command(
     out: Annotated[Path, typer.Option(help="Folder for suggest.md, suggest.json and suggested-config.json.")] = Path(
         "sentilens-results"
     ),
+    importance_images: Annotated[
+        int, typer.Option(help="Images (stratified sample) of the group-importance test; 0 = not measured.")
+    ] = 12,
+    importance_draws: ImportanceDrawsOpt = 0,
     *,
     source: ModelSource,
 ) -> None:
-    """Rank the blocks by linear-probe accuracy and NMF separation and print a suggested set."""
+    """Rank the blocks by linear-probe accuracy and NMF separation and print a suggested set (with
+    --importance-draws, each block's estimated group importance)."""
     from sentilens.app import suggest_blocks
     from sentilens.data import load_dataset
 
@@ -63,6 +76,8 @@ def suggest_blocks_command(
         folds,
         seed,
         say=console.print,
+        importance_images=importance_images,
+        importance_draws=importance_draws,
     )
     print(suggestion.ranking.markdown(), end="")
     console.print(f"config for --config: [bold]{suggestion.files[-1]}[/]")
@@ -92,6 +107,7 @@ def inspect_command(
     ] = INSPECT_STEPS,
     ascent_batch: Annotated[int, typer.Option(help="Pictures optimised together.")] = 64,
     cache: PictureCacheOpt = None,
+    importance_draws: ImportanceDrawsOpt = 0,
     *,
     source: ModelSource,
 ) -> None:
@@ -126,6 +142,7 @@ def inspect_command(
         source=model_source(source.checkpoint, model, weights_name),
         rendering=rendering,
         say=console.print,
+        importance_draws=importance_draws,
     )
     for note in report.notes:
         console.print(note)

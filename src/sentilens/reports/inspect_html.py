@@ -18,9 +18,11 @@ from itertools import groupby
 from pathlib import Path
 
 from sentilens.models import DEFAULT_AUX_WEIGHT
-from sentilens.selection.evidence import Ranking
+from sentilens.selection.evidence import BlockEvidence, Ranking
 
 CONFIG_FILE_NAME = "sentilens-config.json"
+#: The p-value below which a block's group importance is called significant on the page.
+SIGNIFICANCE = 0.05
 
 
 @dataclass
@@ -59,7 +61,7 @@ body { font-family: system-ui, sans-serif; margin: 0 2rem 6rem; color: #222; }
 h1 { margin-bottom: .2rem; } .meta { color: #555; margin-top: 0; }
 table.ranking { border-collapse: collapse; margin: 1rem 0; }
 table.ranking td, table.ranking th { border: 1px solid #ccc; padding: .25rem .6rem; text-align: right; }
-tr.suggested { background: #eef7ee; }
+tr.suggested { background: #eef7ee; } td.importance-p.significant { font-weight: bold; }
 section.block { border-top: 2px solid #ddd; padding: .8rem 0; }
 section.block h2 { display: flex; gap: 1.2rem; align-items: center; font-size: 1.25rem; }
 section.block h2 label { font-weight: normal; font-size: 1rem; }
@@ -128,17 +130,37 @@ def _img(path: Path, root: Path, alt: str, kind: str = "") -> str:
     return f'<img class="{kind}" src="{source}" alt="{html.escape(alt)}" loading="lazy">'
 
 
+def _importance_cells(evidence: BlockEvidence) -> str:
+    """Two table cells: the block's group importance against random directions, and its p-value."""
+    if evidence.group_change is None or evidence.random_change is None or evidence.group_p is None:
+        return "<td></td><td></td>"
+    significant = " significant" if evidence.group_p < SIGNIFICANCE else ""
+    return (
+        f'<td class="importance">{evidence.group_change:.3f} ({evidence.random_change:.3f})</td>'
+        f'<td class="importance-p{significant}">{evidence.group_p:.3f}</td>'
+    )
+
+
 def _ranking_table(ranking: Ranking) -> str:
+    extra = ranking.has_importance
     rows = "".join(
         f'<tr class="{"suggested" if t.suggested else ""}"><td>{t.rank}</td>'
         f'<th><a href="#block-{html.escape(t.block)}">'
         f"{html.escape(t.block)}</a></th><td>{t.probe_accuracy:.3f} ± {t.probe_std:.3f}</td>"
-        f"<td>{t.separation:.3f}</td><td>{'yes' if t.suggested else ''}</td></tr>"
+        f"<td>{t.separation:.3f}</td><td>{'yes' if t.suggested else ''}</td>"
+        f"{_importance_cells(t) if extra else ''}</tr>"
         for t in ranking.blocks
+    )
+    heads = (
+        "<th title=\"mean change of the fused probability when each shown image's neuron group is removed at "
+        'the block (in brackets: random directions of the same norm)">group removal Δp (random)</th>'
+        '<th title="share of random draws that change the verdict as much">p</th>'
+        if extra
+        else ""
     )
     return (
         '<table class="ranking"><thead><tr><th>rank</th><th>block</th><th>probe accuracy</th>'
-        f"<th>NMF separation</th><th>suggested</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<th>NMF separation</th><th>suggested</th>{heads}</tr></thead><tbody>{rows}</tbody></table>"
     )
 
 
@@ -155,10 +177,22 @@ def _card(card: Card, root: Path) -> str:
     )
 
 
+def _importance_text(evidence: BlockEvidence) -> str:
+    """The block's group importance as a clause of its evidence line (empty: not measured)."""
+    if evidence.group_change is None or evidence.random_change is None or evidence.group_p is None:
+        return ""
+    verdict = "significant" if evidence.group_p < SIGNIFICANCE else "not significant"
+    return (
+        f"; removing the shown images' groups moves the verdict by {evidence.group_change:.3f} on average "
+        f"(random directions: {evidence.random_change:.3f}; p = {evidence.group_p:.3f}, {verdict})"
+    )
+
+
 def _section(section: BlockSection, ranking: Ranking, root: Path) -> str:
     evidence = {t.block: t for t in ranking.blocks}[section.block]
     block = html.escape(section.block)
     checked = " checked" if evidence.suggested else ""
+    importance = _importance_text(evidence)
     cards = "".join(
         f'<div class="row cards" data-label="{html.escape(label)}"><h3 class="{html.escape(label)}">'
         f"{html.escape(label)} images</h3>{''.join(_card(c, root) for c in group)}</div>"
@@ -177,7 +211,7 @@ def _section(section: BlockSection, ranking: Ranking, root: Path) -> str:
     <label>weight <input type="number" class="block-weight" id="weight-{block}" min="0" max="1" step="0.05"
       value="{DEFAULT_AUX_WEIGHT}" size="5"></label></h2>
   <p class="evidence">rank {evidence.rank} of {len(ranking.blocks)}; linear-probe accuracy
-    {evidence.probe_accuracy:.3f} ± {evidence.probe_std:.3f}; NMF separation {evidence.separation:.3f}</p>
+    {evidence.probe_accuracy:.3f} ± {evidence.probe_std:.3f}; NMF separation {evidence.separation:.3f}{importance}</p>
   <div class="row contrast">{contrast}</div>
   {cards}
 </section>"""
@@ -202,6 +236,7 @@ def write_report(
 the classes. Suggested: <strong>{html.escape(", ".join(ranking.suggested))}</strong> (pre-ticked).
 Tick the blocks whose positive and negative pictures differ most, set weights, and export.</p>
 {_ranking_table(ranking)}
+{"".join(f'<p class="note">{html.escape(note)}</p>' for note in ranking.notes)}
 <p class="legend">{html.escape(legend)}</p>
 {body}
 <h2>Config</h2>

@@ -25,10 +25,10 @@ classifier reads, so a head there adds no new evidence.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -43,7 +43,7 @@ from sentilens.data.decoding import DecodeFailure
 from sentilens.models import DEFAULT_AUX_WEIGHT
 from sentilens.models.backbones import Backbone
 from sentilens.training import TrainConfig
-from sentilens.training.feature_store import POOLED, block_features
+from sentilens.training.feature_store import POOLED, MapSummary, block_features
 from sentilens.utils.errors import SentilensError
 from sentilens.utils.progress import Say, quiet
 
@@ -60,14 +60,19 @@ class BlockFeatures:
         pooled: block -> ``(N, C)`` globally average-pooled maps.
         factors: block -> ``(N, C)`` rank-1 NMF channel weights, each row summing to 1 (or all 0
             for an image whose map is all zero).
+        where: block -> ``(N, m, n)`` where that group fires (:func:`rank_one_where`), when asked
+            for (empty otherwise).
     """
 
     pooled: dict[str, np.ndarray]
     factors: dict[str, np.ndarray]
+    where: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 #: The name under which the block-feature store keeps :func:`rank_one_channel_weights`.
 NMF_WEIGHTS = "nmf-rank1"
+#: The name under which the block-feature store keeps :func:`rank_one_where`.
+NMF_WHERE = "nmf-rank1-where"
 
 
 def evidence_features(
@@ -77,25 +82,32 @@ def evidence_features(
     store_dir: str | Path | None = None,
     chunk: int = 128,
     say: Say = quiet,
+    where: bool = False,
 ) -> tuple[LabelledImages, BlockFeatures, tuple[DecodeFailure, ...]]:
     """Pooled maps and rank-1 NMF weights of ``blocks`` (default all), centre view, for the images
     of ``dataset`` that decode, from the block-feature store
-    (:func:`~sentilens.training.feature_store.block_features`; stored images are not decoded again).
+    (:func:`~sentilens.training.feature_store.block_features`; stored images are not decoded again);
+    with ``where``, also where each image's rank-1 group fires (for reference profiles).
 
     Returns the images that decoded (as a dataset, in the original order), their features and the
     decoding failures (indices into ``dataset``).
     """
     blocks = tuple(blocks) if blocks is not None else backbone.block_names
     backbone.check_blocks(blocks)
+    summaries: dict[str, MapSummary] = {NMF_WEIGHTS: rank_one_channel_weights}
+    grids = backbone.block_grids() if where else {}
+    if where:
+        summaries[NMF_WHERE] = rank_one_where
     stored = block_features(
         backbone,
         dataset.paths,
         views=("centre",),
-        summaries={NMF_WEIGHTS: rank_one_channel_weights},
+        summaries=summaries,
         on_error=OnError.skip,
         chunk=chunk,
         store_dir=store_dir,
         say=say,
+        widths={NMF_WHERE: {block: m * n for block, (m, n) in grids.items()}},
     )
     if not stored.kept:
         first = stored.failures[0].reason if stored.failures else "no images"
@@ -104,9 +116,24 @@ def evidence_features(
     features = BlockFeatures(
         pooled={t: centre[POOLED][t].numpy() for t in blocks},
         factors={t: centre[NMF_WEIGHTS][t].numpy() for t in blocks},
+        where={t: centre[NMF_WHERE][t].numpy().reshape(-1, *grids[t]) for t in blocks} if where else {},
     )
     usable = dataset if len(stored.kept) == len(dataset) else dataset.subset(list(stored.kept))
     return usable, features, stored.failures
+
+
+def _leading_vectors(matrices: torch.Tensor, iterations: int, tolerance: float) -> torch.Tensor:
+    """Unit right singular vectors ``(N, t)`` of non-negative matrices ``(N, m n, t)`` (power iteration)."""
+    start = matrices.mean(dim=1)
+    vectors: torch.Tensor = start / start.norm(dim=1, keepdim=True).clamp_min(1e-30)
+    for _ in range(iterations):
+        updated = torch.bmm(matrices.transpose(1, 2), torch.bmm(matrices, vectors.unsqueeze(-1))).squeeze(-1)
+        updated = updated / updated.norm(dim=1, keepdim=True).clamp_min(1e-30)
+        change = float((updated - vectors).abs().max())
+        vectors = updated
+        if change < tolerance:
+            break
+    return vectors
 
 
 def rank_one_channel_weights(maps: torch.Tensor, iterations: int = 200, tolerance: float = 1e-6) -> np.ndarray:
@@ -122,19 +149,28 @@ def rank_one_channel_weights(maps: torch.Tensor, iterations: int = 200, toleranc
     decomposing it.  An all-zero map gives all-zero weights.
     """
     matrices = maps.detach().flatten(2).transpose(1, 2).float().clamp_min(0)  # (N, m n, t)
-    vectors = matrices.mean(dim=1)
-    vectors = vectors / vectors.norm(dim=1, keepdim=True).clamp_min(1e-30)
-    for _ in range(iterations):
-        updated = torch.bmm(matrices.transpose(1, 2), torch.bmm(matrices, vectors.unsqueeze(-1))).squeeze(-1)
-        updated = updated / updated.norm(dim=1, keepdim=True).clamp_min(1e-30)
-        change = float((updated - vectors).abs().max())
-        vectors = updated
-        if change < tolerance:
-            break
+    vectors = _leading_vectors(matrices, iterations, tolerance)
     totals = vectors.sum(dim=1, keepdim=True)
     weights = torch.where(totals > 0, vectors / totals.clamp_min(1e-30), torch.zeros_like(vectors))
     weights[matrices.flatten(1).amax(dim=1) == 0] = 0
     result: np.ndarray = weights.numpy()
+    return result
+
+
+def rank_one_where(maps: torch.Tensor, iterations: int = 200, tolerance: float = 1e-6) -> np.ndarray:
+    """Where the rank-1 NMF group of each map ``(N, t, m, n)`` fires: ``U = B v`` as ``(N, m n)``,
+    each scaled by its maximum (the statistics of a reference profile rescale them to mean 1).
+
+    ``v`` is the leading right singular vector of :func:`rank_one_channel_weights`; for it the
+    best non-negative ``U`` is ``B v`` (up to the scale that the maximum removes).  An all-zero map
+    gives an all-zero row.
+    """
+    matrices = maps.detach().flatten(2).transpose(1, 2).float().clamp_min(0)  # (N, m n, t)
+    vectors = _leading_vectors(matrices, iterations, tolerance)
+    spatial = torch.bmm(matrices, vectors.unsqueeze(-1)).squeeze(-1).clamp_min(0)
+    peaks = spatial.amax(dim=1, keepdim=True)
+    scaled = torch.where(peaks > 0, spatial / peaks.clamp_min(1e-30), torch.zeros_like(spatial))
+    result: np.ndarray = scaled.numpy()
     return result
 
 
@@ -202,9 +238,35 @@ def separation_score(factors: np.ndarray, labels: Sequence[int]) -> float:
     return between / within if within > 0 else 0.0
 
 
+class ImportanceResult(Protocol):
+    """What :meth:`Ranking.attach_importance` reads of a block's group importance
+    (:class:`sentilens.explain.GroupImportance`; not imported: evaluation, which uses selection,
+    stays apart from explanation)."""
+
+    @property
+    def mean_change(self) -> float: ...
+    @property
+    def random_mean_change(self) -> float: ...
+    @property
+    def p_value(self) -> float: ...
+    @property
+    def group_change(self) -> np.ndarray: ...
+    @property
+    def random_change(self) -> np.ndarray: ...
+    @property
+    def exact(self) -> bool: ...
+
+
 @dataclass
 class BlockEvidence:
-    """The evidence for one block and its place in the ranking (1 = best)."""
+    """The evidence for one block and its place in the ranking (1 = best).
+
+    The group importance (:func:`sentilens.explain.group_importance`; None: not measured) is shown
+    beside the ranking, not part of it: ``group_change`` is the mean change of the fused
+    probability when each image's neuron group is removed at the block, ``random_change`` the same
+    for random directions of the group's norm, ``group_p`` the share of random draws that change it
+    as much (the block's p-value).
+    """
 
     block: str
     probe_accuracy: float
@@ -212,6 +274,9 @@ class BlockEvidence:
     separation: float
     rank: int = 0
     suggested: bool = False
+    group_change: float | None = None
+    random_change: float | None = None
+    group_p: float | None = None
 
 
 @dataclass
@@ -240,22 +305,56 @@ class Ranking:
             "blocks": [asdict(t) for t in self.blocks],
         }
 
+    def attach_importance(self, importance: Mapping[str, ImportanceResult]) -> None:
+        """Record each measured block's group importance beside its evidence (and a note of how)."""
+        for evidence in self.blocks:
+            found = importance.get(evidence.block)
+            if found is not None:
+                evidence.group_change = found.mean_change
+                evidence.random_change = found.random_mean_change
+                evidence.group_p = found.p_value
+        if importance:
+            first = next(iter(importance.values()))
+            how = "measured" if first.exact else "to first order"
+            self.notes.append(
+                f"group importance: mean change of the fused probability ({how}) when each of "
+                f"{len(first.group_change)} images' neuron group is removed at the block, against "
+                f"{first.random_change.shape[1]} random directions of the same norm (p: share of random draws "
+                "that change it as much)"
+            )
+
+    @property
+    def has_importance(self) -> bool:
+        """Whether any block has a measured group importance."""
+        return any(t.group_change is not None for t in self.blocks)
+
     def markdown(self) -> str:
-        """The ranking as a Markdown table; suggested blocks are marked."""
+        """The ranking as a Markdown table; suggested blocks are marked; the group importance, when
+        measured, beside it."""
+        extra = self.has_importance
         lines = [
             f"Block ranking ({self.dataset}, {self.n_images} images, {self.backbone} {self.weights}, "
             f"{self.n_splits}-fold probe)",
             "",
-            "| rank | block | probe accuracy | NMF separation | suggested |",
-            "|---|---|---|---|---|",
+            "| rank | block | probe accuracy | NMF separation | suggested |"
+            + (" group removal Δp (random) | p |" if extra else ""),
+            "|---|---|---|---|---|" + ("---|---|" if extra else ""),
         ]
         for t in self.blocks:
             lines.append(
                 f"| {t.rank} | {t.block} | {t.probe_accuracy:.3f} ± {t.probe_std:.3f} | {t.separation:.3f} | "
-                f"{'yes' if t.suggested else ''} |"
+                f"{'yes' if t.suggested else ''} |" + (f" {importance_cells(t)} |" if extra else "")
             )
         lines += ["", f"Suggested set: {', '.join(self.suggested)} ({self.seconds:.0f} s)"]
+        lines += [f"Note: {note}" for note in self.notes]
         return "\n".join(lines) + "\n"
+
+
+def importance_cells(evidence: BlockEvidence) -> str:
+    """``"0.123 (0.045) | 0.048"``: a block's group importance as two table cells (blank: not measured)."""
+    if evidence.group_change is None or evidence.random_change is None or evidence.group_p is None:
+        return " | "
+    return f"{evidence.group_change:.3f} ({evidence.random_change:.3f}) | {evidence.group_p:.3f}"
 
 
 def selection_config(

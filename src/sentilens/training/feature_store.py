@@ -11,9 +11,11 @@ the block evidence of ``inspect`` and ``suggest-blocks``
 after ``inspect`` computes only the mirror view of the probe images), and a new view or a new image
 computes only what is new.
 
-A *summary* reduces a block's maps ``(N, C, H, W)`` to ``(N, C)``; ``pooled`` (the global
+A *summary* reduces a block's maps ``(N, C, H, W)`` to one row per image, ``(N, C)`` unless the
+caller gives another width (a summary over positions has ``H W``); ``pooled`` (the global
 average, what the heads read) is always there, and callers may add their own, named, such as
-selection's rank-1 NMF channel weights; the name is part of the entry's key.  Features are
+selection's rank-1 NMF channel weights and where that group fires; the name is part of the
+entry's key.  Features are
 computed exactly as the in-memory frozen pass does (:func:`sentilens.training.frozen_pass.run_frozen`:
 channels-last layout, float32), and an image's features do not depend on the images it is
 batched with (on the CPU), so a stored entry equals a fresh computation.  A damaged entry is
@@ -46,7 +48,8 @@ FORMAT = "sentilens-block-features/1"
 #: The summary every entry set has: each block's global average, and the final map's under ``"final"``.
 POOLED = "pooled"
 
-#: Reduces a block's maps ``(N, C, H, W)`` (on the CPU) to one ``(N, C)`` row per image (stored as float32).
+#: Reduces a block's maps ``(N, C, H, W)`` (on the CPU) to one row per image, ``(N, C)`` unless
+#: :func:`block_features` is given another width (stored as float32).
 MapSummary = Callable[[torch.Tensor], np.ndarray]
 
 
@@ -142,6 +145,7 @@ def block_features(
     chunk: int = 128,
     store_dir: str | Path | None = None,
     say: Say = quiet,
+    widths: Mapping[str, Mapping[str, int]] | None = None,
 ) -> BlockFeatures:
     """Every block's pooled features (and the ``summaries``) of each of ``views`` of the images
     ``paths``: read from the store, the missing ones computed and stored.
@@ -162,10 +166,15 @@ def block_features(
         chunk: images decoded and stored at a time.
         store_dir: the store folder (default :func:`default_store_dir`).
         say: hears of damaged entries (each one is recomputed).
+        widths: summary -> block -> the width of its rows, for summaries whose rows are not one
+            value per channel (default: the block's channels).
     """
     summaries = dict(summaries or {})
     blocks = {block: backbone.block_channels[block] for block in backbone.block_names}
-    names = {POOLED: {**blocks, FINAL: backbone.num_features}, **{summary: blocks for summary in summaries}}
+    names = {
+        POOLED: {**blocks, FINAL: backbone.num_features},
+        **{summary: {**blocks, **(widths or {}).get(summary, {})} for summary in summaries},
+    }
     base = {"backbone": backbone_digest(backbone), "size": backbone.input_size}
     folder = Path(store_dir or default_store_dir()) / f"{backbone.name}-{key_digest(base)[:16]}"
     store = DiskCache(folder, FORMAT, say)

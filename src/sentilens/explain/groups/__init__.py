@@ -14,6 +14,11 @@ pictures.  The pieces, each in its own module:
   image-specific default or the paper's eq. 5, with the class contrast).
 * :mod:`~sentilens.explain.groups.ascent`: :func:`direction_pictures`, a group's direction drawn by
   activation maximisation, cached.
+* :mod:`~sentilens.explain.groups.importance`: :func:`group_importance` (:class:`GroupImportance`):
+  how much removing each image's group changes the fused verdict, against random directions.
+
+Where a group fires is drawn relative to where groups usually fire (:func:`unusual_where`, from
+the reference profile's :func:`where_statistics`).
 
 Names are imported on first use (:func:`sentilens.utils.lazy.lazy_face`): add one by importing it
 under ``if TYPE_CHECKING:`` and listing it in ``__all__``.
@@ -26,7 +31,22 @@ from sentilens.utils import lazy_face
 if TYPE_CHECKING:
     from sentilens.explain.choices import GroupRendering
     from sentilens.explain.groups.ascent import direction_pictures
-    from sentilens.explain.groups.nmf import NeuronGroups, convergence_note, factorise, group_pictures, normalise
+    from sentilens.explain.groups.importance import (
+        DEFAULT_RANDOM_DIRECTIONS,
+        GroupImportance,
+        blocks_importance,
+        first_order_importance,
+        fused_from_block,
+        group_importance,
+    )
+    from sentilens.explain.groups.nmf import (
+        NeuronGroups,
+        convergence_note,
+        factorise,
+        group_pictures,
+        normalise,
+        unusual_where,
+    )
     from sentilens.explain.groups.pipeline import DEFAULT_GROUP_BLOCK, ContrastSource, GroupsResult, explain_groups
     from sentilens.explain.groups.reference import (
         ProfileError,
@@ -36,11 +56,20 @@ if TYPE_CHECKING:
         profile_from,
         reference_for,
         save_profiles,
+        where_statistics,
     )
     from sentilens.explain.groups.render import GroupDrawing, draw_groups
 
 __all__ = [
     "DEFAULT_GROUP_BLOCK",
+    "DEFAULT_RANDOM_DIRECTIONS",
+    "GroupImportance",
+    "blocks_importance",
+    "first_order_importance",
+    "fused_from_block",
+    "group_importance",
+    "unusual_where",
+    "where_statistics",
     "ContrastSource",
     "GroupDrawing",
     "GroupRendering",

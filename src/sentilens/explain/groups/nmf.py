@@ -56,14 +56,66 @@ class NeuronGroups:
         """``V`` with each group's row scaled to sum to 1: which channels make up the group."""
         return normalise(self.channel_weights)
 
-    def where(self, side: int) -> np.ndarray:
+    def where(self, side: int, usual: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """``U`` as ``(r, side, side)`` maps in [0, 1] (bilinear, each scaled by its maximum):
-        where on the image each group fires."""
-        maps = torch.as_tensor(self.spatial, dtype=torch.float32)[None]
+        where on the image each group fires.
+
+        With ``usual``, the ``(mean, spread)`` ``(m, n)`` of where groups fire over a reference set
+        (:meth:`~sentilens.explain.ReferenceProfile.usual_where`), where each group fires *more
+        than usual*: :func:`unusual_where` of ``U`` at the block's grid, upsampled, and scaled so
+        that the top 10 % of the places above usual are at full brightness (a group that fires as
+        usual: all zero).
+        """
+        spatial = np.asarray(self.spatial, dtype=np.float64)
+        if usual is not None:
+            spatial = unusual_where(spatial, *usual)
+        maps = torch.as_tensor(spatial, dtype=torch.float32)[None]
         up = F.interpolate(maps, size=(side, side), mode="bilinear", align_corners=False)[0].clamp_min(0)
-        peaks = up.flatten(1).amax(dim=1).clamp_min(1e-12).view(-1, 1, 1)
-        scaled: np.ndarray = (up / peaks).numpy()
-        return scaled
+        peaks = up.flatten(1).amax(dim=1)
+        if usual is not None:
+            # A few places far above usual would leave the rest of the map too faint to see: full
+            # brightness from the 90th percentile of the places above usual on.
+            peaks = torch.stack([m[m > 0].quantile(SATURATION) if (m > 0).any() else m.max() for m in up.flatten(1)])
+        peaks = peaks.view(-1, 1, 1)
+        scaled = torch.where(peaks > 0, up / peaks.clamp_min(1e-12), torch.zeros_like(up)).clamp(0, 1)
+        result: np.ndarray = scaled.numpy()
+        return result
+
+
+#: The share of the places above usual drawn fainter than full brightness (``where`` with ``usual``).
+SATURATION = 0.9
+#: How far above usual, in spreads, a position must be to count (below: float32 rounding of the
+#: stored statistics and the scaling, and nothing a heat map could show).
+USUAL_TOLERANCE = 1e-3
+
+
+def unit_mean(maps: np.ndarray) -> np.ndarray:
+    """Maps ``(N, m, n)`` each scaled to mean 1 over its positions (all-zero maps stay zero)."""
+    values = np.asarray(maps, dtype=np.float64)
+    means = values.reshape(len(values), -1).mean(axis=1)
+    scaled: np.ndarray = values / np.where(means > 0, means, 1.0)[:, None, None]
+    return scaled
+
+
+def unusual_where(spatial: np.ndarray, mean: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """How far above the usual each group fires at each position: ``max((u - mean) / spread, 0)``
+    for maps ``(r, m, n)``, each ``u`` scaled to mean 1 over the positions first (as the reference's
+    maps were, :func:`~sentilens.explain.where_statistics`), so only how the activity is spread
+    over the image counts, not how strong it is.
+
+    A group that fires as usual (``u`` proportional to the mean) gives an all-zero map (values up to
+    :data:`USUAL_TOLERANCE` spreads count as usual).
+    BENCHMARKS.md ("Where a group fires more than usual") compares this with the raw ``U``.
+    """
+    maps = np.asarray(spatial, dtype=np.float64)
+    if maps.shape[1:] != np.shape(mean) or np.shape(mean) != np.shape(spread):
+        raise InvalidArgumentError(
+            f"where maps of grid {maps.shape[1:]} against a usual map of grid {np.shape(mean)} / {np.shape(spread)}"
+        )
+    scaled = unit_mean(maps)
+    z = (scaled - mean) / spread
+    above: np.ndarray = np.where(z > USUAL_TOLERANCE, z, 0.0)
+    return above
 
 
 def factorise(activation: torch.Tensor | np.ndarray, rank: int = 1, seed: int = 0, max_iter: int = 500) -> NeuronGroups:

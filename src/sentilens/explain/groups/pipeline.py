@@ -2,7 +2,8 @@
 
 :func:`explain_groups` runs the whole chain of paper eq. (4)-(5): each image's map at the block
 is factorised by NMF (:func:`~sentilens.explain.groups.factorise`), the channel weights are
-normalised, the reference profile is chosen (:func:`~sentilens.explain.groups.reference_for`, or
+normalised, where each group fires is drawn relative to where groups usually fire (when the
+reference profile records it), the reference profile is chosen (:func:`~sentilens.explain.groups.reference_for`, or
 the one given), and the groups, with the class contrast when asked for, are drawn
 (:func:`~sentilens.explain.groups.draw_groups`).  It returns plain data; writing pictures, pages
 and files is the caller's part.
@@ -49,7 +50,9 @@ class GroupsResult:
         groups: each image's factorisation (``U`` as ``spatial``, ``V``, relative error,
             whether NMF converged).
         weights: ``(N, r, C)`` channel weights, each group's row summing to 1.
-        where: ``(N, r, S, S)`` in [0, 1] at the backbone's input size: where each group fires.
+        where: ``(N, r, S, S)`` in [0, 1] at the backbone's input size: where each group fires
+            more than usual when the reference profile records where groups usually fire at the
+            block (``unusual``), else where it fires.
         pictures: ``(N, r, 3, s, s)`` in [0, 1]: what each group responds to.
         reference: the reference profile the pictures were drawn against (``specific``) and the
             contrast may come from.
@@ -66,6 +69,7 @@ class GroupsResult:
     reference: ReferenceProfile
     contrast_labels: list[str]
     contrast: torch.Tensor
+    unusual: bool = False
 
     @property
     def relative_errors(self) -> list[float]:
@@ -139,6 +143,9 @@ def explain_groups(
         class_means, names = profile.class_means, profile.class_names or class_names
     elif contrast == ContrastSource.images:
         class_means = _class_means(first, labels, len(class_names))
+    usual = profile.usual_where
+    if usual is not None and usual[0].shape != tuple(groups[0].spatial.shape[1:]):
+        usual = None  # a profile made at another input size: its grid does not fit
     drawing = draw_groups(
         backbone,
         block,
@@ -155,9 +162,10 @@ def explain_groups(
         rendering=rendering,
         groups=groups,
         weights=weights,
-        where=np.stack([g.where(backbone.input_size) for g in groups]),
+        where=np.stack([g.where(backbone.input_size, usual) for g in groups]),
         pictures=drawing.pictures.view(len(groups), rank, *drawing.pictures.shape[1:]),
         reference=profile,
         contrast_labels=drawing.contrast_labels,
         contrast=drawing.contrast,
+        unusual=usual is not None,
     )

@@ -5,7 +5,11 @@ channel's typical activation level: two unrelated photos get nearly the same ``v
 draws nearly the same picture for both.  What sets an image apart is ``v`` *relative to* the
 typical ``v``: a :class:`ReferenceProfile` holds the per-channel mean and standard deviation of
 ``v`` over a reference set of images (and per class when the set is labelled), plus the mean
-pooled activation of each channel (for the spatial grid).
+pooled activation of each channel (for the spatial grid), and where the group usually fires: the
+mean and standard deviation over the set of each image's ``U`` (scaled to mean 1) at the
+block's grid, against which :meth:`~sentilens.explain.NeuronGroups.where` draws where an image's
+group fires *more than usual* (padding and the photographer's framing make every image's group
+fire more at the border or the centre; that shared part says nothing about the image).
 
 Profiles come from the images a command is given (``inspect`` uses its probe sample) or from a
 file: the package ships one for ``inception_v3`` with ImageNet weights, computed on all 1,269
@@ -25,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from sentilens.explain.channel_cache import weights_digest
-from sentilens.explain.groups.nmf import normalise
+from sentilens.explain.groups.nmf import normalise, unit_mean
 from sentilens.models.backbones import Backbone
 from sentilens.utils.atomic import atomic_path
 from sentilens.utils.errors import InvalidArgumentError, SentilensError
@@ -50,6 +54,9 @@ class ReferenceProfile:
         images: how many images the profile averages.
         source: where the images came from, for the page.
         weights: digest of the backbone's weights up to the block (empty: not recorded).
+        where_mean: ``(m, n)`` mean over the set of where the group fires (each image's ``U``
+            scaled to mean 1 over its positions), at the block's grid (None: not recorded).
+        where_spread: ``(m, n)`` their standard deviation, floored like ``spread``.
     """
 
     block: str
@@ -61,6 +68,15 @@ class ReferenceProfile:
     images: int
     source: str
     weights: str = ""
+    where_mean: np.ndarray | None = None
+    where_spread: np.ndarray | None = None
+
+    @property
+    def usual_where(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(where_mean, where_spread)``, or None when the profile has no spatial record."""
+        if self.where_mean is None or self.where_spread is None:
+            return None
+        return self.where_mean, self.where_spread
 
     def relative(self, weights: np.ndarray) -> np.ndarray:
         """Normalised channel weights ``(..., C)`` in units of the reference: ``(v - mean) / spread``.
@@ -77,6 +93,23 @@ class ReferenceProfile:
         return relative
 
 
+def _floored_spread(values: np.ndarray) -> np.ndarray:
+    """Standard deviation over the first axis, floored at 5 % of its median (and 1e-8)."""
+    spread = values.std(axis=0, ddof=1)
+    floored: np.ndarray = np.maximum(spread, max(float(np.median(spread)) * 0.05, 1e-8))
+    return floored
+
+
+def where_statistics(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and floored standard deviation ``(m, n)`` of at least two images' ``(N, m, n)`` ``U``
+    maps, each scaled here to mean 1 over its positions (:func:`~sentilens.explain.groups.nmf.unit_mean`)."""
+    maps = np.asarray(where, dtype=np.float64)
+    if maps.ndim != 3 or len(maps) < 2:
+        raise ProfileError(f"where a group usually fires needs (N >= 2, m, n) maps, got shape {maps.shape}")
+    scaled = unit_mean(maps)
+    return scaled.mean(axis=0).astype(np.float32), _floored_spread(scaled).astype(np.float32)
+
+
 def profile_from(
     block: str,
     factors: np.ndarray,
@@ -85,15 +118,17 @@ def profile_from(
     class_names: Sequence[str] = (),
     source: str = "",
     weights: str = "",
+    where: np.ndarray | None = None,
 ) -> ReferenceProfile:
     """A profile from ``(N, C)`` rank-1 channel weights (normalised here) and, optionally, pooled
     activations of N images; with ``labels``, also the mean weights of each of ``class_names``.
-    ``weights`` records the digest of the backbone weights they came from."""
+    ``weights`` records the digest of the backbone weights they came from.  ``where``: ``(M, m,
+    n)`` maps of where the rank-1 group of M images fires (they may be other images than the N,
+    e.g. all but the shown ones), for :meth:`ReferenceProfile.usual_where`."""
     factors = normalise(factors).astype(np.float64)
     if len(factors) < 2:
         raise ProfileError(f"a reference profile needs at least 2 images, got {len(factors)}")
-    spread = factors.std(axis=0, ddof=1)
-    floor = max(float(np.median(spread)) * 0.05, 1e-8)
+    usual = where_statistics(where) if where is not None else (None, None)
     class_means = None
     if labels is not None:
         label_array = np.asarray(labels)
@@ -103,13 +138,15 @@ def profile_from(
     return ReferenceProfile(
         block=block,
         mean=factors.mean(axis=0).astype(np.float32),
-        spread=np.maximum(spread, floor).astype(np.float32),
+        spread=_floored_spread(factors).astype(np.float32),
         activation=None if pooled is None else np.asarray(pooled, dtype=np.float64).mean(axis=0).astype(np.float32),
         class_means=class_means,
         class_names=tuple(class_names) if class_means is not None else (),
         images=len(factors),
         source=source or f"{len(factors)} images",
         weights=weights,
+        where_mean=usual[0],
+        where_spread=usual[1],
     )
 
 
@@ -123,6 +160,8 @@ def save_profiles(path: str | Path, profiles: Mapping[str, ReferenceProfile]) ->
         arrays[f"{block}/meta"] = np.array([p.source, p.weights, str(p.images), *p.class_names])
         if p.class_means is not None:
             arrays[f"{block}/class_means"] = p.class_means
+        if p.usual_where is not None:
+            arrays[f"{block}/where_mean"], arrays[f"{block}/where_spread"] = p.usual_where
     path = Path(path)
     with atomic_path(path) as temporary, open(temporary, "wb") as stream:
         np.savez(stream, **arrays)
@@ -147,6 +186,8 @@ def load_profiles(path: str | Path) -> dict[str, ReferenceProfile]:
                     images=int(images),
                     source=source,
                     weights=weights,
+                    where_mean=stored.get(f"{block}/where_mean"),
+                    where_spread=stored.get(f"{block}/where_spread"),
                 )
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise ProfileError(f"{path}: not a reference-profile file ({error})") from None

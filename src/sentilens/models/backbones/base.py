@@ -110,6 +110,16 @@ class Backbone(nn.Module):
             return False
         return True
 
+    def block_grids(self, side: int | None = None) -> dict[str, tuple[int, int]]:
+        """Each block's spatial grid ``(m, n)`` for a ``side`` x ``side`` input (default the input
+        size), by a shape-only pass on the meta device, as :meth:`reaches` does."""
+        side = side or self.input_size
+        tensors = itertools.chain(self.parameters(), self.buffers())
+        shapes_only = copy.deepcopy(self, {id(t): torch.empty_like(t, device="meta") for t in tensors}).eval()
+        with torch.no_grad():
+            out = shapes_only(torch.empty((1, 3, side, side), device="meta"), blocks=self.block_names)
+        return {block: (int(m.shape[2]), int(m.shape[3])) for block, m in out.blocks.items()}
+
     def input_stage_before(self, stage: str) -> str | None:
         """Name of the stage whose output feeds ``stage`` (None for the first stage)."""
         index = self.stage_index(stage)
