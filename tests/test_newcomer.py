@@ -199,7 +199,7 @@ def test_explain_gradcam_shows_the_verdict_of_predict(twitter_root: Path, tmp_pa
     assert result.exit_code == 0, result.output
     assert f"{image}: {row['label']} p={float(row['probability']):.3f}" in _text(result.output)
     (title,) = titles
-    assert title.startswith(f"7c: {row['label']} (p = {float(row['probability']):.3f}")
+    assert title.startswith(f"7a: {row['label']} (p = {float(row['probability']):.3f}")
     assert "map from the fp32 torch pass of the centre crop, p = " in title
 
 

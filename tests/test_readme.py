@@ -107,8 +107,9 @@ def test_commands_are_written_for_the_activated_environment() -> None:
 
 def test_stated_defaults_are_the_code_s() -> None:
     """The backbone table's default blocks, the shipped model's blocks and the Python example's
-    Grad-CAM block (the CLI's and the demo's default: the last block)."""
+    Grad-CAM block (the CLI's and the demo's default, :func:`~sentilens.explain.default_cam_block`)."""
     from sentilens import load
+    from sentilens.explain import DEFAULT_CAM_BLOCKS
 
     text = README.read_text(encoding="utf-8")
     spec = backbone_spec("inception_v3")
@@ -117,8 +118,9 @@ def test_stated_defaults_are_the_code_s() -> None:
     assert defaults == f"{' '.join(spec.default_aux_blocks)} (the shipped model: {' '.join(load().blocks)})"
     python = text.split("```python\n", 1)[1].split("```", 1)[0]
     (call,) = re.findall(r"\.explain\(([^)]*)\)", python)
-    assert "block=" not in call or f'block="{spec.blocks[-1]}"' in call
-    assert f"at {spec.blocks[-1]}" in python
+    default_block = DEFAULT_CAM_BLOCKS["inception_v3"]
+    assert "block=" not in call or f'block="{default_block}"' in call
+    assert f"at {default_block}" in python
 
 
 def test_exit_statuses_glossary_and_data_source_are_documented() -> None:
