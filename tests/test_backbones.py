@@ -15,7 +15,6 @@ from sentilens.cli import app
 from sentilens.data import load_view, to_unit_range
 from sentilens.models import Architecture, available_backbones, backbone_spec, build_model, create_backbone
 from sentilens.models.backbones import Backbone, UnknownBlockError, WeightsUnavailableError
-from sentilens.models.backbones import googlenet as googlenet_module
 from sentilens.models.backbones import inception_v3 as inception_module
 
 GOOGLENET_SHAPES = {
@@ -127,7 +126,9 @@ def test_googlenet_without_weights_says_how_to_get_them(monkeypatch) -> None:
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(googlenet_module.GoogLeNet_Weights.IMAGENET1K_V1.__class__, "get_state_dict", offline)
+    from torchvision.models import GoogLeNet_Weights  # the backbone imports torchvision only when built
+
+    monkeypatch.setattr(GoogLeNet_Weights.IMAGENET1K_V1.__class__, "get_state_dict", offline)
     with pytest.raises(WeightsUnavailableError, match="--weights none"):
         create_backbone("googlenet", "imagenet")
 
