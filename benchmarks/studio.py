@@ -26,6 +26,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=50, help="requests per client")
     parser.add_argument("--images", type=int, default=16, help="distinct images the requests cycle through")
-    parser.add_argument("--out", type=Path, default=Path("/tmp/sentilens-studio-benchmark"))
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "sentilens-studio-benchmark")
     args = parser.parse_args()
     requests_per_client = 10 if args.quick else args.requests
     block_sets = BLOCK_SETS[:2] if args.quick else BLOCK_SETS

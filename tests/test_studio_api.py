@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -71,11 +72,8 @@ def finished(client: TestClient, job: dict[str, Any], timeout: float = 120) -> d
 
 
 def image_bytes(size: tuple[int, int] = (64, 48), seed: int = 1) -> bytes:
-    path = Path(f"/tmp/sentilens-studio-test-{seed}.png")
-    write_image(path, seed=seed, size=size)
-    data = path.read_bytes()
-    path.unlink()
-    return data
+    with tempfile.TemporaryDirectory() as folder:
+        return write_image(Path(folder) / "upload.png", seed=seed, size=size).read_bytes()
 
 
 @pytest.mark.parametrize("path", ["/", "/api/session", "/static/studio.js", "/docs", "/openapi.json", "/files/x"])
