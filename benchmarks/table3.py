@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ class EnsembleStrategy:
     def record(self) -> dict[str, Any]:
         return {**self.config.to_dict(), "members": self.members}
 
-    def prepare(self) -> None:
+    def prepare(self, folds: Sequence[Fold], n_folds: int, seed: int) -> None:
         """Nothing: the frozen cache is given."""
 
     def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:

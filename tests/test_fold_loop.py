@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ class Scripted:
     seen: list[tuple[Fold, int, int]] = field(default_factory=list)
     prepared: int = 0
 
-    def prepare(self) -> None:
+    def prepare(self, folds: Sequence[Fold], n_folds: int, seed: int) -> None:
         self.prepared += 1
 
     def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:
@@ -106,7 +107,7 @@ def test_a_resumed_run_prepares_and_trains_nothing(
     class Counting(HeadsStrategy):
         calls: int = 0
 
-        def prepare(self) -> None:
+        def prepare(self, folds: Sequence[Fold], n_folds: int, seed: int) -> None:
             self.calls += 1
 
         def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:

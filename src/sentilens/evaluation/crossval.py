@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from sentilens.data import Fold, LabelledImages
 from sentilens.evaluation.protocol import CrossValidationResult, FoldOutcome, fold_seed, run_folds
 from sentilens.models import SentimentModel, build_model
-from sentilens.training import FrozenOutputs, TrainConfig, fit, predict_cached, prepare_cache
+from sentilens.training import FrozenOutputs, HeadsJob, TrainConfig, fit, fit_heads, predict_cached, prepare_cache
 from sentilens.training.frozen_pass import FINAL
 from sentilens.utils.errors import InvalidArgumentError
 
@@ -37,11 +37,11 @@ def train_and_predict(
     seed: int,
     description: str,
 ) -> tuple[SentimentModel, np.ndarray]:
-    """A fresh model of ``config`` (torch seeded with ``seed``) trained on ``train``, and its
-    probabilities for ``test``."""
+    """A fresh model of ``config`` trained on ``train``, and its probabilities for ``test``; ``seed``
+    seeds its heads' initialisation and its training (:func:`~sentilens.training.fit`)."""
     torch.manual_seed(seed)
     model = build_model(config.architecture)
-    fit(model, cache, train, labels[list(train)], config, description=description)
+    fit(model, cache, train, labels[list(train)], config, description=description, seed=seed)
     return model, predict_cached(model, cache, test, config.predict_views, precision=config.precision)
 
 
@@ -49,13 +49,17 @@ def train_and_predict(
 class HeadsStrategy:
     """Fresh heads (and trainable blocks) of ``config`` trained on each fold's training images.
 
-    ``cache`` may be given to share frozen work; otherwise :meth:`prepare` makes it.
+    ``cache`` may be given to share frozen work; otherwise :meth:`prepare` makes it.  On a frozen
+    cache of pooled features the heads of every fold to run train together in :meth:`prepare`
+    (:func:`~sentilens.training.fit_heads`: each fold exactly as alone, from its own seed), so a
+    fold's ``seconds`` then counts only its prediction and scoring; the run's total counts all.
     """
 
     dataset: LabelledImages
     config: TrainConfig
     cache: FrozenOutputs | None = None
     model_name: str | None = None
+    trained: dict[int, SentimentModel] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -65,8 +69,20 @@ class HeadsStrategy:
     def record(self) -> dict[str, Any]:
         return self.config.to_dict()
 
-    def prepare(self) -> None:
-        self.frozen()
+    def prepare(self, folds: Sequence[Fold], n_folds: int, seed: int) -> None:
+        cache = self.frozen()
+        if cache.boundary is not None or cache.recompute:
+            return
+        labels = np.asarray(self.dataset.labels)
+        shared = build_model(self.config.architecture)
+        jobs = []
+        for fold in folds:
+            torch.manual_seed(fold_seed(seed, fold.number))
+            model = build_model(self.config.architecture, backbone=shared.backbone)
+            jobs.append(HeadsJob(model, fold.train, labels[list(fold.train)], fold_seed(seed, fold.number)))
+        numbers = ", ".join(str(fold.number + 1) for fold in folds)
+        fit_heads(jobs, cache, self.config, description=f"folds {numbers} of {n_folds}")
+        self.trained.update({fold.number: job.model for fold, job in zip(folds, jobs)})
 
     def frozen(self) -> FrozenOutputs:
         """The cache the folds train from, made by one frozen pass the first time it is needed."""
@@ -75,15 +91,21 @@ class HeadsStrategy:
         return self.cache
 
     def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:
-        model, probabilities = train_and_predict(
-            self.frozen(),
-            self.config,
-            fold.train,
-            fold.test,
-            np.asarray(self.dataset.labels),
-            fold_seed(seed, fold.number),
-            f"fold {fold.number + 1}/{n_folds}",
-        )
+        model = self.trained.pop(fold.number, None)
+        if model is None:
+            model, probabilities = train_and_predict(
+                self.frozen(),
+                self.config,
+                fold.train,
+                fold.test,
+                np.asarray(self.dataset.labels),
+                fold_seed(seed, fold.number),
+                f"fold {fold.number + 1}/{n_folds}",
+            )
+        else:
+            probabilities = predict_cached(
+                model, self.frozen(), fold.test, self.config.predict_views, precision=self.config.precision
+            )
         return FoldOutcome(probabilities, model=model, config=self.config)
 
 
@@ -150,7 +172,7 @@ class LogisticStrategy:
     c: float = 1.0
     inner_cs: Sequence[float] = ()
 
-    def prepare(self) -> None:
+    def prepare(self, folds: Sequence[Fold], n_folds: int, seed: int) -> None:
         """Nothing: the features are computed before the loop."""
 
     def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:

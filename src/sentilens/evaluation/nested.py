@@ -159,7 +159,7 @@ class NestedStrategy:
             "nested": self.chooser.settings.to_dict(),
         }
 
-    def prepare(self) -> None:
+    def prepare(self, folds: Sequence[Fold], n_folds: int, seed: int) -> None:
         """Nothing: the frozen cache is given."""
 
     def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:
@@ -212,7 +212,7 @@ class NestedLogisticStrategy:
             "nested": self.chooser.settings.to_dict(),
         }
 
-    def prepare(self) -> None:
+    def prepare(self, folds: Sequence[Fold], n_folds: int, seed: int) -> None:
         """Nothing: the frozen cache is given."""
 
     def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:

@@ -117,9 +117,11 @@ class FoldStrategy(Protocol):
         """What defines the strategy (config and settings), for result files and run folders."""
         ...
 
-    def prepare(self) -> None:
-        """Work shared by every fold (e.g. a frozen pass); the loop calls it once, before the
-        first fold it runs, and not at all when every fold is resumed from a run folder."""
+    def prepare(self, folds: Sequence[Fold], n_folds: int, seed: int) -> None:
+        """Work shared by the ``folds`` the loop is about to run (e.g. a frozen pass, or training
+        every fold's heads together); the loop calls it once, before the first of them, and not at
+        all when every fold is resumed from a run folder.  A fold's outcome must not depend on
+        which other folds are in ``folds``."""
         ...
 
     def __call__(self, fold: Fold, n_folds: int, seed: int) -> FoldOutcome:
@@ -187,28 +189,29 @@ def run_folds(
         }
         run = RunDirectory(run_dir, identity)
     labels = np.asarray(dataset.labels)
-    results = []
-    prepared = False
+    resumed: dict[int, FoldResult] = {}
     for fold in folds:
         fold_digest = indices_digest(fold.train, fold.test)
         record = run.finished(fold.number, fold_digest) if run is not None else None
         if record is not None:
-            results.append(
-                FoldResult(
-                    fold.number,
-                    record["metrics"],
-                    record["n_train"],
-                    record["n_test"],
-                    record["seconds"],
-                    fold_digest,
-                    resumed=True,
-                    details=record.get("details", {}),
-                )
+            resumed[fold.number] = FoldResult(
+                fold.number,
+                record["metrics"],
+                record["n_train"],
+                record["n_test"],
+                record["seconds"],
+                fold_digest,
+                resumed=True,
+                details=record.get("details", {}),
             )
+    pending = [fold for fold in folds if fold.number not in resumed]
+    if pending:
+        strategy.prepare(pending, n_splits, seed)
+    results = []
+    for fold in folds:
+        if fold.number in resumed:
+            results.append(resumed[fold.number])
             continue
-        if not prepared:
-            strategy.prepare()
-            prepared = True
         result, outcome = score_fold(strategy, fold, labels, n_splits, seed)
         if run is not None:
             keep_fold(run, result, outcome, dataset.class_names)

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from sentilens.models.backbones import DEFAULT_BACKBONE, DEFAULT_WEIGHTS, create_backbone
+from sentilens.models.backbones import DEFAULT_BACKBONE, DEFAULT_WEIGHTS, Backbone, create_backbone
 from sentilens.models.heads import DEFAULT_DROPOUT
 from sentilens.models.sentiment import SentimentModel
 from sentilens.utils.errors import InvalidArgumentError
@@ -70,17 +70,21 @@ class Architecture:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
-def build_model(architecture: Architecture) -> SentimentModel:
+def build_model(architecture: Architecture, backbone: Backbone | None = None) -> SentimentModel:
     """The backbone with its weights and fresh heads on the architecture's blocks.
+
+    ``backbone`` (one made by this function for the same architecture) is shared instead of
+    building another: the models of a frozen cross-validation's folds differ only in their heads.
 
     A randomly initialised backbone (``weights="none"``) is drawn from ``architecture.seed``
     alone, so the backbone that features are cached with is the one every fold's model (and
     checkpoint) holds.  The heads draw from the global generator: seed it first for reproducible
     heads.
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(architecture.seed)
-        backbone = create_backbone(architecture.backbone, architecture.weights)
+    if backbone is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(architecture.seed)
+            backbone = create_backbone(architecture.backbone, architecture.weights)
     blocks = architecture.blocks if architecture.blocks is not None else backbone.spec.default_aux_blocks
     return SentimentModel(backbone, blocks, architecture.aux_weights, dropout=architecture.dropout)
 

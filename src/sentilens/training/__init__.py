@@ -11,6 +11,7 @@ from sentilens.utils import lazy_face
 if TYPE_CHECKING:
     from sentilens.training.config import MODES, TrainConfig, TrainingMode
     from sentilens.training.frozen_pass import FrozenOutputs, run_frozen_pass
+    from sentilens.training.heads_fit import HeadsJob, fit_heads
     from sentilens.training.prepare import prepare_cache
     from sentilens.training.trainer import boundary_stage, fit, predict_cached, resolve_device
 
@@ -22,6 +23,8 @@ __all__ = [
     "boundary_stage",
     "run_frozen_pass",
     "fit",
+    "fit_heads",
+    "HeadsJob",
     "predict_cached",
     "prepare_cache",
     "resolve_device",

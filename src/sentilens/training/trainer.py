@@ -10,6 +10,7 @@ averaged over ``predict_views``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +22,7 @@ from sentilens.models import HeadLogits, SentimentModel
 from sentilens.runtime.torch_backend import autocast
 from sentilens.training.config import TrainConfig
 from sentilens.training.frozen_pass import FINAL, FrozenOutputs, run_frozen
+from sentilens.training.heads_fit import HeadsJob, fit_heads, one_thread
 from sentilens.utils.errors import InvalidArgumentError
 from sentilens.utils.progress import track
 
@@ -100,11 +102,21 @@ def fit(
     labels: npt.ArrayLike,
     config: TrainConfig,
     description: str = "training",
+    seed: int | None = None,
 ) -> list[float]:
-    """Train ``model`` on the cached samples ``indices``; return the mean loss of each epoch."""
+    """Train ``model`` on the cached samples ``indices``; return the mean loss of each epoch.
+
+    ``seed`` (default ``config.seed``) seeds the batch order, the views drawn and dropout.  On a
+    frozen cache of pooled features only the heads learn, by :func:`fit_heads`; otherwise
+    trainable blocks run in every step, in the loop here.
+    """
     device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
+    seed = config.seed if seed is None else seed
+    if cache.boundary is None and not cache.recompute:
+        model.to(device)
+        return fit_heads([HeadsJob(model, indices, labels, seed)], cache, config, description)[0]
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
     boundary = cache.boundary
     stages = trainable_stages(model, boundary)
     for name, stage in model.backbone.stages.items():
@@ -154,19 +166,22 @@ def predict_cached(
     batch_size: int = 64,
     precision: str = "fp32",
 ) -> np.ndarray:
-    """Fused probabilities ``(len(indices), num_classes)`` averaged over ``views``."""
+    """Fused probabilities ``(len(indices), num_classes)`` averaged over ``views`` (on one thread
+    from a frozen cache of pooled features: only the heads run)."""
     device = next(model.parameters()).device
     model.eval()
     index_tensor = torch.as_tensor(list(indices))
     result = torch.zeros((len(index_tensor), model.num_classes))
-    for view in views:
-        for start in range(0, len(index_tensor), batch_size):
-            batch = index_tensor[start : start + batch_size]
-            inputs, pooled = cache.view(view, batch)
-            inputs = inputs.to(device) if inputs is not None else None
-            pooled = {k: v.to(device) for k, v in pooled.items()}
-            with autocast(precision, device):
-                logits = forward_cached(model, cache.boundary, inputs, pooled, cache.recompute)
-            probs = model.fuse(HeadLogits(logits.main.float(), {k: v.float() for k, v in logits.aux.items()}))
-            result[start : start + len(batch)] += probs.float().cpu()
+    heads_only = cache.boundary is None and not cache.recompute
+    with one_thread() if heads_only else nullcontext():
+        for view in views:
+            for start in range(0, len(index_tensor), batch_size):
+                batch = index_tensor[start : start + batch_size]
+                inputs, pooled = cache.view(view, batch)
+                inputs = inputs.to(device) if inputs is not None else None
+                pooled = {k: v.to(device) for k, v in pooled.items()}
+                with autocast(precision, device):
+                    logits = forward_cached(model, cache.boundary, inputs, pooled, cache.recompute)
+                probs = model.fuse(HeadLogits(logits.main.float(), {k: v.float() for k, v in logits.aux.items()}))
+                result[start : start + len(batch)] += probs.float().cpu()
     return (result / len(views)).numpy()
