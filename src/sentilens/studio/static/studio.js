@@ -329,8 +329,9 @@ async function start() {
   showTab("blocks");
   const session = await api("api/session");
   state.session = session;
-  document.getElementById("dataset").textContent = session.dataset + ": " + session.images + " images " +
-    JSON.stringify(session.classes) + " · " + session.backbone;
+  const counts = Object.entries(session.classes).map(([name, count]) => count + " " + name).join(", ");
+  document.getElementById("dataset").textContent = session.dataset + ": " + session.images + " images (" +
+    counts + ") · " + session.backbone;
   document.getElementById("protocol").textContent = "Stratified " + session.folds + "-fold cross-validation, seed " +
     session.seed + ", duplicates kept together: the folds of sentilens cv. Heads train on the cached frozen features.";
   buildBlockList(session);
