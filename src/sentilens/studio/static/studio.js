@@ -177,15 +177,19 @@ function showBlock(view) {
 async function drawBlock(block) {
   showTab("blocks");
   const detail = document.getElementById("block-detail");
-  try {
-    showBlock(await api("api/blocks/" + encodeURIComponent(block)));
+  const drawn = state.session.blocks_drawn;
+  if (drawn.includes(block)) {
+    try {
+      showBlock(await api("api/blocks/" + encodeURIComponent(block)));
+    } catch (error) {
+      detail.textContent = error.message;
+    }
     return;
-  } catch (error) {
-    if (error.status !== 404) { detail.textContent = error.message; return; }
   }
   detail.replaceChildren(el("p", {class: "hint", text: "drawing block " + block + "…"}));
   try {
     showBlock(await runJob("api/blocks/" + encodeURIComponent(block), {}, "drawing block " + block));
+    drawn.push(block);
   } catch (error) {
     detail.textContent = "block " + block + ": " + error.message;
   }
