@@ -11,6 +11,7 @@ Recipes:
 * ``nested``: the shipped recipe (``train --blocks auto``): heads on the three blocks the inner
   probe chooses, weight 0.1, centre and mirror.
 * ``nested-ls``: ``nested`` with label smoothing 0.1 in every head's loss (fixed beforehand).
+* ``nested-wd``: ``nested`` with AdamW weight decay 0.1 instead of 1e-4 (fixed beforehand).
 * ``nested-logistic``: one logistic regression on the chosen blocks' and the last block's pooled
   Inception-v3 features (centre and mirror averaged), ``C`` by inner 3-fold CV.
 * ``effnet-logistic``: the same regression on EfficientNet-Lite0's pooled last map (1280
@@ -65,7 +66,13 @@ LATE = {
     "nested+effnet": ("nested", "effnet-logistic"),
     "nested-logistic+effnet": ("nested-logistic", "effnet-logistic"),
 }
-RECIPES = ("nested", "nested-ls", "nested-logistic", "effnet-logistic", "fused-logistic", *LATE)
+#: heads recipes: name -> TrainConfig overrides (all fixed beforehand, none tuned on test folds).
+HEADS: dict[str, dict[str, Any]] = {
+    "nested": {},
+    "nested-ls": {"label_smoothing": 0.1},
+    "nested-wd": {"weight_decay": 0.1},
+}
+RECIPES = (*HEADS, "nested-logistic", "effnet-logistic", "fused-logistic", *LATE)
 
 
 @dataclass
@@ -171,8 +178,8 @@ def main() -> None:
                 began = time.perf_counter()
                 if recipe in LATE:
                     result = late_fusion(done[LATE[recipe][0]], done[LATE[recipe][1]], labels, recipe)
-                elif recipe in ("nested", "nested-ls"):
-                    config = replace(base, seed=seed, label_smoothing=0.1 if recipe == "nested-ls" else 0.0)
+                elif recipe in HEADS:
+                    config = replace(base, seed=seed, **HEADS[recipe])
                     strategy = NestedStrategy(chooser, config, recipe)  # as nested_cross_validate, one chooser
                     result = run_folds(dataset, strategy, 5, seed, digests=chooser.digests)
                 else:
