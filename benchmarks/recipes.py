@@ -11,7 +11,6 @@ Recipes:
 * ``nested``: the shipped recipe (``train --blocks auto``): heads on the three blocks the inner
   probe chooses, weight 0.1, centre and mirror.
 * ``nested-ls``: ``nested`` with label smoothing 0.1 in every head's loss (fixed beforehand).
-* ``nested-wd``: ``nested`` with AdamW weight decay 0.1 instead of 1e-4 (fixed beforehand).
 * ``nested-logistic``: one logistic regression on the chosen blocks' and the last block's pooled
   Inception-v3 features (centre and mirror averaged), ``C`` by inner 3-fold CV.
 * ``effnet-logistic``: the same regression on EfficientNet-Lite0's pooled last map (1280
@@ -31,6 +30,7 @@ Recipes:
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -145,6 +145,26 @@ def with_calibration(result: CrossValidationResult, labels: np.ndarray) -> dict[
     return result.to_dict() | {"calibration": cross_fitted_calibration(labels, folds)}
 
 
+def markdown_recipes(tables: list[dict[str, dict[str, dict[str, float]]]]) -> str:
+    """One row per recipe: accuracy and ROC-AUC per subset (mean ± std over fold seeds) and the
+    held-out ECE before -> after temperature scaling (mean over seeds)."""
+    subsets = [s for s in TWITTER_SUBSETS if any(s in t for t in tables)]
+    recipes = [r for r in RECIPES if any(r in t.get(s, {}) for t in tables for s in subsets)]
+    header = " | ".join(f"{s} accuracy | {s} ROC-AUC | {s} ECE" for s in subsets)
+    lines = [f"| recipe | {header} |", "|---" * (1 + 3 * len(subsets)) + "|"]
+    for recipe in recipes:
+        cells = []
+        for subset in subsets:
+            row = next(t[subset][recipe] for t in tables if recipe in t.get(subset, {}))
+            cells += [
+                f"{row['accuracy']:.4f} ± {row['accuracy_std_over_seeds']:.4f}",
+                f"{row['roc_auc']:.3f} ± {row['roc_auc_std_over_seeds']:.3f}",
+                f"{row['ece_before']:.3f} → {row['ece_after']:.3f}",
+            ]
+        lines.append(f"| {recipe} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -152,7 +172,11 @@ def main() -> None:
     parser.add_argument("--subsets", nargs="+", default=list(TWITTER_SUBSETS), choices=TWITTER_SUBSETS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="fold seeds")
     parser.add_argument("--tag", default="recipes", help="result file name (never overwritten)")
+    parser.add_argument("--combine", type=Path, nargs="+", help="print one table from these result files instead")
     args = parser.parse_args()
+    if args.combine:
+        print(markdown_recipes([json.loads(f.read_text())["over_seeds"] for f in args.combine]))
+        return
     needed = set(args.recipes) | {part for r in args.recipes if r in LATE for part in LATE[r]}
     order = [r for r in RECIPES if r in needed and r not in LATE] + [r for r in RECIPES if r in needed and r in LATE]
 
