@@ -67,11 +67,7 @@ LATE = {
     "nested-logistic+effnet": ("nested-logistic", "effnet-logistic"),
 }
 #: heads recipes: name -> TrainConfig overrides (all fixed beforehand, none tuned on test folds).
-HEADS: dict[str, dict[str, Any]] = {
-    "nested": {},
-    "nested-ls": {"label_smoothing": 0.1},
-    "nested-wd": {"weight_decay": 0.1},
-}
+HEADS: dict[str, dict[str, Any]] = {"nested": {}, "nested-ls": {"label_smoothing": 0.1}}
 RECIPES = (*HEADS, "nested-logistic", "effnet-logistic", "fused-logistic", *LATE)
 
 
