@@ -161,6 +161,25 @@ def markdown_recipes(tables: list[dict[str, dict[str, dict[str, float]]]]) -> st
     return "\n".join(lines) + "\n"
 
 
+def markdown_paired(per_seed: dict[str, dict[str, list[dict[str, Any]]]], baseline: str = "nested") -> str:
+    """Each recipe's accuracy and ROC-AUC minus ``baseline``'s on the same folds: the mean ± std
+    over fold seeds of the per-seed differences (the folds' own spread cancels out)."""
+    subsets = [s for s in TWITTER_SUBSETS if s in per_seed]
+    header = " | ".join(f"{s} Δ accuracy | {s} Δ ROC-AUC" for s in subsets)
+    lines = [f"| recipe − {baseline} | {header} |", "|---" * (1 + 2 * len(subsets)) + "|"]
+    for recipe in [r for r in RECIPES if r != baseline and all(r in per_seed[s] for s in subsets)]:
+        cells = []
+        for subset in subsets:
+            for metric in ("accuracy", "roc_auc"):
+                values = [
+                    run["summary"][metric]["mean"] - base["summary"][metric]["mean"]
+                    for run, base in zip(per_seed[subset][recipe], per_seed[subset][baseline], strict=True)
+                ]
+                cells.append(f"{np.mean(values):+.4f} ± {np.std(values):.4f}")
+        lines.append(f"| {recipe} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -171,7 +190,11 @@ def main() -> None:
     parser.add_argument("--combine", type=Path, nargs="+", help="print one table from these result files instead")
     args = parser.parse_args()
     if args.combine:
-        print(markdown_recipes([json.loads(f.read_text())["over_seeds"] for f in args.combine]))
+        runs = [json.loads(f.read_text()) for f in args.combine]
+        print(markdown_recipes([run["over_seeds"] for run in runs]))
+        for run in runs:
+            if all("nested" in rows for rows in run["per_seed"].values()):
+                print(markdown_paired(run["per_seed"]))
         return
     needed = set(args.recipes) | {part for r in args.recipes if r in LATE for part in LATE[r]}
     order = [r for r in RECIPES if r in needed and r not in LATE] + [r for r in RECIPES if r in needed and r in LATE]
@@ -228,6 +251,9 @@ def main() -> None:
                 table[s][r][f"{key}_std_over_seeds"] = float(np.std(values))
     markdown = markdown_over_seeds(table, args.seeds)
     print(markdown)
+    print(markdown_recipes([table]))
+    if "nested" in order:
+        print(markdown_paired(per_seed))
     write_json(
         args.tag,
         {
