@@ -57,7 +57,7 @@ from sentilens.evaluation.crossval import logistic_scores, pooled_features
 from sentilens.training import TrainConfig, prepare_cache
 from sentilens.training.frozen_pass import FINAL
 from sentilens.utils.cache import cache_root
-from table3 import markdown_over_seeds, over_seeds, subset_cache
+from table3 import over_seeds, subset_cache
 
 INNER_CS = (0.001, 0.003, 0.01, 0.03, 0.1)
 VIEWS = ("centre", "mirror")
@@ -187,14 +187,11 @@ def main() -> None:
     parser.add_argument("--subsets", nargs="+", default=list(TWITTER_SUBSETS), choices=TWITTER_SUBSETS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="fold seeds")
     parser.add_argument("--tag", default="recipes", help="result file name (never overwritten)")
-    parser.add_argument("--combine", type=Path, nargs="+", help="print one table from these result files instead")
+    parser.add_argument("--write-each", action="store_true", help="also write a file after each seed and subset")
+    parser.add_argument("--combine", type=Path, nargs="+", help="merge these result files (other seeds) instead")
     args = parser.parse_args()
     if args.combine:
-        runs = [json.loads(f.read_text()) for f in args.combine]
-        print(markdown_recipes([run["over_seeds"] for run in runs]))
-        for run in runs:
-            if all("nested" in rows for rows in run["per_seed"].values()):
-                print(markdown_paired(run["per_seed"]))
+        combine(args.combine, args.tag)
         return
     needed = set(args.recipes) | {part for r in args.recipes if r in LATE for part in LATE[r]}
     order = [r for r in RECIPES if r in needed and r not in LATE] + [r for r in RECIPES if r in needed and r in LATE]
@@ -242,6 +239,14 @@ def main() -> None:
                     f"/{record['calibration']['ece_after']:.4f} ({time.perf_counter() - began:.0f} s)",
                     flush=True,
                 )
+            if args.write_each:  # a run that is stopped keeps what it finished
+                part = {s: {r: runs[-1:] for r, runs in rows.items()} for s, rows in per_seed.items() if s == subset}
+                write_json(f"{args.tag}-seed{seed}-{subset}", record_of([seed], order, part), data_root=args.data)
+    write_json(args.tag, record_of(args.seeds, order, per_seed), data_root=args.data)
+
+
+def seed_table(per_seed: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Mean ± std over seeds of every metric and of the held-out ECE before and after scaling."""
     table = {s: {r: over_seeds(results) for r, results in rows.items()} for s, rows in per_seed.items()}
     for s, rows in per_seed.items():
         for r, results in rows.items():
@@ -249,24 +254,43 @@ def main() -> None:
                 values = [res["calibration"][key] for res in results]
                 table[s][r][key] = float(np.mean(values))
                 table[s][r][f"{key}_std_over_seeds"] = float(np.std(values))
-    markdown = markdown_over_seeds(table, args.seeds)
+    return table
+
+
+def record_of(
+    seeds: list[int], order: list[str], per_seed: dict[str, dict[str, list[dict[str, Any]]]]
+) -> dict[str, Any]:
+    """The result file's content (printing its tables)."""
+    table = seed_table(per_seed)
+    markdown = markdown_recipes([table])
+    if all("nested" in rows for rows in per_seed.values()):
+        markdown += "\n" + markdown_paired(per_seed)
     print(markdown)
-    print(markdown_recipes([table]))
-    if "nested" in order:
-        print(markdown_paired(per_seed))
-    write_json(
-        args.tag,
-        {
-            "seeds": args.seeds,
-            "recipes": order,
-            "inner_cs": list(INNER_CS),
-            "base_config": base.to_dict(),
-            "over_seeds": table,
-            "markdown": markdown,
-            "per_seed": per_seed,
-        },
-        data_root=args.data,
-    )
+    return {
+        "seeds": seeds,
+        "recipes": order,
+        "inner_cs": list(INNER_CS),
+        "base_config": TrainConfig().to_dict(),
+        "over_seeds": table,
+        "markdown": markdown,
+        "per_seed": per_seed,
+    }
+
+
+def combine(files: list[Path], tag: str) -> None:
+    """Merge result files of the same recipes over other fold seeds into one file."""
+    runs = [json.loads(f.read_text()) for f in files]
+    per_seed: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    seeds: list[int] = []
+    for run in sorted(runs, key=lambda r: r["seeds"]):
+        seeds += [s for s in run["seeds"] if s not in seeds]
+        for subset, rows in run["per_seed"].items():
+            for recipe, results in rows.items():
+                per_seed.setdefault(subset, {}).setdefault(recipe, []).extend(results)
+    common = [r for r in RECIPES if all(r in rows for rows in per_seed.values())]
+    per_seed = {s: {r: rows[r] for r in common} for s, rows in per_seed.items()}
+    sources = {f.name: {"provenance": run["provenance"], "seeds": run["seeds"]} for f, run in zip(files, runs)}
+    write_json(tag, record_of(seeds, common, per_seed) | {"sources": sources}, data_root=None)
 
 
 if __name__ == "__main__":
