@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sentilens.models import HeadLogits, SentimentModel, create_backbone
+from sentilens.models import Architecture, HeadLogits, SentimentModel, build_model, create_backbone
+from sentilens.training import TrainConfig
 
 
 @pytest.fixture
@@ -36,6 +37,27 @@ def test_loss_is_main_plus_weighted_aux(model: SentimentModel) -> None:
         + 0.3 * F.cross_entropy(logits.aux["4d"], targets)
     )
     torch.testing.assert_close(model.loss(logits, targets), expected)
+
+
+def test_label_smoothing_mixes_each_target_with_the_uniform_distribution() -> None:
+    """Smoothing 0.2 on two classes: each target is (0.9, 0.1) instead of (1, 0), in every head."""
+    smoothed = build_model(Architecture(backbone="googlenet", weights="none", blocks=("4a",), label_smoothing=0.2))
+    logits = HeadLogits(main=torch.tensor([[2.0, -1.0]]), aux={"4a": torch.tensor([[0.5, 0.0]])})
+    targets = torch.tensor([0])
+
+    def soft_ce(row: torch.Tensor) -> torch.Tensor:
+        log_p = F.log_softmax(row, dim=1)[0]
+        return -(0.9 * log_p[0] + 0.1 * log_p[1])
+
+    expected = soft_ce(logits.main) + 0.1 * soft_ce(logits.aux["4a"])
+    torch.testing.assert_close(smoothed.loss(logits, targets), expected)
+    hard = build_model(Architecture(backbone="googlenet", weights="none", blocks=("4a",)))
+    assert hard.loss(logits, targets) < smoothed.loss(logits, targets)
+
+
+def test_label_smoothing_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="label_smoothing"):
+        TrainConfig(label_smoothing=1.0)
 
 
 def test_heads_follow_table_1(model: SentimentModel) -> None:

@@ -46,6 +46,8 @@ class Architecture:
         blocks: blocks with auxiliary heads; None means the backbone spec's default auxiliary blocks.
         aux_weights: one weight per block; None means ``DEFAULT_AUX_WEIGHT`` (0.1, the paper) each.
         dropout: dropout rate of every head.
+        label_smoothing: label smoothing of every head's loss (a regulariser kept with the heads
+            it shaped, like ``dropout``).
         seed: draws a randomly initialised backbone (``weights="none"``).
     """
 
@@ -54,6 +56,7 @@ class Architecture:
     blocks: tuple[str, ...] | None = None
     aux_weights: tuple[float, ...] | None = None
     dropout: float = DEFAULT_DROPOUT
+    label_smoothing: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -86,7 +89,13 @@ def build_model(architecture: Architecture, backbone: Backbone | None = None) ->
             torch.manual_seed(architecture.seed)
             backbone = create_backbone(architecture.backbone, architecture.weights)
     blocks = architecture.blocks if architecture.blocks is not None else backbone.spec.default_aux_blocks
-    return SentimentModel(backbone, blocks, architecture.aux_weights, dropout=architecture.dropout)
+    return SentimentModel(
+        backbone,
+        blocks,
+        architecture.aux_weights,
+        dropout=architecture.dropout,
+        label_smoothing=architecture.label_smoothing,
+    )
 
 
 def external_weights(backbone: str, weights: str) -> list[Path] | None:

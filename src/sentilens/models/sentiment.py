@@ -71,6 +71,8 @@ class SentimentModel(nn.Module):
         aux_weights: one weight per block; None means :data:`DEFAULT_AUX_WEIGHT` each.
         num_classes: 2 for negative/positive.
         dropout: dropout rate of every head.
+        label_smoothing: share of each target's probability spread evenly over the classes in
+            every head's cross-entropy (0: hard targets, the paper); a regulariser of the heads.
 
     ``temperature`` (a plain attribute, not a tensor of the state dict; 1.0 until training or a
     checkpoint sets it) is the probability calibration that :meth:`calibrate` applies.
@@ -83,8 +85,11 @@ class SentimentModel(nn.Module):
         aux_weights: Sequence[float] | None = None,
         num_classes: int = 2,
         dropout: float = DEFAULT_DROPOUT,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= label_smoothing < 1.0:
+            raise InvalidArgumentError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
         backbone.check_blocks(blocks)
         self.backbone = backbone
         self.blocks = tuple(blocks)
@@ -92,6 +97,7 @@ class SentimentModel(nn.Module):
             self.blocks, [DEFAULT_AUX_WEIGHT] * len(self.blocks) if aux_weights is None else aux_weights
         )
         self.num_classes = num_classes
+        self.label_smoothing = label_smoothing
         self.main_head = ClassifierHead(backbone.num_features, num_classes, dropout)
         self.aux_heads = nn.ModuleDict(
             {block: ClassifierHead(backbone.block_channels[block], num_classes, dropout) for block in self.blocks}
@@ -111,10 +117,12 @@ class SentimentModel(nn.Module):
         )
 
     def loss(self, logits: HeadLogits, targets: torch.Tensor) -> torch.Tensor:
-        """Main cross-entropy plus each auxiliary cross-entropy times its weight."""
-        total = F.cross_entropy(logits.main, targets)
+        """Main cross-entropy plus each auxiliary cross-entropy times its weight (targets smoothed
+        by ``label_smoothing``)."""
+        smoothing = self.label_smoothing
+        total = F.cross_entropy(logits.main, targets, label_smoothing=smoothing)
         for block, weight in zip(self.blocks, self.aux_weights):
-            total = total + weight * F.cross_entropy(logits.aux[block], targets)
+            total = total + weight * F.cross_entropy(logits.aux[block], targets, label_smoothing=smoothing)
         return total
 
     def fuse(self, logits: HeadLogits) -> torch.Tensor:

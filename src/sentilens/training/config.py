@@ -49,6 +49,8 @@ class TrainConfig:
         backbone_lr_scale: the backbone's learning rate is ``lr * backbone_lr_scale``.
         weight_decay: AdamW weight decay.
         dropout: dropout rate of every head.
+        label_smoothing: label smoothing of every head's cross-entropy, in [0, 1) (0: hard
+            targets, the paper).
         seed: seeds initialisation, shuffling and flips.
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
         cache_dtype: storage type of cached intermediate maps (``float32`` or ``bfloat16``).
@@ -72,6 +74,7 @@ class TrainConfig:
     backbone_lr_scale: float = 0.1
     weight_decay: float = 1e-4
     dropout: float = DEFAULT_DROPOUT
+    label_smoothing: float = 0.0
     seed: int = 0
     device: str = "auto"
     cache_dtype: str = "float32"
@@ -95,6 +98,8 @@ class TrainConfig:
                 raise InvalidArgumentError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.epochs is not None and self.epochs < 1:
             raise InvalidArgumentError(f"epochs must be at least 1, got {self.epochs}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise InvalidArgumentError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
         if self.lr <= 0:
             raise InvalidArgumentError(f"lr must be positive, got {self.lr}")
         if self.cache_dtype not in ("float32", "bfloat16"):
