@@ -79,9 +79,11 @@ def test_heads_learn_the_label_and_the_seed_matters(cache: FrozenOutputs) -> Non
     assert not torch.allclose(head_tensors(models[0])[0], head_tensors(models[1])[0])
 
 
-def test_the_written_out_gradient_is_autograds() -> None:
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_the_written_out_gradient_is_autograds(smoothing: float) -> None:
     torch.manual_seed(0)
-    jobs = [HeadsJob(fresh_model(seed), [0], [0], seed) for seed in (0, 1)]
+    architecture = replace(CONFIG, label_smoothing=smoothing).architecture
+    jobs = [HeadsJob(fresh_model(seed, architecture), [0], [0], seed) for seed in (0, 1)]
     stack = _HeadStack("final", jobs, [0, 1], 0, torch.device("cpu"))
     flat = stack.initial.clone().requires_grad_()
     kept = torch.randn(2, 5, stack.channels) * (torch.rand(2, 5, stack.channels) > 0.5)
@@ -90,7 +92,9 @@ def test_the_written_out_gradient_is_autograds() -> None:
     loss, weight_grad, bias_grad = stack.loss_and_gradient(flat.detach(), kept, targets, sample_weights)
     weight, bias = stack.parts(flat)
     logits = torch.bmm(kept, weight.transpose(1, 2)) * stack.scales + bias.unsqueeze(1)
-    entropy = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
+    entropy = torch.nn.functional.cross_entropy(
+        logits.flatten(0, 1), targets.flatten(), reduction="none", label_smoothing=smoothing
+    )
     expected = (entropy.view(2, 5) * sample_weights).sum(dim=1)
     expected.sum().backward()
     assert flat.grad is not None

@@ -161,6 +161,8 @@ class _HeadStack:
             for slot in slots
         ]
         self.votes = torch.tensor(votes, device=device)
+        smoothing = [jobs[slot].model.label_smoothing for slot in slots]
+        self.smoothing = torch.tensor(smoothing, device=device).view(-1, 1, 1)
 
     def parts(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Views of ``flat``: the stacked weights ``(jobs, classes, channels)`` and biases ``(jobs, classes)``."""
@@ -177,19 +179,20 @@ class _HeadStack:
 
         ``kept``: ``(jobs, batch, channels)`` pooled features with dropout's zeros (not yet scaled
         up: the scale is applied to the product, the same on fewer numbers); ``sample_weights``:
-        ``(jobs, batch)``, ``1 / batch size`` (0 for padding).  The gradient is the textbook one of
-        softmax cross-entropy after a linear layer (``softmax - one-hot``), written out because
-        autograd's engine cost four times the arithmetic of these tiny products; the tests check
-        it against autograd.
+        ``(jobs, batch)``, ``1 / batch size`` (0 for padding).  The targets are smoothed by each
+        model's ``label_smoothing``, as :func:`torch.nn.functional.cross_entropy` smooths them.  The
+        gradient is the textbook one of softmax cross-entropy after a linear layer (``softmax -
+        targets``), written out because autograd's engine cost four times the arithmetic of these
+        tiny products; the tests check it against autograd.
         """
         weight, bias = self.parts(flat)
         logits = torch.bmm(kept, weight.transpose(1, 2)) * self.scales + bias.unsqueeze(1)
         log_probs = logits.log_softmax(dim=2)
-        picked = targets.unsqueeze(2)
+        hard = torch.zeros_like(log_probs).scatter_(2, targets.unsqueeze(2), 1.0)
+        wanted = hard * (1.0 - self.smoothing) + self.smoothing / self.classes
         coefficient = sample_weights * self.votes.unsqueeze(1)
-        loss = (-log_probs.gather(2, picked).squeeze(2) * coefficient).sum(dim=1)
-        logit_grad = log_probs.exp_().scatter_add_(2, picked, torch.full_like(picked, -1.0, dtype=log_probs.dtype))
-        logit_grad.mul_(coefficient.unsqueeze(2))
+        loss = (-(wanted * log_probs).sum(dim=2) * coefficient).sum(dim=1)
+        logit_grad = (log_probs.exp_() - wanted).mul_(coefficient.unsqueeze(2))
         weight_grad = torch.bmm(logit_grad.transpose(1, 2), kept).mul_(self.scales)
         return loss, weight_grad, logit_grad.sum(dim=1)
 
