@@ -1,22 +1,32 @@
-"""Faithfulness of sentilens' maps on held-out Twitter I images: every CAM method x block, baselines,
-sanity check.
+"""Faithfulness of sentilens' maps on held-out Twitter I images: the default method at every block,
+every CAM method at the default block, the model-blind baselines, the sanity check.
 
 Each image is explained with the model of the cross-validation fold that did not train on it: the
 shipped recipe (frozen ImageNet inception_v3, auxiliary heads on 6c, 6d, 7a) trained on the other
-folds from the block-feature store, so the heads train in seconds.  Three parts, on disjoint images:
+folds from the block-feature store (cached, so a rerun does not train them again).  Three parts:
 
-1. *compare*: deletion and insertion AUC (blurred fill) of every method at every block, with the
-   random-cells and centre-first orders, on ``--compare-images`` images in ``--compare-steps`` steps;
-   the method and block with the highest mean (insertion - deletion) is the most faithful.
-2. *default*: that map (or ``--default``) on ``--default-images`` other images in ``--steps``
-   steps against all four model-blind orders, with the blurred and the mean fill, and ROAD on the
-   first ``--road-images``; bootstrap 95 % intervals of the means and of the paired ratios; the
-   issue's targets checked.
-3. *sanity*: cascading randomisation (heads, then blocks from the top) of the default map on
-   ``--sanity-images`` images: median Spearman and SSIM against the trained maps.
+1. *default*: deletion and insertion AUC of the default map (``--method`` at ``--default-block``)
+   on ``--images`` images in ``--steps`` steps against the model-blind orders (``--baselines``,
+   by default all four: random cells of the block's grid, random pixels, centre first, border
+   first), with the blurred fill
+   (``--fills`` adds the mean fill), and ROAD on the first ``--road-images`` images of each fold;
+   bootstrap 95 % intervals of the means and of the paired ratios; the issue's targets checked.
+2. *sanity*: cascading randomisation (heads, then blocks from the top) of the default map on
+   ``--sanity-images`` other images: median Spearman and SSIM against the trained maps.
+3. *comparison*: on the first ``--grid-images`` images of part 1, the default method at each of
+   ``--blocks`` and every one-pass CAM method (``--methods``) at the default block, against
+   ``--grid-baselines`` (random cells and centre first unless told), ranked by the mean of
+   (insertion - deletion) per image, each with the paired interval of its difference to the
+   default map.  Score-CAM (one forward pass per channel
+   of the block: 1,280 at 7a) is not offered here.
 
+They run in the order sanity, comparison, default, and part 1 measures ``--chunk`` images at a
+time, so that ``--default-seconds`` can bound the end of a run on a busy machine (part 1 then
+holds the images measured in time, which the result file says).  A part given 0 images is
+skipped (so the parts can run as separate commands).
 Images are taken from the folds in turn (fold 0's first held-out image, fold 1's, ...) in a seeded
-order.  CAMs are cached under ``$SENTILENS_CACHE/faithfulness``.
+order.  CAMs are cached under ``$SENTILENS_CACHE/faithfulness``; the parts measured so far are
+saved there too (``<tag>-partial.json``).
 
     PYTHONPATH=src SENTILENS_PROGRESS=0 python benchmarks/faithfulness.py            # the full design
     PYTHONPATH=src SENTILENS_PROGRESS=0 python benchmarks/faithfulness.py --quick    # minutes
@@ -40,6 +50,8 @@ from sentilens.app.classifier import default_model_path
 from sentilens.data import load_twitter, load_view, make_folds, to_unit_range
 from sentilens.evaluation.crossval import train_and_predict
 from sentilens.explain import (
+    DEFAULT_CAM_BLOCKS,
+    DEFAULT_CAM_METHOD,
     ONE_PASS_METHODS,
     Baseline,
     CamMethod,
@@ -57,7 +69,8 @@ from sentilens.models import SentimentModel, build_model, read_payload
 from sentilens.training import TrainConfig, prepare_cache
 from sentilens.utils.cache import cache_root
 
-BLOCKS = ("6c", "6d", "6e", "7a", "7b", "7c")
+#: The blocks of the shipped model's heads (6c, 6d, 7a) and the main head's (7c).
+BLOCKS = ("6c", "6d", "7a", "7c")
 
 
 def fold_models(dataset: Any, folds: Sequence[Any], config: TrainConfig, seed: int) -> list[SentimentModel]:
@@ -148,39 +161,70 @@ def merged(reports: Sequence[FaithfulnessReport]) -> FaithfulnessReport:
     return FaithfulnessReport(images, first.explainers, first.baselines, first.fill, first.steps, first.seed)
 
 
+class ChannelsLast:
+    """The model's verdict with its input in channels-last layout (1.6x faster convolutions on
+    this CPU; the same arithmetic, so the same probabilities up to float rounding)."""
+
+    def __init__(self, model: SentimentModel) -> None:
+        self.model = model
+
+    def predict_proba(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model.predict_proba(images.contiguous(memory_format=torch.channels_last))
+
+
 def measure(
     models: Sequence[SentimentModel],
     picks: Sequence[tuple[int, int]],
     paths: Sequence[Path],
-    methods: Sequence[CamMethod],
-    blocks: Sequence[str],
+    maps: Sequence[tuple[CamMethod, str]],
     baselines: Sequence[Baseline],
     fill: Fill,
     steps: int,
     seed: int,
     road: int = 0,
+    batch_size: int = 32,
+    chunk: int = 0,
+    until: float | None = None,
 ) -> FaithfulnessReport:
-    """Faithfulness of ``methods`` x ``blocks`` for the picked images, each with its fold's model."""
-    reports = []
-    for fold, model in enumerate(models):
-        mine = [index for number, index in picks if number == fold]
-        if not mine:
-            continue
-        names = [paths[i].name for i in mine]
-        images = torch.stack([to_unit_range(load_view(paths[i], model.backbone.input_size)) for i in mine])
-        cams = cached_cams(model, images, names, blocks, fold, "fold-model-v1")
-        grid = grids(model, blocks[-1:])[blocks[-1]]
-        explainers = [Explainer(f"{m.value} {b}", cached(cams[m, b]), grid) for b in blocks for m in methods]
-        reports.append(
-            measure_faithfulness(model, images, explainers, names, baselines, fill, steps, False, seed + fold)
-        )
-        if road:
-            first = explainers[0]
-            targets = [image.target for image in reports[-1].images[:road]]
-            scores = road_scores(model, images[:road], first.maps(images)[:road], targets)
-            for image, morf, lerf in zip(reports[-1].images, scores["road-morf"], scores["road-lerf"]):
-                image.road[first.name] = {"road-morf": float(morf), "road-lerf": float(lerf)}
-        print(f"fold {fold}: {len(mine)} images measured", flush=True)
+    """Faithfulness of the ``(method, block)`` maps for the picked images, each with its fold's
+    model, ``chunk`` images at a time (0: all at once); ROAD for the first map on the first
+    ``road`` images of each fold and chunk.  No chunk is started after ``until`` (a
+    ``time.perf_counter()`` value) once one has been measured: the report holds the images measured."""
+    reports: list[FaithfulnessReport] = []
+    blocks = list(dict.fromkeys(block for _, block in maps))
+    size = chunk or len(picks)
+    for start in range(0, len(picks), size):
+        if until is not None and reports and time.perf_counter() > until:
+            print(f"time budget spent: {len(merged(reports).images)} of {len(picks)} images measured", flush=True)
+            break
+        part = picks[start : start + size]
+        for fold, model in enumerate(models):
+            mine = [index for number, index in part if number == fold]
+            if not mine:
+                continue
+            names = [paths[i].name for i in mine]
+            images = torch.stack([to_unit_range(load_view(paths[i], model.backbone.input_size)) for i in mine])
+            cams = cached_cams(model, images, names, blocks, fold, "fold-model-v1")
+            # The random-cells baseline shuffles the cells of the first map's grid.
+            grid = grids(model, [maps[0][1]])[maps[0][1]]
+            explainers = [Explainer(f"{m.value} {b}", cached(cams[m, b]), grid) for m, b in maps]
+            verdict = ChannelsLast(model)
+            began = time.perf_counter()
+            part_seed = seed + fold + 1000 * start
+            reports.append(
+                measure_faithfulness(
+                    verdict, images, explainers, names, baselines, fill, steps, False, part_seed, batch_size
+                )
+            )
+            if road:
+                first = explainers[0]
+                targets = [image.target for image in reports[-1].images[:road]]
+                scores = road_scores(verdict, images[:road], first.maps(images)[:road], targets)
+                for image, morf, lerf in zip(reports[-1].images, scores["road-morf"], scores["road-lerf"]):
+                    image.road[first.name] = {"road-morf": float(morf), "road-lerf": float(lerf)}
+            seconds = time.perf_counter() - began
+            done = len(merged(reports).images)
+            print(f"fold {fold}: {len(mine)} images measured in {seconds:.0f} s ({done} so far)", flush=True)
     return merged(reports)
 
 
@@ -201,6 +245,83 @@ def table(report: FaithfulnessReport, baseline: str) -> list[list[object]]:
     return rows
 
 
+HEADERS = ["order", "deletion AUC", "insertion AUC", "ratio to random cells"]
+
+
+def ranked(report: FaithfulnessReport, reference: str, seed: int) -> list[dict[str, Any]]:
+    """The report's maps by mean (insertion - deletion) per image, best first, each with its
+    interval and the paired interval of its difference to ``reference``'s score (same images)."""
+    gaps = {name: report.values("insertion", name) - report.values("deletion", name) for name in report.explainers}
+    rows = []
+    for name in sorted(gaps, key=lambda n: -float(gaps[n].mean())):
+        score, theirs = bootstrap(gaps[name], seed=seed), bootstrap(gaps[reference], seed=seed)
+        difference = bootstrap(gaps[name] - gaps[reference], seed=seed)
+        rows.append(
+            {
+                "map": name,
+                **score.to_dict("mean"),
+                f"minus_{reference.replace(' ', '_')}": difference.to_dict("mean"),
+                "intervals_apart_from_reference": score.apart_below(theirs) or theirs.apart_below(score),
+            }
+        )
+    return rows
+
+
+def targets_of(report: FaithfulnessReport, name: str) -> dict[str, bool]:
+    """The issue's targets for map ``name`` (intervals: the whole 95 % interval past the bound)."""
+    summary = report.summary()
+    cells = summary["ratios"][name]["random-cells"]
+    orders = summary["orders"]
+    return {
+        "deletion_ratio_to_random_cells_at_most_0.85": cells["deletion"]["high"] <= 0.85,
+        "insertion_ratio_to_random_cells_at_least_1.3": cells["insertion"]["low"] >= 1.3,
+        "deletion_below_centre_first_intervals_apart": orders[name]["deletion"]["high"]
+        < orders["centre-first"]["deletion"]["low"],
+        "insertion_above_centre_first_intervals_apart": orders["centre-first"]["insertion"]["high"]
+        < orders[name]["insertion"]["low"],
+    }
+
+
+def sanity_part(
+    models: Sequence[SentimentModel],
+    picks: Sequence[tuple[int, int]],
+    paths: Sequence[Path],
+    method: CamMethod,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Cascading randomisation of the default map on the picked images: median Spearman and SSIM
+    of each step's maps against the trained maps."""
+    steps: dict[str, list[dict[str, float]]] = {}
+    count = 0
+    for fold, model in enumerate(models):
+        mine = [index for number, index in picks if number == fold]
+        if not mine:
+            continue
+        images = torch.stack([to_unit_range(load_view(paths[i], model.backbone.input_size)) for i in mine])
+        found = sanity_check(
+            model, images, gradcam_maps(args.default_block, method), depth=args.sanity_depth, seed=args.seed
+        )
+        count += len(mine)
+        for step in found.steps:
+            steps.setdefault(step.randomised, []).extend(
+                {"spearman": r, "ssim": s} for r, s in zip(step.rank_correlation, step.ssim)
+            )
+    sanity = {
+        name: {
+            "median_spearman": float(np.median([v["spearman"] for v in values])),
+            "median_ssim": float(np.median([v["ssim"] for v in values])),
+            "values": values,
+        }
+        for name, values in steps.items()
+    }
+    print(f"\nsanity check of {method.value} {args.default_block} on {count} images", flush=True)
+    print_table(
+        ["randomised (cumulative)", "median Spearman", "median SSIM"],
+        [[name, f"{s['median_spearman']:.3f}", f"{s['median_ssim']:.3f}"] for name, s in sanity.items()],
+    )
+    return {"map": f"{method.value} {args.default_block}", "images": count, "steps": sanity}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -210,25 +331,37 @@ def main() -> None:
     parser.add_argument(
         "--use-folds", type=int, default=None, help="draw images from (and train models for) only the first N folds"
     )
-    parser.add_argument("--methods", nargs="+", default=[m.value for m in ONE_PASS_METHODS])
-    parser.add_argument("--blocks", nargs="+", default=list(BLOCKS))
-    parser.add_argument("--compare-images", type=int, default=200)
-    parser.add_argument("--compare-steps", type=int, default=10)
-    parser.add_argument("--default", default=None, help="'method block' measured in part 2 (default: part 1's best)")
-    parser.add_argument("--default-images", type=int, default=200)
+    parser.add_argument("--method", default=DEFAULT_CAM_METHOD.value, help="the default map's method")
+    parser.add_argument("--default-block", default=DEFAULT_CAM_BLOCKS["inception_v3"], help="the default map's block")
+    parser.add_argument("--blocks", nargs="+", default=list(BLOCKS), help="blocks of the method in part 1")
+    parser.add_argument("--methods", nargs="+", default=[m.value for m in ONE_PASS_METHODS], help="at the block")
+    parser.add_argument("--grid-images", type=int, default=200, help="images of part 3 (the comparison)")
+    parser.add_argument("--images", type=int, default=200, help="images of part 1 (the default map)")
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--fills", nargs="+", default=["blur", "mean"], choices=[f.value for f in Fill])
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--road-images", type=int, default=20)
+    parser.add_argument("--fills", nargs="+", default=["blur"], choices=[f.value for f in Fill])
+    parser.add_argument("--baselines", nargs="+", default=[b.value for b in Baseline], help="orders of part 1")
+    parser.add_argument(
+        "--grid-baselines", nargs="+", default=["random-cells", "centre-first"], help="orders of part 3"
+    )
+    parser.add_argument("--road-images", type=int, default=4, help="ROAD of the default map on the first N per fold")
     parser.add_argument("--sanity-images", type=int, default=30)
     parser.add_argument("--sanity-depth", type=int, default=3, help="blocks randomised below the heads")
-    parser.add_argument("--quick", action="store_true", help="two images per part, two methods, two blocks")
+    parser.add_argument("--batch-size", type=int, default=32, help="perturbed images per forward pass")
+    parser.add_argument("--chunk", type=int, default=20, help="images of part 1 measured at a time")
+    parser.add_argument(
+        "--default-seconds",
+        type=float,
+        default=None,
+        help="part 1 starts no chunk after this many seconds (it then holds fewer than --images images)",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--quick", action="store_true", help="two images per part, two blocks, two methods")
     parser.add_argument("--tag", default="faithfulness", help="result file name (never overwritten)")
     args = parser.parse_args()
     if args.quick:
-        args.compare_images, args.compare_steps, args.default_images, args.steps = 2, 3, 2, 3
+        args.grid_images, args.images, args.steps = 2, 2, 3
         args.road_images, args.sanity_images, args.sanity_depth = 1, 1, 1
-        args.methods, args.blocks = ["gradcam", "gradcam++"], ["7a", "7c"]
+        args.methods, args.blocks = [args.method, "gradcam++"], [args.default_block, "7c"]
     if args.threads:
         torch.set_num_threads(args.threads)
     began = time.perf_counter()
@@ -236,114 +369,90 @@ def main() -> None:
     config = TrainConfig.from_dict(read_payload(default_model_path())["config"])
     folds = make_folds(dataset, args.folds, args.seed)[: args.use_folds]
     models = fold_models(dataset, folds, config, args.seed)
+    for model in models:
+        model.to(memory_format=torch.channels_last)
     order = interleaved(folds, args.seed)
-    compare_picks = order[: args.compare_images]
-    default_picks = order[args.compare_images : args.compare_images + args.default_images]
-    sanity_picks = order[args.compare_images + args.default_images :][: args.sanity_images]
-    methods = [CamMethod(m) for m in args.methods]
+    # Part 1's images are the first of part 2's: the default map is measured on all of them.
+    grid_picks = order[: args.grid_images]
+    default_picks = order[: args.images]
+    sanity_picks = order[max(args.images, args.grid_images) :][: args.sanity_images]
+    method = CamMethod(args.method)
+    default = f"{method.value} {args.default_block}"
+    grid = [(method, args.default_block)]
+    grid += [(method, b) for b in args.blocks if b != args.default_block]
+    grid += [(CamMethod(m), args.default_block) for m in args.methods if CamMethod(m) != method]
     record: dict[str, Any] = {
         "benchmark": "faithfulness of the maps (issue 24)",
         "dataset": f"Twitter I {args.subset} agree, {args.folds} folds (seed {args.seed}), images from "
         f"{len(folds)} of them; each image explained by the model of the fold that held it out",
         "model": config.to_dict(),
         "verdict": "fused probability of the class the model predicts (eq. 4)",
+        "default_map": default,
     }
-
-    compare = measure(
-        models,
-        compare_picks,
-        dataset.paths,
-        methods,
-        args.blocks,
-        [Baseline.random_cells, Baseline.centre],
-        Fill.blur,
-        args.compare_steps,
-        args.seed,
-    )
-    gaps = {name: compare.values("insertion", name) - compare.values("deletion", name) for name in compare.explainers}
-    ranking = sorted(gaps, key=lambda name: -float(gaps[name].mean()))
-    best = args.default or ranking[0]
-    print(f"\npart 1: {len(compare.images)} images, {args.compare_steps} steps, blurred fill", flush=True)
-    print_table(["order", "deletion AUC", "insertion AUC", "ratio to random cells"], table(compare, "random-cells"))
-    record["compare"] = {
-        "images": len(compare.images),
-        "steps": args.compare_steps,
-        "ranking_by_insertion_minus_deletion": [
-            {"map": name, **bootstrap(gaps[name], seed=args.seed).to_dict()} for name in ranking
-        ],
-        "report": compare.to_dict(),
-    }
-    print(f"most faithful: {ranking[0]}; measured in part 2: {best}", flush=True)
-    save_partial(args.tag, record)
-
-    method, block = best.split(" ")
-    parts = {}
-    for fill in map(Fill, args.fills):
-        report = measure(
+    sanity_target = None
+    if sanity_picks:
+        record["sanity"] = sanity_part(models, sanity_picks, dataset.paths, method, args)
+        heads = record["sanity"]["steps"].get("heads", {})
+        sanity_target = bool(heads.get("median_spearman", 1) <= 0.3)
+        save_partial(args.tag, record)
+    if grid_picks:
+        compare = measure(
             models,
-            default_picks,
+            grid_picks,
             dataset.paths,
-            [CamMethod(method)],
-            [block],
-            list(Baseline),
-            fill,
+            grid,
+            [Baseline(b) for b in args.grid_baselines],
+            Fill.blur,
             args.steps,
             args.seed,
-            road=args.road_images if fill == Fill.blur else 0,
+            batch_size=args.batch_size,
         )
-        print(f"\npart 2: {best}, {len(report.images)} other images, {args.steps} steps, {fill} fill", flush=True)
-        print_table(["order", "deletion AUC", "insertion AUC", "ratio to random cells"], table(report, "random-cells"))
-        parts[fill.value] = report
-    summary = parts["blur"].summary()
-    cells = summary["ratios"][best]["random-cells"]
-    orders = summary["orders"]
-    targets = {
-        "deletion_ratio_to_random_cells_at_most_0.85": cells["deletion"]["high"] <= 0.85,
-        "insertion_ratio_to_random_cells_at_least_1.3": cells["insertion"]["low"] >= 1.3,
-        "deletion_below_centre_first_intervals_apart": orders[best]["deletion"]["high"]
-        < orders["centre-first"]["deletion"]["low"],
-        "insertion_above_centre_first_intervals_apart": orders["centre-first"]["insertion"]["high"]
-        < orders[best]["insertion"]["low"],
-    }
-    record["default"] = {
-        "map": best,
-        "images": len(parts["blur"].images),
-        "steps": args.steps,
-        "targets": targets,
-        **{fill: report.to_dict() for fill, report in parts.items()},
-    }
-    if summary["road"]:
-        print("ROAD:", summary["road"], flush=True)
-    save_partial(args.tag, record)
-
-    sanity_steps: dict[str, list[dict[str, float]]] = {}
-    sanity_images = 0
-    for fold, model in enumerate(models):
-        mine = [index for number, index in sanity_picks if number == fold]
-        if not mine:
-            continue
-        images = torch.stack([to_unit_range(load_view(dataset.paths[i], model.backbone.input_size)) for i in mine])
-        found = sanity_check(model, images, gradcam_maps(block, method), depth=args.sanity_depth, seed=args.seed)
-        sanity_images += len(mine)
-        for step in found.steps:
-            sanity_steps.setdefault(step.randomised, []).extend(
-                {"spearman": r, "ssim": s} for r, s in zip(step.rank_correlation, step.ssim)
-            )
-    sanity = {
-        name: {
-            "median_spearman": float(np.median([v["spearman"] for v in values])),
-            "median_ssim": float(np.median([v["ssim"] for v in values])),
-            "values": values,
+        ranking = ranked(compare, default, args.seed)
+        print(f"\ncomparison: {len(compare.images)} images, {args.steps} steps, blurred fill", flush=True)
+        print_table(HEADERS, table(compare, "random-cells"))
+        print("ranking:", [(r["map"], round(r["mean"], 3)) for r in ranking], flush=True)
+        record["compare"] = {
+            "images": len(compare.images),
+            "steps": args.steps,
+            "ranking_by_insertion_minus_deletion": ranking,
+            "report": compare.to_dict(),
         }
-        for name, values in sanity_steps.items()
-    }
-    print(f"\npart 3: sanity check of {best} on {sanity_images} images", flush=True)
-    print_table(
-        ["randomised (cumulative)", "median Spearman", "median SSIM"],
-        [[name, f"{s['median_spearman']:.3f}", f"{s['median_ssim']:.3f}"] for name, s in sanity.items()],
-    )
-    targets["sanity_median_spearman_heads_at_most_0.3"] = bool(sanity.get("heads", {}).get("median_spearman", 1) <= 0.3)
-    record["sanity"] = {"map": best, "images": sanity_images, "steps": sanity}
+        save_partial(args.tag, record)
+    targets: dict[str, bool] = {}
+    if default_picks:
+        parts = {}
+        for fill in map(Fill, args.fills):
+            report = measure(
+                models,
+                default_picks,
+                dataset.paths,
+                [(method, args.default_block)],
+                [Baseline(b) for b in args.baselines],
+                fill,
+                args.steps,
+                args.seed,
+                road=args.road_images if fill == Fill.blur else 0,
+                batch_size=args.batch_size,
+                chunk=args.chunk,
+                until=None if args.default_seconds is None else time.perf_counter() + args.default_seconds,
+            )
+            print(f"\n{default}, {len(report.images)} images, {args.steps} steps, {fill} fill", flush=True)
+            print_table(HEADERS, table(report, "random-cells"))
+            parts[fill.value] = report
+        first = parts[args.fills[0]]
+        if first.summary()["road"]:
+            print("ROAD:", first.summary()["road"], flush=True)
+        targets = targets_of(first, default)
+        record["default"] = {
+            "map": default,
+            "images": len(first.images),
+            "steps": args.steps,
+            **{fill: report.to_dict() for fill, report in parts.items()},
+        }
+        save_partial(args.tag, record)
+    if sanity_target is not None:
+        targets["sanity_median_spearman_heads_at_most_0.3"] = sanity_target
+    record["targets_of_the_default_map"] = targets
     record["seconds"] = round(time.perf_counter() - began, 1)
     print("\ntargets:", targets)
     write_json(args.tag, record, data_root=args.data)

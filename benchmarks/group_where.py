@@ -9,12 +9,12 @@
    correlation over all pairs of the 30 maps, and the mean of the border (the outer ring one grid
    cell wide) over the mean of the interior.  Targets (issue 24): correlation <= 0.2 and border /
    interior within 0.9-1.1 at every block from 5b to 6e.
-2. Group importance of the shipped model at every block on the same 30 images, to first order
-   (:func:`sentilens.explain.first_order_importance`, 1000 random directions), with the block
-   p-values; Spearman's rho of the per-block mean change against Table 4's per-block accuracy
-   (``results/layers.json``) and against the linear-probe accuracy of ``suggest-blocks``
-   (``results/suggest-layers-five.json``).  A few images at a few blocks are also measured by
-   running the model (:func:`sentilens.explain.group_importance`) to check the first order.
+2. Group importance of the shipped model at every block on the first ``--importance-images`` of
+   the same images, measured by running the model from the block on
+   (:func:`sentilens.explain.blocks_importance`, ``--draws`` random directions per image), with
+   the block p-values and the seconds per block; Spearman's rho of the per-block mean change against
+   Table 4's per-block accuracy (``results/layers.json``) and against the linear-probe accuracy of
+   ``suggest-blocks`` (``results/suggest-layers-five.json``).
 
     PYTHONPATH=src SENTILENS_PROGRESS=0 python benchmarks/group_where.py [--quick]
 """
@@ -34,8 +34,9 @@ from scipy.stats import spearmanr
 from common import DATA, RESULTS, print_table, write_json
 from sentilens.app.classifier import load_model
 from sentilens.data import load_twitter, load_view, to_unit_range
-from sentilens.explain import NeuronGroups, first_order_importance, group_importance, where_statistics
+from sentilens.explain import NeuronGroups, group_importance, where_statistics
 from sentilens.selection.evidence import evidence_features
+from sentilens.utils.bootstrap import Interval, bootstrap
 
 WHERE_BLOCKS = ("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e")
 
@@ -50,13 +51,14 @@ def mean_pairwise_correlation(maps: np.ndarray) -> float:
     return float((flat @ flat.T)[pairs].mean())
 
 
-def border_ratio(maps: np.ndarray, grid: int) -> float:
-    """Mean of the outer ring (one grid cell of ``grid`` wide) over the mean of the rest."""
+def border_ratio(maps: np.ndarray, grid: int) -> Interval:
+    """Mean of the outer ring (one grid cell of ``grid`` wide) over the mean of the rest, with the
+    paired bootstrap 95 % interval over the images (how much of a distance from 1 is chance)."""
     side = maps.shape[-1]
     width = int(np.ceil(side / grid))
     ring = np.zeros((side, side), dtype=bool)
     ring[:width], ring[-width:], ring[:, :width], ring[:, -width:] = True, True, True, True
-    return float(maps[:, ring].mean() / max(maps[:, ~ring].mean(), 1e-12))
+    return bootstrap(maps[:, ring].mean(axis=1), np.maximum(maps[:, ~ring].mean(axis=1), 1e-12))
 
 
 def drawn(spatial: np.ndarray, side: int, usual: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
@@ -80,8 +82,9 @@ def where_part(backbone: Any, shown: Any, reference: Any, blocks: list[str]) -> 
                 "grid": list(grids[block]),
                 "correlation_before": mean_pairwise_correlation(before),
                 "correlation_after": mean_pairwise_correlation(after),
-                "border_before": border_ratio(before, grids[block][0]),
-                "border_after": border_ratio(after, grids[block][0]),
+                "border_before": border_ratio(before, grids[block][0]).value,
+                "border_after": (border := border_ratio(after, grids[block][0])).value,
+                "border_after_interval": [border.low, border.high],
                 "empty_after": int((after.reshape(len(after), -1).max(axis=1) == 0).sum()),
             }
         )
@@ -110,10 +113,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--images", type=int, default=30)
-    parser.add_argument("--draws", type=int, default=1000, help="random directions (first order)")
-    parser.add_argument("--exact-images", type=int, default=3, help="images measured by running the model")
-    parser.add_argument("--exact-blocks", default="7a,7c", help="blocks measured by running the model")
-    parser.add_argument("--exact-draws", type=int, default=19)
+    parser.add_argument("--draws", type=int, default=19, help="random directions per image (importance)")
+    parser.add_argument(
+        "--shown-subset",
+        default="five",
+        help="agreement subset the shown images come from (three: the reference's own distribution)",
+    )
+    parser.add_argument("--importance-images", type=int, default=12, help="images of the importance test")
     parser.add_argument("--reference-images", type=int, default=0, help="0 = every other three-agree image")
     parser.add_argument(
         "--pool",
@@ -122,17 +128,17 @@ def main() -> None:
         help="draw the shown images and the reference from the first N three-agree images only (the list is not "
         "ordered by label; e.g. those the block-feature store holds already); 0 = all",
     )
-    parser.add_argument("--quick", action="store_true", help="10 images, 200 reference images, no measured check")
+    parser.add_argument("--quick", action="store_true", help="10 images, 200 reference images, importance on 2")
     parser.add_argument("--part", choices=["all", "where", "importance"], default="all")
     parser.add_argument("--out", default="group_where", help="result file name in benchmarks/results (.json added)")
     args = parser.parse_args()
     if args.quick:
-        args.images, args.reference_images, args.exact_images = 10, 200, 0
+        args.images, args.reference_images, args.importance_images, args.draws = 10, 200, 2, 4
     began = time.perf_counter()
     torch.manual_seed(0)
     model, _ = load_model(None)
     backbone = model.backbone
-    five, three = load_twitter(args.data, "five"), load_twitter(args.data, "three")
+    five, three = load_twitter(args.data, args.shown_subset), load_twitter(args.data, "three")
     if args.pool:
         three = three.subset(list(range(args.pool)))
         pooled = {p.name for p in three.paths}
@@ -148,7 +154,7 @@ def main() -> None:
 
     where_rows = where_part(backbone, shown, reference, list(backbone.block_names)) if args.part != "importance" else []
     print_table(
-        ["block", "r before", "r after", "border/interior before", "after", "empty maps after"],
+        ["block", "r before", "r after", "border/interior before", "after", "95 % interval", "empty maps after"],
         [
             [
                 r["block"],
@@ -156,6 +162,7 @@ def main() -> None:
                 f"{r['correlation_after']:.3f}",
                 f"{r['border_before']:.2f}",
                 f"{r['border_after']:.2f}",
+                "[{:.2f}, {:.2f}]".format(*r["border_after_interval"]),
                 r["empty_after"],
             ]
             for r in where_rows
@@ -182,10 +189,14 @@ def main() -> None:
         print(f"wrote {path} ({time.perf_counter() - began:.0f} s)")
         return
 
-    images = to_unit_range(torch.stack([load_view(p, backbone.input_size) for p in shown.paths]))
-    started = time.perf_counter()
-    importance = first_order_importance(model, images, backbone.block_names, args.draws)
-    importance_seconds = time.perf_counter() - started
+    paths = shown.paths[: args.importance_images]
+    images = to_unit_range(torch.stack([load_view(p, backbone.input_size) for p in paths]))
+    importance, seconds = {}, {}
+    for block in backbone.block_names:
+        started = time.perf_counter()
+        importance[block] = group_importance(model, images, block, args.draws)
+        seconds[block] = time.perf_counter() - started
+        print(f"{block}: p = {importance[block].p_value:.2g} ({seconds[block]:.0f} s)", flush=True)
     table4, probe = per_block_accuracy(), probe_accuracy()
     blocks = list(backbone.block_names)
     importance_rows = [
@@ -195,22 +206,24 @@ def main() -> None:
             "random_mean_change": importance[b].random_mean_change,
             "p_value": importance[b].p_value,
             "images_p_below_0.05": int((importance[b].p_values < 0.05).sum()),
+            "seconds": seconds[b],
             "table4_accuracy": table4.get(b),
             "probe_accuracy": probe.get(b),
         }
         for b in blocks
     ]
     print_table(
-        ["block", "group Δp", "random Δp", "p", "images p<0.05", "Table 4 accuracy", "probe accuracy"],
+        ["block", "group Δp", "random Δp", "p", "images p<0.05", "Table 4 accuracy", "probe accuracy", "s"],
         [
             [
                 r["block"],
                 f"{r['mean_change']:.4f}",
                 f"{r['random_mean_change']:.4f}",
-                f"{r['p_value']:.3f}",
+                f"{r['p_value']:.2g}",
                 r["images_p_below_0.05"],
                 f"{r['table4_accuracy']:.3f}",
                 f"{r['probe_accuracy']:.3f}",
+                f"{r['seconds']:.0f}",
             ]
             for r in importance_rows
         ],
@@ -221,40 +234,6 @@ def main() -> None:
     print(f"Spearman rho vs Table 4 accuracy: {rho_table4.statistic:.3f} (p = {rho_table4.pvalue:.3f})")
     print(f"Spearman rho vs probe accuracy: {rho_probe.statistic:.3f} (p = {rho_probe.pvalue:.3f})")
 
-    exact_rows = []
-    exact_blocks = [b for b in args.exact_blocks.split(",") if b] if args.exact_images else []
-    for block in exact_blocks:
-        started = time.perf_counter()
-        measured = group_importance(model, images[: args.exact_images], block, args.exact_draws)
-        for index in range(args.exact_images):
-            exact_rows.append(
-                {
-                    "block": block,
-                    "image": shown.paths[index].name,
-                    "measured_change": float(measured.group_change[index]),
-                    "measured_random_mean": float(measured.random_change[index].mean()),
-                    "measured_p": float(measured.p_values[index]),
-                    "first_order_change": float(importance[block].group_change[index]),
-                    "first_order_random_mean": float(importance[block].random_change[index].mean()),
-                    "first_order_p": float(importance[block].p_values[index]),
-                    "seconds_per_image": (time.perf_counter() - started) / args.exact_images,
-                }
-            )
-    if exact_rows:
-        print_table(
-            ["block", "image", "measured Δp (random)", "p", "first order Δp (random)", "p"],
-            [
-                [
-                    r["block"],
-                    r["image"],
-                    f"{r['measured_change']:.3f} ({r['measured_random_mean']:.3f})",
-                    f"{r['measured_p']:.3f}",
-                    f"{r['first_order_change']:.3f} ({r['first_order_random_mean']:.3f})",
-                    f"{r['first_order_p']:.3f}",
-                ]
-                for r in exact_rows
-            ],
-        )
     path = write_json(
         args.out,
         {
@@ -263,11 +242,10 @@ def main() -> None:
             "reference_images": len(reference),
             "where": where_rows,
             "where_targets_met_5b_6e": where_met,
+            "importance_images": [p.name for p in paths],
             "importance": importance_rows,
-            "importance_seconds": importance_seconds,
             "spearman_table4": {"rho": float(rho_table4.statistic), "p": float(rho_table4.pvalue)},
             "spearman_probe": {"rho": float(rho_probe.statistic), "p": float(rho_probe.pvalue)},
-            "measured_check": exact_rows,
             "seconds": time.perf_counter() - began,
         },
         args.data,

@@ -99,7 +99,7 @@ def test_ranks_break_ties_at_random_but_keep_the_order() -> None:
 def test_one_pass_maps_equal_each_method_s_own_call() -> None:
     model = tiny_model(seed=3)
     images = torch.rand((2, 3, 32, 32), generator=torch.Generator().manual_seed(0))
-    found = cam_maps(model, images, ["b", "c"])
+    found = cam_maps(model, images, ["c", "b"])  # out of forward order: each map must keep its block
     assert found.grids == {"b": (8, 8), "c": (8, 8)}
     for method in ONE_PASS_METHODS:
         for block in ("b", "c"):

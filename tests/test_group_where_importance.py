@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from sentilens.explain import (
+    GroupImportance,
     NeuronGroups,
     factorise,
-    first_order_importance,
     fused_from_block,
     group_importance,
     load_profiles,
@@ -118,10 +118,21 @@ def test_a_group_that_carries_the_verdict_is_significant_and_a_random_direction_
     carried = group_importance(tiny_model, image, "5b", random_count=19)
     assert carried.p_values[0] == pytest.approx(1 / 20) and carried.p_value == pytest.approx(1 / 20)
     assert carried.group_change[0] > carried.random_change[0].max()
-    estimated = first_order_importance(tiny_model, image, ["5b"], random_count=999)["5b"]
-    assert estimated.p_value == pytest.approx(1 / 1000) and not estimated.exact
     rng = np.random.default_rng(5)
     other = np.abs(rng.standard_normal(len(group)))
     other *= np.linalg.norm(group) / np.linalg.norm(other)
     random = group_importance(tiny_model, image, "5b", random_count=19, directions=other[None])
     assert random.p_values[0] > 0.2
+
+
+def test_a_blocks_p_value_combines_its_images_places_among_the_random_directions() -> None:
+    def block(group: list[float], random: list[list[float]]) -> GroupImportance:
+        return GroupImportance("5b", np.ones(len(group)), np.asarray(group), np.asarray(random))
+
+    # three images whose groups beat all 9 random directions: (1/10)^3, below any one image's 1/10
+    beaten = block([1.0, 1.0, 1.0], [[0.5] * 9] * 3)
+    assert beaten.p_values == pytest.approx([0.1] * 3) and beaten.p_value == pytest.approx(1e-3)
+    # one random direction each; places 0 and 1 sum to 1: P(sum of two fair 0/1 places <= 1) = 3/4
+    assert block([1.0, 0.1], [[0.5], [0.5]]).p_value == pytest.approx(0.75)
+    # groups no stronger than any random direction: p = 1
+    assert block([0.1, 0.1], [[0.5, 0.6], [0.5, 0.6]]).p_value == pytest.approx(1.0)

@@ -61,12 +61,12 @@ if TYPE_CHECKING:
     from sentilens.evaluation.scorecard import (
         LOWER_IS_BETTER,
         SCORE_NAMES,
-        Interval,
         bootstrap_scores,
         probability_scores,
         roc_points,
     )
     from sentilens.evaluation.tables import PAPER_TABLE3, markdown_table3, table3_json
+    from sentilens.utils.bootstrap import Interval
 
 __all__ = [
     "ECE_BINS",

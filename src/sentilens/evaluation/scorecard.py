@@ -14,13 +14,12 @@ accuracy and is left out of those two scores' intervals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 from sklearn.metrics import roc_curve
 
 from sentilens.evaluation.calibration import ECE_BINS, bin_index, checked_probabilities
+from sentilens.utils.bootstrap import INTERVAL_LEVEL, Interval, percentile_bounds
 from sentilens.utils.errors import InvalidArgumentError
 
 #: Score names, in report order; ``lower_is_better`` lists those where smaller is better.
@@ -28,7 +27,6 @@ SCORE_NAMES = ("roc_auc", "accuracy", "balanced_accuracy", "precision", "recall"
 LOWER_IS_BETTER = ("log_loss", "brier", "ece")
 #: Resamples of the bootstrap intervals, and their level.
 BOOTSTRAP_RESAMPLES = 1000
-INTERVAL_LEVEL = 0.95
 _EPSILON = 1e-12
 
 
@@ -98,18 +96,6 @@ def _check_threshold(threshold: float) -> None:
         raise InvalidArgumentError(f"the threshold must lie in [0, 1], got {threshold}")
 
 
-@dataclass(frozen=True)
-class Interval:
-    """A score on the whole set and its bootstrap interval."""
-
-    value: float
-    low: float
-    high: float
-
-    def to_dict(self) -> dict[str, float]:
-        return {"value": self.value, "low": self.low, "high": self.high}
-
-
 def bootstrap_scores(
     labels: npt.ArrayLike,
     positive: npt.ArrayLike,
@@ -135,13 +121,10 @@ def bootstrap_scores(
         np.add.at(weights, (np.arange(count)[:, None], picks), 1.0)
         for column, name in enumerate(SCORE_NAMES):
             intervals[name].append(weighted_scores(truth, probability, weights, threshold)[:, column])
-    tail = 100 * (1 - level) / 2
     result = {}
     for name in SCORE_NAMES:
-        draws = np.concatenate(intervals[name])
-        finite = draws[np.isfinite(draws)]
-        low, high = np.percentile(finite, [tail, 100 - tail]) if finite.size else (np.nan, np.nan)
-        result[name] = Interval(point[name], float(low), float(high))
+        low, high = percentile_bounds(np.concatenate(intervals[name]), level)
+        result[name] = Interval(point[name], low, high)
     return result
 
 

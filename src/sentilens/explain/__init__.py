@@ -47,9 +47,7 @@ if TYPE_CHECKING:
         Explainer,
         FaithfulnessReport,
         ImageFaithfulness,
-        Interval,
         MapFunction,
-        bootstrap,
         measure_faithfulness,
         ranks,
         score_line,
@@ -69,6 +67,7 @@ if TYPE_CHECKING:
     from sentilens.explain.sanity import ModelMaps, SanityReport, SanityStep, gradcam_maps, sanity_check
     from sentilens.explain.spatial import STRONGEST_K, image_activation, spatial_cells, tile
     from sentilens.explain.splice import SpliceResult, matching_share, splice, spliced_test
+    from sentilens.utils.bootstrap import Interval, bootstrap
 
 __all__ = [
     "DEFAULT_CAM_BLOCKS",

@@ -15,8 +15,8 @@ pytorch-grad-cam's implementation, applied to the fused probability.
 
 Anything that maps images to saliency maps can be measured: an :class:`Explainer` names a map
 function and the grid its maps come from (Grad-CAM at a block, the neuron group's "where" map,
-a probe map of ``inspect``).  :func:`bootstrap` gives percentile intervals of means and of ratios
-of paired means, seeded so that a rerun gives the same interval.
+a probe map of ``inspect``).  :func:`~sentilens.utils.bootstrap.bootstrap` gives percentile intervals of means and of
+ratios of paired means, seeded so that a rerun gives the same interval.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from sentilens.explain.choices import DEFAULT_STEPS, Fill
+from sentilens.utils.bootstrap import bootstrap
 from sentilens.utils.errors import InvalidArgumentError
 
 #: Maps images ``(N, 3, H, W)`` in [0, 1] to saliency maps ``(N, H, W)`` (higher = more relevant).
@@ -216,47 +217,6 @@ def road_scores(
     return {"road-morf": np.asarray(morf, dtype=np.float64), "road-lerf": np.asarray(lerf, dtype=np.float64)}
 
 
-@dataclass(frozen=True)
-class Interval:
-    """A mean and its bootstrap percentile interval."""
-
-    mean: float
-    low: float
-    high: float
-
-    def to_dict(self) -> dict[str, float]:
-        return {"mean": self.mean, "low": self.low, "high": self.high}
-
-    def apart_below(self, other: Interval) -> bool:
-        """True when this whole interval lies below ``other``'s."""
-        return self.high < other.low
-
-
-def bootstrap(
-    values: Sequence[float] | np.ndarray,
-    divide_by: Sequence[float] | np.ndarray | None = None,
-    resamples: int = 2000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> Interval:
-    """Percentile bootstrap of the mean of ``values``, or of ``mean(values) / mean(divide_by)``
-    with both resampled by the same images (a paired ratio); fixed by ``seed``."""
-    data = np.asarray(values, dtype=np.float64)
-    if data.size == 0:
-        raise InvalidArgumentError("bootstrap needs at least one value")
-    denominator = None if divide_by is None else np.asarray(divide_by, dtype=np.float64)
-    if denominator is not None and denominator.shape != data.shape:
-        raise InvalidArgumentError(f"paired values differ in shape: {data.shape} and {denominator.shape}")
-    picks = np.random.default_rng(seed).integers(0, data.size, size=(resamples, data.size))
-    if denominator is None:
-        point, samples = data.mean(), data[picks].mean(axis=1)
-    else:
-        point, samples = data.mean() / denominator.mean(), data[picks].mean(axis=1) / denominator[picks].mean(axis=1)
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(samples, [tail, 100 - tail])
-    return Interval(float(point), float(low), float(high))
-
-
 @dataclass
 class ImageFaithfulness:
     """The scores of one image: the explained class, its fused probability, and per order (the
@@ -304,14 +264,16 @@ class FaithfulnessReport:
         orders: dict[str, Any] = {}
         for order in [*self.explainers, *self.baselines]:
             orders[order] = {
-                kind: bootstrap(self.values(kind, order), seed=self.seed).to_dict()
+                kind: bootstrap(self.values(kind, order), seed=self.seed).to_dict("mean")
                 for kind in ("deletion", "insertion")
             }
         ratios: dict[str, Any] = {}
         for explainer in self.explainers:
             ratios[explainer] = {
                 baseline: {
-                    kind: bootstrap(self.values(kind, explainer), self.values(kind, baseline), seed=self.seed).to_dict()
+                    kind: bootstrap(self.values(kind, explainer), self.values(kind, baseline), seed=self.seed).to_dict(
+                        "mean"
+                    )
                     for kind in ("deletion", "insertion")
                 }
                 for baseline in self.baselines
@@ -321,7 +283,7 @@ class FaithfulnessReport:
             measured = [image.road[explainer] for image in self.images if explainer in image.road]
             if measured:
                 road[explainer] = {
-                    key: bootstrap([m[key] for m in measured], seed=self.seed).to_dict() for key in measured[0]
+                    key: bootstrap([m[key] for m in measured], seed=self.seed).to_dict("mean") for key in measured[0]
                 }
         return {"images": len(self.images), "orders": orders, "ratios": ratios, "road": road}
 

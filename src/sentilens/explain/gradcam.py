@@ -17,7 +17,8 @@ offered one map at a time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,24 @@ ONE_PASS_METHODS = tuple(m for m in CamMethod if m != CamMethod.scorecam)
 DEFAULT_CAM_BLOCKS = {"inception_v3": "7a"}
 
 
+@contextmanager
+def gradients_from(model: SentimentModel, blocks: Sequence[str]) -> Iterator[None]:
+    """Backward passes stop at the lowest of ``blocks``: its output becomes a leaf that asks for
+    gradients.  A map needs the gradients at its block only, so the layers below it are not
+    differentiated, and a model whose backbone is frozen still has a gradient at the block.  The
+    values are those of a backward pass to the input."""
+    lowest = min(blocks, key=model.backbone.stage_index)
+
+    def cut(_module: nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
+        return output.detach().requires_grad_(True)
+
+    handle = model.backbone.stages[lowest].register_forward_hook(cut)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 def default_cam_block(backbone: Backbone) -> str:
     """The block whose map is drawn unless one is named."""
     return DEFAULT_CAM_BLOCKS.get(backbone.name, backbone.block_names[-1])
@@ -108,10 +127,9 @@ def grad_cam(
         check_class_index(index, model.num_classes)
     wrapper = FusedLogProbabilities(model).eval()
     device = next(model.parameters()).device
-    # The input asks for gradients so that the block's map has one even when every backbone
-    # parameter is frozen (as after frozen-mode training).
-    inputs = images01.detach().to(device).requires_grad_(True)
-    with _CAM_CLASSES[CamMethod(method)](model=wrapper, target_layers=[model.backbone.stages[block]]) as cam:
+    inputs = images01.detach().to(device)
+    cam_class = _CAM_CLASSES[CamMethod(method)]
+    with gradients_from(model, [block]), cam_class(model=wrapper, target_layers=[model.backbone.stages[block]]) as cam:
         targets = None if per_image is None else [ClassifierOutputTarget(index) for index in per_image]
         maps = cam(input_tensor=inputs, targets=targets)
         log_probabilities = cam.outputs.detach().cpu()
@@ -159,9 +177,12 @@ def cam_maps(
         check_class_index(target, model.num_classes)
     wrapper = FusedLogProbabilities(model).eval()
     device = next(model.parameters()).device
-    inputs = images01.detach().to(device).requires_grad_(True)
+    inputs = images01.detach().to(device)
+    # The library records activations in the order the forward pass meets the layers (and the
+    # gradients in the same order), so the blocks are listed in that order.
+    blocks = sorted(dict.fromkeys(blocks), key=model.backbone.stage_index)
     layers = [model.backbone.stages[block] for block in blocks]
-    with GradCAM(model=wrapper, target_layers=layers) as recorder:
+    with gradients_from(model, blocks), GradCAM(model=wrapper, target_layers=layers) as recorder:
         recorder(
             input_tensor=inputs, targets=None if target is None else [ClassifierOutputTarget(target)] * len(inputs)
         )

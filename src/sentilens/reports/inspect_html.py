@@ -137,7 +137,7 @@ def _importance_cells(evidence: BlockEvidence) -> str:
     significant = " significant" if evidence.group_p < SIGNIFICANCE else ""
     return (
         f'<td class="importance">{evidence.group_change:.3f} ({evidence.random_change:.3f})</td>'
-        f'<td class="importance-p{significant}">{evidence.group_p:.3f}</td>'
+        f'<td class="importance-p{significant}">{evidence.group_p:.2g}</td>'
     )
 
 
@@ -154,7 +154,7 @@ def _ranking_table(ranking: Ranking) -> str:
     heads = (
         "<th title=\"mean change of the fused probability when each shown image's neuron group is removed at "
         'the block (in brackets: random directions of the same norm)">group removal Δp (random)</th>'
-        '<th title="share of random draws that change the verdict as much">p</th>'
+        '<th title="the chance that random directions of the same norm rank as high over these images">p</th>'
         if extra
         else ""
     )
@@ -184,7 +184,7 @@ def _importance_text(evidence: BlockEvidence) -> str:
     verdict = "significant" if evidence.group_p < SIGNIFICANCE else "not significant"
     return (
         f"; removing the shown images' groups moves the verdict by {evidence.group_change:.3f} on average "
-        f"(random directions: {evidence.random_change:.3f}; p = {evidence.group_p:.3f}, {verdict})"
+        f"(random directions: {evidence.random_change:.3f}; p = {evidence.group_p:.2g}, {verdict})"
     )
 
 

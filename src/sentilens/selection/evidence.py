@@ -253,8 +253,6 @@ class ImportanceResult(Protocol):
     def group_change(self) -> np.ndarray: ...
     @property
     def random_change(self) -> np.ndarray: ...
-    @property
-    def exact(self) -> bool: ...
 
 
 @dataclass
@@ -264,8 +262,8 @@ class BlockEvidence:
     The group importance (:func:`sentilens.explain.group_importance`; None: not measured) is shown
     beside the ranking, not part of it: ``group_change`` is the mean change of the fused
     probability when each image's neuron group is removed at the block, ``random_change`` the same
-    for random directions of the group's norm, ``group_p`` the share of random draws that change it
-    as much (the block's p-value).
+    for random directions of the group's norm, ``group_p`` the block's p-value (the chance that random
+    directions rank as high over these images; :attr:`sentilens.explain.GroupImportance.p_value`).
     """
 
     block: str
@@ -315,12 +313,11 @@ class Ranking:
                 evidence.group_p = found.p_value
         if importance:
             first = next(iter(importance.values()))
-            how = "measured" if first.exact else "to first order"
             self.notes.append(
-                f"group importance: mean change of the fused probability ({how}) when each of "
+                f"group importance: mean change of the fused probability (measured) when each of "
                 f"{len(first.group_change)} images' neuron group is removed at the block, against "
-                f"{first.random_change.shape[1]} random directions of the same norm (p: share of random draws "
-                "that change it as much)"
+                f"{first.random_change.shape[1]} random directions of the same norm (p: the chance that random "
+                "directions rank as high over these images)"
             )
 
     @property
@@ -354,7 +351,7 @@ def importance_cells(evidence: BlockEvidence) -> str:
     """``"0.123 (0.045) | 0.048"``: a block's group importance as two table cells (blank: not measured)."""
     if evidence.group_change is None or evidence.random_change is None or evidence.group_p is None:
         return " | "
-    return f"{evidence.group_change:.3f} ({evidence.random_change:.3f}) | {evidence.group_p:.3f}"
+    return f"{evidence.group_change:.3f} ({evidence.random_change:.3f}) | {evidence.group_p:.2g}"
 
 
 def selection_config(

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
         DEFAULT_RANDOM_DIRECTIONS,
         GroupImportance,
         blocks_importance,
-        first_order_importance,
         fused_from_block,
         group_importance,
     )
@@ -65,7 +64,6 @@ __all__ = [
     "DEFAULT_RANDOM_DIRECTIONS",
     "GroupImportance",
     "blocks_importance",
-    "first_order_importance",
     "fused_from_block",
     "group_importance",
     "unusual_where",
