@@ -130,14 +130,23 @@ def _img(path: Path, root: Path, alt: str, kind: str = "") -> str:
     return f'<img class="{kind}" src="{source}" alt="{html.escape(alt)}" loading="lazy">'
 
 
+def _importance(evidence: BlockEvidence) -> tuple[float, float, float, bool] | None:
+    """The block's group importance: the group's and random directions' mean change of the verdict,
+    the p-value and whether it is significant; None when it was not measured."""
+    if evidence.group_change is None or evidence.random_change is None or evidence.group_p is None:
+        return None
+    return evidence.group_change, evidence.random_change, evidence.group_p, evidence.group_p < SIGNIFICANCE
+
+
 def _importance_cells(evidence: BlockEvidence) -> str:
     """Two table cells: the block's group importance against random directions, and its p-value."""
-    if evidence.group_change is None or evidence.random_change is None or evidence.group_p is None:
+    measured = _importance(evidence)
+    if measured is None:
         return "<td></td><td></td>"
-    significant = " significant" if evidence.group_p < SIGNIFICANCE else ""
+    change, random_change, p, significant = measured
     return (
-        f'<td class="importance">{evidence.group_change:.3f} ({evidence.random_change:.3f})</td>'
-        f'<td class="importance-p{significant}">{evidence.group_p:.2g}</td>'
+        f'<td class="importance">{change:.3f} ({random_change:.3f})</td>'
+        f'<td class="importance-p{" significant" if significant else ""}">{p:.2g}</td>'
     )
 
 
@@ -179,12 +188,13 @@ def _card(card: Card, root: Path) -> str:
 
 def _importance_text(evidence: BlockEvidence) -> str:
     """The block's group importance as a clause of its evidence line (empty: not measured)."""
-    if evidence.group_change is None or evidence.random_change is None or evidence.group_p is None:
+    measured = _importance(evidence)
+    if measured is None:
         return ""
-    verdict = "significant" if evidence.group_p < SIGNIFICANCE else "not significant"
+    change, random_change, p, significant = measured
     return (
-        f"; removing the shown images' groups moves the verdict by {evidence.group_change:.3f} on average "
-        f"(random directions: {evidence.random_change:.3f}; p = {evidence.group_p:.2g}, {verdict})"
+        f"; removing the shown images' groups moves the verdict by {change:.3f} on average "
+        f"(random directions: {random_change:.3f}; p = {p:.2g}, {'significant' if significant else 'not significant'})"
     )
 
 
