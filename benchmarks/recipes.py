@@ -21,6 +21,9 @@ Recipes:
   probabilities on the same folds (equal weights, fixed beforehand): a shipped model with a
   second backbone beside the heads.
 * ``nested-logistic+effnet``: the same late fusion with ``nested-logistic``.
+* ``shipped``: ``nested+effnet`` as the package builds it (``TrainConfig(companion="efficientnet_lite0")``,
+  :class:`~sentilens.evaluation.WithCompanion`): EfficientNet-Lite0 of ``sentilens.models`` on the
+  299-px crops Inception reads (not a 224-px crop of its own), its read-out fitted in each fold.
 
     PYTHONPATH=../src python recipes.py --data ../../shared/data/twitter1 --seeds 0 1 2 --tag recipes
 
@@ -52,6 +55,7 @@ from sentilens.evaluation import (
     block_chooser,
     cross_fitted_calibration,
     run_folds,
+    with_companion,
 )
 from sentilens.evaluation.crossval import logistic_scores, pooled_features
 from sentilens.training import TrainConfig, prepare_cache
@@ -67,7 +71,11 @@ LATE = {
     "nested-logistic+effnet": ("nested-logistic", "effnet-logistic"),
 }
 #: heads recipes: name -> TrainConfig overrides (all fixed beforehand, none tuned on test folds).
-HEADS: dict[str, dict[str, Any]] = {"nested": {}, "nested-ls": {"label_smoothing": 0.1}}
+HEADS: dict[str, dict[str, Any]] = {
+    "nested": {},
+    "nested-ls": {"label_smoothing": 0.1},
+    "shipped": {"companion": "efficientnet_lite0"},
+}
 RECIPES = (*HEADS, "nested-logistic", "effnet-logistic", "fused-logistic", *LATE)
 
 
@@ -220,7 +228,8 @@ def main() -> None:
                     result = late_fusion(done[LATE[recipe][0]], done[LATE[recipe][1]], labels, recipe)
                 elif recipe in HEADS:
                     config = replace(base, seed=seed, **HEADS[recipe])
-                    strategy = NestedStrategy(chooser, config, recipe)  # as nested_cross_validate, one chooser
+                    # as nested_cross_validate, with one chooser for every recipe
+                    strategy = with_companion(NestedStrategy(chooser, config, recipe), dataset, config)
                     result = run_folds(dataset, strategy, 5, seed, digests=chooser.digests)
                 else:
                     strategy = FeatureLogisticStrategy(

@@ -183,13 +183,15 @@ class SentimentClassifier:
             batches.close()
             raise
         say(f"runtime: {predictor.choice}")
-        depends_on = external_weights(self.config.backbone, self.config.weights)
+        depends_on = external_weights(self.config.architecture)
         if self.source is not None and depends_on is not None:  # the torch-free shortcut of the next run
             facts = {
                 "depends_on": [str(path) for path in depends_on],
                 "class_names": list(self.class_names),
                 "blocks": list(self.model.blocks),
                 "aux_weights": list(self.model.aux_weights),
+                "companion_weight": self.model.companion_weight,
+                "votes": list(self.model.vote_names),
                 "temperature": float(self.model.temperature),
                 "input_size": self.model.backbone.input_size,
                 "views": list(self.config.predict_views),

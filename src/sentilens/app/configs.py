@@ -37,6 +37,8 @@ def config_from_options(
     if blocks is not None:
         base["blocks"] = parse_blocks(blocks)
     base.update({key: value for key, value in options.items() if value is not None})
+    if str(base.get("companion", "")).lower() == "none":  # --companion none: the heads alone
+        base["companion"] = None
     if aux_weight is not None and base.get("blocks") is not None:
         base["aux_weights"] = [aux_weight] * len(base["blocks"])
     config = TrainConfig.from_dict(base)

@@ -9,7 +9,7 @@ from sentilens.app.evaluate import decode_for
 from sentilens.data import OnError, load_dataset
 from sentilens.evaluation import NestedSettings, block_chooser, out_of_fold_temperature
 from sentilens.models import build_model, save_checkpoint
-from sentilens.training import TrainConfig, boundary_stage, fit, prepare_cache
+from sentilens.training import TrainConfig, boundary_stage, companion_features, fit, fit_read_out, prepare_cache
 from sentilens.utils import InvalidArgumentError, Say, quiet
 
 
@@ -50,6 +50,8 @@ def train_checkpoint(
     its record (``extra.calibration``); 0 folds stores temperature 1.  This runs after the model
     is trained, so the model is the one the same command trained before calibration existed.
     The training images' positive rate is kept too (``extra.positive_rate``), for ``--prior``.
+    A companion network (``config.companion``) has its read-out fitted after the heads, on the same
+    images (``extra.selection.companion`` keeps its ``C``), and is part of the calibrated recipe.
     """
     if calibration_folds == 1 or calibration_folds < 0:
         raise InvalidArgumentError(f"calibration needs at least 2 folds (or 0 for none), got {calibration_folds}")
@@ -68,6 +70,12 @@ def train_checkpoint(
         say(f"blocks {', '.join(blocks)} chosen by the inner probe on the {len(dataset)} training images")
     model = build_model(config.architecture)
     losses = fit(model, cache, range(len(dataset)), dataset.labels, config)
+    if model.companion is not None:
+        say(f"fitting the {model.companion.name} companion's read-out on the {len(dataset)} training images")
+        features = companion_features(config.architecture, dataset.paths, decoded.images, batch_size=config.batch_size)
+        read_out = fit_read_out(features, dataset.labels)
+        read_out.install(model.companion)
+        selection["companion"] = {"name": model.companion.name, "C": read_out.c, "weight": model.companion_weight}
     calibration: dict[str, object] | None = None
     if calibration_folds:
         say(f"calibrating: {calibration_folds}-fold out-of-fold predictions of the same recipe")

@@ -102,7 +102,7 @@ def _given_or_none(kind: Any, *flags: str, help: str, hidden: bool = False) -> t
 #: layers|ablation`` a few (see ``with_training_options`` in :mod:`sentilens.cli.training`).
 TRAINING_OPTIONS = {
     "config_file": _given_or_none(Path, "--config", help="JSON training config; options given here override it."),
-    "backbone": _given_or_none(str, "--backbone", help="Backbone: inception_v3 (default) or googlenet."),
+    "backbone": _given_or_none(str, "--backbone", help="Backbone: inception_v3 (default), googlenet or efficientnet_lite0."),
     "weights": _given_or_none(str, "--weights", help="Backbone weights: imagenet, none, or a state-dict FILE."),
     "blocks": _given_or_none(
         str, "--blocks", help="Blocks with auxiliary heads, comma-separated; none; auto (cv: chosen in each fold)."
@@ -124,6 +124,12 @@ TRAINING_OPTIONS = {
     ),
     "train_views": _given_or_none(
         str, "--train-views", help="Comma-separated views training samples are drawn from (frozen mode)."
+    ),
+    "companion": _given_or_none(
+        str,
+        "--companion",
+        help="A second frozen ImageNet network whose logistic read-out votes beside the heads (half the vote): "
+        "efficientnet_lite0 (the shipped model's recipe) or none (the paper; default).",
     ),
 }
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         shift_prior,
         tempered_positive,
     )
+    from sentilens.evaluation.companion import WithCompanion, with_companion
     from sentilens.evaluation.crossval import (
         HeadsStrategy,
         LogisticStrategy,
@@ -69,6 +70,8 @@ if TYPE_CHECKING:
     from sentilens.utils.bootstrap import Interval
 
 __all__ = [
+    "WithCompanion",
+    "with_companion",
     "ECE_BINS",
     "LOWER_IS_BETTER",
     "SCORE_NAMES",

@@ -21,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sentilens.data import Fold, LabelledImages
+from sentilens.evaluation.companion import with_companion
 from sentilens.evaluation.protocol import CrossValidationResult, FoldOutcome, fold_seed, run_folds
 from sentilens.models import SentimentModel, build_model
 from sentilens.training import FrozenOutputs, HeadsJob, TrainConfig, fit, fit_heads, predict_cached, prepare_cache
@@ -75,10 +76,11 @@ class HeadsStrategy:
             return
         labels = np.asarray(self.dataset.labels)
         shared = build_model(self.config.architecture)
+        companion = shared.companion.backbone if shared.companion is not None else None
         jobs = []
         for fold in folds:
             torch.manual_seed(fold_seed(seed, fold.number))
-            model = build_model(self.config.architecture, backbone=shared.backbone)
+            model = build_model(self.config.architecture, backbone=shared.backbone, companion_backbone=companion)
             jobs.append(HeadsJob(model, fold.train, labels[list(fold.train)], fold_seed(seed, fold.number)))
         numbers = ", ".join(str(fold.number + 1) for fold in folds)
         fit_heads(jobs, cache, self.config, description=f"folds {numbers} of {n_folds}")
@@ -124,7 +126,8 @@ def cross_validate(
     from an earlier, interrupted run of the same config, seed, folds and data are reused; a
     folder from a different run raises :class:`~sentilens.evaluation.rundir.RunDirError`.
     """
-    return run_folds(dataset, HeadsStrategy(dataset, config, cache, model_name), n_splits, seed, run_dir)
+    strategy = with_companion(HeadsStrategy(dataset, config, cache, model_name), dataset, config)
+    return run_folds(dataset, strategy, n_splits, seed, run_dir)
 
 
 def pooled_features(cache: FrozenOutputs, blocks: Sequence[str], views: Sequence[str]) -> np.ndarray:

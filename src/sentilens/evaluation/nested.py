@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from sentilens.data import Fold, LabelledImages, content_digests, content_groups, grouped_stratified_folds
+from sentilens.evaluation.companion import with_companion
 from sentilens.evaluation.crossval import logistic_scores, pooled_features, train_and_predict
 from sentilens.evaluation.protocol import CrossValidationResult, FoldOutcome, fold_seed, run_folds
 from sentilens.models import DEFAULT_AUX_WEIGHT, backbone_spec
@@ -238,12 +239,14 @@ def nested_cross_validate(
     ``cache`` is the frozen feature cache of ``dataset`` (every block pooled, e.g. from
     :func:`~sentilens.training.prepare_cache` in frozen mode).  Each fold's choice is in its
     :attr:`~sentilens.evaluation.FoldResult.details` (``blocks``, ``aux_weight``, the inner probe
-    accuracy of every block and the inner accuracy of every candidate weight).
+    accuracy of every block and the inner accuracy of every candidate weight).  A config with a
+    companion network fits its read-out inside each fold, as :func:`~sentilens.evaluation.cross_validate` does.
     """
     if config.mode != "frozen" or cache.boundary is not None or cache.recompute:
         raise InvalidArgumentError("nested block selection needs the frozen mode (pooled features of every block)")
     chooser = block_chooser(dataset, cache, config.backbone, settings)
-    return run_folds(dataset, NestedStrategy(chooser, config, model_name), n_splits, seed, digests=chooser.digests)
+    strategy = with_companion(NestedStrategy(chooser, config, model_name), dataset, config)
+    return run_folds(dataset, strategy, n_splits, seed, digests=chooser.digests)
 
 
 def chosen_blocks(result: CrossValidationResult) -> list[list[str]]:

@@ -28,10 +28,13 @@ if TYPE_CHECKING:
         read_payload,
         save_checkpoint,
     )
+    from sentilens.models.companion import Companion
     from sentilens.models.heads import DEFAULT_DROPOUT, ClassifierHead
-    from sentilens.models.sentiment import DEFAULT_AUX_WEIGHT, HeadLogits, SentimentModel, temper
+    from sentilens.models.sentiment import COMPANION, DEFAULT_AUX_WEIGHT, HeadLogits, SentimentModel, temper
 
 __all__ = [
+    "COMPANION",
+    "Companion",
     "DEFAULT_AUX_WEIGHT",
     "DEFAULT_BACKBONE",
     "DEFAULT_DROPOUT",

@@ -16,7 +16,8 @@ from typing import Any
 
 import torch
 
-from sentilens.models.backbones import DEFAULT_BACKBONE, DEFAULT_WEIGHTS, Backbone, create_backbone
+from sentilens.models.backbones import DEFAULT_BACKBONE, DEFAULT_WEIGHTS, Backbone, backbone_class, create_backbone
+from sentilens.models.companion import Companion
 from sentilens.models.heads import DEFAULT_DROPOUT
 from sentilens.models.sentiment import SentimentModel
 from sentilens.utils.errors import InvalidArgumentError
@@ -49,6 +50,9 @@ class Architecture:
         label_smoothing: label smoothing of every head's loss (a regulariser kept with the heads
             it shaped, like ``dropout``).
         seed: draws a randomly initialised backbone (``weights="none"``).
+        companion: registry name of a second, frozen ImageNet network whose linear read-out votes
+            beside the heads (:class:`~sentilens.models.companion.Companion`), or None.
+        companion_weight: the companion's share of the fused probabilities.
     """
 
     backbone: str = DEFAULT_BACKBONE
@@ -58,8 +62,12 @@ class Architecture:
     dropout: float = DEFAULT_DROPOUT
     label_smoothing: float = 0.0
     seed: int = 0
+    companion: str | None = None
+    companion_weight: float = 0.5
 
     def __post_init__(self) -> None:
+        if self.companion is not None:
+            backbone_class(self.companion)  # refuses an unknown name, listing the known ones
         if self.blocks is not None:
             object.__setattr__(self, "blocks", tuple(self.blocks))
         if self.aux_weights is not None:
@@ -73,11 +81,15 @@ class Architecture:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
-def build_model(architecture: Architecture, backbone: Backbone | None = None) -> SentimentModel:
-    """The backbone with its weights and fresh heads on the architecture's blocks.
+def build_model(
+    architecture: Architecture, backbone: Backbone | None = None, companion_backbone: Backbone | None = None
+) -> SentimentModel:
+    """The backbone with its weights, fresh heads on the architecture's blocks, and the companion
+    network (unfitted) where the architecture names one.
 
-    ``backbone`` (one made by this function for the same architecture) is shared instead of
-    building another: the models of a frozen cross-validation's folds differ only in their heads.
+    ``backbone`` and ``companion_backbone`` (made by this function for the same architecture) are
+    shared instead of building others: the models of a frozen cross-validation's folds differ only
+    in their heads and read-outs.
 
     A randomly initialised backbone (``weights="none"``) is drawn from ``architecture.seed``
     alone, so the backbone that features are cached with is the one every fold's model (and
@@ -89,24 +101,45 @@ def build_model(architecture: Architecture, backbone: Backbone | None = None) ->
             torch.manual_seed(architecture.seed)
             backbone = create_backbone(architecture.backbone, architecture.weights)
     blocks = architecture.blocks if architecture.blocks is not None else backbone.spec.default_aux_blocks
+    companion = None
+    if architecture.companion is not None:
+        companion = Companion(companion_backbone or create_backbone(architecture.companion, DEFAULT_WEIGHTS))
     return SentimentModel(
         backbone,
         blocks,
         architecture.aux_weights,
         dropout=architecture.dropout,
         label_smoothing=architecture.label_smoothing,
+        companion=companion,
+        companion_weight=architecture.companion_weight,
     )
 
 
-def external_weights(backbone: str, weights: str) -> list[Path] | None:
+def external_weights(architecture: Architecture) -> list[Path] | None:
     """The files besides its checkpoint that a model is built from: the ImageNet weights of its
-    backbone (a checkpoint of ``weights="imagenet"`` holds only what training changed), none for
-    other weights (the checkpoint holds every tensor); None where the file is not known here
-    (torchvision's cache for GoogLeNet), so that nothing relies on a list that could be short."""
-    if weights != "imagenet":
-        return []
+    backbone (a checkpoint of ``weights="imagenet"`` holds only what training changed; none for
+    other weights: the checkpoint holds every tensor) and of its companion (always ImageNet's);
+    None where a file is not known here (torchvision's cache for GoogLeNet), so that nothing relies
+    on a list that could be short."""
+    files = []
+    for name, weights in ((architecture.backbone, architecture.weights), (architecture.companion, DEFAULT_WEIGHTS)):
+        if name is None or weights != "imagenet":
+            continue
+        found = _imagenet_file(name)
+        if found is None:
+            return None
+        files.append(found)
+    return files
+
+
+def _imagenet_file(backbone: str) -> Path | None:
+    """The file that holds ``backbone``'s ImageNet weights, where sentilens reads one itself."""
     if backbone == "inception_v3":
         from sentilens.models.backbones.inception_v3 import find_fid_weights
 
-        return [find_fid_weights()]
+        return find_fid_weights()
+    if backbone == "efficientnet_lite0":
+        from sentilens.models.backbones.efficientnet_lite import find_weights
+
+        return find_weights()
     return None

@@ -17,6 +17,10 @@ changed is said when saving (``trained_from``) and read back from the stages the
 no training mode is needed here.  Files written before this split load unchanged: their config
 and tensors are laid out the same way.
 
+A model with a companion network (:class:`~sentilens.models.companion.Companion`) stores its
+read-out (standardisation and linear layer, a few KB); its network is rebuilt from the pinned
+ImageNet weights and fingerprinted with the frozen backbone blocks.
+
 The model's probability calibration (:attr:`SentimentModel.temperature`) is kept as the plain
 number ``temperature``; files written before it existed load with temperature 1 (uncalibrated,
 as they were written).
@@ -61,17 +65,24 @@ def _stage_of(key: str) -> str | None:
     return parts[2] if len(parts) > 2 and parts[:2] == ["backbone", "stages"] else None
 
 
+#: Where a companion's network lies in the state dict: always its ImageNet weights, never stored.
+COMPANION_NETWORK = "companion.backbone."
+
+
 def _split_state(
     model: SentimentModel, weights: str, trained: Collection[str]
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """(state to store, frozen backbone state to fingerprint); ``trained`` names the backbone
-    stages whose weights differ from the ImageNet ones."""
+    """(state to store, frozen ImageNet state to fingerprint); ``trained`` names the backbone
+    stages whose weights differ from the ImageNet ones.  A companion's network is frozen ImageNet
+    weights whatever the main backbone's; its read-out is stored."""
     state = model.state_dict()
-    if weights != "imagenet":
-        return state, {}
-    stored = {k: v for k, v in state.items() if not k.startswith("backbone.") or _stage_of(k) in trained}
-    frozen = {k: v for k, v in state.items() if k not in stored}
-    return stored, frozen
+
+    def frozen(key: str) -> bool:
+        if key.startswith(COMPANION_NETWORK):
+            return True
+        return weights == "imagenet" and key.startswith("backbone.") and _stage_of(key) not in trained
+
+    return {k: v for k, v in state.items() if not frozen(k)}, {k: v for k, v in state.items() if frozen(k)}
 
 
 def save_checkpoint(
@@ -163,8 +174,9 @@ def load_checkpoint(
     held = {stage for key in payload["state_dict"] if (stage := _stage_of(key)) is not None}
     stored, frozen = _split_state(model, architecture.weights, held)
     if frozen and tensors_digest(frozen) != payload["frozen_digest"]:
+        networks = " and ".join(name for name in (architecture.backbone, architecture.companion) if name)
         raise CheckpointError(
-            f"{path}: the installed {architecture.backbone} ImageNet weights differ from those it was trained on "
+            f"{path}: the installed {networks} ImageNet weights differ from those it was trained on "
             "(or the file lacks blocks it fine-tuned)"
         )
     missing = set(stored) - set(payload["state_dict"])

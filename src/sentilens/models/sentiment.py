@@ -11,11 +11,15 @@ A fused probability is a vote, not yet a calibrated probability: a trained model
 and :meth:`SentimentModel.calibrate` maps the fused (and view-averaged) probabilities ``p`` to
 ``softmax(log p / T)``, for two classes ``sigmoid(logit(p) / T)``.  ``T > 1`` softens
 over-confident votes; the order of the images, and so the argmax and ROC-AUC, do not change.
+
+A model may also hold a :class:`~sentilens.models.companion.Companion`, a second frozen network
+with a linear read-out; its probabilities are mixed into the heads' vote with ``companion_weight``
+before the temperature: ``(1 - w) * vote + w * softmax(companion)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -23,16 +27,32 @@ import torch.nn.functional as F
 from torch import nn
 
 from sentilens.models.backbones import Backbone
+from sentilens.models.companion import Companion
 from sentilens.models.heads import DEFAULT_DROPOUT, ClassifierHead
 from sentilens.utils.errors import InvalidArgumentError
+
+#: The name under which a companion's vote is reported beside the heads' (``head_probabilities``).
+COMPANION = "companion"
 
 
 @dataclass
 class HeadLogits:
-    """Logits of the main classifier and of each auxiliary head (by block name)."""
+    """Logits of the main classifier, of each auxiliary head (by block name) and of the companion
+    network (None when the model has none, or when only the heads ran)."""
 
     main: torch.Tensor
     aux: dict[str, torch.Tensor] = field(default_factory=dict)
+    companion: torch.Tensor | None = None
+
+    def apply(self, change: Callable[[torch.Tensor], torch.Tensor]) -> HeadLogits:
+        """The same logits with ``change`` applied to every tensor (slicing, moving, casting)."""
+        companion = change(self.companion) if self.companion is not None else None
+        return HeadLogits(change(self.main), {k: change(v) for k, v in self.aux.items()}, companion)
+
+    def named(self) -> dict[str, torch.Tensor]:
+        """Every vote's logits by name: ``main``, the blocks, and :data:`COMPANION` where present."""
+        votes = {"main": self.main, **self.aux}
+        return votes | ({COMPANION: self.companion} if self.companion is not None else {})
 
 
 #: The weight of each auxiliary head's vote in training and prediction (the paper's 0.1).
@@ -71,6 +91,8 @@ class SentimentModel(nn.Module):
         aux_weights: one weight per block; None means :data:`DEFAULT_AUX_WEIGHT` each.
         num_classes: 2 for negative/positive.
         dropout: dropout rate of every head.
+        companion: a second network whose vote is mixed in (see the module docstring), or None.
+        companion_weight: the share ``w`` of the companion's probabilities in the fused vote.
         label_smoothing: share of each target's probability spread evenly over the classes in
             every head's cross-entropy (0: hard targets, the paper); a regulariser of the heads.
 
@@ -86,10 +108,14 @@ class SentimentModel(nn.Module):
         num_classes: int = 2,
         dropout: float = DEFAULT_DROPOUT,
         label_smoothing: float = 0.0,
+        companion: Companion | None = None,
+        companion_weight: float = 0.5,
     ) -> None:
         super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
             raise InvalidArgumentError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
+        if not 0.0 <= companion_weight <= 1.0:
+            raise InvalidArgumentError(f"companion_weight must lie in [0, 1], got {companion_weight}")
         backbone.check_blocks(blocks)
         self.backbone = backbone
         self.blocks = tuple(blocks)
@@ -102,18 +128,33 @@ class SentimentModel(nn.Module):
         self.aux_heads = nn.ModuleDict(
             {block: ClassifierHead(backbone.block_channels[block], num_classes, dropout) for block in self.blocks}
         )
+        self.companion = companion
+        self.companion_weight = float(companion_weight) if companion is not None else 0.0
         self.temperature = 1.0
 
-    def forward(self, images: torch.Tensor) -> HeadLogits:
-        """Logits of every head for RGB images in [0, 1] of the backbone's input size."""
-        out = self.backbone(self.backbone.normalize(images), blocks=self.blocks)
-        return self.heads_forward(out.final, out.blocks)
+    @property
+    def vote_names(self) -> tuple[str, ...]:
+        """The names of the votes, in the order of :meth:`HeadLogits.named`."""
+        return ("main", *self.blocks, *((COMPANION,) if self.companion is not None else ()))
 
-    def heads_forward(self, final: torch.Tensor, block_features: Mapping[str, torch.Tensor]) -> HeadLogits:
-        """Apply the heads to the final map and the block maps (maps or pooled vectors)."""
+    def forward(self, images: torch.Tensor) -> HeadLogits:
+        """Logits of every head (and of the companion) for RGB images in [0, 1] of the backbone's input size."""
+        out = self.backbone(self.backbone.normalize(images), blocks=self.blocks)
+        companion = self.companion(images) if self.companion is not None else None
+        return self.heads_forward(out.final, out.blocks, companion)
+
+    def heads_forward(
+        self,
+        final: torch.Tensor,
+        block_features: Mapping[str, torch.Tensor],
+        companion: torch.Tensor | None = None,
+    ) -> HeadLogits:
+        """Apply the heads to the final map and the block maps (maps or pooled vectors);
+        ``companion``: the companion's logits of the same images, passed through."""
         return HeadLogits(
             main=self.main_head(final),
             aux={block: self.aux_heads[block](block_features[block]) for block in self.blocks},
+            companion=companion,
         )
 
     def loss(self, logits: HeadLogits, targets: torch.Tensor) -> torch.Tensor:
@@ -125,12 +166,23 @@ class SentimentModel(nn.Module):
             total = total + weight * F.cross_entropy(logits.aux[block], targets, label_smoothing=smoothing)
         return total
 
-    def fuse(self, logits: HeadLogits) -> torch.Tensor:
-        """Weighted mean of the heads' class probabilities (main head weight 1)."""
-        fused = logits.main.softmax(dim=1)
+    def heads_vote(self, logits: HeadLogits) -> torch.Tensor:
+        """Weighted mean of the heads' class probabilities (main head weight 1): eq. 4 of the paper."""
+        vote = logits.main.softmax(dim=1)
         for block, weight in zip(self.blocks, self.aux_weights):
-            fused = fused + weight * logits.aux[block].softmax(dim=1)
-        return fused / (1.0 + sum(self.aux_weights))
+            vote = vote + weight * logits.aux[block].softmax(dim=1)
+        return vote / (1.0 + sum(self.aux_weights))
+
+    def fuse(self, logits: HeadLogits) -> torch.Tensor:
+        """The model's class probabilities before calibration: the heads' vote, mixed with the
+        companion's probabilities when the model has one (which ``logits`` must then carry)."""
+        vote = self.heads_vote(logits)
+        if self.companion is None:
+            return vote
+        if logits.companion is None:
+            raise InvalidArgumentError("this model has a companion network: fusing needs its logits too")
+        weight = self.companion_weight
+        return (1.0 - weight) * vote + weight * logits.companion.softmax(dim=1)
 
     def calibrate(self, probabilities: torch.Tensor) -> torch.Tensor:
         """Fused probabilities (averaged over views, where several) scaled by the model's ``temperature``."""

@@ -60,7 +60,8 @@ CALIBRATION_SIZE = 128
 
 
 class HeadsAsTuple(nn.Module):
-    """uint8 images ``(N, 3, S, S)`` in, each head's logits out: ``(main, *aux in model.blocks order)``."""
+    """uint8 images ``(N, 3, S, S)`` in, each vote's logits out: ``(main, *aux in model.blocks
+    order, companion if the model has one)`` (:func:`logits_from_tuple` reads them back)."""
 
     def __init__(self, model: nn.Module, blocks: Sequence[str]) -> None:
         super().__init__()
@@ -69,7 +70,14 @@ class HeadsAsTuple(nn.Module):
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         logits = self.model(images.float() / 255.0)
-        return (logits.main, *(logits.aux[block] for block in self.blocks))
+        companion = () if logits.companion is None else (logits.companion,)
+        return (logits.main, *(logits.aux[block] for block in self.blocks), *companion)
+
+
+def logits_from_tuple(outputs: Sequence[torch.Tensor], blocks: Sequence[str], companion: bool) -> HeadLogits:
+    """The :class:`~sentilens.models.HeadLogits` of a :class:`HeadsAsTuple` network's outputs."""
+    aux = dict(zip(blocks, outputs[1 : 1 + len(blocks)], strict=True))
+    return HeadLogits(outputs[0], aux, outputs[1 + len(blocks)] if companion else None)
 
 
 class PooledFeatures(nn.Module):
@@ -114,10 +122,13 @@ class Convertible:
 def heads_of(model: SentimentModel) -> Convertible:
     """The whole model: every head's logits, main first, then the blocks in ``model.blocks`` order."""
     backbone = model.backbone
+    companion = model.companion is not None
     prefix = f"{backbone.name}:{backbone.input_size}:{','.join(model.blocks)}:{model.aux_weights}:"
+    if companion:
+        prefix += f"companion {model.companion_weight}:"
 
     def fuse(outputs: list[torch.Tensor]) -> torch.Tensor:
-        return model.fuse(HeadLogits(outputs[0], dict(zip(model.blocks, outputs[1:]))))
+        return model.fuse(logits_from_tuple(outputs, model.blocks, companion))
 
     return Convertible(
         "heads",
@@ -348,12 +359,15 @@ class OpenVinoNetwork:
         self.cache_entry, self.margin, self.float32_entry = built.entry, built.margin, built.float32_entry
         self.request = compile_network(built.model, precision, threads).create_infer_request()
         self.blocks = model.blocks
+        self.companion = model.companion is not None
 
     def __call__(self, images: torch.Tensor) -> HeadLogits:
-        """Logits of every head for uint8 images ``(N, 3, S, S)``."""
+        """Logits of every head (and of the companion) for uint8 images ``(N, 3, S, S)``."""
         outputs = self.request.infer(images.contiguous().numpy())
-        heads = [torch.from_numpy(outputs[index].copy()) for index in range(1 + len(self.blocks))]
-        return HeadLogits(heads[0], dict(zip(self.blocks, heads[1:])))
+        count = 1 + len(self.blocks) + self.companion
+        return logits_from_tuple(
+            [torch.from_numpy(outputs[i].copy()) for i in range(count)], self.blocks, self.companion
+        )
 
 
 class OpenVinoFeatures:

@@ -234,9 +234,8 @@ class Predictor:
         fused = torch.zeros((len(uint8_images), self.model.num_classes))
         heads: dict[str, torch.Tensor] = {}
         for view_batch in views_of(uint8_images, self.views):
-            logits = network(view_batch)
-            logits = HeadLogits(logits.main.cpu(), {k: v.cpu() for k, v in logits.aux.items()})
+            logits = network(view_batch).apply(torch.Tensor.cpu)
             fused += share * self.model.fuse(logits)
-            for name, head_logits in {"main": logits.main, **logits.aux}.items():
+            for name, head_logits in logits.named().items():
                 heads[name] = heads.get(name, torch.zeros(len(uint8_images))) + share * head_logits.softmax(1)[:, 1]
         return fused, heads

@@ -47,7 +47,7 @@ from sentilens.utils.progress import Say, quiet, track
 #: The folder of the records, under ``cache_root("runtime")``.
 SHORTCUTS = "shortcuts"
 #: Bumped whenever a record's content or the shortcut's arithmetic changes.
-SHORTCUT_FORMAT = "sentilens-shortcut/2"
+SHORTCUT_FORMAT = "sentilens-shortcut/3"
 #: The views the shortcut makes (with numpy); any other view leaves the run to the predictor.
 SHORTCUT_VIEWS = ("centre", "mirror")
 
@@ -91,7 +91,9 @@ def remember_network(
     """Write the record of ``network`` (an :class:`~sentilens.runtime.openvino_backend.OpenVinoNetwork`
     made for ``checkpoint`` with ``settings``); ``facts``: ``depends_on`` (the files besides the
     checkpoint that the model was built from, :func:`~sentilens.models.external_weights`),
-    ``class_names``, ``blocks``, ``aux_weights``, ``temperature``, ``input_size`` and ``views`` (the model's own).
+    ``class_names``, ``blocks``, ``aux_weights``, ``companion_weight`` (0 without a companion),
+    ``votes`` (the names of the network's outputs, in order), ``temperature``, ``input_size`` and
+    ``views`` (the model's own).
     Nothing for other runtimes."""
     key = _key(checkpoint, choice, settings)
     entry = getattr(network, "cache_entry", None)
@@ -161,17 +163,23 @@ class ShortcutNetwork:
             self.recheck = float32
         self.blocks = list(record["blocks"])
         self.aux_weights = [float(w) for w in record["aux_weights"]]
+        self.companion_weight = float(record["companion_weight"])
+        self.names = list(record["votes"])
         self.temperature = float(record["temperature"])
         self.views = tuple(views)
         self.rechecked = 0
 
     def fuse(self, outputs: list[np.ndarray]) -> np.ndarray:
-        """The model's fused class probabilities (:meth:`~sentilens.models.SentimentModel.fuse`)."""
-        fused = _softmax(outputs[0])
+        """The model's fused class probabilities (:meth:`~sentilens.models.SentimentModel.fuse`):
+        the heads' vote, mixed with the companion's probabilities (the last output) where it has one."""
+        vote = _softmax(outputs[0])
         for weight, aux in zip(self.aux_weights, outputs[1:]):
-            fused = fused + weight * _softmax(aux)
-        result: np.ndarray = fused / (1.0 + sum(self.aux_weights))
-        return result
+            vote = vote + weight * _softmax(aux)
+        vote = vote / (1.0 + sum(self.aux_weights))
+        if not self.companion_weight:
+            return vote
+        mixed: np.ndarray = (1.0 - self.companion_weight) * vote + self.companion_weight * _softmax(outputs[-1])
+        return mixed
 
     def views_averaged(self, network: Network, images: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         share = 1.0 / len(self.views)
@@ -181,7 +189,7 @@ class ShortcutNetwork:
             batch = images if view == "centre" else np.ascontiguousarray(images[..., ::-1])
             outputs = network(batch)
             fused += share * self.fuse(outputs)
-            for name, logits in zip(["main", *self.blocks], outputs):
+            for name, logits in zip(self.names, outputs, strict=True):
                 heads[name] = heads.get(name, np.zeros(len(images), dtype=np.float32)) + share * _softmax(logits)[:, 1]
         return fused, heads
 

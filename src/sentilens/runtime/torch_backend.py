@@ -133,4 +133,5 @@ class TorchNetwork:
         batch = to_memory_format(images.to(self.device).float().div_(255.0), self.channels_last)
         with autocast(self.precision, self.device):
             logits = self.net(batch)
-        return HeadLogits(logits.main[:count].float(), {k: v[:count].float() for k, v in logits.aux.items()})
+        result: HeadLogits = logits.apply(lambda values: values[:count].float())
+        return result

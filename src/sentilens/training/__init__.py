@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sentilens.utils import lazy_face
 
 if TYPE_CHECKING:
+    from sentilens.training.companion_fit import COMPANION_CS, ReadOut, companion_features, fit_read_out
     from sentilens.training.config import MODES, TrainConfig, TrainingMode
     from sentilens.training.frozen_pass import FrozenOutputs, run_frozen_pass
     from sentilens.training.heads_fit import HeadsJob, fit_heads
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
     from sentilens.training.trainer import boundary_stage, fit, predict_cached, resolve_device
 
 __all__ = [
+    "COMPANION_CS",
+    "ReadOut",
+    "companion_features",
+    "fit_read_out",
     "MODES",
     "TrainConfig",
     "TrainingMode",

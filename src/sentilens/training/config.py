@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from sentilens.data.choices import VIEW_NAMES
-from sentilens.models import DEFAULT_BACKBONE, DEFAULT_DROPOUT, DEFAULT_WEIGHTS, Architecture, upgrade_block_key
+from sentilens.models import (
+    DEFAULT_BACKBONE,
+    DEFAULT_DROPOUT,
+    DEFAULT_WEIGHTS,
+    Architecture,
+    backbone_class,
+    upgrade_block_key,
+)
 from sentilens.utils.errors import InvalidArgumentError
 
 #: Views a fine-tuning cache holds (the block inputs of more views would not fit in memory).
@@ -60,6 +67,11 @@ class TrainConfig:
         precision: ``fp32``, or ``bf16`` to run the backbone under bfloat16 autocast.
         frozen_blocks: ``cache`` (run blocks below the trainable ones once per image view) or
             ``recompute`` (run them again in every step: same results, slower; a baseline).
+        companion: a second frozen ImageNet network (``efficientnet_lite0``) whose logistic
+            read-out, fitted after the heads, votes beside them (the shipped recipe); None: the
+            heads alone (the paper).
+        companion_weight: the companion's share of the fused probabilities (0.5: the two votes
+            averaged, as measured).
     """
 
     backbone: str = DEFAULT_BACKBONE
@@ -82,6 +94,8 @@ class TrainConfig:
     train_views: tuple[str, ...] = field(default=("centre", "mirror"))
     precision: str = "fp32"
     frozen_blocks: str = "cache"
+    companion: str | None = None
+    companion_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if self.blocks is not None:
@@ -110,6 +124,10 @@ class TrainConfig:
             raise InvalidArgumentError(f"precision must be fp32 or bf16, got {self.precision!r}")
         if self.frozen_blocks not in ("cache", "recompute"):
             raise InvalidArgumentError(f"frozen_blocks must be cache or recompute, got {self.frozen_blocks!r}")
+        if self.companion is not None:
+            backbone_class(self.companion)  # refuses an unknown name, listing the known ones
+        if not 0.0 <= self.companion_weight <= 1.0:
+            raise InvalidArgumentError(f"companion_weight must lie in [0, 1], got {self.companion_weight}")
         self.train_views = tuple(self.train_views)
         for name in ("predict_views", "train_views"):
             views = getattr(self, name)

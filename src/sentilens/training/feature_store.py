@@ -146,6 +146,7 @@ def block_features(
     store_dir: str | Path | None = None,
     say: Say = quiet,
     widths: Mapping[str, Mapping[str, int]] | None = None,
+    size: int | None = None,
 ) -> BlockFeatures:
     """Every block's pooled features (and the ``summaries``) of each of ``views`` of the images
     ``paths``: read from the store, the missing ones computed and stored.
@@ -168,14 +169,17 @@ def block_features(
         say: hears of damaged entries (each one is recomputed).
         widths: summary -> block -> the width of its rows, for summaries whose rows are not one
             value per channel (default: the block's channels).
+        size: the side of the square crops the backbone runs on (default its input size; a
+            companion network runs on the main backbone's crops); part of the entries' key.
     """
+    size = size or backbone.input_size
     summaries = dict(summaries or {})
     blocks = {block: backbone.block_channels[block] for block in backbone.block_names}
     names = {
         POOLED: {**blocks, FINAL: backbone.num_features},
         **{summary: {**blocks, **(widths or {}).get(summary, {})} for summary in summaries},
     }
-    base = {"backbone": backbone_digest(backbone), "size": backbone.input_size}
+    base = {"backbone": backbone_digest(backbone), "size": size}
     folder = Path(store_dir or default_store_dir()) / f"{backbone.name}-{key_digest(base)[:16]}"
     store = DiskCache(folder, FORMAT, say)
     digests = content_digests(paths)
@@ -201,7 +205,7 @@ def block_features(
         if images is not None:
             decoded, kept = images[part], list(part)
         else:
-            result = decode_all([paths[i] for i in part], backbone.input_size, on_error=on_error)
+            result = decode_all([paths[i] for i in part], size, on_error=on_error)
             failures += [DecodeFailure(part[f.index], f.path, f.reason) for f in result.failures]
             decoded, kept = result.images, [part[k] for k in result.kept]
         for view in views:

@@ -145,7 +145,7 @@ def fit(
             targets = label_tensor[batch].to(device)
             with autocast(config.precision, device):
                 logits = forward_cached(model, boundary, inputs, pooled, cache.recompute)
-            loss = model.loss(HeadLogits(logits.main.float(), {k: v.float() for k, v in logits.aux.items()}), targets)
+            loss = model.loss(logits.apply(torch.Tensor.float), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -166,8 +166,10 @@ def predict_cached(
     batch_size: int = 64,
     precision: str = "fp32",
 ) -> np.ndarray:
-    """Fused probabilities ``(len(indices), num_classes)`` averaged over ``views`` (on one thread
-    from a frozen cache of pooled features: only the heads run)."""
+    """The heads' vote ``(len(indices), num_classes)`` averaged over ``views`` (on one thread
+    from a frozen cache of pooled features: only the heads run).  This is the model's fused
+    probability unless it has a companion network, whose vote the caller mixes in
+    (:class:`~sentilens.evaluation.companion.WithCompanion`): the cache holds the backbone's features only."""
     device = next(model.parameters()).device
     model.eval()
     index_tensor = torch.as_tensor(list(indices))
@@ -182,6 +184,6 @@ def predict_cached(
                 pooled = {k: v.to(device) for k, v in pooled.items()}
                 with autocast(precision, device):
                     logits = forward_cached(model, cache.boundary, inputs, pooled, cache.recompute)
-                probs = model.fuse(HeadLogits(logits.main.float(), {k: v.float() for k, v in logits.aux.items()}))
+                probs = model.heads_vote(logits.apply(torch.Tensor.float))
                 result[start : start + len(batch)] += probs.float().cpu()
     return (result / len(views)).numpy()

@@ -100,12 +100,18 @@ def random_directions(norms: np.ndarray, channels: int, count: int, generator: n
 
 @torch.no_grad()
 def fused_from_block(
-    model: SentimentModel, block: str, maps: torch.Tensor, earlier: dict[str, torch.Tensor] | None = None
+    model: SentimentModel,
+    block: str,
+    maps: torch.Tensor,
+    earlier: dict[str, torch.Tensor] | None = None,
+    companion: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Fused class probabilities ``(N, classes)`` from the block's maps ``(N, C, m, n)`` on.
 
     ``earlier`` holds the pooled maps ``(1 or N, C)`` of the model's auxiliary-head blocks that
     run before ``block`` (they do not depend on ``maps``); a row of one is used for every map.
+    ``companion``: the companion network's logits ``(1 or N, classes)`` of the image, for a model
+    that has one (its vote does not depend on the backbone's maps).
     """
     backbone = model.backbone
     here = backbone.stage_index(block)
@@ -120,7 +126,9 @@ def fused_from_block(
     features.update(later)
     if block in model.blocks:
         features[block] = maps
-    return model.fuse(model.heads_forward(final, features))
+    if companion is not None:
+        companion = companion.expand(len(maps), -1)
+    return model.fuse(model.heads_forward(final, features, companion))
 
 
 @torch.no_grad()
@@ -157,6 +165,7 @@ def group_importance(
     for position, image in enumerate(images):
         out = backbone(backbone.normalize(image[None]), blocks=[*earlier_heads, block], stop=block)
         earlier = {b: out.blocks[b].mean(dim=(2, 3)) for b in earlier_heads}
+        companion = model.companion(image[None]) if model.companion is not None else None
         activation = out.blocks[block][0].float()
         groups = factorise(activation, 1, seed)
         where = torch.as_tensor(groups.spatial[0], dtype=torch.float32)
@@ -166,11 +175,11 @@ def group_importance(
         others = random_directions(np.array([np.linalg.norm(own)]), len(own), random_count, generator)[0]
         chosen = np.concatenate([own[None], others])
         removed = torch.einsum("kc,mn->kcmn", torch.as_tensor(chosen, dtype=torch.float32), where)
-        base = fused_from_block(model, block, activation[None], earlier)[0]
+        base = fused_from_block(model, block, activation[None], earlier, companion)[0]
         predicted = int(base.argmax())
         changed = torch.cat(
             [
-                fused_from_block(model, block, (activation[None] - part).clamp_min(0), earlier)[:, predicted]
+                fused_from_block(model, block, (activation[None] - part).clamp_min(0), earlier, companion)[:, predicted]
                 for part in removed.split(batch_size)
             ]
         )

@@ -1,6 +1,6 @@
 """Backbones with named blocks, behind one registry; each declares its metadata in a spec."""
 
-from sentilens.models.backbones import googlenet, inception_v3  # noqa: F401  (registers the backbones)
+from sentilens.models.backbones import efficientnet_lite, googlenet, inception_v3  # noqa: F401  (registers them)
 from sentilens.models.backbones.base import Backbone, BackboneOutput, UnknownBlockError
 from sentilens.models.backbones.registry import (
     DEFAULT_BACKBONE,
