@@ -20,12 +20,15 @@ def write_image(path: Path, seed: int, size: tuple[int, int] = (64, 48), mode: s
     return path
 
 
-def tiny_model(seed: int = 0) -> SentimentModel:
-    """A SentimentModel on a three-block toy backbone (32 px): converts and quantises in seconds."""
+def tiny_model(seed: int = 0, companion: bool = False) -> SentimentModel:
+    """A SentimentModel on a three-block toy backbone (32 px): converts and quantises in seconds.
+
+    With ``companion`` it also holds the ImageNet EfficientNet-Lite0 companion with a seeded random
+    read-out (a vote that is not even), mixed in with weight 0.5."""
     import torch
     from torch import nn
 
-    from sentilens.models import SentimentModel
+    from sentilens.models import Companion, SentimentModel, create_backbone
     from sentilens.models.backbones import Backbone, BackboneSpec
 
     class ConvBNReLU(nn.Sequential):
@@ -54,7 +57,12 @@ def tiny_model(seed: int = 0) -> SentimentModel:
             self.stages["c"] = ConvBNReLU(16, 16, 1)
 
     torch.manual_seed(seed)
-    model = SentimentModel(TinyBackbone(), blocks=("a", "b"), aux_weights=(0.3, 0.3))
+    second = None
+    if companion:
+        second = Companion(create_backbone("efficientnet_lite0"))
+        width = second.backbone.num_features
+        second.set_read_out(torch.rand(width), torch.rand(width) + 0.5, torch.randn(2, width) / 4, torch.zeros(2))
+    model = SentimentModel(TinyBackbone(), blocks=("a", "b"), aux_weights=(0.3, 0.3), companion=second)
     for module in model.modules():  # batch-norm statistics that folding actually has to fold
         if isinstance(module, nn.BatchNorm2d):
             module.running_mean.uniform_(-0.1, 0.1)

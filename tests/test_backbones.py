@@ -144,5 +144,5 @@ def test_googlenet_loads_a_torchvision_state_dict_file(tmp_path) -> None:
 
 
 def test_unknown_backbone_is_refused() -> None:
-    with pytest.raises(ValueError, match="available: googlenet, inception_v3"):
+    with pytest.raises(ValueError, match="available: efficientnet_lite0, googlenet, inception_v3"):
         create_backbone("resnet", "none")

@@ -1,8 +1,8 @@
 """The shipped default model classifies Twitter I images well, and the check would catch one that does not.
 
 The model was trained on all of Twitter I (three agree, which holds five agree), so on five-agree
-images it scores its training accuracy: a checkpoint whose heads were lost, left at their random
-initialisation or trained on shuffled labels scores near chance.  The bounds sit well below what
+images it scores its training accuracy: a checkpoint whose heads (and companion read-out) were
+lost, left at their random initialisation or trained on shuffled labels scores near chance.  The bounds sit well below what
 the shipped model scores on the sample (accuracy 0.94, ROC-AUC 0.99 when written) and well above
 what re-initialised heads on the same backbone score (at most 0.69 and 0.75 over 30 seeds).
 The shipped model's probabilities are calibrated (its temperature, issue 20): calibration keeps
@@ -60,18 +60,24 @@ def test_shipped_model_classifies_twitter_images_and_random_heads_do_not(
     images, labels = sample
     with torch.no_grad():  # the backbone runs once; both sets of heads read the same features
         features = model.backbone(model.backbone.normalize(images), blocks=model.blocks)
-        shipped = model.calibrate(model.fuse(model.heads_forward(features.final, features.blocks)))[:, 1].numpy()
+        assert model.companion is not None, "the shipped model has a companion network (issue 20)"
+        pooled = model.companion.features(images)
+        companion = model.companion.read_out(pooled)
+        fused = model.fuse(model.heads_forward(features.final, features.blocks, companion))
+        shipped = model.calibrate(fused)[:, 1].numpy()
         np.testing.assert_allclose(shipped[:2], model.predict_proba(images[:2])[:, 1].numpy(), atol=1e-5)
     accuracy, auc = accuracy_and_auc(shipped, labels)
     assert accuracy >= MIN_ACCURACY and auc >= MIN_ROC_AUC, f"shipped model: accuracy {accuracy:.3f}, ROC-AUC {auc:.3f}"
 
-    # Negative control: the same backbone with re-initialised heads must fail both bounds.
+    # Negative control: the same networks with re-initialised heads and read-out must fail both bounds.
     fresh = copy.deepcopy(model)
+    assert fresh.companion is not None
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        for head in (fresh.main_head, *fresh.aux_heads.values()):
-            head.linear.reset_parameters()
+        for linear in (fresh.main_head.linear, *(h.linear for h in fresh.aux_heads.values()), fresh.companion.linear):
+            linear.reset_parameters()
     with torch.no_grad():
-        random_heads = fresh.fuse(fresh.heads_forward(features.final, features.blocks))[:, 1].numpy()
+        random_logits = fresh.heads_forward(features.final, features.blocks, fresh.companion.read_out(pooled))
+        random_heads = fresh.fuse(random_logits)[:, 1].numpy()
     accuracy, auc = accuracy_and_auc(random_heads, labels)
     assert accuracy < MIN_ACCURACY and auc < MIN_ROC_AUC, f"random heads: accuracy {accuracy:.3f}, ROC-AUC {auc:.3f}"

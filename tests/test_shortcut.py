@@ -41,6 +41,8 @@ def remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
         "class_names": NAMES,
         "blocks": list(model.blocks),
         "aux_weights": list(model.aux_weights),
+        "companion_weight": model.companion_weight,
+        "votes": list(model.vote_names),
         "temperature": model.temperature,
         "input_size": model.backbone.input_size,
         "views": ["centre", "mirror"],

@@ -28,6 +28,7 @@ from sentilens.explain import (
     measure_faithfulness,
     score_line,
 )
+from sentilens.models import SentimentModel
 from sentilens.reports import Contrast, SummaryRow, heat_overlay, write_summary
 from sentilens.runtime import Prediction, RunSettings, Skipped
 from sentilens.utils import Say, quiet
@@ -46,6 +47,18 @@ FAITHFULNESS_SUMMARY = (
     "0.74 for random cells and 0.72 and 0.76 for 'the centre matters': better than each on the same images, "
     "but only slightly, so read each map as a hint, not a proof."
 )
+
+
+def companion_note(model: SentimentModel) -> str:
+    """What the maps leave out of a model with a companion network (empty without one)."""
+    if model.companion is None:
+        return ""
+    return (
+        f", and {model.companion_weight:.0%} of each probability is the vote of a second network, "
+        f"{model.companion.name} (a logistic read-out of its pooled features), which the pictures do not draw: "
+        "Grad-CAM and the neuron groups explain the Inception heads' share, the scores under each map measure the "
+        "whole verdict"
+    )
 
 
 @dataclass
@@ -143,7 +156,8 @@ def analyse(
         f"{len(predictions)} images classified"
         f"{f' ({len(skipped)} skipped, listed above the table)' if skipped else ''} by {classifier.config.backbone} "
         f"with auxiliary heads on "
-        f"{', '.join(classifier.blocks) or 'no blocks'}; probabilities fuse every head. Grad-CAM shows where the "
+        f"{', '.join(classifier.blocks) or 'no blocks'}; probabilities fuse every head"
+        f"{companion_note(classifier.model)}. Grad-CAM shows where the "
         f"block {cam_block} supports the predicted label. At block {group_block}, each image's rank-1 neuron group "
         f"(NMF, eq. 4): {where_text} and what it responds to ({what}). "
         f"Reference profile: {groups.reference.source}." + (f" {FAITHFULNESS_SUMMARY}" if faithfulness_steps else "")

@@ -102,7 +102,9 @@ def _given_or_none(kind: Any, *flags: str, help: str, hidden: bool = False) -> t
 #: layers|ablation`` a few (see ``with_training_options`` in :mod:`sentilens.cli.training`).
 TRAINING_OPTIONS = {
     "config_file": _given_or_none(Path, "--config", help="JSON training config; options given here override it."),
-    "backbone": _given_or_none(str, "--backbone", help="Backbone: inception_v3 (default), googlenet or efficientnet_lite0."),
+    "backbone": _given_or_none(
+        str, "--backbone", help="Backbone: inception_v3 (default), googlenet or efficientnet_lite0."
+    ),
     "weights": _given_or_none(str, "--weights", help="Backbone weights: imagenet, none, or a state-dict FILE."),
     "blocks": _given_or_none(
         str, "--blocks", help="Blocks with auxiliary heads, comma-separated; none; auto (cv: chosen in each fold)."
