@@ -69,7 +69,7 @@ def test_default_model_predicts_the_sample_images(classifier) -> None:
         assert prediction.label == classifier.class_names[int(expected.argmax())]
         assert prediction.probability == pytest.approx(float(expected.max()), abs=tolerance)
         assert prediction.positive_probability == pytest.approx(float(expected[1]), abs=tolerance)
-        assert set(prediction.head_probabilities) == {"main", *classifier.blocks}
+        assert set(prediction.head_probabilities) == {"main", *classifier.blocks, "companion"}
         assert prediction.head_probabilities["main"] == pytest.approx(float(expected_main), abs=tolerance)
 
 
