@@ -65,8 +65,8 @@ def agreement(paths: list[Path]) -> dict[str, float]:
     from sentilens.runtime import RunSettings
 
     classifier = sentilens.load()
-    exact, _ = classifier.predict(paths, settings=RunSettings(runtime="openvino", precision="fp32"))
-    int8, _ = classifier.predict(paths, settings=RunSettings(runtime="openvino", precision="int8"))
+    exact, _ = classifier.predict_with_skipped(paths, RunSettings(runtime="openvino", precision="fp32"))
+    int8, _ = classifier.predict_with_skipped(paths, RunSettings(runtime="openvino", precision="int8"))
     companion = [
         abs(a.head_probabilities["companion"] - b.head_probabilities["companion"]) for a, b in zip(int8, exact)
     ]
@@ -91,6 +91,8 @@ def main() -> None:
     args = parser.parse_args()
 
     everything = load_twitter(args.data, "three")
+    agreed = agreement([Path(p) for p in everything.paths])
+    print(agreed, flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         listing = folder / "images.csv"
@@ -110,8 +112,6 @@ def main() -> None:
                 f"ratio {medians['after'] / medians['before']:.2f}",
                 flush=True,
             )
-    agreed = agreement([Path(p) for p in everything.paths])
-    print(agreed, flush=True)
     record = {
         "images": args.images,
         "before": args.before,
