@@ -40,7 +40,8 @@ class GroupRendering(StrEnum):
 
 
 class CamMethod(StrEnum):
-    """A class-activation-map method of pytorch-grad-cam."""
+    """A map method: a class-activation-map method of pytorch-grad-cam, or occlusion of the
+    block's grid cells (:mod:`~sentilens.explain.occlusion`, captum)."""
 
     gradcam = "gradcam"
     gradcampp = "gradcam++"
@@ -49,6 +50,7 @@ class CamMethod(StrEnum):
     layercam = "layercam"
     eigencam = "eigencam"
     scorecam = "scorecam"
+    occlusion = "occlusion"
 
 
 #: The map the demo, ``explain gradcam`` and the pages draw unless told otherwise; chosen by the
