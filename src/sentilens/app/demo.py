@@ -143,8 +143,8 @@ def analyse(
         f"{len(predictions)} images classified"
         f"{f' ({len(skipped)} skipped, listed above the table)' if skipped else ''} by {classifier.config.backbone} "
         f"with auxiliary heads on "
-        f"{', '.join(classifier.blocks) or 'no blocks'}; probabilities fuse every head. Grad-CAM shows where the "
-        f"block {cam_block} supports the predicted label. At block {group_block}, each image's rank-1 neuron group "
+        f"{', '.join(classifier.blocks) or 'no blocks'}; probabilities fuse every head. "
+        f"{_map_sentence(method, cam_block)} At block {group_block}, each image's rank-1 neuron group "
         f"(NMF, eq. 4): {where_text} and what it responds to ({what}). "
         f"Reference profile: {groups.reference.source}." + (f" {FAITHFULNESS_SUMMARY}" if faithfulness_steps else "")
     )
@@ -168,6 +168,16 @@ def analyse(
         skipped=skipped_rows,
     )
     return WorkflowResult(predictions, skipped, page, csv_path, jsonl_path)
+
+
+def _map_sentence(method: CamMethod | str, block: str) -> str:
+    """What the page's map shows, in one sentence."""
+    if CamMethod(method) == CamMethod.occlusion:
+        return (
+            f"Occlusion shows how much blurring each cell of block {block}'s grid lowers the predicted "
+            "label's probability (bright = the cell the verdict depends on most)."
+        )
+    return f"Grad-CAM shows where the block {block} supports the predicted label."
 
 
 def _score_lines(
