@@ -60,6 +60,7 @@ from sentilens.explain import (
     Explainer,
     FaithfulnessReport,
     Fill,
+    ImageFaithfulness,
     bootstrap,
     cam_maps,
     grad_cam,
@@ -324,6 +325,58 @@ def cost_part(
     return {"images": len(picks), "threads": torch.get_num_threads(), "block": args.default_block, "methods": cost}
 
 
+def versus(report: FaithfulnessReport, name: str, reference: str, seed: int) -> dict[str, Any]:
+    """Map ``name`` against map ``reference`` on the same images: paired ratios of the mean deletion
+    and insertion AUC (name / reference) and the paired difference of insertion - deletion."""
+    gap = report.values("insertion", name) - report.values("deletion", name)
+    theirs = report.values("insertion", reference) - report.values("deletion", reference)
+    return {
+        kind: bootstrap(report.values(kind, name), report.values(kind, reference), seed=seed).to_dict("mean")
+        for kind in ("deletion", "insertion")
+    } | {"insertion_minus_deletion_difference": bootstrap(gap - theirs, seed=seed).to_dict("mean")}
+
+
+def from_dict(part: dict[str, Any]) -> FaithfulnessReport:
+    """A report as ``FaithfulnessReport.to_dict`` wrote it."""
+    images = [ImageFaithfulness(**image) for image in part["per_image"]]
+    return FaithfulnessReport(images, part["explainers"], part["baselines"], part["fill"], part["steps"], part["seed"])
+
+
+def summarise(path: Path) -> None:
+    """Part 1 of a result file as tables: each order's AUCs, each map's paired ratios to each
+    baseline, and each further map against the default map (same images, same fill)."""
+    record = json.loads(path.read_text(encoding="utf-8"))
+    default = record["default"]
+    for fill in ("blur", "mean"):
+        if fill not in default:
+            continue
+        report = from_dict(default[fill])
+        summary = report.summary()
+        print(f"\n{len(report.images)} images, {report.steps} steps, {fill} fill")
+        rows = []
+        for order in [*report.explainers, *report.baselines]:
+            cells = [order] + [
+                "{mean:.3f} [{low:.3f}, {high:.3f}]".format(**summary["orders"][order][kind])
+                for kind in ("deletion", "insertion")
+            ]
+            for baseline in report.baselines:
+                ratio = summary["ratios"].get(order, {}).get(baseline)
+                cells.append(
+                    ""
+                    if ratio is None
+                    else "; ".join(
+                        "{mean:.2f} [{low:.2f}, {high:.2f}]".format(**ratio[kind]) for kind in ("deletion", "insertion")
+                    )
+                )
+            rows.append(cells)
+        print_table(["order", "deletion AUC", "insertion AUC", *[f"/ {b} (del; ins)" for b in report.baselines]], rows)
+        for name in report.explainers[1:]:
+            found = versus(report, name, report.explainers[0], report.seed)
+            print(f"{name} / {report.explainers[0]}:", json.dumps(found))
+        for name in report.explainers:
+            print(f"targets of {name}:", targets_of(report, name))
+
+
 def targets_of(report: FaithfulnessReport, name: str) -> dict[str, bool]:
     """The issue's targets for map ``name`` (intervals: the whole 95 % interval past the bound)."""
     summary = report.summary()
@@ -418,7 +471,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--quick", action="store_true", help="two images per part, two blocks, two methods")
     parser.add_argument("--tag", default="faithfulness", help="result file name (never overwritten)")
+    parser.add_argument("--summarise", type=Path, default=None, help="print part 1 of a result file and stop")
     args = parser.parse_args()
+    if args.summarise:
+        summarise(args.summarise)
+        return
     if args.quick:
         args.grid_images, args.images, args.steps = 2, 2, 3
         args.road_images, args.sanity_images, args.sanity_depth = 1, 1, 1
@@ -512,6 +569,10 @@ def main() -> None:
         if also:
             targets["per_map_and_fill"] = {
                 fill: {name: targets_of(report, name) for name in report.explainers} for fill, report in parts.items()
+            }
+            record["versus_default"] = {
+                fill: {name: versus(report, name, default, args.seed) for name in report.explainers[1:]}
+                for fill, report in parts.items()
             }
         record["default"] = {
             "map": default,
