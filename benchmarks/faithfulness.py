@@ -25,7 +25,9 @@ folds from the block-feature store (cached, so a rerun does not train them again
 They run in the order sanity, comparison, default, and part 1 measures ``--chunk`` images at a
 time, so that ``--default-seconds`` can bound the end of a run on a busy machine (part 1 then
 holds the images measured in time, which the result file says).  A part given 0 images is
-skipped (so the parts can run as separate commands).
+skipped (so the parts can run as separate commands); ``--skip N`` starts part 1 at the N-th
+image, so that a second run measures other images, and ``--summarise A.json B.json`` prints part 1
+of such runs as one sample.
 Images are taken from the folds in turn (fold 0's first held-out image, fold 1's, ...) in a seeded
 order.  CAMs are cached under ``$SENTILENS_CACHE/faithfulness``; the parts measured so far are
 saved there too (``<tag>-partial.json``).
@@ -342,15 +344,15 @@ def from_dict(part: dict[str, Any]) -> FaithfulnessReport:
     return FaithfulnessReport(images, part["explainers"], part["baselines"], part["fill"], part["steps"], part["seed"])
 
 
-def summarise(path: Path) -> None:
-    """Part 1 of a result file as tables: each order's AUCs, each map's paired ratios to each
-    baseline, and each further map against the default map (same images, same fill)."""
-    record = json.loads(path.read_text(encoding="utf-8"))
-    default = record["default"]
+def summarise(paths: Sequence[Path]) -> None:
+    """Part 1 of result files (runs on disjoint images, ``--skip``, with the same maps and settings)
+    as tables of all their images: each order's AUCs, each map's paired ratios to each baseline,
+    and each further map against the default map (same images, same fill)."""
+    parts = [json.loads(path.read_text(encoding="utf-8"))["default"] for path in paths]
     for fill in ("blur", "mean"):
-        if fill not in default:
+        if any(fill not in part for part in parts):
             continue
-        report = from_dict(default[fill])
+        report = merged([from_dict(part[fill]) for part in parts])
         summary = report.summary()
         print(f"\n{len(report.images)} images, {report.steps} steps, {fill} fill")
         rows = []
@@ -471,7 +473,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--quick", action="store_true", help="two images per part, two blocks, two methods")
     parser.add_argument("--tag", default="faithfulness", help="result file name (never overwritten)")
-    parser.add_argument("--summarise", type=Path, default=None, help="print part 1 of a result file and stop")
+    parser.add_argument("--skip", type=int, default=0, help="part 1 starts at this image of the order")
+    parser.add_argument("--summarise", type=Path, nargs="+", help="print part 1 of result files and stop")
     args = parser.parse_args()
     if args.summarise:
         summarise(args.summarise)
@@ -490,10 +493,10 @@ def main() -> None:
     for model in models:
         model.to(memory_format=torch.channels_last)
     order = interleaved(folds, args.seed)
-    # Part 1's images are the first of part 2's: the default map is measured on all of them.
+    # Part 1's images are the first of part 2's (unless --skip): the default map is measured on all of them.
     grid_picks = order[: args.grid_images]
-    default_picks = order[: args.images]
-    sanity_picks = order[max(args.images, args.grid_images) :][: args.sanity_images]
+    default_picks = order[args.skip : args.skip + args.images]
+    sanity_picks = order[max(args.skip + args.images, args.grid_images) :][: args.sanity_images]
     method = CamMethod(args.method)
     default = f"{method.value} {args.default_block}"
     grid = [(method, args.default_block)]
@@ -506,6 +509,7 @@ def main() -> None:
         "model": config.to_dict(),
         "verdict": "fused probability of the class the model predicts (eq. 4)",
         "default_map": default,
+        "part_1_images_from": args.skip,
     }
     if args.cost_images:
         record["cost"] = cost_part(models, order[: args.cost_images], dataset.paths, args)
