@@ -10,6 +10,8 @@ folds from the block-feature store (cached, so a rerun does not train them again
    by default all four: random cells of the block's grid, random pixels, centre first, border
    first), with the blurred fill
    (``--fills`` adds the mean fill), and ROAD on the first ``--road-images`` images of each fold;
+   ``--also`` measures further methods at the default block on the same images beside it (e.g.
+   ``--also occlusion``: occlusion of the block's cells, one forward pass per cell, cached);
    bootstrap 95 % intervals of the means and of the paired ratios; the issue's targets checked.
 2. *sanity*: cascading randomisation (heads, then blocks from the top) of the default map on
    ``--sanity-images`` other images: median Spearman and SSIM against the trained maps.
@@ -23,7 +25,9 @@ folds from the block-feature store (cached, so a rerun does not train them again
 They run in the order sanity, comparison, default, and part 1 measures ``--chunk`` images at a
 time, so that ``--default-seconds`` can bound the end of a run on a busy machine (part 1 then
 holds the images measured in time, which the result file says).  A part given 0 images is
-skipped (so the parts can run as separate commands).
+skipped (so the parts can run as separate commands); ``--skip N`` starts part 1 at the N-th
+image, so that a second run measures other images, and ``--summarise A.json B.json`` prints part 1
+of such runs as one sample.
 Images are taken from the folds in turn (fold 0's first held-out image, fold 1's, ...) in a seeded
 order.  CAMs are cached under ``$SENTILENS_CACHE/faithfulness``; the parts measured so far are
 saved there too (``<tag>-partial.json``).
@@ -58,10 +62,13 @@ from sentilens.explain import (
     Explainer,
     FaithfulnessReport,
     Fill,
+    ImageFaithfulness,
     bootstrap,
     cam_maps,
+    grad_cam,
     gradcam_maps,
     measure_faithfulness,
+    occlusion,
     sanity_check,
 )
 from sentilens.explain.faithfulness import road_scores
@@ -134,6 +141,25 @@ def cached_cams(
     return joined
 
 
+def cached_occlusion(
+    verdict: Any, images: torch.Tensor, names: Sequence[str], grid: tuple[int, int], fold: int, tag: str
+) -> tuple[np.ndarray, float]:
+    """Occlusion maps (blurred fill, each image's predicted class) of ``grid``'s cells and the seconds
+    they took (0 when read from the cache)."""
+    key = hashlib.sha256(f"{tag}|occlusion|{fold}|{'|'.join(names)}|{grid}".encode()).hexdigest()[:24]
+    path = cache_root("faithfulness") / f"occlusion-{key}.npy"
+    if path.is_file():
+        return np.load(path), 0.0
+    began = time.perf_counter()
+    maps = occlusion(verdict, images, grid).maps
+    seconds = time.perf_counter() - began
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".tmp"), "wb") as partial:
+        np.save(partial, maps)
+    path.with_suffix(".tmp").replace(path)
+    return maps, seconds
+
+
 def grids(model: SentimentModel, blocks: Sequence[str]) -> dict[str, tuple[int, int]]:
     side = model.backbone.input_size
     with torch.no_grad():
@@ -178,24 +204,29 @@ def measure(
     paths: Sequence[Path],
     maps: Sequence[tuple[CamMethod, str]],
     baselines: Sequence[Baseline],
-    fill: Fill,
+    fills: Sequence[Fill],
     steps: int,
     seed: int,
     road: int = 0,
     batch_size: int = 32,
     chunk: int = 0,
     until: float | None = None,
-) -> FaithfulnessReport:
-    """Faithfulness of the ``(method, block)`` maps for the picked images, each with its fold's
-    model, ``chunk`` images at a time (0: all at once); ROAD for the first map on the first
-    ``road`` images of each fold and chunk.  No chunk is started after ``until`` (a
-    ``time.perf_counter()`` value) once one has been measured: the report holds the images measured."""
-    reports: list[FaithfulnessReport] = []
-    blocks = list(dict.fromkeys(block for _, block in maps))
+    map_seconds: dict[str, float] | None = None,
+) -> dict[Fill, FaithfulnessReport]:
+    """Faithfulness of the ``(method, block)`` maps for the picked images under each fill, each
+    image with its fold's model, ``chunk`` images at a time (0: all at once), every fill on the
+    same images; ROAD (blurred fill's report) for every map on the first ``road`` images of each
+    fold and chunk.  No chunk is started after ``until`` (a ``time.perf_counter()`` value) once one
+    has been measured: the reports hold the images measured.  ``map_seconds`` collects the seconds
+    spent computing occlusion maps and their count (``occlusion``, ``occlusion_images``)."""
+    reports: dict[Fill, list[FaithfulnessReport]] = {fill: [] for fill in fills}
+    first_fill = fills[0]
+    blocks = list(dict.fromkeys(block for method, block in maps if method != CamMethod.occlusion))
     size = chunk or len(picks)
     for start in range(0, len(picks), size):
-        if until is not None and reports and time.perf_counter() > until:
-            print(f"time budget spent: {len(merged(reports).images)} of {len(picks)} images measured", flush=True)
+        if until is not None and reports[first_fill] and time.perf_counter() > until:
+            done = len(merged(reports[first_fill]).images)
+            print(f"time budget spent: {done} of {len(picks)} images measured", flush=True)
             break
         part = picks[start : start + size]
         for fold, model in enumerate(models):
@@ -204,28 +235,39 @@ def measure(
                 continue
             names = [paths[i].name for i in mine]
             images = torch.stack([to_unit_range(load_view(paths[i], model.backbone.input_size)) for i in mine])
-            cams = cached_cams(model, images, names, blocks, fold, "fold-model-v1")
+            verdict = ChannelsLast(model)
+            cams = cached_cams(model, images, names, blocks, fold, "fold-model-v1") if blocks else {}
+            for method, block in maps:
+                if method == CamMethod.occlusion:
+                    found, spent = cached_occlusion(
+                        verdict, images, names, grids(model, [block])[block], fold, "fold-model-v1"
+                    )
+                    cams[method, block] = found
+                    if map_seconds is not None and spent:
+                        map_seconds["occlusion"] = map_seconds.get("occlusion", 0.0) + spent
+                        map_seconds["occlusion_images"] = map_seconds.get("occlusion_images", 0) + len(mine)
             # The random-cells baseline shuffles the cells of the first map's grid.
             grid = grids(model, [maps[0][1]])[maps[0][1]]
             explainers = [Explainer(f"{m.value} {b}", cached(cams[m, b]), grid) for m, b in maps]
-            verdict = ChannelsLast(model)
             began = time.perf_counter()
             part_seed = seed + fold + 1000 * start
-            reports.append(
-                measure_faithfulness(
-                    verdict, images, explainers, names, baselines, fill, steps, False, part_seed, batch_size
+            for fill in fills:
+                reports[fill].append(
+                    measure_faithfulness(
+                        verdict, images, explainers, names, baselines, fill, steps, False, part_seed, batch_size
+                    )
                 )
-            )
             if road:
-                first = explainers[0]
-                targets = [image.target for image in reports[-1].images[:road]]
-                scores = road_scores(verdict, images[:road], first.maps(images)[:road], targets)
-                for image, morf, lerf in zip(reports[-1].images, scores["road-morf"], scores["road-lerf"]):
-                    image.road[first.name] = {"road-morf": float(morf), "road-lerf": float(lerf)}
+                measured = reports[first_fill][-1].images
+                targets = [image.target for image in measured[:road]]
+                for explainer in explainers:
+                    scores = road_scores(verdict, images[:road], explainer.maps(images)[:road], targets)
+                    for image, morf, lerf in zip(measured, scores["road-morf"], scores["road-lerf"]):
+                        image.road[explainer.name] = {"road-morf": float(morf), "road-lerf": float(lerf)}
             seconds = time.perf_counter() - began
-            done = len(merged(reports).images)
+            done = len(merged(reports[first_fill]).images)
             print(f"fold {fold}: {len(mine)} images measured in {seconds:.0f} s ({done} so far)", flush=True)
-    return merged(reports)
+    return {fill: merged(found) for fill, found in reports.items()}
 
 
 def table(report: FaithfulnessReport, baseline: str) -> list[list[object]]:
@@ -265,6 +307,76 @@ def ranked(report: FaithfulnessReport, reference: str, seed: int) -> list[dict[s
             }
         )
     return rows
+
+
+def cost_part(
+    models: Sequence[SentimentModel], picks: Sequence[tuple[int, int]], paths: Sequence[Path], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Wall seconds per image of the default map and of occlusion at the default block, as the
+    commands draw them (``grad_cam``, one image at a time, the fold's model) on the picked images."""
+    seconds: dict[str, list[float]] = {}
+    for fold, index in picks:
+        model = models[fold]
+        image = to_unit_range(load_view(paths[index], model.backbone.input_size))[None]
+        for method in dict.fromkeys([CamMethod(args.method), CamMethod.occlusion]):
+            began = time.perf_counter()
+            grad_cam(model, image, args.default_block, method=method)
+            seconds.setdefault(method.value, []).append(time.perf_counter() - began)
+    cost = {method: {"mean_s": float(np.mean(v)), "per_image_s": v} for method, v in seconds.items()}
+    print(f"\nseconds per image at {args.default_block}:", {m: round(c["mean_s"], 2) for m, c in cost.items()})
+    return {"images": len(picks), "threads": torch.get_num_threads(), "block": args.default_block, "methods": cost}
+
+
+def versus(report: FaithfulnessReport, name: str, reference: str, seed: int) -> dict[str, Any]:
+    """Map ``name`` against map ``reference`` on the same images: paired ratios of the mean deletion
+    and insertion AUC (name / reference) and the paired difference of insertion - deletion."""
+    gap = report.values("insertion", name) - report.values("deletion", name)
+    theirs = report.values("insertion", reference) - report.values("deletion", reference)
+    return {
+        kind: bootstrap(report.values(kind, name), report.values(kind, reference), seed=seed).to_dict("mean")
+        for kind in ("deletion", "insertion")
+    } | {"insertion_minus_deletion_difference": bootstrap(gap - theirs, seed=seed).to_dict("mean")}
+
+
+def from_dict(part: dict[str, Any]) -> FaithfulnessReport:
+    """A report as ``FaithfulnessReport.to_dict`` wrote it."""
+    images = [ImageFaithfulness(**image) for image in part["per_image"]]
+    return FaithfulnessReport(images, part["explainers"], part["baselines"], part["fill"], part["steps"], part["seed"])
+
+
+def summarise(paths: Sequence[Path]) -> None:
+    """Part 1 of result files (runs on disjoint images, ``--skip``, with the same maps and settings)
+    as tables of all their images: each order's AUCs, each map's paired ratios to each baseline,
+    and each further map against the default map (same images, same fill)."""
+    parts = [json.loads(path.read_text(encoding="utf-8"))["default"] for path in paths]
+    for fill in ("blur", "mean"):
+        if any(fill not in part for part in parts):
+            continue
+        report = merged([from_dict(part[fill]) for part in parts])
+        summary = report.summary()
+        print(f"\n{len(report.images)} images, {report.steps} steps, {fill} fill")
+        rows = []
+        for order in [*report.explainers, *report.baselines]:
+            cells = [order] + [
+                "{mean:.3f} [{low:.3f}, {high:.3f}]".format(**summary["orders"][order][kind])
+                for kind in ("deletion", "insertion")
+            ]
+            for baseline in report.baselines:
+                ratio = summary["ratios"].get(order, {}).get(baseline)
+                cells.append(
+                    ""
+                    if ratio is None
+                    else "; ".join(
+                        "{mean:.2f} [{low:.2f}, {high:.2f}]".format(**ratio[kind]) for kind in ("deletion", "insertion")
+                    )
+                )
+            rows.append(cells)
+        print_table(["order", "deletion AUC", "insertion AUC", *[f"/ {b} (del; ins)" for b in report.baselines]], rows)
+        for name in report.explainers[1:]:
+            found = versus(report, name, report.explainers[0], report.seed)
+            print(f"{name} / {report.explainers[0]}:", json.dumps(found))
+        for name in report.explainers:
+            print(f"targets of {name}:", targets_of(report, name))
 
 
 def targets_of(report: FaithfulnessReport, name: str) -> dict[str, bool]:
@@ -333,6 +445,10 @@ def main() -> None:
     )
     parser.add_argument("--method", default=DEFAULT_CAM_METHOD.value, help="the default map's method")
     parser.add_argument("--default-block", default=DEFAULT_CAM_BLOCKS["inception_v3"], help="the default map's block")
+    parser.add_argument(
+        "--also", nargs="*", default=[], help="methods measured beside the default map in part 1 (e.g. occlusion)"
+    )
+    parser.add_argument("--cost-images", type=int, default=0, help="time the default map and occlusion on N images")
     parser.add_argument("--blocks", nargs="+", default=list(BLOCKS), help="blocks of the method in part 1")
     parser.add_argument("--methods", nargs="+", default=[m.value for m in ONE_PASS_METHODS], help="at the block")
     parser.add_argument("--grid-images", type=int, default=200, help="images of part 3 (the comparison)")
@@ -357,7 +473,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--quick", action="store_true", help="two images per part, two blocks, two methods")
     parser.add_argument("--tag", default="faithfulness", help="result file name (never overwritten)")
+    parser.add_argument("--skip", type=int, default=0, help="part 1 starts at this image of the order")
+    parser.add_argument("--summarise", type=Path, nargs="+", help="print part 1 of result files and stop")
     args = parser.parse_args()
+    if args.summarise:
+        summarise(args.summarise)
+        return
     if args.quick:
         args.grid_images, args.images, args.steps = 2, 2, 3
         args.road_images, args.sanity_images, args.sanity_depth = 1, 1, 1
@@ -372,10 +493,10 @@ def main() -> None:
     for model in models:
         model.to(memory_format=torch.channels_last)
     order = interleaved(folds, args.seed)
-    # Part 1's images are the first of part 2's: the default map is measured on all of them.
+    # Part 1's images are the first of part 2's (unless --skip): the default map is measured on all of them.
     grid_picks = order[: args.grid_images]
-    default_picks = order[: args.images]
-    sanity_picks = order[max(args.images, args.grid_images) :][: args.sanity_images]
+    default_picks = order[args.skip : args.skip + args.images]
+    sanity_picks = order[max(args.skip + args.images, args.grid_images) :][: args.sanity_images]
     method = CamMethod(args.method)
     default = f"{method.value} {args.default_block}"
     grid = [(method, args.default_block)]
@@ -388,7 +509,11 @@ def main() -> None:
         "model": config.to_dict(),
         "verdict": "fused probability of the class the model predicts (eq. 4)",
         "default_map": default,
+        "part_1_images_from": args.skip,
     }
+    if args.cost_images:
+        record["cost"] = cost_part(models, order[: args.cost_images], dataset.paths, args)
+        save_partial(args.tag, record)
     sanity_target = None
     if sanity_picks:
         record["sanity"] = sanity_part(models, sanity_picks, dataset.paths, method, args)
@@ -402,11 +527,11 @@ def main() -> None:
             dataset.paths,
             grid,
             [Baseline(b) for b in args.grid_baselines],
-            Fill.blur,
+            [Fill.blur],
             args.steps,
             args.seed,
             batch_size=args.batch_size,
-        )
+        )[Fill.blur]
         ranking = ranked(compare, default, args.seed)
         print(f"\ncomparison: {len(compare.images)} images, {args.steps} steps, blurred fill", flush=True)
         print_table(HEADERS, table(compare, "random-cells"))
@@ -418,35 +543,47 @@ def main() -> None:
             "report": compare.to_dict(),
         }
         save_partial(args.tag, record)
-    targets: dict[str, bool] = {}
+    targets: dict[str, Any] = {}
     if default_picks:
-        parts = {}
-        for fill in map(Fill, args.fills):
-            report = measure(
-                models,
-                default_picks,
-                dataset.paths,
-                [(method, args.default_block)],
-                [Baseline(b) for b in args.baselines],
-                fill,
-                args.steps,
-                args.seed,
-                road=args.road_images if fill == Fill.blur else 0,
-                batch_size=args.batch_size,
-                chunk=args.chunk,
-                until=None if args.default_seconds is None else time.perf_counter() + args.default_seconds,
-            )
-            print(f"\n{default}, {len(report.images)} images, {args.steps} steps, {fill} fill", flush=True)
+        also = [(CamMethod(m), args.default_block) for m in args.also if CamMethod(m) != method]
+        map_seconds: dict[str, float] = {}
+        measured = measure(
+            models,
+            default_picks,
+            dataset.paths,
+            [(method, args.default_block), *also],
+            [Baseline(b) for b in args.baselines],
+            [Fill(f) for f in args.fills],
+            args.steps,
+            args.seed,
+            road=args.road_images,
+            batch_size=args.batch_size,
+            chunk=args.chunk,
+            until=None if args.default_seconds is None else time.perf_counter() + args.default_seconds,
+            map_seconds=map_seconds,
+        )
+        parts = {fill.value: report for fill, report in measured.items()}
+        for fill, report in parts.items():
+            print(f"\n{len(report.images)} images, {args.steps} steps, {fill} fill", flush=True)
             print_table(HEADERS, table(report, "random-cells"))
-            parts[fill.value] = report
         first = parts[args.fills[0]]
         if first.summary()["road"]:
             print("ROAD:", first.summary()["road"], flush=True)
         targets = targets_of(first, default)
+        if also:
+            targets["per_map_and_fill"] = {
+                fill: {name: targets_of(report, name) for name in report.explainers} for fill, report in parts.items()
+            }
+            record["versus_default"] = {
+                fill: {name: versus(report, name, default, args.seed) for name in report.explainers[1:]}
+                for fill, report in parts.items()
+            }
         record["default"] = {
             "map": default,
+            "also": [f"{m.value} {b}" for m, b in also],
             "images": len(first.images),
             "steps": args.steps,
+            "occlusion_map_seconds": map_seconds,
             **{fill: report.to_dict() for fill, report in parts.items()},
         }
         save_partial(args.tag, record)

@@ -2,9 +2,10 @@
 
 The model was trained on all of Twitter I (three agree, which holds five agree), so on five-agree
 images it scores its training accuracy: a checkpoint whose heads (and companion read-out) were
-lost, left at their random initialisation or trained on shuffled labels scores near chance.  The bounds sit well below what
-the shipped model scores on the sample (accuracy 0.94, ROC-AUC 0.99 when written) and well above
-what re-initialised heads on the same backbone score (at most 0.69 and 0.75 over 30 seeds).
+lost, left at their random initialisation or trained on shuffled labels scores near chance.  The
+bounds sit well below what the shipped model scores on the sample (accuracy 0.94, ROC-AUC 0.99 when
+written, before the companion) and well above what re-initialised heads on the same backbone
+score (at most 0.69 and 0.75 over 30 seeds).
 The shipped model's probabilities are calibrated (its temperature, issue 20): calibration keeps
 the order of the images and the side of 0.5 each falls on, so accuracy and ROC-AUC are those of
 the fused vote; the check compares the calibrated probabilities, as ``predict_proba`` gives them.

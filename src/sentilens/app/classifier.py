@@ -152,8 +152,9 @@ class SentimentClassifier:
 
     @property
     def head_names(self) -> tuple[str, ...]:
-        """The heads whose probabilities a prediction lists: ``main``, then each auxiliary block."""
-        return ("main", *self.model.blocks)
+        """The votes whose probabilities a prediction lists: ``main``, each auxiliary block, then
+        ``companion`` for a model with a companion network."""
+        return self.model.vote_names
 
     def predict(self, inputs: str | Path | Iterable[str | Path], batch_size: int = 32) -> list[Prediction]:
         """Classify image files and folders; unreadable files are left out (see ``predict_with_skipped``)."""

@@ -108,7 +108,7 @@ def analyse(
     skipped_rows = [(str(item.path), item.reason) for item in skipped]
     if not predictions:
         note = f"None of the {len(paths)} images could be classified."
-        page = write_summary([], out, cam_block, group_block, note, skipped=skipped_rows)
+        page = write_summary([], out, map_title(method, cam_block), group_block, note, skipped=skipped_rows)
         return WorkflowResult(predictions, skipped, page, csv_path, jsonl_path)
     views = torch.stack([to_unit_range(load_view(p.path, backbone.input_size)) for p in predictions])
     groups = explain_groups(
@@ -157,8 +157,8 @@ def analyse(
         f"{f' ({len(skipped)} skipped, listed above the table)' if skipped else ''} by {classifier.config.backbone} "
         f"with auxiliary heads on "
         f"{', '.join(classifier.blocks) or 'no blocks'}; probabilities fuse every head"
-        f"{companion_note(classifier.model)}. Grad-CAM shows where the "
-        f"block {cam_block} supports the predicted label. At block {group_block}, each image's rank-1 neuron group "
+        f"{companion_note(classifier.model)}. "
+        f"{_map_sentence(method, cam_block)} At block {group_block}, each image's rank-1 neuron group "
         f"(NMF, eq. 4): {where_text} and what it responds to ({what}). "
         f"Reference profile: {groups.reference.source}." + (f" {FAITHFULNESS_SUMMARY}" if faithfulness_steps else "")
     )
@@ -169,12 +169,10 @@ def analyse(
             f"{groups.reference.source}, drawn relative to the set's mean: what sets each class apart.",
             list(zip(groups.contrast_labels, (p.numpy() for p in groups.contrast))),
         )
-    # The page's column says "Grad-CAM at <block>"; another method is named beside the block.
-    shown = cam_block if CamMethod(method) == CamMethod.gradcam else f"{cam_block} ({CamMethod(method).value})"
     page = write_summary(
         rows,
         out,
-        shown,
+        map_title(method, cam_block),
         group_block,
         note,
         contrast,
@@ -182,6 +180,22 @@ def analyse(
         skipped=skipped_rows,
     )
     return WorkflowResult(predictions, skipped, page, csv_path, jsonl_path)
+
+
+def map_title(method: CamMethod | str, block: str) -> str:
+    """The page's column title for the maps: ``Grad-CAM at 7a``, ``occlusion at 7a``, ..."""
+    chosen = CamMethod(method)
+    return f"{'Grad-CAM' if chosen == CamMethod.gradcam else chosen.value} at {block}"
+
+
+def _map_sentence(method: CamMethod | str, block: str) -> str:
+    """What the page's map shows, in one sentence."""
+    if CamMethod(method) == CamMethod.occlusion:
+        return (
+            f"Occlusion shows how much blurring each cell of block {block}'s grid lowers the predicted "
+            "label's probability (bright = the cell the verdict depends on most)."
+        )
+    return f"Grad-CAM shows where the block {block} supports the predicted label."
 
 
 def _score_lines(

@@ -69,7 +69,11 @@ BatchOpt = Annotated[int, typer.Option(help="Channels optimised together.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the starting noise and transforms.")]
 MethodOpt = Annotated[
     CamMethod,
-    typer.Option("--method", help="CAM method of pytorch-grad-cam (default: the most faithful, see BENCHMARKS.md)."),
+    typer.Option(
+        "--method",
+        help="CAM method of pytorch-grad-cam, or occlusion of the block's cells (one forward pass per cell); "
+        "default: the most faithful, see BENCHMARKS.md.",
+    ),
 ]
 
 

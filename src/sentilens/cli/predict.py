@@ -159,7 +159,11 @@ def demo(
     rendering: GroupRenderingOpt = GroupRendering.specific,
     method: Annotated[
         CamMethod,
-        typer.Option("--method", help="CAM method of the map (default: the most faithful, see BENCHMARKS.md)."),
+        typer.Option(
+            "--method",
+            help="CAM method of the map, or occlusion of the block's cells "
+            "(default: the most faithful, see BENCHMARKS.md).",
+        ),
     ] = DEFAULT_CAM_METHOD,
     faithfulness_steps: Annotated[
         int,

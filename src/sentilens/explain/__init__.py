@@ -5,6 +5,7 @@
 * :func:`faithfulness`: deletion, insertion and ROAD scores of any map against model-blind orders
   (:mod:`sentilens.explain.faithfulness`); :func:`sanity_check`: cascading model randomisation
   (:mod:`sentilens.explain.sanity`).
+* :func:`occlusion`: occlusion of a block's grid cells (captum), also ``grad_cam(method="occlusion")``.
 * :func:`spliced_test`: the spliced negative|positive image test (figure 6).
 * :func:`visualise_channels` and :class:`ChannelPictureCache`: channel pictures by activation
   maximisation (eq. 1-2), cached per weights, block and settings.
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
         grad_cam,
     )
     from sentilens.explain.groups import *  # noqa: F403  (the neuron-group API, listed in groups.__all__)
+    from sentilens.explain.occlusion import OcclusionResult, occlusion
     from sentilens.explain.sanity import ModelMaps, SanityReport, SanityStep, gradcam_maps, sanity_check
     from sentilens.explain.spatial import STRONGEST_K, image_activation, spatial_cells, tile
     from sentilens.explain.splice import SpliceResult, matching_share, splice, spliced_test
@@ -84,6 +86,7 @@ __all__ = [
     "Interval",
     "MapFunction",
     "ModelMaps",
+    "OcclusionResult",
     "SanityReport",
     "SanityStep",
     "bootstrap",
@@ -93,6 +96,7 @@ __all__ = [
     "cam_maps",
     "default_cam_block",
     "measure_faithfulness",
+    "occlusion",
     "ranks",
     "score_line",
     "check_class_index",

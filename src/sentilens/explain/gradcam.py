@@ -12,7 +12,8 @@ Every CAM method of the library that works from one forward and backward pass is
 (:class:`CamMethod`); :func:`cam_maps` computes several methods at several blocks from one such
 pass, each map with the library's own formula (``get_cam_image`` of that method), which is what
 the faithfulness benchmark compares.  Score-CAM needs a forward pass per channel and is only
-offered one map at a time.
+offered one map at a time, as is occlusion (:mod:`~sentilens.explain.occlusion`: one forward pass
+per cell of the block's grid), which :func:`grad_cam` draws for ``method="occlusion"``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from torch import nn
 from sentilens.explain.choices import DEFAULT_CAM_METHOD, CamMethod
 from sentilens.explain.errors import check_class_index
 from sentilens.explain.faithfulness import Explainer
+from sentilens.explain.occlusion import occlusion
 from sentilens.models import SentimentModel
 from sentilens.models.backbones import Backbone
 
@@ -57,8 +59,8 @@ _CAM_CLASSES: dict[CamMethod, type[BaseCAM]] = {
     CamMethod.scorecam: ScoreCAM,
 }
 
-#: The methods one forward and backward pass serves (all but Score-CAM).
-ONE_PASS_METHODS = tuple(m for m in CamMethod if m != CamMethod.scorecam)
+#: The methods one forward and backward pass serves (all but Score-CAM and occlusion).
+ONE_PASS_METHODS = tuple(m for m in CamMethod if m not in (CamMethod.scorecam, CamMethod.occlusion))
 
 #: The block of that map per backbone, chosen by the same benchmark on the shipped recipe (whose
 #: auxiliary head at 7a votes in the fused verdict); other backbones use their last block.
@@ -119,12 +121,14 @@ def grad_cam(
         block: block whose output map is explained (any of ``model.backbone.block_names``).
         target: class index to explain, for every image or one per image (e.g. the verdicts of a
             faster runtime); None explains each image's fused prediction.
-        method: the pytorch-grad-cam method.
+        method: the pytorch-grad-cam method, or occlusion of the cells of the block's grid.
     """
     model.backbone.check_blocks([block])
     per_image = None if target is None else [target] * len(images01) if isinstance(target, int) else list(target)
     for index in per_image or []:
         check_class_index(index, model.num_classes)
+    if CamMethod(method) == CamMethod.occlusion:
+        return _occlusion(model, images01, block, per_image)
     wrapper = FusedLogProbabilities(model).eval()
     device = next(model.parameters()).device
     inputs = images01.detach().to(device)
@@ -137,6 +141,29 @@ def grad_cam(
     probabilities = log_probabilities.exp().numpy()
     chosen = probabilities.argmax(axis=1) if per_image is None else np.asarray(per_image)
     return GradCamResult(maps=np.asarray(maps, dtype=np.float32), targets=chosen, probabilities=probabilities)
+
+
+def block_grid(model: SentimentModel, block: str) -> tuple[int, int]:
+    """The size (rows, columns) of ``block``'s map at the model's input size."""
+    model.backbone.check_blocks([block])
+    side = model.backbone.input_size
+    with torch.no_grad():
+        probe = torch.zeros((1, 3, side, side), device=next(model.parameters()).device)
+        rows, columns = model.backbone(probe, blocks=(block,)).blocks[block].shape[-2:]
+    return int(rows), int(columns)
+
+
+def _occlusion(
+    model: SentimentModel, images01: torch.Tensor, block: str, per_image: Sequence[int] | None
+) -> GradCamResult:
+    """Occlusion of the cells of ``block``'s grid as a :class:`GradCamResult` (its probabilities
+    the uncalibrated fused ones, as the CAMs report them)."""
+    inputs = images01.detach().to(next(model.parameters()).device)
+    with torch.no_grad():
+        probabilities = model.fuse(model.eval()(inputs)).cpu().numpy()
+    chosen = probabilities.argmax(axis=1) if per_image is None else np.asarray(per_image)
+    found = occlusion(model, inputs, block_grid(model, block), [int(c) for c in chosen])
+    return GradCamResult(maps=found.maps, targets=chosen, probabilities=probabilities)
 
 
 @dataclass
@@ -171,8 +198,8 @@ def cam_maps(
     """
     model.backbone.check_blocks(blocks)
     chosen_methods = [CamMethod(m) for m in methods]
-    if CamMethod.scorecam in chosen_methods:
-        raise ValueError("Score-CAM needs a forward pass per channel; use grad_cam(method='scorecam')")
+    if CamMethod.scorecam in chosen_methods or CamMethod.occlusion in chosen_methods:
+        raise ValueError("Score-CAM and occlusion need a forward pass per channel or cell; use grad_cam(method=...)")
     if target is not None:
         check_class_index(target, model.num_classes)
     wrapper = FusedLogProbabilities(model).eval()
@@ -208,13 +235,8 @@ def cam_maps(
 def cam_explainer(model: SentimentModel, block: str, method: CamMethod | str = DEFAULT_CAM_METHOD) -> Explainer:
     """``method`` at ``block`` as an :class:`~sentilens.explain.faithfulness.Explainer` (named
     ``<method> <block>``) whose grid is the block's map size at the model's input size."""
-    model.backbone.check_blocks([block])
-    side = model.backbone.input_size
-    with torch.no_grad():
-        probe = torch.zeros((1, 3, side, side), device=next(model.parameters()).device)
-        rows, columns = model.backbone(probe, blocks=(block,)).blocks[block].shape[-2:]
     return Explainer(
         f"{CamMethod(method).value} {block}",
         lambda images: grad_cam(model, images, block, method=method).maps,
-        (int(rows), int(columns)),
+        block_grid(model, block),
     )

@@ -42,7 +42,7 @@ table.skipped {{ width: 100%; margin-bottom: 1rem; }} table.skipped th:first-chi
 <table class="summary">
 <colgroup><col class="picture"><col class="label"><col class="probability"><col class="picture"><col class="picture">
 <col class="picture"></colgroup>
-<tr><th>image</th><th>label</th><th>probability</th><th>Grad-CAM at {cam_block}</th>
+<tr><th>image</th><th>label</th><th>probability</th><th>{map_title}</th>
 <th>where the neuron group at {group_block} fires</th><th>what it responds to{stretched}</th></tr>
 <tr class="guide"><td>{guide_image}</td><td>{guide_label}</td><td>{guide_probability}</td>
 <td>{guide_gradcam}{legend_gradcam}</td><td>{guide_where}{legend_where}</td><td>{guide_group}</td></tr>
@@ -128,7 +128,7 @@ def score_html(score: str) -> str:
 def write_summary(
     rows: Sequence[SummaryRow],
     out: Path,
-    cam_block: str,
+    map_title: str,
     group_block: str,
     note: str,
     contrast: Contrast | None = None,
@@ -175,7 +175,7 @@ def write_summary(
     page.write_text(
         PAGE.format(
             note=html.escape(note),
-            cam_block=html.escape(cam_block),
+            map_title=html.escape(map_title),
             group_block=html.escape(group_block),
             stretched=" (contrast stretched)" if stretch_groups else "",
             rows="\n".join(cells),

@@ -317,7 +317,7 @@ def run_batch(
     settings = _with_absolute_calibration(settings)
     paths = list_inputs(inputs)
     classifier = load(settings.checkpoint)
-    head_names = ["main", *classifier.blocks]
+    head_names = list(classifier.head_names)
     size = classifier.model.backbone.input_size
     open_output(out, job_identity(paths, settings, classifier))
     layout = ShardLayout(out, len(paths), settings.shard_size)
