@@ -68,3 +68,19 @@ def tiny_model(seed: int = 0, companion: bool = False) -> SentimentModel:
             module.running_mean.uniform_(-0.1, 0.1)
             module.running_var.uniform_(0.5, 1.5)
     return model.eval()
+
+
+def shortcut_facts(model: SentimentModel, class_names: list[str]) -> dict[str, object]:
+    """What ``predict`` tells the torch-free shortcut about ``model`` (no external weight files:
+    a model made here rather than loaded from a checkpoint), centre and mirror views."""
+    return {
+        "depends_on": [],
+        "class_names": class_names,
+        "blocks": list(model.blocks),
+        "aux_weights": list(model.aux_weights),
+        "companion_weight": model.companion_weight,
+        "votes": list(model.vote_names),
+        "temperature": model.temperature,
+        "input_size": model.backbone.input_size,
+        "views": ["centre", "mirror"],
+    }

@@ -31,7 +31,7 @@ from sentilens.runtime.openvino_backend import OpenVinoNetwork
 from sentilens.training import COMPANION_CS, fit_read_out
 from sentilens.utils import InvalidArgumentError
 
-from .helpers import tiny_model, write_image
+from .helpers import shortcut_facts, tiny_model, write_image
 
 NAMES = ["negative", "positive"]
 
@@ -162,17 +162,7 @@ def test_every_runtime_gives_the_same_fused_verdict(tmp_path: Path, monkeypatch:
 
     checkpoint = tmp_path / "stands-for-a-checkpoint.pt"
     checkpoint.write_bytes(b"the model above")
-    facts = {
-        "depends_on": [],
-        "class_names": NAMES,
-        "blocks": list(model.blocks),
-        "aux_weights": list(model.aux_weights),
-        "companion_weight": model.companion_weight,
-        "votes": list(model.vote_names),
-        "temperature": 1.0,
-        "input_size": 32,
-        "views": ["centre", "mirror"],
-    }
+    facts = shortcut_facts(model, NAMES)
     remember_network(checkpoint, predictor.settings, predictor.choice, predictor.network, facts)
     found = predict_by_shortcut(checkpoint, paths, settings)
     assert found is not None

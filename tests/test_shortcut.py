@@ -16,7 +16,7 @@ import pytest
 from sentilens.models import SentimentModel
 from sentilens.runtime import Predictor, RunSettings, predict_by_shortcut, remember_network
 
-from .helpers import tiny_model, write_image
+from .helpers import shortcut_facts, tiny_model, write_image
 
 NAMES = ["negative", "positive"]
 
@@ -36,17 +36,7 @@ def remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
     paths.insert(2, broken)
     settings = RunSettings(runtime="openvino", precision="int8", batch_size=4, views=("centre", "mirror"))
     predictor = Predictor(model, NAMES, settings)
-    facts = {
-        "depends_on": [],
-        "class_names": NAMES,
-        "blocks": list(model.blocks),
-        "aux_weights": list(model.aux_weights),
-        "companion_weight": model.companion_weight,
-        "votes": list(model.vote_names),
-        "temperature": model.temperature,
-        "input_size": model.backbone.input_size,
-        "views": ["centre", "mirror"],
-    }
+    facts = shortcut_facts(model, NAMES)
     remember_network(checkpoint, predictor.settings, predictor.choice, predictor.network, facts)
     return checkpoint, predictor, paths, settings
 
