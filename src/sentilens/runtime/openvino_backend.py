@@ -250,8 +250,8 @@ def _quantise(
     The heads' matrix products stay in float32: they cost nothing next to the convolutions, and
     on Twitter I that took the one-view labels that differ from float32 from 15 to 13 of 1,269.
     A companion network (:data:`COMPANION_NODES`) stays in float32 too: in int8 EfficientNet-Lite0's
-    vote moved by 0.055 on average (0.33 at most) on 40 Twitter I images, against none in float32,
-    at no measurable cost (BENCHMARKS.md, "The shipped model with a companion").
+    vote moved by 0.034 on average (0.19 at most) on 40 Twitter I images, against none in float32,
+    for a tenth more network time (BENCHMARKS.md, "The shipped model with a companion").
     For a network of heads (``fuse`` given), ``close_calls.json`` records the largest difference
     between its int8 and float32 fused class probabilities over the calibration images: the margin
     within which :class:`~sentilens.runtime.Predictor` re-checks a verdict in float32.
