@@ -1,9 +1,10 @@
-"""Faithfulness of sentilens' maps on held-out Twitter I images: the default method at every block,
-every CAM method at the default block, the model-blind baselines, the sanity check.
+"""Faithfulness of sentilens' maps on held-out Twitter I images: every CAM method at every block,
+the model-blind baselines, the sanity check.
 
 Each image is explained with the model of the cross-validation fold that did not train on it: the
-shipped recipe (frozen ImageNet inception_v3, auxiliary heads on 6c, 6d, 7a) trained on the other
-folds from the block-feature store (cached, so a rerun does not train them again).  Three parts:
+shipped checkpoint's recipe (frozen ImageNet inception_v3, auxiliary heads on its blocks, and its
+companion network when it has one) trained on the other folds from the block-feature store
+(cached, so a rerun does not train them again).  Three parts:
 
 1. *default*: deletion and insertion AUC of the default map (``--method`` at ``--default-block``)
    on ``--images`` images in ``--steps`` steps against the model-blind orders (``--baselines``,
@@ -15,12 +16,18 @@ folds from the block-feature store (cached, so a rerun does not train them again
    bootstrap 95 % intervals of the means and of the paired ratios; the issue's targets checked.
 2. *sanity*: cascading randomisation (heads, then blocks from the top) of the default map on
    ``--sanity-images`` other images: median Spearman and SSIM against the trained maps.
-3. *comparison*: on the first ``--grid-images`` images of part 1, the default method at each of
-   ``--blocks`` and every one-pass CAM method (``--methods``) at the default block, against
-   ``--grid-baselines`` (random cells and centre first unless told), ranked by the mean of
+3. *comparison*: on the first ``--grid-images`` images of part 1, every one-pass CAM method
+   (``--methods``) at every block of ``--blocks`` (the shipped heads' blocks and the main head's),
+   against ``--grid-baselines`` (random cells and centre first unless told), ranked by the mean of
    (insertion - deletion) per image, each with the paired interval of its difference to the
-   default map.  Score-CAM (one forward pass per channel
-   of the block: 1,280 at 7a) is not offered here.
+   default map.  Score-CAM (one forward pass per channel of the block: 1,280 at 7a) is not offered
+   here.
+
+Every part also reports the *ideal step*: the areas of a map that would move the verdict all the
+way with its first portion of pixels (deletion straight to the removed image's probability,
+insertion straight to the intact image's), the most any order gains unless partly removed images
+move the verdict further than the whole removal.  Fold models follow the shipped checkpoint's
+recipe, its companion network's read-out included (fitted on the fold's training images).
 
 They run in the order sanity, comparison, default, and part 1 measures ``--chunk`` images at a
 time, so that ``--default-seconds`` can bound the end of a run on a busy machine (part 1 then
@@ -74,6 +81,7 @@ from sentilens.explain import (
 from sentilens.explain.faithfulness import road_scores
 from sentilens.models import SentimentModel, build_model, read_payload
 from sentilens.training import TrainConfig, prepare_cache
+from sentilens.training.companion_fit import companion_features, fit_read_out
 from sentilens.utils.cache import cache_root
 
 #: The blocks of the shipped model's heads (6c, 6d, 7a) and the main head's (7c).
@@ -98,6 +106,11 @@ def fold_models(dataset: Any, folds: Sequence[Any], config: TrainConfig, seed: i
             model, probabilities = train_and_predict(
                 frozen, config, fold.train, fold.test, labels, seed + fold.number, f"fold {fold.number}"
             )
+            if model.companion is not None:
+                # As cross-validation does (evaluation.companion): the read-out from the fold's training images.
+                features = companion_features(config.architecture, dataset.paths, batch_size=config.batch_size)
+                fit_read_out(features[list(fold.train)], labels[list(fold.train)]).install(model.companion)
+                probabilities = held_out_probabilities(model, [dataset.paths[i] for i in fold.test])
             accuracy = float((probabilities.argmax(1) == labels[list(fold.test)]).mean())
             print(f"fold {fold.number}: held-out accuracy {accuracy:.3f}", flush=True)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +118,23 @@ def fold_models(dataset: Any, folds: Sequence[Any], config: TrainConfig, seed: i
             path.with_suffix(".tmp").replace(path)
         models.append(model.eval())
     return models
+
+
+@torch.no_grad()
+def held_out_probabilities(model: SentimentModel, paths: Sequence[Path], batch: int = 16) -> np.ndarray:
+    """The fused class probabilities of the images at ``paths`` (centre view), ``batch`` at a time."""
+    side = model.backbone.input_size
+    found = []
+    for start in range(0, len(paths), batch):
+        images = torch.stack([to_unit_range(load_view(path, side)) for path in paths[start : start + batch]])
+        found.append(model.eval().predict_proba(images))
+    return torch.cat(found).numpy()
+
+
+def model_tag(config: TrainConfig) -> str:
+    """The CAM and occlusion caches' key for the fold models of ``config`` (maps of one recipe's
+    models are never read back for another's)."""
+    return "fold-model-" + hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
 def interleaved(folds: Sequence[Any], seed: int) -> list[tuple[int, int]]:
@@ -207,6 +237,7 @@ def measure(
     fills: Sequence[Fill],
     steps: int,
     seed: int,
+    tag: str,
     road: int = 0,
     batch_size: int = 32,
     chunk: int = 0,
@@ -218,7 +249,8 @@ def measure(
     same images; ROAD (blurred fill's report) for every map on the first ``road`` images of each
     fold and chunk.  No chunk is started after ``until`` (a ``time.perf_counter()`` value) once one
     has been measured: the reports hold the images measured.  ``map_seconds`` collects the seconds
-    spent computing occlusion maps and their count (``occlusion``, ``occlusion_images``)."""
+    spent computing occlusion maps and their count (``occlusion``, ``occlusion_images``); ``tag``
+    keys the map caches (:func:`model_tag`)."""
     reports: dict[Fill, list[FaithfulnessReport]] = {fill: [] for fill in fills}
     first_fill = fills[0]
     blocks = list(dict.fromkeys(block for method, block in maps if method != CamMethod.occlusion))
@@ -236,12 +268,10 @@ def measure(
             names = [paths[i].name for i in mine]
             images = torch.stack([to_unit_range(load_view(paths[i], model.backbone.input_size)) for i in mine])
             verdict = ChannelsLast(model)
-            cams = cached_cams(model, images, names, blocks, fold, "fold-model-v1") if blocks else {}
+            cams = cached_cams(model, images, names, blocks, fold, tag) if blocks else {}
             for method, block in maps:
                 if method == CamMethod.occlusion:
-                    found, spent = cached_occlusion(
-                        verdict, images, names, grids(model, [block])[block], fold, "fold-model-v1"
-                    )
+                    found, spent = cached_occlusion(verdict, images, names, grids(model, [block])[block], fold, tag)
                     cams[method, block] = found
                     if map_seconds is not None and spent:
                         map_seconds["occlusion"] = map_seconds.get("occlusion", 0.0) + spent
@@ -282,6 +312,17 @@ def table(report: FaithfulnessReport, baseline: str) -> list[list[object]]:
                 f"{d['mean']:.3f} [{d['low']:.3f}, {d['high']:.3f}]",
                 f"{i['mean']:.3f} [{i['low']:.3f}, {i['high']:.3f}]",
                 "" if ratio is None else f"{ratio['deletion']['mean']:.2f} / {ratio['insertion']['mean']:.2f}",
+            ]
+        )
+    ideal = summary.get("ideal_step")
+    if ideal:
+        ratio = {kind: ideal[f"{kind}_ratio"][baseline]["mean"] for kind in ("deletion", "insertion")}
+        rows.append(
+            [
+                "(ideal step)",
+                "{mean:.3f} [{low:.3f}, {high:.3f}]".format(**ideal["deletion"]),
+                "{mean:.3f} [{low:.3f}, {high:.3f}]".format(**ideal["insertion"]),
+                f"{ratio['deletion']:.2f} / {ratio['insertion']:.2f}",
             ]
         )
     return rows
@@ -499,9 +540,10 @@ def main() -> None:
     sanity_picks = order[max(args.skip + args.images, args.grid_images) :][: args.sanity_images]
     method = CamMethod(args.method)
     default = f"{method.value} {args.default_block}"
+    # Every method at every block, the default map first (the reference of the ranking).
     grid = [(method, args.default_block)]
-    grid += [(method, b) for b in args.blocks if b != args.default_block]
-    grid += [(CamMethod(m), args.default_block) for m in args.methods if CamMethod(m) != method]
+    grid += [(CamMethod(m), b) for b in args.blocks for m in args.methods if (CamMethod(m), b) != grid[0]]
+    tag = model_tag(config)
     record: dict[str, Any] = {
         "benchmark": "faithfulness of the maps (issue 24)",
         "dataset": f"Twitter I {args.subset} agree, {args.folds} folds (seed {args.seed}), images from "
@@ -530,7 +572,9 @@ def main() -> None:
             [Fill.blur],
             args.steps,
             args.seed,
+            tag,
             batch_size=args.batch_size,
+            chunk=args.chunk,
         )[Fill.blur]
         ranking = ranked(compare, default, args.seed)
         print(f"\ncomparison: {len(compare.images)} images, {args.steps} steps, blurred fill", flush=True)
@@ -556,6 +600,7 @@ def main() -> None:
             [Fill(f) for f in args.fills],
             args.steps,
             args.seed,
+            tag,
             road=args.road_images,
             batch_size=args.batch_size,
             chunk=args.chunk,

@@ -21,6 +21,7 @@ from sentilens.explain import (
     cam_maps,
     grad_cam,
     gradcam_maps,
+    ideal_step_areas,
     measure_faithfulness,
     ranks,
     sanity_check,
@@ -69,6 +70,21 @@ def test_the_model_s_own_evidence_beats_every_blind_order() -> None:
     assert summary["ratios"]["evidence"]["random-cells"]["deletion"]["high"] < 1.0
     line = score_line(report.images[0], "evidence")
     assert line.startswith("deletion 0.") and "(random cells 0." in line
+
+
+def test_a_map_that_moves_the_verdict_with_its_first_portion_scores_the_ideal_step() -> None:
+    # In 4 steps the first portion is exactly the quadrant: the evidence's curves are the ideal step's.
+    report = measure_faithfulness(
+        RegionModel(), quadrant_images(3), [Explainer("evidence", evidence, (2, 2))], fill=Fill.mean, steps=4
+    )
+    for image in report.images:
+        ideal = ideal_step_areas(image.probability, image.removed_probability, 4)
+        assert image.deletion["evidence"] == pytest.approx(ideal["deletion"], abs=1e-6)
+        assert image.insertion["evidence"] == pytest.approx(ideal["insertion"], abs=1e-6)
+        assert image.removed_probability < 0.01 < 0.99 < image.probability
+    ideal_step = report.summary()["ideal_step"]
+    assert ideal_step["deletion"]["mean"] == pytest.approx(report.values("deletion", "evidence").mean(), abs=1e-6)
+    assert ideal_step["insertion_ratio"]["random-cells"]["mean"] > 1.0
 
 
 def test_an_inverted_map_is_worse_than_random() -> None:

@@ -147,6 +147,19 @@ def area(curve: np.ndarray) -> float:
     return float(np.trapezoid(curve, dx=1.0 / (len(curve) - 1)))
 
 
+def ideal_step_areas(original: float, removed: float, steps: int) -> dict[str, float]:
+    """The deletion and insertion AUC of an order whose first portion of pixels moves the verdict
+    all the way (to the fully removed image's probability, or back to the intact one's) and whose
+    later portions change nothing: what a perfect map reaches unless partly removed images move
+    the verdict further than removing everything.  It bounds how far any map can beat random
+    orders on an image whose intact and removed probabilities are close."""
+    deletion = np.full(steps + 1, removed)
+    deletion[0] = original
+    insertion = np.full(steps + 1, original)
+    insertion[0] = removed
+    return {"deletion": area(deletion), "insertion": area(insertion)}
+
+
 @torch.no_grad()
 def class_probability(model: Verdict, images: torch.Tensor, target: int, batch_size: int) -> np.ndarray:
     """Fused probability of class ``target`` for each image, ``batch_size`` images at a time."""
@@ -228,12 +241,14 @@ class ImageFaithfulness:
     deletion: dict[str, float]
     insertion: dict[str, float]
     road: dict[str, dict[str, float]] = field(default_factory=dict)
+    removed_probability: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "target": self.target,
             "probability": self.probability,
+            "removed_probability": self.removed_probability,
             "deletion": self.deletion,
             "insertion": self.insertion,
             "road": self.road,
@@ -246,7 +261,8 @@ class FaithfulnessReport:
 
     ``summary()`` gives, per order, the mean deletion and insertion AUC with intervals, and per
     explainer the paired ratios to each baseline (deletion ratio below 1 and insertion ratio above
-    1 = better than that baseline).
+    1 = better than that baseline); with the removed images' probabilities recorded, also the
+    ideal step's areas (:func:`ideal_step_areas`) and their paired ratios to each baseline.
     """
 
     images: list[ImageFaithfulness]
@@ -285,7 +301,26 @@ class FaithfulnessReport:
                 road[explainer] = {
                     key: bootstrap([m[key] for m in measured], seed=self.seed).to_dict("mean") for key in measured[0]
                 }
-        return {"images": len(self.images), "orders": orders, "ratios": ratios, "road": road}
+        summary = {"images": len(self.images), "orders": orders, "ratios": ratios, "road": road}
+        if self.images and all(image.removed_probability is not None for image in self.images):
+            summary["ideal_step"] = self.ideal_step()
+        return summary
+
+    def ideal_step(self) -> dict[str, Any]:
+        """The ideal step's mean areas and their paired ratios to each baseline, with intervals."""
+        ideal = [
+            ideal_step_areas(image.probability, float(image.removed_probability or 0.0), self.steps)
+            for image in self.images
+        ]
+        found: dict[str, Any] = {}
+        for kind in ("deletion", "insertion"):
+            values = np.array([areas[kind] for areas in ideal])
+            found[kind] = bootstrap(values, seed=self.seed).to_dict("mean")
+            found[f"{kind}_ratio"] = {
+                baseline: bootstrap(values, self.values(kind, baseline), seed=self.seed).to_dict("mean")
+                for baseline in self.baselines
+            }
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -349,6 +384,7 @@ def measure_faithfulness(
                 name=str(names[i]) if names is not None else str(i),
                 target=int(classes[i]),
                 probability=float(probabilities[i, classes[i]]),
+                removed_probability=float(next(iter(curves.insertion.values()))[0]),
                 deletion={name: area(c) for name, c in curves.deletion.items()},
                 insertion={name: area(c) for name, c in curves.insertion.items()},
             )
