@@ -94,7 +94,9 @@ def test_workflow_writes_tables_and_page(classifier, tmp_path: Path) -> None:
         classifier, images, tmp_path, group_block="5b", settings=AscentSettings(size=80, steps=2), faithfulness_steps=3
     )
     page = result.page.read_text()
-    assert page.count('<span class="score">deletion 0.') + page.count('<span class="score">deletion 1.') == 2
+    # Under each image's Grad-CAM and under its "where" map (against random cells of 5b's grid).
+    assert page.count('<span class="score">deletion 0.') + page.count('<span class="score">deletion 1.') == 4
+    assert page.count('alt="where the group fires"><span class="score">deletion ') == 2
     assert "(random cells " in page and "most relevant pixels" in page
     assert page.count("<tr>") == 3  # header + one row per image
     for name in ("000-gradcam.png", "000-where.png", "000-group.png", "001-image.png", "contrast-1.png"):

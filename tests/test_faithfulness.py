@@ -158,7 +158,8 @@ def test_commands_write_scores_and_provenance(class_folder: Path, tmp_path: Path
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "faithfulness.json").read_text())
     assert {"command", "cpu", "data", "date"} <= set(record) and len(record["images"]) == 2
-    assert record["fill_blur"]["explainers"] == ["xgradcam 5b"] and "xgradcam 5b (blur fill): deletion" in result.output
+    assert record["fill_blur"]["5b"]["explainers"] == ["xgradcam 5b"]
+    assert "xgradcam 5b (blur fill): deletion" in result.output
     result = CliRunner().invoke(app, ["explain", "sanity", str(class_folder), *small, "--block", "5b", "--depth", "1"])
     assert result.exit_code == 0, result.output
     steps = json.loads((tmp_path / "sanity.json").read_text())["sanity"]["steps"]
@@ -201,3 +202,44 @@ def test_the_default_block_is_the_benchmark_s_for_inception_and_the_last_elsewhe
 
     assert DEFAULT_CAM_BLOCKS["inception_v3"] in backbone_class("inception_v3").block_names
     assert default_cam_block(tiny_model().backbone) == "c"
+
+
+def test_where_and_probe_maps_are_measured_per_block_from_other_images(class_folder: Path, tmp_path: Path) -> None:
+    from sentilens.cli import app
+
+    small = ["--backbone", "googlenet", "--weights", "none", "--out", str(tmp_path), "--steps", "2"]
+    blocks = ["--block", "5b", "--block", "4e", "--where", "--probe"]
+    result = CliRunner().invoke(app, ["explain", "faithfulness", str(class_folder), *small, *blocks, "--limit", "4"])
+    assert result.exit_code == 0, result.output
+    # The probe and the usual "where" come from the 8 images that are not measured.
+    assert "from 8 other images" in " ".join(result.output.split())
+    record = json.loads((tmp_path / "faithfulness.json").read_text())
+    assert record["settings"]["where"] and record["settings"]["probe"]
+    for block in ("5b", "4e"):
+        report = record["fill_blur"][block]
+        assert report["explainers"] == [f"gradcam {block}", f"where {block}", f"probe {block}"]
+        assert len(report["per_image"]) == 4
+    # Every image measured leaves too few others to fit a probe: refused, naming the option.
+    result = CliRunner().invoke(app, ["explain", "faithfulness", str(class_folder), *small, *blocks, "--limit", "10"])
+    assert result.exit_code == 2 and "--limit" in result.output
+
+
+def test_where_maps_are_the_pages_and_probe_maps_turn_toward_the_verdict() -> None:
+    from sentilens.app.map_explainers import signed_for_verdict
+    from sentilens.explain import factorise, profile_from, where_maps
+
+    model = tiny_model(seed=1)
+    images = torch.rand((5, 3, 32, 32), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        maps = model.backbone(model.backbone.normalize(images), blocks=["b"]).blocks["b"]
+    groups = [factorise(m, 1, 0) for m in maps]
+    factors = np.stack([g.normalised_weights()[0] for g in groups])
+    usual = np.stack([g.spatial[0] for g in groups])
+    profile = profile_from("b", factors, where=usual)
+    found = where_maps(model.backbone, images, "b", profile)
+    assert found.shape == (5, 32, 32)
+    np.testing.assert_allclose(found, np.stack([g.where(32, profile.usual_where)[0] for g in groups]), atol=1e-5)
+    assert not np.allclose(found, where_maps(model.backbone, images, "b", profile_from("b", factors)))
+    cams = np.stack([np.full((2, 2), 1.0), np.full((2, 2), 1.0)])
+    turned = signed_for_verdict(cams, np.array([True, False]))
+    assert (turned[0] == 1).all() and (turned[1] == -1).all()

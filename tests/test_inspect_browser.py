@@ -40,6 +40,8 @@ TINY = [
     "8",
     "--ascent-batch",
     "256",
+    "--faithfulness-steps",
+    "2",
 ]
 PER_BLOCK = 2 + 3 * 4  # the two class averages, and three pictures for each of 2 + 2 shown images
 
@@ -78,7 +80,18 @@ def test_report_is_self_contained(report: Path) -> None:
             assert (report / "blocks" / block / name).stat().st_size > 0
             assert f"blocks/{block}/{name}" in page
     assert not (report / "blocks" / GOOGLENET_BLOCKS[0] / "contrast-2.png").exists()  # the averages are the difference
-    assert "Grad-CAM" not in page
+    assert not list(report.rglob("*gradcam*"))  # the probe map is drawn, Grad-CAM only scored
+
+
+def test_each_block_says_how_faithful_its_maps_are(report: Path) -> None:
+    page = (report / "index.html").read_text()
+    assert page.count('<p class="faithfulness">Faithful to the verdict?') == len(GOOGLENET_BLOCKS)
+    assert page.count('<td class="faithfulness">') == len(GOOGLENET_BLOCKS)
+    for block in GOOGLENET_BLOCKS:
+        section = page.split(f'id="block-{block}"')[1].split("</section>")[0]
+        line = section.split('<p class="faithfulness">')[1].split("</p>")[0]
+        assert "gradcam 0." in line and "where 0." in line and "probe 0." in line
+        assert "random cells of the block's grid 0." in line and "centre first 0." in line
 
 
 def correlation(a: Path, b: Path) -> float:

@@ -125,10 +125,13 @@ def analyse(
         classifier.explain(p.path, cam_block, classifier.class_names.index(p.label), method=str(method))
         for p in predictions
     ]
-    scores = _score_lines(classifier, views, [e.cam for e in explanations], cam_block, faithfulness_steps, say)
+    cam_grid = cam_explainer(classifier.model, cam_block).grid
+    where_grid = (int(groups.groups[0].spatial.shape[1]), int(groups.groups[0].spatial.shape[2]))
+    scores = _score_lines(classifier, views, [e.cam for e in explanations], cam_grid, faithfulness_steps, say)
+    where_scores = _score_lines(classifier, views, list(groups.where[:, 0]), where_grid, faithfulness_steps, say)
     rows = []
-    for explanation, score, prediction, view, where, pictures in zip(
-        explanations, scores, predictions, views, groups.where, groups.pictures
+    for explanation, score, where_score, prediction, view, where, pictures in zip(
+        explanations, scores, where_scores, predictions, views, groups.where, groups.pictures
     ):
         rows.append(
             SummaryRow(
@@ -140,6 +143,7 @@ def analyse(
                 where=heat_overlay(view, where[0]),
                 group=pictures[0].numpy(),
                 gradcam_score=score,
+                where_score=where_score,
             )
         )
     what = (
@@ -202,17 +206,17 @@ def _map_sentence(method: CamMethod | str, block: str) -> str:
 def _score_lines(
     classifier: SentimentClassifier,
     views: torch.Tensor,
-    cams: list[np.ndarray],
-    block: str,
+    maps: list[np.ndarray],
+    grid: tuple[int, int],
     steps: int,
     say: Say,
 ) -> list[str]:
-    """Each map's "deletion ... / insertion ... (random cells ... / ...)" line, or empty lines."""
-    if not steps or not cams:
-        return [""] * len(cams)
-    say(f"measuring the faithfulness of {len(cams)} maps ({steps} steps each)")
-    shown = np.stack(cams)
-    grid = cam_explainer(classifier.model, block).grid
+    """Each map's "deletion ... / insertion ... (random cells ... / ...)" line, against random cells
+    of ``grid`` (the grid the maps were drawn from), or empty lines."""
+    if not steps or not maps:
+        return [""] * len(maps)
+    say(f"measuring the faithfulness of {len(maps)} maps ({steps} steps each)")
+    shown = np.stack(maps)
     explainer = Explainer("map", lambda _images: shown, grid)
     report = measure_faithfulness(classifier.model, views, [explainer], steps=steps, baselines=[Baseline.random_cells])
     return [score_line(image, "map") for image in report.images]

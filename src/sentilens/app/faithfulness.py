@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from sentilens.app.explain import Written
+from sentilens.app.map_explainers import reference_explainers
 from sentilens.app.provenance import run_record
 from sentilens.data import LabelledImages, content_digests, load_view, to_unit_range
 from sentilens.evaluation import dataset_digest
@@ -24,6 +25,7 @@ from sentilens.explain import (
     DEFAULT_STEPS,
     Baseline,
     CamMethod,
+    FaithfulnessReport,
     Fill,
     cam_explainer,
     default_cam_block,
@@ -66,45 +68,66 @@ def run_faithfulness(
     road: bool = False,
     seed: int = 0,
     say: Say = quiet,
+    where: bool = False,
+    probe: bool = False,
+    reference_images: int | None = 200,
 ) -> Written:
     """Deletion and insertion AUC (and ROAD) of each method at each block (default the default map's block)
     for ``limit`` images of ``dataset``, against the model-blind orders; ``faithfulness.json``.
 
-    The JSON holds, per fill, the aggregate (means with bootstrap 95 % intervals, and ratios to each
-    baseline) and every image's scores, and the provenance (command, version, date, CPU, data digest).
+    With ``where`` and ``probe``, the neuron group's "where" map and the block's probe map (the
+    inspect page's) are measured at each block too, made from up to ``reference_images`` other
+    images of ``dataset`` (:func:`~sentilens.app.map_explainers.reference_explainers`).  Each block
+    is measured apart, so that the random-cells baseline shuffles the cells of that block's grid.
+
+    The JSON holds, per fill and block, the aggregate (means with bootstrap 95 % intervals, and
+    ratios to each baseline) and every image's scores, and the provenance (command, version, date,
+    CPU, data digest).
     """
     blocks = list(blocks or [default_cam_block(model.backbone)])
     model.backbone.check_blocks(blocks)
     paths = chosen_images(dataset, limit, seed)
+    extra = reference_explainers(model, dataset, paths, blocks, where, probe, reference_images, seed, say)
     images = _views(model, paths)
-    explainers = [cam_explainer(model, block, method) for block in blocks for method in methods]
-    say(f"{len(paths)} images of {dataset.name}; maps: {', '.join(e.name for e in explainers)}")
+    by_block = {
+        block: [cam_explainer(model, block, method) for method in methods]
+        + [e for e in extra if e.name.endswith(f" {block}")]
+        for block in blocks
+    }
+    names = [e.name for block in blocks for e in by_block[block]]
+    say(f"{len(paths)} images of {dataset.name}; maps: {', '.join(names)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    record: dict[str, Any] = _record(
-        dataset,
-        paths,
-        {"blocks": blocks, "methods": [str(m) for m in methods], "steps": steps, "road": road, "seed": seed},
-    )
+    settings = {"blocks": blocks, "methods": [str(m) for m in methods], "where": where, "probe": probe}
+    record: dict[str, Any] = _record(dataset, paths, settings | {"steps": steps, "road": road, "seed": seed})
     written = Written()
     for fill in fills:
-        report = measure_faithfulness(
-            model, images, explainers, [p.name for p in paths], tuple(Baseline), fill, steps, road, seed
-        )
-        record[f"fill_{Fill(fill).value}"] = report.to_dict()
-        summary = report.summary()
-        for explainer in report.explainers:
-            d, i = summary["orders"][explainer]["deletion"], summary["orders"][explainer]["insertion"]
-            cells = summary["orders"][Baseline.random_cells.value]
-            written.notes.append(
-                f"{explainer} ({Fill(fill).value} fill): deletion {d['mean']:.3f} [{d['low']:.3f}, {d['high']:.3f}], "
-                f"insertion {i['mean']:.3f} [{i['low']:.3f}, {i['high']:.3f}] "
-                f"(random cells {cells['deletion']['mean']:.3f} / {cells['insertion']['mean']:.3f})"
+        record[f"fill_{Fill(fill).value}"] = {}
+        for block, explainers in by_block.items():
+            report = measure_faithfulness(
+                model, images, explainers, [p.name for p in paths], tuple(Baseline), fill, steps, road, seed
             )
+            record[f"fill_{Fill(fill).value}"][block] = report.to_dict()
+            written.notes += _score_notes(report, Fill(fill))
     path = out / "faithfulness.json"
     path.write_text(json.dumps(record, indent=2), encoding="utf-8")
     written.files.append(path)
     return written
+
+
+def _score_notes(report: FaithfulnessReport, fill: Fill) -> list[str]:
+    """One line per map of ``report``: its mean deletion and insertion AUC against random cells."""
+    summary = report.summary()
+    cells = summary["orders"][Baseline.random_cells.value]
+    notes = []
+    for explainer in report.explainers:
+        d, i = summary["orders"][explainer]["deletion"], summary["orders"][explainer]["insertion"]
+        notes.append(
+            f"{explainer} ({fill.value} fill): deletion {d['mean']:.3f} [{d['low']:.3f}, {d['high']:.3f}], "
+            f"insertion {i['mean']:.3f} [{i['low']:.3f}, {i['high']:.3f}] "
+            f"(random cells {cells['deletion']['mean']:.3f} / {cells['insertion']['mean']:.3f})"
+        )
+    return notes
 
 
 def run_sanity(

@@ -28,16 +28,23 @@ import torch
 
 from sentilens.app.choices import INSPECT_STEPS
 from sentilens.app.classifier import load_model
+from sentilens.app.map_explainers import signed_for_verdict
 from sentilens.data import LabelledImages, load_view, to_unit_range
 from sentilens.explain import (
     AscentSettings,
+    Baseline,
     ContrastSource,
+    Explainer,
+    FaithfulnessReport,
+    Fill,
     GroupRendering,
     GroupsResult,
     blocks_importance,
+    cam_explainer,
     check_ascent_size,
     convergence_note,
     explain_groups,
+    measure_faithfulness,
     profile_from,
 )
 from sentilens.models import Backbone, SentimentModel
@@ -137,24 +144,27 @@ def _block_groups(
     )
 
 
+def _probe_maps(
+    block: str, maps: torch.Tensor, probe: LabelledImages, features: BlockFeatures, held_out: np.ndarray, side: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The CAMs ``(N, side, side)`` of the block's linear probe (fitted on the probe images other
+    than the shown ones) for the shown images' block ``maps``, and its P(positive) per image."""
+    fitted = fit_probe(features.pooled[block][held_out], np.asarray(probe.labels)[held_out])
+    return upsample(fitted.cam(maps), side), fitted.probability(maps.mean(dim=(2, 3)).numpy())
+
+
 def _block_section(
     block: str,
     shown: torch.Tensor,
-    maps: torch.Tensor,
     groups: GroupsResult,
+    probe_maps: tuple[np.ndarray, np.ndarray],
     shown_labels: Sequence[int],
     shown_names: Sequence[str],
-    probe: LabelledImages,
-    features: BlockFeatures,
-    held_out: np.ndarray,
     class_names: Sequence[str],
     folder: Path,
 ) -> BlockSection:
-    """Pictures of one block: fit the probe, write the PNGs of the groups, the contrast and the probe maps."""
-    side = shown.shape[-1]
-    fitted = fit_probe(features.pooled[block][held_out], np.asarray(probe.labels)[held_out])
-    cams = upsample(fitted.cam(maps), side)
-    chances = fitted.probability(maps.mean(dim=(2, 3)).numpy())
+    """Pictures of one block: write the PNGs of the groups, the contrast and the probe maps."""
+    cams, chances = probe_maps
     cards = []
     for index, (image, where, name) in enumerate(zip(shown, groups.where, shown_names)):
         stem = folder / block / f"{index:02d}"
@@ -168,6 +178,33 @@ def _block_section(
         for position, (label, picture) in enumerate(zip(groups.contrast_labels, groups.contrast))
     ]
     return BlockSection(block, cards, contrast)
+
+
+def block_faithfulness(
+    model: SentimentModel,
+    shown: torch.Tensor,
+    block: str,
+    groups: GroupsResult,
+    probe_cams: np.ndarray,
+    steps: int,
+    seed: int = 0,
+) -> FaithfulnessReport:
+    """How faithful the block's three maps are to the model's fused verdict on the shown images:
+    Grad-CAM at the block, the "where" maps and the probe maps as drawn (the probe's turned toward
+    each image's verdict), against random cells of the block's grid and the centre first, with the
+    blurred fill in ``steps`` portions."""
+    with torch.no_grad():
+        positive = model.predict_proba(shown).argmax(dim=1).numpy() == 1
+    where = groups.where[:, 0]
+    probe = signed_for_verdict(probe_cams, positive)
+    cam = cam_explainer(model, block)
+    explainers = [
+        cam,
+        Explainer(f"where {block}", lambda _images: where, cam.grid),
+        Explainer(f"probe {block}", lambda _images: probe, cam.grid),
+    ]
+    baselines = (Baseline.random_cells, Baseline.centre)
+    return measure_faithfulness(model, shown, explainers, None, baselines, Fill.blur, steps, False, seed)
 
 
 @dataclass
@@ -248,8 +285,16 @@ def plan_inspection(
     )
 
 
-def inspect_block(plan: InspectionPlan, block: str, folder: Path) -> tuple[BlockSection, GroupsResult]:
-    """The pictures of one block (PNGs under ``folder/block``) and its neuron groups."""
+def inspect_block(
+    plan: InspectionPlan,
+    block: str,
+    folder: Path,
+    model: SentimentModel | None = None,
+    faithfulness_steps: int = 0,
+) -> tuple[BlockSection, GroupsResult]:
+    """The pictures of one block (PNGs under ``folder/block``) and its neuron groups; with a
+    ``model`` and ``faithfulness_steps``, the section also holds how faithful its maps are to the
+    model's verdict (:func:`block_faithfulness`)."""
     plan.backbone.check_blocks([block])
     groups = _block_groups(
         plan.backbone,
@@ -265,19 +310,23 @@ def inspect_block(plan: InspectionPlan, block: str, folder: Path) -> tuple[Block
         plan.seed,
         plan.cache_dir,
     )
+    probe_maps = _probe_maps(
+        block, plan.maps[block], plan.probe, plan.features, plan.held_out, plan.backbone.input_size
+    )
     section = _block_section(
         block,
         plan.shown,
-        plan.maps[block],
         groups,
+        probe_maps,
         plan.shown_labels,
         [p.name for p in plan.shown_paths],
-        plan.probe,
-        plan.features,
-        plan.held_out,
         plan.class_names,
         folder,
     )
+    if model is not None and faithfulness_steps:
+        section.faithfulness = block_faithfulness(
+            model, plan.shown, block, groups, probe_maps[0], faithfulness_steps, plan.seed
+        )
     return section, groups
 
 
@@ -297,6 +346,7 @@ def build_inspection(
     rendering: GroupRendering | str = GroupRendering.specific,
     say: Say = quiet,
     importance_draws: int = 0,
+    faithfulness_steps: int = 0,
 ) -> Inspection:
     """Rank every block of ``model``'s backbone and write the report folder ``out``.
 
@@ -316,6 +366,8 @@ def build_inspection(
         say: receives one line per block as it is done.
         importance_draws: random directions of the group-importance test on the shown images
             (0: no test).
+        faithfulness_steps: portions of the deletion/insertion curves of each block's maps on
+            the shown images (0: not measured; 3 costs 22 forward passes per image and block).
     """
     rendering = GroupRendering(rendering)
     check_ascent_size(model.backbone, settings or INSPECT_SETTINGS, model.backbone.block_names)
@@ -329,7 +381,7 @@ def build_inspection(
     sections, all_groups = [], []
     for position, block in enumerate(blocks, start=1):
         started = time.perf_counter()
-        section, groups = inspect_block(plan, block, folder)
+        section, groups = inspect_block(plan, block, folder, model, faithfulness_steps)
         all_groups += groups.groups
         sections.append(section)
         say(f"block {block} ({position}/{len(blocks)}): pictures in {time.perf_counter() - started:.0f} s")

@@ -343,6 +343,16 @@ def faithfulness(
     ] = None,
     road: Annotated[bool, typer.Option(help="Also ROAD most/least relevant first (pytorch-grad-cam; slower).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the image draw, random orders and bootstrap.")] = 0,
+    where: Annotated[
+        bool, typer.Option("--where", help="Also the neuron group's 'where' map at each block (as the pages draw it).")
+    ] = False,
+    probe: Annotated[
+        bool, typer.Option("--probe", help="Also the block's linear-probe map at each block (as inspect draws it).")
+    ] = False,
+    reference_images: Annotated[
+        int,
+        typer.Option(help="Other images of DATA (class-balanced) fitting the probe and the usual where of groups."),
+    ] = 200,
     out: OutOpt = Path("sentilens-explain"),
     *,
     source: ModelSource,
@@ -351,7 +361,8 @@ def faithfulness(
     pixels, centre- and border-first orders, with bootstrap 95 % intervals: faithfulness.json.
 
     Measure a model on images it did not train on (the shipped model trained on all of Twitter I;
-    benchmarks/faithfulness.py uses held-out folds)."""
+    benchmarks/faithfulness.py uses held-out folds).  --where and --probe make their maps from
+    other images of DATA than the measured ones."""
     from sentilens.app import run_faithfulness
     from sentilens.data import load_dataset
 
@@ -369,6 +380,9 @@ def faithfulness(
             road,
             seed,
             say=console.print,
+            where=where,
+            probe=probe,
+            reference_images=reference_images or None,
         )
     )
 

@@ -109,6 +109,13 @@ def inspect_command(
     ascent_batch: Annotated[int, typer.Option(help="Pictures optimised together.")] = 64,
     cache: PictureCacheOpt = None,
     importance_draws: ImportanceDrawsOpt = 0,
+    faithfulness_steps: Annotated[
+        int,
+        typer.Option(
+            help="Score each block's maps (Grad-CAM, where, probe) against the fused verdict on the shown images: "
+            "deletion/insertion in this many portions (3 costs 22 passes per image and block); 0 = not measured."
+        ),
+    ] = 0,
     *,
     source: ModelSource,
 ) -> None:
@@ -144,6 +151,7 @@ def inspect_command(
         rendering=rendering,
         say=console.print,
         importance_draws=importance_draws,
+        faithfulness_steps=faithfulness_steps,
     )
     for note in report.notes:
         console.print(note)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
+from sentilens.explain import FaithfulnessReport
 from sentilens.models import DEFAULT_AUX_WEIGHT
 from sentilens.selection.evidence import BlockEvidence, Ranking
 
@@ -49,11 +50,13 @@ class Card:
 @dataclass
 class BlockSection:
     """The pictures of one block: a card per shown image (cards of one class next to each other, one
-    row per class) and the class contrast."""
+    row per class), the class contrast and, when measured, how faithful the block's maps are to the
+    model's verdict on the shown images (Grad-CAM, "where", probe map; random cells and centre first)."""
 
     block: str
     cards: list[Card]
     contrast: list[tuple[str, Path]]
+    faithfulness: FaithfulnessReport | None = None
 
 
 STYLE = """
@@ -150,14 +153,30 @@ def _importance_cells(evidence: BlockEvidence) -> str:
     )
 
 
-def _ranking_table(ranking: Ranking) -> str:
+def _gap(report: FaithfulnessReport, order: str) -> float:
+    """Mean insertion minus deletion AUC of ``order`` (higher = more faithful; random orders near 0)."""
+    return float((report.values("insertion", order) - report.values("deletion", order)).mean())
+
+
+def _faithfulness_cell(section: BlockSection | None) -> str:
+    """A table cell: each map's insertion - deletion, and random cells' in brackets (empty: not measured)."""
+    report = section.faithfulness if section is not None else None
+    if report is None:
+        return "<td></td>"
+    maps = " · ".join(f"{_gap(report, name):+.2f}" for name in report.explainers)
+    return f'<td class="faithfulness">{maps} ({_gap(report, "random-cells"):+.2f})</td>'
+
+
+def _ranking_table(ranking: Ranking, sections: Sequence[BlockSection] = ()) -> str:
     extra = ranking.has_importance
+    by_block = {section.block: section for section in sections}
+    faithful = any(section.faithfulness is not None for section in sections)
     rows = "".join(
         f'<tr class="{"suggested" if t.suggested else ""}"><td>{t.rank}</td>'
         f'<th><a href="#block-{html.escape(t.block)}">'
         f"{html.escape(t.block)}</a></th><td>{t.probe_accuracy:.3f} ± {t.probe_std:.3f}</td>"
         f"<td>{t.separation:.3f}</td><td>{'yes' if t.suggested else ''}</td>"
-        f"{_importance_cells(t) if extra else ''}</tr>"
+        f"{_importance_cells(t) if extra else ''}{_faithfulness_cell(by_block.get(t.block)) if faithful else ''}</tr>"
         for t in ranking.blocks
     )
     heads = (
@@ -167,9 +186,35 @@ def _ranking_table(ranking: Ranking) -> str:
         if extra
         else ""
     )
+    if faithful:
+        heads += (
+            '<th title="insertion minus deletion AUC of the fused verdict on the shown images, higher = more '
+            "faithful; in brackets: random cells of the block's grid\">faithfulness: Grad-CAM · where · probe "
+            "(random cells)</th>"
+        )
     return (
         '<table class="ranking"><thead><tr><th>rank</th><th>block</th><th>probe accuracy</th>'
         f"<th>NMF separation</th><th>suggested</th>{heads}</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _faithfulness_text(section: BlockSection) -> str:
+    """The block's faithfulness line (empty: not measured)."""
+    report = section.faithfulness
+    if report is None:
+        return ""
+    words = {"random-cells": "random cells of the block's grid", "centre-first": "centre first"}
+
+    def scores(order: str) -> str:
+        deletion, insertion = report.values("deletion", order).mean(), report.values("insertion", order).mean()
+        return f"{deletion:.2f} / {insertion:.2f}"
+
+    maps = "; ".join(f"{html.escape(name.rsplit(' ', 1)[0])} {scores(name)}" for name in report.explainers)
+    blind = "; ".join(f"{words.get(b, b)} {scores(b)}" for b in report.baselines)
+    return (
+        f'<p class="faithfulness">Faithful to the verdict? Deletion / insertion AUC of the fused probability on the '
+        f"{len(report.images)} shown images ({report.steps} steps, blurred fill; lower deletion and higher insertion "
+        f"are more faithful): {maps}. Orders that know nothing of the model: {blind}.</p>"
     )
 
 
@@ -222,6 +267,7 @@ def _section(section: BlockSection, ranking: Ranking, root: Path) -> str:
       value="{DEFAULT_AUX_WEIGHT}" size="5"></label></h2>
   <p class="evidence">rank {evidence.rank} of {len(ranking.blocks)}; linear-probe accuracy
     {evidence.probe_accuracy:.3f} ± {evidence.probe_std:.3f}; NMF separation {evidence.separation:.3f}{importance}</p>
+  {_faithfulness_text(section)}
   <div class="row contrast">{contrast}</div>
   {cards}
 </section>"""
@@ -245,7 +291,7 @@ def write_report(
 {ranking.n_splits}-fold linear probe on pooled features and the separation of rank-1 NMF groups between
 the classes. Suggested: <strong>{html.escape(", ".join(ranking.suggested))}</strong> (pre-ticked).
 Tick the blocks whose positive and negative pictures differ most, set weights, and export.</p>
-{_ranking_table(ranking)}
+{_ranking_table(ranking, sections)}
 {"".join(f'<p class="note">{html.escape(note)}</p>' for note in ranking.notes)}
 <p class="legend">{html.escape(legend)}</p>
 {body}

@@ -100,6 +100,7 @@ class SummaryRow:
     where: np.ndarray  # (H, W, 3) floats in [0, 1]: the group's spatial factor over the image
     group: np.ndarray  # (3, s, s) floats in [0, 1]
     gradcam_score: str = ""  # the map's faithfulness line ("deletion 0.61 / insertion 0.83 (...)")
+    where_score: str = ""  # the "where" map's faithfulness line, against random cells of its block's grid
 
 
 @dataclass
@@ -155,7 +156,7 @@ def write_summary(
             f'<span class="name">{html.escape(row.name)}</span></td>'
             f'<td class="{html.escape(row.label)}">{html.escape(row.label)}</td><td>{row.probability:.3f}</td>'
             f'<td><img src="{cam}" alt="Grad-CAM">{score_html(row.gradcam_score)}</td>'
-            f'<td><img src="{where}" alt="where the group fires"></td>'
+            f'<td><img src="{where}" alt="where the group fires">{score_html(row.where_score)}</td>'
             f'<td><img class="group" src="{group}" alt="neuron group"></td></tr>'
         )
     contrast_html = ""

@@ -14,6 +14,8 @@ pictures.  The pieces, each in its own module:
   image-specific default or the paper's eq. 5, with the class contrast).
 * :mod:`~sentilens.explain.groups.ascent`: :func:`direction_pictures`, a group's direction drawn by
   activation maximisation, cached.
+* :mod:`~sentilens.explain.groups.where`: :func:`where_maps` / :func:`where_explainer`, the
+  "where" maps as the pages draw them, to be scored for faithfulness.
 * :mod:`~sentilens.explain.groups.importance`: :func:`group_importance` (:class:`GroupImportance`):
   how much removing each image's group changes the fused verdict, against random directions.
 
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
         where_statistics,
     )
     from sentilens.explain.groups.render import GroupDrawing, draw_groups
+    from sentilens.explain.groups.where import where_explainer, where_maps
 
 __all__ = [
     "DEFAULT_GROUP_BLOCK",
@@ -68,6 +71,8 @@ __all__ = [
     "group_importance",
     "unusual_where",
     "where_statistics",
+    "where_explainer",
+    "where_maps",
     "ContrastSource",
     "GroupDrawing",
     "GroupRendering",

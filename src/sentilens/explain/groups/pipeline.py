@@ -24,6 +24,7 @@ from sentilens.explain.choices import GroupRendering
 from sentilens.explain.groups.nmf import NeuronGroups, factorise
 from sentilens.explain.groups.reference import ProfileError, ReferenceProfile, reference_for
 from sentilens.explain.groups.render import draw_groups
+from sentilens.explain.groups.where import usual_for
 from sentilens.explain.spatial import image_activation
 from sentilens.models.backbones import Backbone
 from sentilens.utils.errors import InvalidArgumentError
@@ -143,9 +144,7 @@ def explain_groups(
         class_means, names = profile.class_means, profile.class_names or class_names
     elif contrast == ContrastSource.images:
         class_means = _class_means(first, labels, len(class_names))
-    usual = profile.usual_where
-    if usual is not None and usual[0].shape != tuple(groups[0].spatial.shape[1:]):
-        usual = None  # a profile made at another input size: its grid does not fit
+    usual = usual_for(profile, groups)
     drawing = draw_groups(
         backbone,
         block,
