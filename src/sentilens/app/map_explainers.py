@@ -20,10 +20,8 @@ from sentilens.data import LabelledImages
 from sentilens.explain import Explainer, profile_from, where_explainer
 from sentilens.models import SentimentModel
 from sentilens.reports import upsample
-from sentilens.selection import evidence_features, fit_probe, stratified_subset
-from sentilens.selection.evidence import LinearProbe
-from sentilens.utils import Say, quiet
-from sentilens.utils.errors import InvalidArgumentError
+from sentilens.selection import LinearProbe, evidence_features, fit_probe, stratified_subset
+from sentilens.utils import InvalidArgumentError, Say, quiet
 
 
 def signed_for_verdict(cams: np.ndarray, positive: np.ndarray) -> np.ndarray:

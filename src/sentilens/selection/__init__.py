@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sentilens.selection.evidence import (
         BlockEvidence,
         BlockFeatures,
+        LinearProbe,
         Ranking,
         SelectionError,
         evidence_features,
@@ -33,6 +34,7 @@ __all__ = [
     "SelectionError",
     "BlockEvidence",
     "BlockFeatures",
+    "LinearProbe",
     "choose_blocks",
     "evidence_features",
     "per_class_sample",
