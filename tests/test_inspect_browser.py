@@ -90,7 +90,7 @@ def test_each_block_says_how_faithful_its_maps_are(report: Path) -> None:
     for block in GOOGLENET_BLOCKS:
         section = page.split(f'id="block-{block}"')[1].split("</section>")[0]
         line = section.split('<p class="faithfulness">')[1].split("</p>")[0]
-        assert "gradcam 0." in line and "where 0." in line and "probe 0." in line
+        assert "Grad-CAM 0." in line and "where 0." in line and "probe map 0." in line
         assert "random cells of the block's grid 0." in line and "centre first 0." in line
 
 

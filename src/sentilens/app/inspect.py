@@ -384,7 +384,8 @@ def build_inspection(
         section, groups = inspect_block(plan, block, folder, model, faithfulness_steps)
         all_groups += groups.groups
         sections.append(section)
-        say(f"block {block} ({position}/{len(blocks)}): pictures in {time.perf_counter() - started:.0f} s")
+        done = "pictures and faithfulness" if faithfulness_steps else "pictures"
+        say(f"block {block} ({position}/{len(blocks)}): {done} in {time.perf_counter() - started:.0f} s")
     notes = list(plan.notes)
     note = convergence_note(all_groups)
     notes += [note] if note else []

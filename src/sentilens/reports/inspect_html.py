@@ -198,6 +198,12 @@ def _ranking_table(ranking: Ranking, sections: Sequence[BlockSection] = ()) -> s
     )
 
 
+def _map_name(explainer: str) -> str:
+    """How the page names a measured map (``"gradcam 6d"`` -> ``"Grad-CAM"``, ``"probe 6d"`` -> ``"probe map"``)."""
+    kind = explainer.rsplit(" ", 1)[0]
+    return html.escape({"gradcam": "Grad-CAM", "where": "where", "probe": "probe map"}.get(kind, kind))
+
+
 def _faithfulness_text(section: BlockSection) -> str:
     """The block's faithfulness line (empty: not measured)."""
     report = section.faithfulness
@@ -209,7 +215,7 @@ def _faithfulness_text(section: BlockSection) -> str:
         deletion, insertion = report.values("deletion", order).mean(), report.values("insertion", order).mean()
         return f"{deletion:.2f} / {insertion:.2f}"
 
-    maps = "; ".join(f"{html.escape(name.rsplit(' ', 1)[0])} {scores(name)}" for name in report.explainers)
+    maps = "; ".join(f"{_map_name(name)} {scores(name)}" for name in report.explainers)
     blind = "; ".join(f"{words.get(b, b)} {scores(b)}" for b in report.baselines)
     return (
         f'<p class="faithfulness">Faithful to the verdict? Deletion / insertion AUC of the fused probability on the '
