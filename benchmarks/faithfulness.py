@@ -247,11 +247,12 @@ def measure(
     """Faithfulness of the ``(method, block)`` maps for the picked images under each fill, each
     image with its fold's model, ``chunk`` images at a time (0: all at once), every fill on the
     same images; ROAD (blurred fill's report) for every map on the first ``road`` images of each
-    fold and chunk.  No chunk is started after ``until`` (a ``time.perf_counter()`` value) once one
+    fold.  No chunk is started after ``until`` (a ``time.perf_counter()`` value) once one
     has been measured: the reports hold the images measured.  ``map_seconds`` collects the seconds
     spent computing occlusion maps and their count (``occlusion``, ``occlusion_images``); ``tag``
     keys the map caches (:func:`model_tag`)."""
     reports: dict[Fill, list[FaithfulnessReport]] = {fill: [] for fill in fills}
+    road_done = [0] * len(models)  # ROAD'd images per fold, over all chunks
     first_fill = fills[0]
     blocks = list(dict.fromkeys(block for method, block in maps if method != CamMethod.occlusion))
     size = chunk or len(picks)
@@ -287,11 +288,13 @@ def measure(
                         verdict, images, explainers, names, baselines, fill, steps, False, part_seed, batch_size
                     )
                 )
-            if road:
+            todo = min(max(road - road_done[fold], 0), len(mine))
+            if todo:
+                road_done[fold] += todo
                 measured = reports[first_fill][-1].images
-                targets = [image.target for image in measured[:road]]
+                targets = [image.target for image in measured[:todo]]
                 for explainer in explainers:
-                    scores = road_scores(verdict, images[:road], explainer.maps(images)[:road], targets)
+                    scores = road_scores(verdict, images[:todo], explainer.maps(images)[:todo], targets)
                     for image, morf, lerf in zip(measured, scores["road-morf"], scores["road-lerf"]):
                         image.road[explainer.name] = {"road-morf": float(morf), "road-lerf": float(lerf)}
             seconds = time.perf_counter() - began
@@ -516,9 +519,19 @@ def main() -> None:
     parser.add_argument("--tag", default="faithfulness", help="result file name (never overwritten)")
     parser.add_argument("--skip", type=int, default=0, help="part 1 starts at this image of the order")
     parser.add_argument("--summarise", type=Path, nargs="+", help="print part 1 of result files and stop")
+    parser.add_argument(
+        "--keep-partial",
+        metavar="WHY",
+        help="write the parts that a stopped run of --tag saved (its -partial.json) as a result file, saying WHY",
+    )
     args = parser.parse_args()
     if args.summarise:
         summarise(args.summarise)
+        return
+    if args.keep_partial:
+        partial = cache_root("faithfulness") / f"{args.tag}-partial.json"
+        kept = json.loads(partial.read_text(encoding="utf-8"))
+        write_json(args.tag, kept | {"kept_from_a_stopped_run": {"file": partial.name, "why": args.keep_partial}})
         return
     if args.quick:
         args.grid_images, args.images, args.steps = 2, 2, 3
