@@ -531,7 +531,9 @@ def main() -> None:
     if args.keep_partial:
         partial = cache_root("faithfulness") / f"{args.tag}-partial.json"
         kept = json.loads(partial.read_text(encoding="utf-8"))
-        write_json(args.tag, kept | {"kept_from_a_stopped_run": {"file": partial.name, "why": args.keep_partial}})
+        write_json(
+            args.tag, kept | {"kept_from_a_stopped_run": {"file": partial.name, "why": args.keep_partial}}, args.data
+        )
         return
     if args.quick:
         args.grid_images, args.images, args.steps = 2, 2, 3
