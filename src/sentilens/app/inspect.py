@@ -10,7 +10,9 @@ The reference profile is the probe images' mean group; where a group usually fir
 the probe images other than the shown ones, so the "where" row shows where each shown image's
 group fires *more than usual*, against images it is not part of.  Per block, the ranking also
 shows how much the model's fused verdict on the shown images depends on their groups
-(:func:`~sentilens.explain.group_importance`, against random directions).  Probe features, group
+(:func:`~sentilens.explain.group_importance`, against random directions), and, when asked, how
+faithful the block's maps (Grad-CAM, "where", probe) are to that verdict on the shown images
+(:func:`block_faithfulness`: deletion and insertion against random cells).  Probe features, group
 and channel pictures are cached, so a second report on the same data costs seconds per block
 (the group importance is computed each time).
 """
